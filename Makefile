@@ -1,0 +1,65 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
+
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole service on 127.0.0.1 (moto, tables from template.yaml, demo data, HTTP gateway).
+run: $(STAMP)
+	$(PY) -m local_runtime run
+
+## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/shared/albums_core local_runtime functions/*/app.py
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Benchmarks: cold starts against a baseline, DynamoDB calls per request, page time vs catalogue size.
+bench: $(STAMP)
+	$(PY) -m bench
+
+## make invoke FN=get_album EVENT=events/get_album_200.json  (stands in for `sam local invoke`)
+invoke: $(STAMP)
+	$(PY) -m local_runtime invoke $(FN) -e $(EVENT)
+
+## sam build / validate (aws-sam-cli in its own virtualenv: it pins its own boto3).
+$(VENV)-sam/bin/sam:
+	$(PYTHON) -m venv $(VENV)-sam
+	$(VENV)-sam/bin/pip install --quiet aws-sam-cli==1.170.0
+
+validate: $(VENV)-sam/bin/sam
+	$(VENV)-sam/bin/sam validate --lint
+
+build: $(VENV)-sam/bin/sam
+	$(VENV)-sam/bin/sam build
+
+clean:
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,28 @@
+"""GET /albums: one page of albums that have tracks, ordered by title."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from albums_core.listing import list_albums as list_page
+from albums_core.observability import logger, metrics, tracer
+from albums_core.web import make_app, resolve
+
+app = make_app()
+
+
+@app.get("/albums")
+def list_albums(
+    limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    return list_page(limit, cursor)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve(app, event, context)

@@ -1,0 +1,1 @@
+"""Shared layer of the albums service: domain, application services and adapters."""

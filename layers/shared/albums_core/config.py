@@ -1,0 +1,39 @@
+"""Settings read from the function's environment once per container."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalogue_table: str
+    cache_table: str
+    sessions_table: str
+    cache_ttl_seconds: int
+    covers_base_url: str
+    cursor_key_parameter: str
+    # Local runtime and tests only: lets the PDS client reach http:// and loopback hosts.
+    allow_private_pds: bool
+    pds_timeout_seconds: float
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        catalogue_table=env.get("CATALOGUE_TABLE", "catalogue"),
+        cache_table=env.get("CACHE_TABLE", "cache"),
+        sessions_table=env.get("SESSIONS_TABLE", "sessions"),
+        cache_ttl_seconds=int(env.get("CACHE_TTL_SECONDS", "300")),
+        covers_base_url=env.get("COVERS_BASE_URL", "").rstrip("/"),
+        cursor_key_parameter=env.get("CURSOR_KEY_PARAMETER", "/albums/cursor-signing-key"),
+        allow_private_pds=_flag("ALBUMS_ALLOW_PRIVATE_PDS"),
+        pds_timeout_seconds=float(env.get("PDS_TIMEOUT_SECONDS", "1.5")),
+    )

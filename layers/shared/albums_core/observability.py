@@ -1,0 +1,14 @@
+"""One Logger, Tracer and Metrics per container, shared by the layer and the handler."""
+
+from __future__ import annotations
+
+import warnings
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+# A request that records no domain metric is normal; Powertools would warn on each one.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()

@@ -1,0 +1,117 @@
+"""A small HTTP GET for URLs that come from documents anyone can write (DID documents).
+
+https only and public addresses only (unless the local runtime or a test allows private ones),
+the connection pinned to the address that was checked (no DNS rebinding between check and
+connect), one overall deadline, and a cap on the response size.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class FetchError(Exception):
+    """The URL was refused or the server did not give a usable answer in time."""
+
+
+def _address_allowed(address: str, allow_private: bool) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if allow_private:
+        return not ip.is_multicast and not ip.is_unspecified
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve_checked(host: str, port: int, allow_private: bool) -> str:
+    """One address of `host` to connect to; every address it resolves to must be allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve {host!r}") from exc
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses or not all(_address_allowed(a, allow_private) for a in addresses):
+        raise FetchError(f"{host!r} resolves to an address that is not allowed")
+    return addresses[0]
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=_tls_context())
+        self._address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def get_json(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> Any:
+    deadline = time.monotonic() + timeout
+    parts = urlsplit(url)
+    if parts.scheme not in ({"https", "http"} if allow_private else {"https"}):
+        raise FetchError(f"scheme {parts.scheme!r} is not allowed")
+    if not parts.hostname or parts.username or parts.password:
+        raise FetchError("URL has no host, or carries credentials")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise FetchError("bad port") from exc
+    address = resolve_checked(parts.hostname, port, allow_private)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FetchError("timed out")
+    cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    conn = cls(parts.hostname, port, address, remaining)
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    try:
+        conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "albums-service"})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise FetchError(f"status {response.status}")
+        declared = response.getheader("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise FetchError("response too large")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise FetchError("timed out")
+            if conn.sock is not None:
+                conn.sock.settimeout(left)
+            chunk = response.read(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError("response too large")
+            chunks.append(chunk)
+        return json.loads(b"".join(chunks))
+    except FetchError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise FetchError(type(exc).__name__) from exc
+    finally:
+        conn.close()

@@ -1,0 +1,71 @@
+"""HTTP plumbing shared by every API function: the resolver, the one mapping from errors
+to responses, and path normalisation."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from albums_core.errors import ServiceError
+from albums_core.observability import logger
+
+
+def error_response(status: int, detail: str) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"detail": detail})
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(p) for p in error.get("loc", ())]
+    where, name = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("body", ".".join(loc))
+    kind = {"query": "query parameter", "path": "path parameter", "body": "body field"}.get(where, where)
+    message = error.get("msg") or str(error.get("type", "invalid value")).replace("_", " ")
+    return f"{kind} '{name}': {message}" if name else f"{kind}: {message}"
+
+
+def make_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        return error_response(exc.status, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        return error_response(422, "; ".join(_describe(e) for e in errors) or "invalid request")
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(404, "not found")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal error")
+
+    return app
+
+
+def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Accept every route with or without a trailing slash, as the contract asks."""
+    path = event.get("rawPath") or ""
+    if len(path) > 1 and path.endswith("/"):
+        event = {**event, "rawPath": path.rstrip("/") or "/"}
+    return app.resolve(event, context)
+
+
+def path_param(value: str) -> str:
+    return unquote(value)
+
+
+def optional_viewer(app: APIGatewayHttpResolver) -> Any:
+    """The viewer on a public endpoint: anonymous when there is no session, or an unknown or
+    expired one (a stale cookie must not break a public page)."""
+    from albums_core.sessions import credentials_from, lookup_viewer
+
+    event = app.current_event
+    session_id = credentials_from(event.headers, event.get("cookies"))
+    return lookup_viewer(session_id) if session_id else None

@@ -1,0 +1,58 @@
+"""Create the template's tables, bucket and parameters on an AWS endpoint (moto)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from local_runtime.template import Stack
+
+
+def table_definitions(stack: Stack) -> dict[str, dict[str, Any]]:
+    """create_table arguments of every AWS::DynamoDB::Table, by logical id, from the template."""
+    out = {}
+    for logical, res in stack.of_type("AWS::DynamoDB::Table").items():
+        props = stack.resolve(res["Properties"])
+        args: dict[str, Any] = {
+            "TableName": stack.physical[logical],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        out[logical] = {"create": args, "ttl": props.get("TimeToLiveSpecification")}
+    return out
+
+
+def create_tables(stack: Stack, dynamodb: Any) -> None:
+    existing = set(dynamodb.list_tables().get("TableNames", []))
+    for spec in table_definitions(stack).values():
+        args = spec["create"]
+        if args["TableName"] in existing:
+            continue
+        dynamodb.create_table(**args)
+        if spec["ttl"]:
+            dynamodb.update_time_to_live(TableName=args["TableName"], TimeToLiveSpecification=spec["ttl"])
+
+
+def create_buckets(stack: Stack, s3: Any) -> None:
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for logical in stack.of_type("AWS::S3::Bucket"):
+        name = stack.physical[logical]
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
+
+
+def create_cursor_key(stack: Stack, ssm: Any) -> None:
+    """The list-cursor signing key: generated at start locally, a SecureString as in AWS."""
+    name = "/" + stack.parameters["CursorKeyParameterName"]
+    ssm.put_parameter(Name=name, Value=secrets.token_urlsafe(32), Type="SecureString", Overwrite=True)
+
+
+def create_all(stack: Stack, session: Any, endpoint: str) -> None:
+    create_tables(stack, session.client("dynamodb", endpoint_url=endpoint))
+    create_buckets(stack, session.client("s3", endpoint_url=endpoint))
+    create_cursor_key(stack, session.client("ssm", endpoint_url=endpoint))

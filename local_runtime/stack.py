@@ -1,0 +1,95 @@
+"""The whole local stack in one object: moto, resources from template.yaml, the demo
+catalogue, the record server and the HTTP gateway."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_runtime.gateway import Gateway
+from local_runtime.lambda_host import LambdaHost
+from local_runtime.processes import MotoServer, free_port
+from local_runtime.record_server import RecordServer
+from local_runtime.resources import create_all
+from local_runtime.template import ROOT, Stack, local_stack
+
+STATE_DIR = ROOT / ".local"
+
+
+def aws_session(region: str) -> boto3.Session:
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"  # noqa: S106 - moto accepts any, region_name=region)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class LocalStack:
+    port: int = 3000
+    seed: bool = True
+    moto: MotoServer | None = None
+    records: RecordServer | None = None
+    gateway: Gateway | None = None
+    host: LambdaHost | None = None
+    stack: Stack | None = None
+    demo: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> LocalStack:
+        STATE_DIR.mkdir(exist_ok=True)
+        port = self.port if self.port and _port_free(self.port) else free_port()
+        api_url = f"http://127.0.0.1:{port}"
+        self.moto = MotoServer(log=STATE_DIR / "moto.log").start()
+        self.stack = local_stack(overrides={"CoversBaseUrl": f"{api_url}/covers"})
+        session = aws_session(self.stack.region)
+        create_all(self.stack, session, self.moto.url)
+        self.records = RecordServer().start()
+        self.host = LambdaHost(self.stack, self.moto.url)
+        s3 = session.client("s3", endpoint_url=self.moto.url)
+        bucket = self.stack.physical["CoversBucket"]
+        if self.seed:
+            from albums_core.repository import CatalogueRepository
+            from local_runtime.seed import seed_demo
+
+            self.demo = seed_demo(
+                CatalogueRepository(), s3, bucket, f"{api_url}/covers", self.records.url, self.records.store
+            )
+        cors = self.stack.resources["HttpApi"]["Properties"].get("CorsConfiguration")
+        self.gateway = Gateway(self.host, self.stack.routes(), port, s3=s3, bucket=bucket, cors=cors).start()
+        return self
+
+    def state(self) -> dict[str, Any]:
+        assert self.stack and self.moto and self.gateway and self.records
+        return {
+            "api_url": self.gateway.url,
+            "aws_endpoint_url": self.moto.url,
+            "region": self.stack.region,
+            "covers_base_url": f"{self.gateway.url}/covers",
+            "record_server_url": self.records.url,
+            "tables": {k: self.stack.physical[k] for k in self.stack.of_type("AWS::DynamoDB::Table")},
+            "bucket": self.stack.physical["CoversBucket"],
+            "functions": sorted(self.stack.functions()),
+            "demo": self.demo,
+        }
+
+    def write_state(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
+
+    def stop(self) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        if self.records:
+            self.records.stop()
+        if self.moto:
+            self.moto.stop()
