@@ -22,7 +22,8 @@ STATE_DIR = ROOT / ".local"
 
 
 def aws_session(region: str) -> boto3.Session:
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"  # noqa: S106 - moto accepts any, region_name=region)
+    # moto accepts any credentials
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)  # noqa: S106
 
 
 def _port_free(port: int) -> bool:
