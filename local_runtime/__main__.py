@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -45,12 +46,21 @@ def run(args: argparse.Namespace) -> int:
 
 def invoke(args: argparse.Namespace) -> int:
     event: dict[str, Any] = json.loads(Path(args.event).read_text())
-    stack = LocalStack(port=0, seed=True).start()
+    # Like `sam local invoke`: the function's logs on stderr, its result alone on stdout.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
     try:
-        assert stack.host is not None
-        result = stack.host.invoke(_function_id(args.function, sorted(stack.host.functions)), event)
+        stack = LocalStack(port=0, seed=True).start()
+        try:
+            assert stack.host is not None
+            result = stack.host.invoke(_function_id(args.function, sorted(stack.host.functions)), event)
+        finally:
+            stack.stop()
     finally:
-        stack.stop()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
