@@ -50,7 +50,7 @@ def local_environment(stack: Stack, endpoint: str) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
         # Local PDSs live on loopback over http: the SSRF guard allows them only here.
-        "ALBUMS_ALLOW_PRIVATE_PDS": "true",
+        "ALBUMS_ALLOW_LOOPBACK_PDS": "true",
     }
 
 

@@ -80,7 +80,7 @@ def fetch_list_order(pds_url: str | None, list_uri: str | None) -> list[str] | N
             get_record_url(pds_url, uri),
             timeout=cfg.pds_timeout_seconds,
             max_bytes=_MAX_RECORD_BYTES,
-            allow_private=cfg.allow_private_pds,
+            allow_loopback=cfg.allow_loopback_pds,
         )
     except FetchError as exc:
         logger.info("list record unavailable, using the last known order", extra={"reason": str(exc)})

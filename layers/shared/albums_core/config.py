@@ -19,8 +19,8 @@ class Settings:
     cache_ttl_seconds: int
     covers_base_url: str
     cursor_key_parameter: str
-    # Local runtime and tests only: lets the PDS client reach http:// and loopback hosts.
-    allow_private_pds: bool
+    # Local runtime and tests only: lets the PDS client reach http:// on loopback addresses.
+    allow_loopback_pds: bool
     pds_timeout_seconds: float
 
 
@@ -34,6 +34,6 @@ def settings() -> Settings:
         cache_ttl_seconds=int(env.get("CACHE_TTL_SECONDS", "300")),
         covers_base_url=env.get("COVERS_BASE_URL", "").rstrip("/"),
         cursor_key_parameter=env.get("CURSOR_KEY_PARAMETER", "/albums/cursor-signing-key"),
-        allow_private_pds=_flag("ALBUMS_ALLOW_PRIVATE_PDS"),
+        allow_loopback_pds=_flag("ALBUMS_ALLOW_LOOPBACK_PDS"),
         pds_timeout_seconds=float(env.get("PDS_TIMEOUT_SECONDS", "1.5")),
     )

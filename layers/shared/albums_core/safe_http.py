@@ -1,6 +1,7 @@
 """A small HTTP GET for URLs that come from documents anyone can write (DID documents).
 
-https only and public addresses only (unless the local runtime or a test allows private ones),
+https only and public addresses only (loopback over http too, only when the local runtime or a
+test says so explicitly: link-local and private ranges stay refused),
 the connection pinned to the address that was checked (no DNS rebinding between check and
 connect), one overall deadline, and a cap on the response size.
 """
@@ -22,21 +23,23 @@ class FetchError(Exception):
     """The URL was refused or the server did not give a usable answer in time."""
 
 
-def _address_allowed(address: str, allow_private: bool) -> bool:
+def _address_allowed(address: str, allow_loopback: bool) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if allow_private:
-        return not ip.is_multicast and not ip.is_unspecified
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if allow_loopback and ip.is_loopback:
+        return True
     return ip.is_global and not ip.is_multicast
 
 
-def resolve_checked(host: str, port: int, allow_private: bool) -> str:
+def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
     """One address of `host` to connect to; every address it resolves to must be allowed."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve {host!r}") from exc
     addresses = [str(info[4][0]) for info in infos]
-    if not addresses or not all(_address_allowed(a, allow_private) for a in addresses):
+    if not addresses or not all(_address_allowed(a, allow_loopback) for a in addresses):
         raise FetchError(f"{host!r} resolves to an address that is not allowed")
     return addresses[0]
 
@@ -65,10 +68,10 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def get_json(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> Any:
+def get_json(url: str, *, timeout: float, max_bytes: int, allow_loopback: bool) -> Any:
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
-    if parts.scheme not in ({"https", "http"} if allow_private else {"https"}):
+    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not allow_loopback):
         raise FetchError(f"scheme {parts.scheme!r} is not allowed")
     if not parts.hostname or parts.username or parts.password:
         raise FetchError("URL has no host, or carries credentials")
@@ -76,7 +79,9 @@ def get_json(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise FetchError("bad port") from exc
-    address = resolve_checked(parts.hostname, port, allow_private)
+    address = resolve_checked(parts.hostname, port, allow_loopback)
+    if parts.scheme == "http" and not ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+        raise FetchError("plain http is allowed to loopback only")
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError("timed out")

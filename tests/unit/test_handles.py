@@ -1,0 +1,46 @@
+import pytest
+
+from albums_core.handles import normalize_handle, normalize_slug
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("alice.test", "alice.test"),
+        ("ALICE.Test", "alice.test"),
+        ("@alice.bsky.social", "alice.bsky.social"),
+        ("xn--caf-dma.example", "xn--caf-dma.example"),
+    ],
+)
+def test_valid_handles_are_lower_cased(raw: str, expected: str) -> None:
+    assert normalize_handle(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "..",
+        "alice",
+        "alice..test",
+        "\x00",
+        "al\x00ice.test",
+        "🎵.test",
+        "ünï.test",
+        "a" * 300 + ".test",
+        "-alice.test",
+        "alice.123",
+        "a/b.test",
+    ],
+)
+def test_invalid_handles_are_refused(raw: str) -> None:
+    assert normalize_handle(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["", "..", "a b", "🎵", "ü", "a" * 101, "-a", "a--b", "a\x00"])
+def test_invalid_slugs_are_refused(raw: str) -> None:
+    assert normalize_slug(raw) is None
+
+
+def test_slug_is_lower_cased() -> None:
+    assert normalize_slug("Cafe-Del-Mar") == "cafe-del-mar"

@@ -1,0 +1,58 @@
+import copy
+
+from albums_core.models import Album, Artist, Track, pick_images
+from albums_core.responses import album_list_item, album_page, personalise
+
+ARTIST = Artist("did:plc:owner", "owner.test", "Owner", "https://img/avatar.png", "https://pds.example")
+ALBUM = Album(id="a1", artist_did=ARTIST.did, slug="s", title="T", list_uri="at://did:plc:owner/fm.plyr.list/1")
+
+
+def track(n: int, plays: int, gate: dict | None = None) -> Track:
+    return Track(
+        id=n,
+        title=f"t{n}",
+        artist_did=ARTIST.did,
+        file_id="f",
+        file_type="mp3",
+        created_at="2026",
+        play_count=plays,
+        support_gate=gate,
+        record_uri=f"at://did:plc:owner/fm.plyr.track/{n}",
+    )
+
+
+def test_image_fallback_album_then_avatar_then_null() -> None:
+    assert pick_images("i", "t", "av") == ("i", "t")
+    assert pick_images("i", None, "av") == ("i", "i")
+    assert pick_images(None, None, "av") == ("av", "av")
+    assert pick_images(None, None, None) == (None, None)
+
+
+def test_list_item_carries_plays_and_images() -> None:
+    item = album_list_item(Album(**{**ALBUM.__dict__, "total_plays": 9, "track_count": 2}), ARTIST)
+    assert item["total_plays"] == 9 and item["track_count"] == 2
+    assert item["image_url"] == ARTIST.avatar_url and item["artist"] == "Owner"
+
+
+def test_page_counts_describe_the_returned_tracks() -> None:
+    page = album_page(
+        Album(**{**ALBUM.__dict__, "track_count": 99, "total_plays": 999}), ARTIST, [track(1, 3), track(2, 4)]
+    )
+    assert page["metadata"]["track_count"] == 2 and page["metadata"]["total_plays"] == 7
+    assert page["tracks"][0]["atproto_record_url"].startswith("https://pds.example/xrpc/com.atproto.repo.getRecord?")
+
+
+def test_anonymous_page_is_depersonalised() -> None:
+    page = album_page(ALBUM, ARTIST, [track(1, 0, {"type": "any"}), track(2, 0)])
+    assert [t["is_liked"] for t in page["tracks"]] == [False, False]
+    assert [t["gated"] for t in page["tracks"]] == [True, False]
+
+
+def test_personalise_likes_and_owner_sees_own_gated_tracks_ungated() -> None:
+    page = album_page(ALBUM, ARTIST, [track(1, 0, {"type": "any"}), track(2, 0)])
+    owner = personalise(copy.deepcopy(page), ARTIST.did, {2})
+    assert [t["is_liked"] for t in owner["tracks"]] == [False, True]
+    assert [t["gated"] for t in owner["tracks"]] == [False, False]
+    other = personalise(copy.deepcopy(page), "did:plc:fan", {1})
+    assert [t["is_liked"] for t in other["tracks"]] == [True, False]
+    assert [t["gated"] for t in other["tracks"]] == [True, False]
