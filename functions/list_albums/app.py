@@ -16,7 +16,7 @@ app = make_app()
 @app.get("/albums")
 def list_albums(
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     return list_page(limit, cursor)
 

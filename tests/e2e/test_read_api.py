@@ -1,0 +1,148 @@
+"""Black-box: the read endpoints over HTTP through the local runtime's gateway."""
+
+import urllib.parse
+
+import pytest
+
+from tests.e2e.conftest import Api
+
+ALBUM = "/albums/aurora.test/cafe-del-mar-sessions"
+
+
+def test_state_file_names_the_api(api: Api) -> None:
+    assert api.state["api_url"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("path", ["/albums", "/albums/"])
+def test_list_albums(api: Api, path: str) -> None:
+    reply = api.get(path)
+    assert reply.status == 200 and reply.headers["content-type"].startswith("application/json")
+    body = reply.json()
+    assert body["next_cursor"] is None
+    titles = [a["title"] for a in body["albums"]]
+    assert titles == sorted(titles, key=str.lower)
+    assert "Unreleased" not in titles  # no tracks, not listed
+    first = body["albums"][0]
+    assert set(first) == {
+        "id",
+        "title",
+        "slug",
+        "artist",
+        "artist_handle",
+        "track_count",
+        "total_plays",
+        "image_url",
+        "thumbnail_url",
+    }
+
+
+def test_paging_with_cursor(api: Api) -> None:
+    seen, cursor = [], None
+    while True:
+        query = "limit=1" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        reply = api.get(f"/albums?{query}")
+        assert reply.status == 200
+        seen += [a["id"] for a in reply.json()["albums"]]
+        cursor = reply.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [a["id"] for a in api.get("/albums").json()["albums"]]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit="])
+def test_bad_limit_is_422(api: Api, query: str) -> None:
+    reply = api.get(f"/albums?{query}")
+    assert reply.status == 422 and "limit" in reply.json()["detail"]
+
+
+def test_bad_cursors_are_400(api: Api) -> None:
+    good = api.get("/albums?limit=1").json()["next_cursor"]
+    body, tag = good.split(".")
+    for bad in ["garbage", good[:-2], f"{body}.{'A' * len(tag)}", f"{body[:-1]}.{tag}", "a" * 3000, "", "%00"]:
+        reply = api.get(f"/albums?cursor={urllib.parse.quote(bad)}")
+        assert reply.status == 400 and reply.json() == {"detail": "invalid cursor"}, bad
+
+
+@pytest.mark.parametrize("path", ["/albums/aurora.test", "/albums/AURORA.TEST", "/albums/aurora.test/"])
+def test_list_artist_albums(api: Api, path: str) -> None:
+    reply = api.get(path)
+    assert reply.status == 200
+    assert [a["slug"] for a in reply.json()["albums"]] == ["cafe-del-mar-sessions", "northern-lights"]
+
+
+def test_artist_with_only_empty_albums(api: Api) -> None:
+    assert [a["title"] for a in api.get("/albums/quiet.test").json()["albums"]] == ["Unreleased"]
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["nobody.test", "%00", "a" * 10000, "%F0%9F%8E%B5.test", "caf%C3%A9.test", "..%2F..", "%2e%2e", "a%2Fb"],
+)
+def test_unknown_or_malformed_handle_is_404(api: Api, segment: str) -> None:
+    reply = api.get(f"/albums/{segment}")
+    assert reply.status == 404 and reply.json() == {"detail": "artist not found"}
+
+
+def test_get_album(api: Api) -> None:
+    reply = api.get(ALBUM)
+    assert reply.status == 200
+    page = reply.json()
+    assert page["metadata"]["title"] == "Café del Mar Sessions"
+    assert page["metadata"]["track_count"] == len(page["tracks"]) == 3
+    # list record order (served by the loopback record server), not creation order
+    assert [t["title"] for t in page["tracks"]] == ["Low Tide", "Sunset Over Ibiza", "Salt Air"]
+    assert page["tracks"][0]["album"]["slug"] == "cafe-del-mar-sessions"
+
+
+@pytest.mark.parametrize("path", [ALBUM + "/", "/albums/Aurora.Test/Cafe-Del-Mar-Sessions"])
+def test_get_album_variants(api: Api, path: str) -> None:
+    assert api.get(path).status == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/albums/aurora.test/nope",
+        "/albums/nobody.test/cafe-del-mar-sessions",
+        "/albums/aurora.test/" + "x" * 10000,
+        "/albums/aurora.test/%00",
+        "/albums/aurora.test/..",
+        "/albums/%F0%9F%8E%B5/%F0%9F%8E%B5",
+        "/albums/aurora.test/%E6%97%A5%E6%9C%AC",
+    ],
+)
+def test_get_album_not_found(api: Api, path: str) -> None:
+    reply = api.get(path)
+    assert reply.status == 404 and reply.json() == {"detail": "album not found"}
+
+
+def test_unknown_session_cookie_is_anonymous_on_a_public_page(api: Api) -> None:
+    for headers in (
+        {"Cookie": "session_id=unknownsession0000000000"},
+        {"Authorization": "Bearer nope"},
+        {"Cookie": "session_id="},
+        {"Cookie": "session_id=%00%00"},
+    ):
+        reply = api.get(ALBUM, headers=headers)
+        assert reply.status == 200 and not any(t["is_liked"] for t in reply.json()["tracks"])
+
+
+def test_unknown_routes_are_json_404(api: Api) -> None:
+    for path in ["/nope", "/albums/a/b/c/d"]:
+        reply = api.get(path)
+        assert reply.status == 404 and reply.json() == {"detail": "not found"}
+
+
+def test_covers_are_served_at_the_public_base_url(api: Api) -> None:
+    image = api.get("/albums").json()["albums"][0]["image_url"]
+    assert image.startswith(api.state["covers_base_url"])
+    reply = api.get(image[len(api.url) :])
+    assert reply.status == 200 and reply.headers["content-type"] == "image/png"
+    assert reply.body.startswith(b"\x89PNG")
+
+
+def test_cors_preflight(api: Api) -> None:
+    reply = api.request(
+        "OPTIONS", "/albums", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert reply.status == 204 and "GET" in reply.headers["access-control-allow-methods"]

@@ -1,0 +1,75 @@
+"""moto in server mode, resources created from template.yaml, a loopback record server."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from albums_core import aws, config, cursor
+from albums_core.repository import CatalogueRepository
+from local_runtime.processes import MotoServer
+from local_runtime.record_server import RecordServer, RecordStore
+from local_runtime.resources import create_all
+from local_runtime.stack import aws_session
+from local_runtime.template import Stack, local_stack
+
+
+def reset_caches() -> None:
+    aws.client.cache_clear()
+    config.settings.cache_clear()
+    cursor.signing_key.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    return local_stack()
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    os.environ["AWS_ENDPOINT_URL"] = server.url
+    reset_caches()
+    yield server
+    server.stop()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture
+def aws_env(moto: MotoServer, stack: Stack) -> Iterator[None]:
+    """Empty tables and bucket, made from template.yaml, for each test."""
+    request = urllib.request.Request(f"{moto.url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=5).close()
+    create_all(stack, aws_session(stack.region), moto.url)
+    reset_caches()
+    yield
+    reset_caches()
+
+
+@pytest.fixture(scope="session")
+def record_server() -> Iterator[RecordServer]:
+    server = RecordServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pds(record_server: RecordServer) -> RecordServer:
+    record_server.store = RecordStore()
+    return record_server
+
+
+@pytest.fixture
+def repo(aws_env: None) -> CatalogueRepository:
+    return CatalogueRepository()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Change a setting for one test: set the variable, the cached settings are re-read."""
+    config.settings.cache_clear()
+    yield monkeypatch
+    config.settings.cache_clear()

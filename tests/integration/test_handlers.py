@@ -1,0 +1,180 @@
+"""The real handlers (functions/*/app.py) invoked as Lambda would, with the events/ files,
+against moto; and the DynamoDB calls each read makes."""
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from albums_core import aws
+from albums_core.cache import invalidate_album_cache
+from albums_core.repository import CatalogueRepository
+from albums_core.sessions import session_key
+from local_runtime.lambda_host import LambdaHost
+from local_runtime.processes import MotoServer
+from local_runtime.record_server import RecordServer
+from local_runtime.seed import seed_demo
+from local_runtime.stack import aws_session
+from local_runtime.template import ROOT, Stack
+
+EVENTS = ROOT / "events"
+FUNCTION_OF = {
+    "list_albums": "ListAlbumsFunction",
+    "list_artist_albums": "ListArtistAlbumsFunction",
+    "get_album": "GetAlbumFunction",
+}
+
+
+@pytest.fixture
+def host(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> LambdaHost:
+    lambda_host = LambdaHost(stack, moto.url)
+    s3 = aws_session(stack.region).client("s3", endpoint_url=moto.url)
+    seed_demo(
+        CatalogueRepository(), s3, stack.physical["CoversBucket"], "http://127.0.0.1:9/covers", pds.url, pds.store
+    )
+    return lambda_host
+
+
+@pytest.fixture
+def calls() -> Iterator[Counter]:
+    counter: Counter = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counter[model.name] += 1
+
+    client = aws.dynamodb()
+    client.meta.events.register("before-call.dynamodb", count)
+    yield counter
+    client.meta.events.unregister("before-call.dynamodb", count)
+
+
+def invoke(host: LambdaHost, name: str, event: dict[str, Any] | None = None) -> tuple[int, Any]:
+    if event is None:
+        event = json.loads((EVENTS / f"{name}.json").read_text())
+    function = next(v for k, v in FUNCTION_OF.items() if name.startswith(k + "_") or name == k)
+    out = host.invoke(function, event)
+    return out["statusCode"], json.loads(out["body"])
+
+
+def with_query(name: str, query: str) -> dict[str, Any]:
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    event["rawQueryString"] = query
+    event["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&")) if query else None
+    return event
+
+
+@pytest.mark.parametrize("path", sorted(p.stem for p in EVENTS.glob("*.json")))
+def test_every_event_file_gives_its_status(host: LambdaHost, path: str) -> None:
+    expected = (
+        int(path.split("_")[-1])
+        if path.split("_")[-1].isdigit()
+        else int(next(part for part in path.split("_") if part.isdigit()))
+    )
+    status, body = invoke(host, path)
+    assert status == expected, body
+    if status >= 400:
+        assert set(body) == {"detail"} and isinstance(body["detail"], str)
+
+
+def test_list_albums_pages_through_the_handler(host: LambdaHost) -> None:
+    status, first = invoke(host, "list_albums", with_query("list_albums_200", "limit=2"))
+    assert status == 200 and len(first["albums"]) == 2 and first["next_cursor"]
+    status, second = invoke(
+        host, "list_albums", with_query("list_albums_200", f"limit=2&cursor={first['next_cursor']}")
+    )
+    assert status == 200 and second["next_cursor"] is None
+    assert len(second["albums"]) == 1
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=-1", "limit=1.5"])
+def test_bad_limits_are_422_naming_the_field(host: LambdaHost, query: str) -> None:
+    status, body = invoke(host, "list_albums", with_query("list_albums_200", query))
+    assert status == 422 and "limit" in body["detail"]
+
+
+def test_boundary_limits(host: LambdaHost) -> None:
+    assert invoke(host, "list_albums", with_query("list_albums_200", "limit=1"))[0] == 200
+    assert invoke(host, "list_albums", with_query("list_albums_200", "limit=100"))[0] == 200
+
+
+def test_session_cookie_or_bearer_personalises_get_album(host: LambdaHost, repo: CatalogueRepository) -> None:
+    session_id = "s" * 32
+    repo.client.put_item(
+        TableName=aws_env_table("SESSIONS_TABLE"),
+        Item={
+            "session_key": {"S": session_key(session_id)},
+            "did": {"S": "did:plc:fan"},
+            "handle": {"S": "fan.test"},
+            "expires_at": {"N": str(int(time.time()) + 600)},
+        },
+    )
+    _, page = invoke(host, "get_album_200")
+    repo.put_like("did:plc:fan", page["tracks"][0]["id"])
+    event = json.loads((EVENTS / "get_album_200.json").read_text())
+    event["cookies"] = [f"session_id={session_id}"]
+    _, liked = invoke(host, "get_album", event)
+    assert [t["is_liked"] for t in liked["tracks"]][:1] == [True]
+    event = json.loads((EVENTS / "get_album_200.json").read_text())
+    event["headers"]["authorization"] = f"Bearer {session_id}"
+    _, liked = invoke(host, "get_album", event)
+    assert liked["tracks"][0]["is_liked"] is True
+
+
+def test_an_expired_session_is_anonymous(host: LambdaHost, repo: CatalogueRepository) -> None:
+    session_id = "e" * 32
+    repo.client.put_item(
+        TableName=aws_env_table("SESSIONS_TABLE"),
+        Item={
+            "session_key": {"S": session_key(session_id)},
+            "did": {"S": "did:plc:fan"},
+            "expires_at": {"N": str(int(time.time()) - 1)},
+        },
+    )
+    event = json.loads((EVENTS / "get_album_200.json").read_text())
+    event["cookies"] = [f"session_id={session_id}"]
+    status, page = invoke(host, "get_album", event)
+    assert status == 200 and not any(t["is_liked"] for t in page["tracks"])
+
+
+def aws_env_table(name: str) -> str:
+    import os
+
+    return os.environ[name]
+
+
+def test_dynamodb_calls_per_read(host: LambdaHost, calls: Counter) -> None:
+    invalidate_album_cache("aurora.test", "cafe-del-mar-sessions")
+    calls.clear()
+    invoke(host, "get_album_200")
+    assert sum(calls.values()) <= 4 and "Scan" not in calls, calls
+    calls.clear()
+    invoke(host, "get_album_200")
+    assert dict(calls) == {"GetItem": 1}
+    calls.clear()
+    invoke(host, "list_albums_200")
+    assert sum(calls.values()) == 2 and "Scan" not in calls, calls
+    calls.clear()
+    invoke(host, "list_artist_albums_200")
+    assert sum(calls.values()) == 2 and "Scan" not in calls, calls
+
+
+def test_no_stack_trace_or_exception_text_in_error_bodies(host: LambdaHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    from albums_core import listing
+
+    def boom(*_: Any, **__: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(listing.CatalogueRepository, "listed_albums_page", boom)
+    status, body = invoke(host, "list_albums_200")
+    assert status == 500 and body == {"detail": "internal error"}
+
+
+def test_atproto_is_not_imported_on_the_read_path(host: LambdaHost) -> None:
+    import sys
+
+    for name in ("list_albums_200", "list_artist_albums_200", "get_album_200"):
+        invoke(host, name)
+    assert not [m for m in sys.modules if m.startswith("atproto")]
