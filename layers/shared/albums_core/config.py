@@ -22,6 +22,12 @@ class Settings:
     # Local runtime and tests only: lets the PDS client reach http:// on loopback addresses.
     allow_loopback_pds: bool
     pds_timeout_seconds: float
+    pds_write_timeout_seconds: float
+    plc_url: str
+    handle_resolver_url: str
+    kms_key_id: str
+    session_ttl_seconds: int
+    local_mode: bool
 
 
 @lru_cache(maxsize=1)
@@ -36,4 +42,10 @@ def settings() -> Settings:
         cursor_key_parameter=env.get("CURSOR_KEY_PARAMETER", "/albums/cursor-signing-key"),
         allow_loopback_pds=_flag("ALBUMS_ALLOW_LOOPBACK_PDS"),
         pds_timeout_seconds=float(env.get("PDS_TIMEOUT_SECONDS", "1.5")),
+        pds_write_timeout_seconds=float(env.get("PDS_WRITE_TIMEOUT_SECONDS", "8")),
+        plc_url=env.get("PLC_URL", "https://plc.directory").rstrip("/"),
+        handle_resolver_url=env.get("HANDLE_RESOLVER_URL", "https://public.api.bsky.app").rstrip("/"),
+        kms_key_id=env.get("SESSIONS_KMS_KEY_ID", ""),
+        session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", str(14 * 24 * 3600))),
+        local_mode=_flag("ALBUMS_LOCAL_MODE"),
     )

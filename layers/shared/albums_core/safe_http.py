@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,7 +69,24 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def get_json(url: str, *, timeout: float, max_bytes: int, allow_loopback: bool) -> Any:
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: Any  # parsed JSON, or None when the body is empty or not JSON
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_loopback: bool,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpReply:
+    """One HTTP exchange under the guard. Any status is returned; FetchError means no usable
+    answer (refused URL, network failure, deadline, oversized body)."""
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not allow_loopback):
@@ -90,11 +108,10 @@ def get_json(url: str, *, timeout: float, max_bytes: int, allow_loopback: bool) 
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    sent = {"Accept": "application/json", "User-Agent": "albums-service", **(headers or {})}
     try:
-        conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "albums-service"})
+        conn.request(method, path, body=body, headers=sent)
         response = conn.getresponse()
-        if response.status != 200:
-            raise FetchError(f"status {response.status}")
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise FetchError("response too large")
@@ -113,10 +130,25 @@ def get_json(url: str, *, timeout: float, max_bytes: int, allow_loopback: bool) 
             if size > max_bytes:
                 raise FetchError("response too large")
             chunks.append(chunk)
-        return json.loads(b"".join(chunks))
+        raw = b"".join(chunks)
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        return HttpReply(response.status, parsed)
     except FetchError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise FetchError(type(exc).__name__) from exc
     finally:
         conn.close()
+
+
+def get_json(url: str, *, timeout: float, max_bytes: int, allow_loopback: bool) -> Any:
+    """GET a JSON document; anything but a 200 with JSON is a FetchError."""
+    reply = request("GET", url, timeout=timeout, max_bytes=max_bytes, allow_loopback=allow_loopback)
+    if reply.status != 200:
+        raise FetchError(f"status {reply.status}")
+    if reply.body is None:
+        raise FetchError("not JSON")
+    return reply.body

@@ -1,0 +1,49 @@
+"""`python -m bench`: one local stack, three sections, every figure beside its target."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from importlib.metadata import version
+
+from bench.common import LAYER, LOG_FILE, ROOT, heading, table, verdict
+
+
+def main() -> int:
+    # The layer is on the path in Lambda; the local runtime puts it there the same way.
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))
+    from local_runtime.stack import LocalStack
+
+    started = time.perf_counter()
+    LOG_FILE.parent.mkdir(exist_ok=True)
+    LOG_FILE.write_bytes(b"")
+    print(
+        f"albums service benchmarks - Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"moto {version('moto')} on 127.0.0.1; function logs: {LOG_FILE.relative_to(ROOT)}"
+    )
+    stack = LocalStack(port=0, seed=True)
+    summary: list[tuple[str, bool]] = []
+    try:
+        stack.start()
+        # Only now: Powertools reads its environment (metrics namespace, service name) when the
+        # layer is first imported, and the stack's LambdaHost is what sets that environment.
+        from bench import calls, coldstart, paging
+
+        summary += coldstart.run(stack)
+        summary += calls.run(stack)
+        summary += paging.run(stack)
+    finally:
+        stack.stop()
+
+    heading("Targets")
+    print(table(["target", "met"], [[name, verdict(met)] for name, met in summary]))
+    print()
+    print(f"  {sum(m for _, m in summary)}/{len(summary)} targets met; run took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Section 2: DynamoDB calls per request, counted on the client the layer uses."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from albums_core.aws import dynamodb
+from albums_core.cache import invalidate_album_cache
+from albums_core.config import settings
+from albums_core.sessions import session_key
+from bench.common import CallRecorder, event, function_logs, heading, table, verdict, with_cookie
+from local_runtime.stack import LocalStack
+
+
+@dataclass
+class Case:
+    label: str
+    function: str
+    event: dict[str, Any]
+    prepare: Callable[[], None] | None = None
+
+
+def _create_session() -> str:
+    """A live session in the sessions table; returns the id a browser would send."""
+    session_id = secrets.token_urlsafe(24)
+    dynamodb().put_item(
+        TableName=settings().sessions_table,
+        Item={
+            "session_key": {"S": session_key(session_id)},
+            "did": {"S": "did:plc:benchviewer2k4m6p8r0t2v4x"},
+            "handle": {"S": "viewer.test"},
+            "expires_at": {"N": str(int(time.time()) + 3600)},
+        },
+    )
+    return session_id
+
+
+def _measure(stack: LocalStack, case: Case) -> tuple[int | None, CallRecorder]:
+    assert stack.host
+    # Preparation (the cache tombstone) happens before the recorder is on.
+    if case.prepare:
+        case.prepare()
+    with function_logs(), CallRecorder(dynamodb()) as recorder:
+        result = stack.host.invoke(case.function, case.event)
+    return (result.get("statusCode") if isinstance(result, dict) else None), recorder
+
+
+def run(stack: LocalStack) -> list[tuple[str, bool]]:
+    heading("2. DynamoDB calls per request (in-process LambdaHost, botocore before-call events)")
+    assert stack.host
+    get_event = event("get_album_200.json")
+    handle, slug = get_event["pathParameters"]["ref"], get_event["pathParameters"]["slug"]
+    session_event = with_cookie(get_event, f"session_id={_create_session()}")
+
+    def miss() -> None:
+        invalidate_album_cache(handle, slug)
+
+    cases = [
+        Case("get_album anonymous, cache miss", "GetAlbumFunction", get_event, miss),
+        Case("get_album anonymous, cache hit", "GetAlbumFunction", get_event),
+        Case("get_album with session, cache miss", "GetAlbumFunction", session_event, miss),
+        Case("get_album with session, cache hit", "GetAlbumFunction", session_event),
+        Case("list_albums, one page (limit=2)", "ListAlbumsFunction", event("list_albums_200.json")),
+        Case("list_artist_albums", "ListArtistAlbumsFunction", event("list_artist_albums_200.json")),
+    ]
+    # A warm container first: client creation and the cursor key's SSM read happen once per
+    # container, not per request.
+    for case in cases:
+        _measure(stack, case)
+
+    measured = {c.label: _measure(stack, c) for c in cases}
+    count = {label: len(rec.calls) for label, (_, rec) in measured.items()}
+    anon_miss, anon_hit = count[cases[0].label], count[cases[1].label]
+    targets: dict[str, tuple[str, bool]] = {
+        cases[0].label: ("<= 4", anon_miss <= 4),
+        cases[1].label: ("= 1", anon_hit == 1),
+        cases[2].label: (f"<= {anon_miss}+2", count[cases[2].label] <= anon_miss + 2),
+        cases[3].label: (f"<= {anon_hit}+2", count[cases[3].label] <= anon_hit + 2),
+        cases[4].label: ("= 2 (documented)", count[cases[4].label] == 2),
+        cases[5].label: ("= 2 (documented)", count[cases[5].label] == 2),
+    }
+    rows = []
+    for label, (status, rec) in measured.items():
+        target, met = targets[label]
+        rows.append(
+            [
+                label,
+                str(status),
+                str(len(rec.calls)),
+                str(rec.items_read),
+                target,
+                verdict(met),
+                " > ".join(rec.operations),
+            ]
+        )
+    print("  a warm container per function; a miss is forced by a cache tombstone written before the request")
+    print()
+    print(table(["request", "status", "calls", "items", "target", "met", "operations, in order"], rows, "llrrlll"))
+    print()
+    print("  calls per operation:")
+    for label, (_, rec) in measured.items():
+        print(f"    {label:<38} {rec.per_operation()}")
+    return [(f"DynamoDB calls, {label}: {count[label]} ({targets[label][0]})", targets[label][1]) for label in count]
