@@ -273,3 +273,246 @@ class CatalogueRepository:
             TableName=self.table,
             Item=to_item({**keys.like(user_did, track_id), "track_id": track_id, "user_did": user_did}),
         )
+
+
+class CatalogueWriter(CatalogueRepository):
+    """The write side's operations: each a conditional write or a transaction, so counters,
+    slugs and membership change atomically with what they describe."""
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": to_item(item)}}
+
+    def _delete(
+        self, key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        action: dict[str, Any] = {"TableName": self.table, "Key": to_item(key)}
+        if condition:
+            action["ConditionExpression"] = condition
+        if values:
+            action["ExpressionAttributeValues"] = values
+        return {"Delete": action}
+
+    def transact_in_batches(self, actions: list[dict[str, Any]], size: int = 100) -> None:
+        for start in range(0, len(actions), size):
+            self._transact(actions[start : start + size])
+
+    # ---- artists -------------------------------------------------------------------------
+
+    def upsert_artist(self, artist: Artist) -> None:
+        """Write the artist; when the handle changed, move the handle pointers with it."""
+        old = self.get_artist(artist.did)
+        if old == artist:
+            return
+        self.put_artist(artist)
+        if old is None or old.handle == artist.handle:
+            return
+        pointers = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":pk": to_value(f"HANDLE#{old.handle}"), ":s": to_value("SLUG#")},
+        )
+        actions = []
+        for p in pointers:
+            if p.get("artist_did") != artist.did:
+                continue
+            slug = p["sk"].removeprefix("SLUG#")
+            actions.append(
+                self._put(
+                    {**keys.slug_pointer(artist.handle, slug), "album_id": p["album_id"], "artist_did": artist.did}
+                )
+            )
+            actions.append(self._delete(keys.slug_pointer(old.handle, slug)))
+        actions.append(self._delete(keys.handle_profile(old.handle), "did = :d", {":d": to_value(artist.did)}))
+        try:
+            self.transact_in_batches(actions, 50)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise  # the old handle already belongs to someone else: nothing of ours to remove
+
+    # ---- slugs ---------------------------------------------------------------------------
+
+    def slug_owner(self, did: str, slug: str) -> str | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.slug_claim(did, slug)), ConsistentRead=True)
+        item = out.get("Item")
+        return str(from_item(item)["album_id"]) if item else None
+
+    def claim_slug(self, did: str, handle: str, slug: str, album_id: str) -> bool:
+        """Claim (artist, slug) for an album; True when it is (now or already) that album's."""
+        try:
+            self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item({**keys.slug_claim(did, slug), "album_id": album_id}),
+                            "ConditionExpression": "attribute_not_exists(pk) OR album_id = :me",
+                            "ExpressionAttributeValues": {":me": to_value(album_id)},
+                        }
+                    },
+                    self._put({**keys.slug_pointer(handle, slug), "album_id": album_id, "artist_did": did}),
+                ]
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+
+    def release_slug(self, did: str, handle: str, slug: str, album_id: str) -> None:
+        """Drop a claim (and its pointer) only while it is still this album's."""
+        try:
+            self._transact(
+                [
+                    self._delete(keys.slug_claim(did, slug), "album_id = :me", {":me": to_value(album_id)}),
+                    self._delete(keys.slug_pointer(handle, slug), "album_id = :me", {":me": to_value(album_id)}),
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+
+    # ---- albums --------------------------------------------------------------------------
+
+    def set_album_fields(self, album: Album, **changes: Any) -> Album:
+        """Update album attributes (and its index keys when the title changes)."""
+        updated = Album.from_data({**asdict(album), **changes})
+        attrs: dict[str, Any] = dict(changes)
+        if "title" in changes or "track_count" in changes:
+            attrs.update(
+                keys.album_index_attributes(updated.artist_did, updated.title, updated.id, updated.track_count > 0)
+            )
+        if "image_id" in changes:
+            attrs["image_key"] = keys.image_key(updated.image_id)
+        sets, removes, values, names = [], [], {}, {}
+        for i, (name, value) in enumerate(attrs.items()):
+            names[f"#a{i}"] = name
+            if value is None:
+                removes.append(f"#a{i}")
+            else:
+                sets.append(f"#a{i} = :v{i}")
+                values[f":v{i}"] = to_value(value)
+        expression = " ".join(
+            p
+            for p in ["SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else ""]
+            if p
+        )
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_item(keys.album(album.id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            params["ExpressionAttributeValues"] = values
+        self.client.update_item(**params)
+        return updated
+
+    def finish_rename(self, album: Album, handle: str, title: str, slug: str, updated_at: str) -> Album:
+        """The album takes its new title and slug; the old slug's claim and pointer go, in one
+        transaction (the new claim was taken before anything was written elsewhere)."""
+        renamed = Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
+        actions = [self._put(self._album_item(renamed))]
+        if slug != album.slug:
+            # Re-assert the new claim: a failed concurrent rename may have released it.
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item({**keys.slug_claim(album.artist_did, slug), "album_id": album.id}),
+                        "ConditionExpression": "attribute_not_exists(pk) OR album_id = :me",
+                        "ExpressionAttributeValues": {":me": to_value(album.id)},
+                    }
+                }
+            )
+            actions.append(
+                self._put({**keys.slug_pointer(handle, slug), "album_id": album.id, "artist_did": album.artist_did})
+            )
+            actions.append(
+                self._delete(
+                    keys.slug_claim(album.artist_did, album.slug), "album_id = :me", {":me": to_value(album.id)}
+                )
+            )
+            actions.append(self._delete(keys.slug_pointer(handle, album.slug)))
+        self._transact(actions)
+        return renamed
+
+    def delete_album_items(self, album: Album, handle: str) -> None:
+        self._transact(
+            [
+                self._delete(keys.album(album.id)),
+                self._delete(
+                    keys.slug_claim(album.artist_did, album.slug), "album_id = :me", {":me": to_value(album.id)}
+                ),
+                self._delete(keys.slug_pointer(handle, album.slug)),
+            ]
+        )
+
+    # ---- tracks --------------------------------------------------------------------------
+
+    def artist_tracks(self, did: str) -> list[Track]:
+        items = self._query_all(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            ExpressionAttributeValues={":p": to_value(f"ARTIST#{did}"), ":s": to_value("TRACK#")},
+        )
+        return [Track.from_data(i) for i in items]
+
+    def find_track(self, track_id: int) -> Track | None:
+        items = self._query_all(
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p",
+            ExpressionAttributeValues={":p": to_value(f"TRACK#{track_id}")},
+        )
+        return Track.from_data(items[0]) if items else None
+
+    def _track_key(self, track: Track) -> dict[str, str]:
+        if track.album_id:
+            return keys.album_track(track.album_id, track.id)
+        return keys.standalone_track(track.artist_did, track.id)
+
+    def _track_item(self, track: Track) -> dict[str, Any]:
+        return {
+            **self._track_key(track),
+            **asdict(track),
+            **keys.track_index_attributes(track.artist_did, track.id, track.record_uri, track.created_at),
+            "image_key": keys.image_key(track.image_id),
+        }
+
+    def put_track(self, track: Track) -> dict[str, Any]:
+        """A Put action of the track item where its album (or none) puts it."""
+        return self._put(self._track_item(track))
+
+    def delete_track_action(self, track: Track) -> dict[str, Any]:
+        return self._delete(self._track_key(track))
+
+    def counter_action(self, album_id: str, tracks: int, plays: int, title: str | None = None) -> dict[str, Any]:
+        """ADD to an album's counters; listed in gsi1 while it has tracks (`title` given when
+        the album may become listed)."""
+        values = {":n": {"N": str(tracks)}, ":p": {"N": str(plays)}}
+        expression = "ADD track_count :n, total_plays :p"
+        if title is not None:
+            expression += " SET gsi1pk = :l, gsi1sk = :s"
+            values[":l"] = to_value(keys.LISTED)
+            values[":s"] = to_value(keys.title_sort(title, album_id))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.album(album_id)),
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def unlist_if_empty(self, album_id: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                ConditionExpression="attribute_exists(pk) AND track_count <= :z",
+                ExpressionAttributeValues={":z": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

@@ -14,7 +14,7 @@ from albums_core.aws import dynamodb
 from albums_core.config import settings
 
 COOKIE_NAME = "session_id"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def credentials_from(headers: Mapping[str, str] | None, cookies: Sequence[str] |
 def lookup_viewer(session_id: str, client: Any = None, table: str | None = None) -> Viewer | None:
     """The session's viewer, or None when the id is malformed, unknown or expired (TTL
     deletion lags, so expiry is checked here)."""
-    if not _SESSION_ID.match(session_id):
+    if not SESSION_ID_PATTERN.match(session_id):
         return None
     out = (client or dynamodb()).get_item(
         TableName=table or settings().sessions_table,

@@ -54,8 +54,16 @@ def jwt_expiry(token: str) -> float | None:
         return None
 
 
-def call(pds_url: str, method: str, nsid: str, *, params: dict[str, Any] | None = None,
-         body: Any = None, token: str | None = None, timeout: float | None = None) -> Any:
+def call(
+    pds_url: str,
+    method: str,
+    nsid: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+    token: str | None = None,
+    timeout: float | None = None,
+) -> Any:
     cfg = settings()
     url = f"{pds_url.rstrip('/')}/xrpc/{nsid}"
     if params:
@@ -68,8 +76,15 @@ def call(pds_url: str, method: str, nsid: str, *, params: dict[str, Any] | None 
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        reply = request(method, url, timeout=timeout or cfg.pds_write_timeout_seconds, max_bytes=_MAX_REPLY,
-                        allow_loopback=cfg.allow_loopback_pds, body=data, headers=headers)
+        reply = request(
+            method,
+            url,
+            timeout=timeout or cfg.pds_write_timeout_seconds,
+            max_bytes=_MAX_REPLY,
+            allow_loopback=cfg.allow_loopback_pds,
+            body=data,
+            headers=headers,
+        )
     except FetchError as exc:
         raise PdsUnavailable(str(exc)) from exc
     if reply.status >= 500 or reply.status in (408, 429):
@@ -81,8 +96,9 @@ def call(pds_url: str, method: str, nsid: str, *, params: dict[str, Any] | None 
 
 
 def create_session(pds_url: str, identifier: str, password: str) -> dict[str, Any]:
-    out = call(pds_url, "POST", "com.atproto.server.createSession",
-               body={"identifier": identifier, "password": password})
+    out = call(
+        pds_url, "POST", "com.atproto.server.createSession", body={"identifier": identifier, "password": password}
+    )
     if not isinstance(out, dict) or not out.get("accessJwt") or not out.get("refreshJwt") or not out.get("did"):
         raise PdsUnavailable("createSession answered without tokens")
     return out
@@ -90,8 +106,9 @@ def create_session(pds_url: str, identifier: str, password: str) -> dict[str, An
 
 def get_record(pds_url: str, repo: str, collection: str, rkey: str) -> Record | None:
     try:
-        out = call(pds_url, "GET", "com.atproto.repo.getRecord",
-                   params={"repo": repo, "collection": collection, "rkey": rkey})
+        out = call(
+            pds_url, "GET", "com.atproto.repo.getRecord", params={"repo": repo, "collection": collection, "rkey": rkey}
+        )
     except XrpcError as exc:
         if exc.error == "RecordNotFound" or exc.status == 404:
             return None
@@ -104,8 +121,12 @@ def get_record(pds_url: str, repo: str, collection: str, rkey: str) -> Record | 
 def list_records(pds_url: str, repo: str, collection: str) -> Iterator[Record]:
     cursor = None
     while True:
-        out = call(pds_url, "GET", "com.atproto.repo.listRecords",
-                   params={"repo": repo, "collection": collection, "limit": 100, "cursor": cursor})
+        out = call(
+            pds_url,
+            "GET",
+            "com.atproto.repo.listRecords",
+            params={"repo": repo, "collection": collection, "limit": 100, "cursor": cursor},
+        )
         records = out.get("records", []) if isinstance(out, dict) else []
         for r in records:
             if isinstance(r, dict) and isinstance(r.get("value"), dict) and r.get("uri") and r.get("cid"):
@@ -126,8 +147,9 @@ class PdsSession:
     """Authenticated calls for one artist; refreshes an expired access token once per call
     and hands the new tokens to `on_refresh` so they are stored back."""
 
-    def __init__(self, pds_url: str, did: str, tokens: Tokens,
-                 on_refresh: Callable[[Tokens], None] | None = None) -> None:
+    def __init__(
+        self, pds_url: str, did: str, tokens: Tokens, on_refresh: Callable[[Tokens], None] | None = None
+    ) -> None:
         self.pds_url = pds_url
         self.did = did
         self.tokens = tokens
@@ -160,8 +182,11 @@ class PdsSession:
         return get_record(self.pds_url, self.did, collection, rkey)
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
-        out = self.authed("POST", "com.atproto.repo.createRecord",
-                          body={"repo": self.did, "collection": collection, "rkey": rkey, "record": record})
+        out = self.authed(
+            "POST",
+            "com.atproto.repo.createRecord",
+            body={"repo": self.did, "collection": collection, "rkey": rkey, "record": record},
+        )
         return str(out["uri"]), str(out["cid"])
 
     def put_record(self, collection: str, rkey: str, record: dict[str, Any], swap_record: str | None) -> str:
