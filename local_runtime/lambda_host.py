@@ -51,6 +51,8 @@ def local_environment(stack: Stack, endpoint: str) -> dict[str, str]:
         "POWERTOOLS_DEV": "false",
         # Local PDSs live on loopback over http: the SSRF guard allows them only here.
         "ALBUMS_ALLOW_LOOPBACK_PDS": "true",
+        # No TLS on loopback: the session cookie cannot be Secure here.
+        "ALBUMS_LOCAL_MODE": "true",
     }
 
 

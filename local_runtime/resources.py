@@ -52,7 +52,17 @@ def create_cursor_key(stack: Stack, ssm: Any) -> None:
     ssm.put_parameter(Name=name, Value=secrets.token_urlsafe(32), Type="SecureString", Overwrite=True)
 
 
+def create_keys(stack: Stack, kms: Any) -> None:
+    aliases = {a["AliasName"] for a in kms.list_aliases().get("Aliases", [])}
+    for logical in stack.of_type("AWS::KMS::Key"):
+        alias = stack.physical[logical]
+        if alias not in aliases:
+            key = kms.create_key(Description=f"{stack.name} {logical}")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key)
+
+
 def create_all(stack: Stack, session: Any, endpoint: str) -> None:
     create_tables(stack, session.client("dynamodb", endpoint_url=endpoint))
     create_buckets(stack, session.client("s3", endpoint_url=endpoint))
     create_cursor_key(stack, session.client("ssm", endpoint_url=endpoint))
+    create_keys(stack, session.client("kms", endpoint_url=endpoint))

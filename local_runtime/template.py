@@ -154,6 +154,8 @@ class Stack:
         physical = self.physical[logical]
         if resource["Type"] == "AWS::DynamoDB::Table" and attr == "Arn":
             return f"arn:aws:dynamodb:{self.region}:123456789012:table/{physical}"
+        if resource["Type"] == "AWS::KMS::Key" and attr == "Arn":
+            return f"arn:aws:kms:{self.region}:123456789012:{physical}"
         if resource["Type"] == "AWS::S3::Bucket" and attr == "Arn":
             return f"arn:aws:s3:::{physical}"
         return f"{physical}.{attr}"
@@ -196,6 +198,8 @@ def local_stack(
     for logical, res in raw["Resources"].items():
         if res["Type"] == "AWS::S3::Bucket":
             physical[logical] = f"{name}-{logical}".lower()
+        elif res["Type"] == "AWS::KMS::Key":
+            physical[logical] = f"alias/{name}-{logical}"  # an alias works wherever a key id does
         else:
             physical[logical] = f"{name}-{logical}"
     return Stack(name=name, region=region, parameters=params, physical=physical, raw=raw)

@@ -15,5 +15,9 @@ for _key, _value in {
     **_STACK.functions()["ListAlbumsFunction"].environment,
 }.items():
     os.environ[_key] = _value
+# Tests talk to 127.0.0.1 only: identity lookups go to a closed loopback port unless a test
+# points them at the local PDS.
+os.environ["PLC_URL"] = "http://127.0.0.1:9"
+os.environ["HANDLE_RESOLVER_URL"] = "http://127.0.0.1:9"
 # Unit tests never reach AWS; integration tests point this at their moto server.
 os.environ.pop("AWS_ENDPOINT_URL", None)

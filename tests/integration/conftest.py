@@ -73,3 +73,8 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     config.settings.cache_clear()
     yield monkeypatch
     config.settings.cache_clear()
+
+
+# The real local PDS and the write side's fixtures (logged-in artists, a fault proxy).
+from tests.integration.pds_fixture import local_pds  # noqa: E402, F401
+from tests.integration.write_fixtures import alice, bob, faulty, pds_env  # noqa: E402, F401

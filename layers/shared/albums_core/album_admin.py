@@ -29,7 +29,7 @@ from albums_core.models import Album, Track
 from albums_core.observability import logger, metrics
 from albums_core.ordering import order_tracks
 from albums_core.record_writes import DELETE, Edit, apply_edits, read_records
-from albums_core.records import LIST, TRACK, is_track_record, new_tid, new_track, now_iso, rkey_of
+from albums_core.records import LIST, TRACK, album_id_for, is_track_record, new_tid, new_track, now_iso, rkey_of
 from albums_core.repository import CatalogueWriter
 from albums_core.responses import album_page
 from albums_core.session_store import pds_session
@@ -41,6 +41,8 @@ MAX_TRACKS = 500
 # One DynamoDB transaction holds 100 actions: 49 track moves (2 each) and the album's counters.
 _MOVES_PER_TRANSACTION = 49
 UNSET: Any = object()
+# Longer than a function may run: a crashed request frees the album after this.
+_LEASE_SECONDS = 60
 
 
 @contextmanager
@@ -122,6 +124,18 @@ class AlbumAdmin:
             raise Forbidden(message)
         return album
 
+    @contextmanager
+    def locked(self, album: Album) -> Iterator[None]:
+        """One multi-step change of an album at a time: concurrent ones get 409 instead of
+        racing on the PDS and the slug claims."""
+        token = uuid.uuid4().hex
+        if not self.repo.lock_album(album.id, token, _LEASE_SECONDS):
+            raise Conflict("this album is being changed by another request; try again")
+        try:
+            yield
+        finally:
+            self.repo.unlock_album(album.id, token)
+
     def metadata(self, album: Album) -> dict[str, Any]:
         loaded = self.repo.load_album(album.id)
         album, tracks = loaded if loaded else (album, [])
@@ -163,13 +177,14 @@ class AlbumAdmin:
         existing = self.repo.slug_owner(self.did, slug)
         if existing is None:
             now = now_iso()
+            list_uri = f"at://{self.did}/{LIST}/{new_tid()}"
             album = Album(
-                id=str(uuid.uuid4()),
+                id=album_id_for(list_uri),
                 artist_did=self.did,
                 slug=slug,
                 title=clean,
                 description=text,
-                list_uri=f"at://{self.did}/{LIST}/{new_tid()}",
+                list_uri=list_uri,
                 created_at=now,
                 updated_at=now,
             )
@@ -189,15 +204,38 @@ class AlbumAdmin:
             metrics.add_metric(name="AlbumCreated", unit=MetricUnit.Count, value=1)
         return status, self.metadata(album)
 
-    # ---- membership ------------------------------------------------------------------------
+    # ---- the mutations of an existing album: owner checked, then the album's lease ----------
+
+    def _guarded(self, album_id: str, message: str, work: Any, *args: Any) -> Any:
+        album = self.owned(album_id, message)
+        with self.locked(album):
+            return work(self.repo.get_album(album.id) or album, *args)
 
     def attach(self, album_id: str, uris: object) -> dict[str, Any]:
-        album = self.owned(album_id, "you can only modify your own albums")
+        return self._guarded(album_id, "you can only modify your own albums", self._attach, uris)
+
+    def reorder(self, album_id: str, track_ids: object) -> dict[str, Any]:
+        return self._guarded(album_id, "you can only modify your own albums", self._reorder, track_ids)
+
+    def remove_track(self, album_id: str, track_id: int) -> dict[str, Any]:
+        return self._guarded(album_id, "you can only modify your own albums", self._remove_track, track_id)
+
+    def update(self, album_id: str, title: object = UNSET, description: object = UNSET) -> dict[str, Any]:
+        return self._guarded(album_id, "you can only update your own albums", self._update, title, description)
+
+    def delete(self, album_id: str, cascade: bool) -> dict[str, Any]:
+        return self._guarded(album_id, "you can only delete your own albums", self._delete_album, cascade)
+
+    # ---- membership ------------------------------------------------------------------------
+
+    def _attach(self, album: Album, uris: object) -> dict[str, Any]:
         wanted = self._valid_track_uris(uris)
         loaded = self.repo.load_album(album.id)
         current = loaded[1] if loaded else []
         have = {t.record_uri for t in current}
         new = [u for u in wanted if u not in have]
+        if not new:
+            return self.metadata(album)
         if len(current) + len(new) > MAX_TRACKS:
             raise Unprocessable(f"track_uris: an album holds at most {MAX_TRACKS} tracks")
         local = {t.record_uri: t for t in self.repo.artist_tracks(self.did)}
@@ -290,8 +328,7 @@ class AlbumAdmin:
             )
             self.repo._transact(actions)
 
-    def reorder(self, album_id: str, track_ids: object) -> dict[str, Any]:
-        album = self.owned(album_id, "you can only modify your own albums")
+    def _reorder(self, album: Album, track_ids: object) -> dict[str, Any]:
         loaded = self.repo.load_album(album.id)
         tracks = {t.id: t for t in (loaded[1] if loaded else [])}
         if not isinstance(track_ids, list) or not all(
@@ -332,8 +369,7 @@ class AlbumAdmin:
         self._invalidate(album.slug)
         return self.metadata(album)
 
-    def remove_track(self, album_id: str, track_id: int) -> dict[str, Any]:
-        album = self.owned(album_id, "you can only modify your own albums")
+    def _remove_track(self, album: Album, track_id: int) -> dict[str, Any]:
         track = self.repo.find_track(track_id)
         if track is None or track.artist_did != self.did:
             raise NotFound("track not found")
@@ -371,8 +407,7 @@ class AlbumAdmin:
 
     # ---- title and description ---------------------------------------------------------------
 
-    def update(self, album_id: str, title: object = UNSET, description: object = UNSET) -> dict[str, Any]:
-        album = self.owned(album_id, "you can only update your own albums")
+    def _update(self, album: Album, title: object = UNSET, description: object = UNSET) -> dict[str, Any]:
         if title is UNSET and description is UNSET:
             raise Unprocessable("give a title and/or a description to change")
         new_title = clean_title(title) if title is not UNSET else album.title
@@ -417,8 +452,7 @@ class AlbumAdmin:
 
     # ---- delete ------------------------------------------------------------------------------
 
-    def delete(self, album_id: str, cascade: bool) -> dict[str, Any]:
-        album = self.owned(album_id, "you can only delete your own albums")
+    def _delete_album(self, album: Album, cascade: bool) -> dict[str, Any]:
         loaded = self.repo.load_album(album.id)
         tracks = loaded[1] if loaded else []
         change = _delete if cascade else _drop_field("album")

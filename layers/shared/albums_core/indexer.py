@@ -4,7 +4,6 @@ so a second run changes nothing."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -13,7 +12,7 @@ from albums_core.atproto_records import list_item_uris
 from albums_core.cache import invalidate_album_cache
 from albums_core.errors import Conflict, Unprocessable
 from albums_core.models import Album, Artist, Track
-from albums_core.records import LIST, TRACK, is_track_record, new_track, now_iso, track_fields
+from albums_core.records import LIST, TRACK, album_id_for, is_track_record, new_track, now_iso, track_fields
 from albums_core.repository import CatalogueWriter
 from albums_core.slugs import slugify
 from albums_core.text_rules import MAX_TITLE_CHARS, clean_title
@@ -92,7 +91,7 @@ class Indexer:
             for n in range(1, 50):
                 slug = base if n == 1 else f"{base[:95]}-{n}"
                 album = Album(
-                    id=str(uuid.uuid4()),
+                    id=album_id_for(list_uri),
                     artist_did=self.artist.did,
                     slug=slug,
                     title=title,
@@ -106,6 +105,9 @@ class Indexer:
                     self.repo.create_album(album, self.artist.handle)
                     break
                 except Conflict:
+                    raced = self.repo.get_album(album.id)
+                    if raced is not None:  # another run indexed this record meanwhile
+                        return raced
                     continue
             assert album is not None
             self.counts["albums_created"] += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,12 @@ def new_tid() -> str:
     13 characters of sortable base32."""
     value = (time.time_ns() // 1000) << 10 | int.from_bytes(os.urandom(2), "big") & 0x3FF
     return "".join(_B32[(value >> (5 * i)) & 31] for i in range(12, -1, -1))
+
+
+def album_id_for(list_uri: str) -> str:
+    """An album's id follows from its list record, so two indexers racing over one record
+    create one album (the second create fails its condition)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, list_uri))
 
 
 def rkey_of(uri: str) -> str:

@@ -376,10 +376,12 @@ class CatalogueWriter(CatalogueRepository):
         """Update album attributes (and its index keys when the title changes)."""
         updated = Album.from_data({**asdict(album), **changes})
         attrs: dict[str, Any] = dict(changes)
-        if "title" in changes or "track_count" in changes:
-            attrs.update(
-                keys.album_index_attributes(updated.artist_did, updated.title, updated.id, updated.track_count > 0)
-            )
+        sort = keys.title_sort(updated.title, updated.id)
+        if "title" in changes:
+            attrs.update(gsi1sk=sort, gsi2sk=f"ALBUM#{sort}")
+        if "track_count" in changes:
+            listed = updated.track_count > 0
+            attrs.update(gsi1pk=keys.LISTED if listed else None, gsi1sk=sort if listed else None)
         if "image_id" in changes:
             attrs["image_key"] = keys.image_key(updated.image_id)
         sets, removes, values, names = [], [], {}, {}
@@ -409,9 +411,26 @@ class CatalogueWriter(CatalogueRepository):
 
     def finish_rename(self, album: Album, handle: str, title: str, slug: str, updated_at: str) -> Album:
         """The album takes its new title and slug; the old slug's claim and pointer go, in one
-        transaction (the new claim was taken before anything was written elsewhere)."""
-        renamed = Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
-        actions = [self._put(self._album_item(renamed))]
+        transaction (the new claim was taken before anything was written elsewhere). An update,
+        not a put: counters changed meanwhile by others are kept."""
+        sort = keys.title_sort(title, album.id)
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_item(keys.album(album.id)),
+                    "UpdateExpression": "SET title = :t, slug = :s, updated_at = :u, gsi1sk = :g1, gsi2sk = :g2",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {
+                        ":t": to_value(title),
+                        ":s": to_value(slug),
+                        ":u": to_value(updated_at),
+                        ":g1": to_value(sort),
+                        ":g2": to_value(f"ALBUM#{sort}"),
+                    },
+                }
+            }
+        ]
         if slug != album.slug:
             # Re-assert the new claim: a failed concurrent rename may have released it.
             actions.append(
@@ -427,14 +446,23 @@ class CatalogueWriter(CatalogueRepository):
             actions.append(
                 self._put({**keys.slug_pointer(handle, slug), "album_id": album.id, "artist_did": album.artist_did})
             )
+            # Already gone when a concurrent rename of this album finished first.
             actions.append(
                 self._delete(
-                    keys.slug_claim(album.artist_did, album.slug), "album_id = :me", {":me": to_value(album.id)}
+                    keys.slug_claim(album.artist_did, album.slug),
+                    "attribute_not_exists(pk) OR album_id = :me",
+                    {":me": to_value(album.id)},
                 )
             )
-            actions.append(self._delete(keys.slug_pointer(handle, album.slug)))
+            actions.append(
+                self._delete(
+                    keys.slug_pointer(handle, album.slug),
+                    "attribute_not_exists(pk) OR album_id = :me",
+                    {":me": to_value(album.id)},
+                )
+            )
         self._transact(actions)
-        return renamed
+        return Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
 
     def delete_album_items(self, album: Album, handle: str) -> None:
         self._transact(
@@ -516,3 +544,39 @@ class CatalogueWriter(CatalogueRepository):
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    # ---- album lease -----------------------------------------------------------------------
+
+    def lock_album(self, album_id: str, token: str, seconds: int) -> bool:
+        """Take the album's lease for one multi-step change; False while another holds it."""
+        now = int(time.time())
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="SET lock_token = :t, lock_until = :u",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(lock_until) OR lock_until < :now)",
+                ExpressionAttributeValues={
+                    ":t": to_value(token),
+                    ":u": {"N": str(now + seconds)},
+                    ":now": {"N": str(now)},
+                },
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def unlock_album(self, album_id: str, token: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="REMOVE lock_token, lock_until",
+                ConditionExpression="lock_token = :t",
+                ExpressionAttributeValues={":t": to_value(token)},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # gone with the album, or the lease expired and passed on

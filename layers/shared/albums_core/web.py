@@ -3,6 +3,8 @@ to responses, and path normalisation."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -57,6 +59,34 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) ->
     return app.resolve(event, context)
 
 
+def _error_result(status: int, detail: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"detail": detail}),
+        "isBase64Encoded": False,
+    }
+
+
+def resolve_guarded(
+    app: APIGatewayHttpResolver,
+    event: dict[str, Any],
+    context: Any,
+    guard: Callable[[Mapping[str, str] | None, Sequence[str] | None], Any],
+) -> dict[str, Any]:
+    """Check credentials before routing and body validation (a caller without a session gets
+    401, whatever the body); the guard's result is in `app.context["caller"]`."""
+    try:
+        caller = guard(event.get("headers"), event.get("cookies"))
+    except ServiceError as exc:
+        return _error_result(exc.status, exc.detail)
+    app.append_context(caller=caller)
+    try:
+        return resolve(app, event, context)
+    finally:
+        app.clear_context()
+
+
 def path_param(value: str) -> str:
     return unquote(value)
 
@@ -69,3 +99,24 @@ def optional_viewer(app: APIGatewayHttpResolver) -> Any:
     event = app.current_event
     session_id = credentials_from(event.headers, event.get("cookies"))
     return lookup_viewer(session_id) if session_id else None
+
+
+def lambda_entry(app: APIGatewayHttpResolver, guard: Any = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The function's handler: correlation id, tracing, metrics, then the (guarded) route."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from albums_core.observability import metrics, tracer
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if guard is None:
+            return resolve(app, event, context)
+        return resolve_guarded(app, event, context, guard)
+
+    return lambda_handler
+
+
+def json_response(status: int, body: Any, cookies: list[Any] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, cookies=cookies)

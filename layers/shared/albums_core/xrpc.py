@@ -182,11 +182,10 @@ class PdsSession:
         return get_record(self.pds_url, self.did, collection, rkey)
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
-        out = self.authed(
-            "POST",
-            "com.atproto.repo.createRecord",
-            body={"repo": self.did, "collection": collection, "rkey": rkey, "record": record},
-        )
+        body: dict[str, Any] = {"repo": self.did, "collection": collection, "record": record}
+        if rkey is not None:
+            body["rkey"] = rkey
+        out = self.authed("POST", "com.atproto.repo.createRecord", body=body)
         return str(out["uri"]), str(out["cid"])
 
     def put_record(self, collection: str, rkey: str, record: dict[str, Any], swap_record: str | None) -> str:

@@ -1,0 +1,20 @@
+"""POST /albums/{album_id}/tracks: attach the artist's own track records, appended to the list."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.schemas import AttachTracksBody
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+
+
+@app.post("/albums/<ref>/tracks")
+def add_tracks(ref: str, body: Annotated[AttachTracksBody, Body()]) -> dict[str, Any]:
+    return AlbumAdmin(app.context["caller"]).attach(path_param(ref), body.track_uris)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

@@ -1,0 +1,41 @@
+"""POST /auth/login: an app-password session on the account's PDS, stored sealed; the
+artist is upserted and their records indexed."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
+from albums_core import auth
+from albums_core.config import settings
+from albums_core.indexer import sync_artist
+from albums_core.observability import logger
+from albums_core.schemas import LoginBody
+from albums_core.web import json_response, lambda_entry, make_app
+
+app = make_app()
+
+
+@app.post("/auth/login")
+def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
+    session, artist = auth.login(body.identifier, body.password)
+    try:
+        sync_artist(artist)
+    except Exception:  # noqa: BLE001 - the login stands; POST /artists/me/sync retries the indexing
+        logger.warning("indexing at login failed", exc_info=True)
+    cookie = Cookie(
+        "session_id",
+        session.session_id,
+        path="/",
+        secure=not settings().local_mode,
+        http_only=True,
+        max_age=settings().session_ttl_seconds,
+        same_site=SameSite.LAX_MODE,
+    )
+    return json_response(
+        200, {"session_id": session.session_id, "did": session.did, "handle": session.handle}, cookies=[cookie]
+    )
+
+
+lambda_handler = lambda_entry(app)

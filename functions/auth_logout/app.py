@@ -1,0 +1,30 @@
+"""POST /auth/logout: ends the session here and on the PDS."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
+from albums_core import auth
+from albums_core.config import settings
+from albums_core.web import json_response, lambda_entry, make_app
+
+app = make_app()
+
+
+@app.post("/auth/logout")
+def logout() -> Response[Any]:
+    auth.logout(app.context["caller"])
+    cleared = Cookie(
+        "session_id",
+        "",
+        path="/",
+        secure=not settings().local_mode,
+        http_only=True,
+        max_age=0,
+        same_site=SameSite.LAX_MODE,
+    )
+    return json_response(200, {"logged_out": True}, cookies=[cleared])
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_session)

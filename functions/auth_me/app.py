@@ -1,0 +1,16 @@
+"""GET /auth/me: who the session belongs to."""
+
+from typing import Any
+
+from albums_core import auth
+from albums_core.web import lambda_entry, make_app
+
+app = make_app()
+
+
+@app.get("/auth/me")
+def me() -> dict[str, Any]:
+    return auth.me(app.context["caller"])
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_session)

@@ -1,0 +1,22 @@
+"""POST /albums: a new album and its list record (idempotent per artist and slug)."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.schemas import CreateAlbumBody
+from albums_core.web import json_response, lambda_entry, make_app
+
+app = make_app()
+
+
+@app.post("/albums")
+def create_album(body: Annotated[CreateAlbumBody, Body()]) -> Response[Any]:
+    status, metadata = AlbumAdmin(app.context["caller"]).create(body.title, body.description)
+    return json_response(status, metadata)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

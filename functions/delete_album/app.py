@@ -1,0 +1,21 @@
+"""DELETE /albums/{album_id}?cascade=false|true: orphan (or delete) the tracks, then the album."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+
+
+@app.delete("/albums/<ref>")
+def delete_album(
+    ref: str, cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False
+) -> dict[str, Any]:
+    return AlbumAdmin(app.context["caller"]).delete(path_param(ref), cascade)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

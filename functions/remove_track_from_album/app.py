@@ -1,0 +1,17 @@
+"""DELETE /albums/{album_id}/tracks/{track_id}: the track becomes standalone (not deleted)."""
+
+from typing import Any
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+
+
+@app.delete("/albums/<ref>/tracks/<track_id>")
+def remove_track(ref: str, track_id: int) -> dict[str, Any]:
+    return AlbumAdmin(app.context["caller"]).remove_track(path_param(ref), track_id)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

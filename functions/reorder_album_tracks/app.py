@@ -1,0 +1,20 @@
+"""PUT /albums/{album_id}/tracks: the album's full track order."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.schemas import ReorderTracksBody
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+
+
+@app.put("/albums/<ref>/tracks")
+def reorder_tracks(ref: str, body: Annotated[ReorderTracksBody, Body()]) -> dict[str, Any]:
+    return AlbumAdmin(app.context["caller"]).reorder(path_param(ref), body.track_ids)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

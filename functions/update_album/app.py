@@ -1,0 +1,30 @@
+"""PATCH /albums/{album_id}: title and/or description, as query parameters or a JSON body."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from albums_core import auth
+from albums_core.album_admin import UNSET, AlbumAdmin
+from albums_core.schemas import UpdateAlbumBody
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+
+
+@app.patch("/albums/<ref>")
+def update_album(
+    ref: str,
+    title: Annotated[str | None, Query(description="new album title")] = None,
+    description: Annotated[str | None, Query(description="new album description")] = None,
+    body: Annotated[UpdateAlbumBody | None, Body()] = None,
+) -> dict[str, Any]:
+    fields = body.model_fields_set if body is not None else set()
+    new_title = title if title is not None else (body.title if body and "title" in fields else UNSET)
+    new_description = (
+        description if description is not None else (body.description if body and "description" in fields else UNSET)
+    )
+    return AlbumAdmin(app.context["caller"]).update(path_param(ref), new_title, new_description)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

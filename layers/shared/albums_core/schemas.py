@@ -1,0 +1,34 @@
+"""Request bodies of the write endpoints. Strict types (a number is not a title), unknown
+fields ignored and never stored; lengths and lexicon rules are checked by text_rules so the
+messages say what is wrong."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class LoginBody(_Body):
+    identifier: StrictStr = Field(min_length=1, max_length=2048, description="handle or DID")
+    password: StrictStr = Field(min_length=1, max_length=1024, description="an app password")
+
+
+class CreateAlbumBody(_Body):
+    title: StrictStr = Field(description="album title (at most 64 characters)")
+    description: StrictStr | None = Field(default=None, description="at most 5000 characters")
+
+
+class UpdateAlbumBody(_Body):
+    title: StrictStr | None = None
+    description: StrictStr | None = None
+
+
+class AttachTracksBody(_Body):
+    track_uris: list[StrictStr] = Field(description="AT-URIs of your fm.plyr.track records")
+
+
+class ReorderTracksBody(_Body):
+    track_ids: list[StrictInt] = Field(description="every track id of the album, in the new order")
