@@ -13,23 +13,29 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+PDS_STAMP := .local/pds-installed
+# The real local PDS (Node 22 + @atproto/dev-env) in a cache outside the repo, keyed by the lockfile.
+$(PDS_STAMP): pds/package-lock.json pds/install.sh
+	bash pds/install.sh
+	mkdir -p .local && touch $(PDS_STAMP)
+
+install: $(STAMP) $(PDS_STAMP)
 
 ## Start the whole service on 127.0.0.1 (moto, tables from template.yaml, demo data, HTTP gateway).
-run: $(STAMP)
+run: $(STAMP) $(PDS_STAMP)
 	$(PY) -m local_runtime run
 
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
-test: $(STAMP)
+test: $(STAMP) $(PDS_STAMP)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) $(PDS_STAMP)
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) $(PDS_STAMP)
 	$(PY) -m pytest tests/e2e
 
 lint: $(STAMP)
@@ -43,11 +49,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 ## Benchmarks: cold starts against a baseline, DynamoDB calls per request, page time vs catalogue size.
-bench: $(STAMP)
+bench: $(STAMP) $(PDS_STAMP)
 	$(PY) -m bench
 
 ## make invoke FN=get_album EVENT=events/get_album_200.json  (stands in for `sam local invoke`)
-invoke: $(STAMP)
+invoke: $(STAMP) $(PDS_STAMP)
 	$(PY) -m local_runtime invoke $(FN) -e $(EVENT)
 
 ## sam build / validate (aws-sam-cli in its own virtualenv: it pins its own boto3).

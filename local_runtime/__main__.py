@@ -44,8 +44,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+PLACEHOLDERS = ("DEMO_HANDLE", "DEMO_PASSWORD", "DEMO_SESSION", "DEMO_ALBUM_ID")
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """events/ files name the demo account, its session and album by placeholder: their
+    values are new on every local stack."""
+    for name in PLACEHOLDERS:
+        text = text.replace(name, values.get(name, name))
+    return text
+
+
+def demo_values(stack: LocalStack) -> dict[str, str]:
+    from albums_core import auth
+
+    assert stack.pds is not None
+    account = stack.pds.accounts[0]
+    session, _ = auth.login(account["handle"], account["password"])
+    album = next(a for a in stack.demo.get("albums", []) if a["handle"] == account["handle"])
+    return {
+        "DEMO_HANDLE": account["handle"],
+        "DEMO_PASSWORD": account["password"],
+        "DEMO_SESSION": session.session_id,
+        "DEMO_ALBUM_ID": album["id"],
+    }
+
+
 def invoke(args: argparse.Namespace) -> int:
-    event: dict[str, Any] = json.loads(Path(args.event).read_text())
+    raw = Path(args.event).read_text()
     # Like `sam local invoke`: the function's logs on stderr, its result alone on stdout.
     sys.stdout.flush()
     saved = os.dup(1)
@@ -54,6 +80,7 @@ def invoke(args: argparse.Namespace) -> int:
         stack = LocalStack(port=0, seed=True).start()
         try:
             assert stack.host is not None
+            event: dict[str, Any] = json.loads(fill_placeholders(raw, demo_values(stack)))
             result = stack.host.invoke(_function_id(args.function, sorted(stack.host.functions)), event)
         finally:
             stack.stop()

@@ -1,39 +1,40 @@
-"""The demo catalogue: a few artists, albums with covers and tracks, list records served by
-the loopback record server. Idempotent: seeding twice changes nothing."""
+"""The demo catalogue, published the way artists publish: accounts on the local PDS, profile,
+fm.plyr.track and fm.plyr.list records written there, then indexed by the service's own
+login and indexing path. Covers go to the covers bucket."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from albums_core.models import Album, Artist, Track
-from albums_core.repository import CatalogueRepository
-from albums_core.slugs import slugify
 from local_runtime.pngs import solid_png
-from local_runtime.record_server import RecordStore
 
-CREATED = "2026-01-{day:02d}T12:00:00Z"
+# albums_core is imported inside the functions: the local runtime sets the functions'
+# environment (which Powertools reads at import) before the layer is first imported.
+
+CREATED = "2026-01-{day:02d}T12:00:00.000Z"
 
 
 @dataclass
 class DemoAlbum:
-    id: str
     title: str
     cover: tuple[int, int, int] | None
     tracks: list[str]
-    # Indexes into `tracks`, in list-record order (None: no list record).
-    list_order: list[int] | None
+    # Indexes into `tracks`, in list-record order.
+    list_order: list[int]
     description: str | None = None
 
     @property
     def slug(self) -> str:
+        from albums_core.slugs import slugify
+
         return slugify(self.title)
 
 
 @dataclass
 class DemoArtist:
-    did: str
     handle: str
     display_name: str
     avatar: tuple[int, int, int] | None
@@ -42,13 +43,11 @@ class DemoArtist:
 
 DEMO = [
     DemoArtist(
-        "did:plc:demoaurora7x2kq4mfa3bnw5",
         "aurora.test",
         "Aurora Lane",
         (230, 120, 60),
         [
             DemoAlbum(
-                "6f1c2f7e-3b7b-4c59-9a59-0d7c5c7a1a01",
                 "Café del Mar Sessions",
                 (40, 90, 160),
                 ["Sunset Over Ibiza", "Salt Air", "Low Tide"],
@@ -56,111 +55,126 @@ DEMO = [
                 "Recorded on a balcony over three summer evenings.",
             ),
             DemoAlbum(
-                "6f1c2f7e-3b7b-4c59-9a59-0d7c5c7a1a02",
-                "Northern Lights",
-                (20, 160, 120),
-                ["Aurora", "Polar Night", "Magnetic", "Solar Wind"],
-                [0, 1, 2, 3],
+                "Northern Lights", (20, 160, 120), ["Aurora", "Polar Night", "Magnetic", "Solar Wind"], [0, 1, 2, 3]
             ),
         ],
     ),
     DemoArtist(
-        "did:plc:demokenji4h6s2yq7wde8rt3",
         "kenji.test",
         "Kenji Watanabe",
         None,
         [
-            DemoAlbum("6f1c2f7e-3b7b-4c59-9a59-0d7c5c7a1a03", "日本語の夜", None, ["東京の雨", "Shinjuku 3AM"], [1, 0]),
+            DemoAlbum("日本語の夜", None, ["東京の雨", "Shinjuku 3AM"], [1, 0]),
         ],
     ),
     DemoArtist(
-        "did:plc:demoquiet5m3n8p2r6t4v7wx",
         "quiet.test",
         "Quiet Artist",
         (90, 90, 90),
         [
-            DemoAlbum("6f1c2f7e-3b7b-4c59-9a59-0d7c5c7a1a04", "Unreleased", None, [], None),
+            DemoAlbum("Unreleased", None, [], []),
         ],
     ),
 ]
 
 
-def _put_image(s3: Any, bucket: str, base_url: str, rgb: tuple[int, int, int]) -> tuple[str, str, str]:
+def demo_accounts() -> list[dict[str, str]]:
+    return [
+        {"handle": a.handle, "password": secrets.token_urlsafe(12), "email": f"{a.handle}@example.com"} for a in DEMO
+    ]
+
+
+def _put_cover(s3: Any, bucket: str, base_url: str, rgb: tuple[int, int, int]) -> dict[str, str]:
     data = solid_png(256, 256, rgb)
-    thumb = solid_png(96, 96, rgb)
     image_id = hashlib.sha256(data).hexdigest()[:32]
     s3.put_object(Bucket=bucket, Key=f"images/{image_id}.png", Body=data, ContentType="image/png")
-    s3.put_object(Bucket=bucket, Key=f"images/{image_id}-96.png", Body=thumb, ContentType="image/png")
-    return image_id, f"{base_url}/images/{image_id}.png", f"{base_url}/images/{image_id}-96.png"
+    s3.put_object(Bucket=bucket, Key=f"images/{image_id}-96.png", Body=solid_png(96, 96, rgb), ContentType="image/png")
+    return {
+        "image_id": image_id,
+        "image_url": f"{base_url}/images/{image_id}.png",
+        "thumbnail_url": f"{base_url}/images/{image_id}-96.png",
+    }
 
 
-def seed_demo(
-    repo: CatalogueRepository, s3: Any, bucket: str, covers_base_url: str, pds_url: str, records: RecordStore
-) -> dict[str, Any]:
-    """Write the demo catalogue; returns a summary for .local/stack.json."""
-    summary: list[dict[str, Any]] = []
-    track_no = 0
-    for artist_spec in DEMO:
-        avatar = _put_image(s3, bucket, covers_base_url, artist_spec.avatar)[1] if artist_spec.avatar else None
-        artist = Artist(artist_spec.did, artist_spec.handle, artist_spec.display_name, avatar, pds_url)
-        repo.put_artist(artist)
-        for spec in artist_spec.albums:
-            existing = repo.get_album(spec.id)
-            image_id = image_url = thumb_url = None
-            if spec.cover:
-                image_id, image_url, thumb_url = _put_image(s3, bucket, covers_base_url, spec.cover)
-            list_uri = f"at://{artist.did}/fm.plyr.list/3demo{spec.id[-4:]}"
-            if existing is None:
-                album = Album(
-                    id=spec.id,
-                    artist_did=artist.did,
-                    slug=spec.slug,
-                    title=spec.title,
-                    description=spec.description,
-                    image_id=image_id,
-                    image_url=image_url,
-                    thumbnail_url=thumb_url,
-                    list_uri=list_uri,
-                    list_cid="bafyreidemolist",
-                    created_at=CREATED.format(day=1),
-                    updated_at=CREATED.format(day=1),
+def _upload_blob(pds: Any, data: bytes, mime: str) -> dict[str, Any]:
+    from albums_core.safe_http import request
+
+    reply = request(
+        "POST",
+        f"{pds.pds_url}/xrpc/com.atproto.repo.uploadBlob",
+        timeout=10,
+        max_bytes=100_000,
+        allow_loopback=True,
+        body=data,
+        headers={"Content-Type": mime, "Authorization": f"Bearer {pds.tokens.access_jwt}"},
+    )
+    if reply.status != 200:
+        raise RuntimeError(f"uploadBlob failed: {reply.status} {reply.body}")
+    return dict(reply.body["blob"])
+
+
+def publish_demo(accounts: list[dict[str, str]], s3: Any, bucket: str, covers_base_url: str) -> dict[str, Any]:
+    """Publish the demo records on the local PDS and index them; a summary for stack.json."""
+    from albums_core import auth
+    from albums_core.indexer import sync_artist
+    from albums_core.records import LIST, TRACK
+    from albums_core.repository import CatalogueWriter
+    from albums_core.session_store import pds_session
+
+    passwords = {a["handle"]: a["password"] for a in accounts}
+    repo = CatalogueWriter()
+    albums: list[dict[str, Any]] = []
+    for spec in DEMO:
+        session, _ = auth.login(spec.handle, passwords[spec.handle])
+        pds = pds_session(session)
+        profile: dict[str, Any] = {"$type": "app.bsky.actor.profile", "displayName": spec.display_name}
+        if spec.avatar:
+            profile["avatar"] = _upload_blob(pds, solid_png(128, 128, spec.avatar), "image/png")
+        pds.put_record("app.bsky.actor.profile", "self", profile, swap_record=None)
+        for n, album in enumerate(spec.albums):
+            uris = []
+            for i, title in enumerate(album.tracks):
+                uri, _ = pds.create_record(
+                    TRACK,
+                    {
+                        "$type": TRACK,
+                        "title": title,
+                        "artist": spec.display_name,
+                        "album": album.title,
+                        "fileType": "mp3",
+                        "duration": 180 + 13 * i,
+                        "createdAt": CREATED.format(day=i + 2),
+                    },
                 )
-                repo.create_album(album, artist.handle)
-                uris = []
-                for n, title in enumerate(spec.tracks):
-                    track_no += 1
-                    rkey = f"3demotrack{track_no:03d}"
-                    uri = f"at://{artist.did}/fm.plyr.track/{rkey}"
-                    uris.append(uri)
-                    track = Track(
-                        id=repo.next_track_id(),
-                        title=title,
-                        artist_did=artist.did,
-                        file_id=hashlib.sha256(uri.encode()).hexdigest()[:16],
-                        file_type="mp3",
-                        created_at=CREATED.format(day=n + 2),
-                        album_id=album.id,
-                        record_uri=uri,
-                        record_cid=f"bafyreidemo{track_no:03d}",
-                        play_count=7 * track_no + n,
-                        like_count=track_no % 3,
-                        tags=["demo"],
-                        duration=180 + 13 * n,
-                        audio_storage="r2",
-                    )
-                    repo.add_track_to_album(track, album)
-                if spec.list_order is not None:
-                    ordered = [uris[i] for i in spec.list_order]
-                    repo.set_track_order(album.id, ordered)
-                    records.put(
-                        list_uri,
-                        {
-                            "$type": "fm.plyr.list",
-                            "name": spec.title,
-                            "listType": "album",
-                            "items": [{"subject": {"uri": u, "cid": "bafyreidemo"}} for u in ordered],
-                            "createdAt": CREATED.format(day=1),
-                        },
-                    )
-            summary.append({"handle": artist.handle, "slug": spec.slug, "title": spec.title})
-    return {"albums": summary}
+                uris.append(uri)
+            items = []
+            for i in album.list_order:
+                record = pds.get_record(TRACK, uris[i].rsplit("/", 1)[1])
+                assert record is not None
+                items.append({"subject": {"uri": uris[i], "cid": record.cid}})
+            pds.create_record(
+                LIST,
+                {
+                    "$type": LIST,
+                    "name": album.title,
+                    "listType": "album",
+                    "items": items,
+                    "createdAt": CREATED.format(day=n + 1),
+                },
+            )
+        # Logging in again picks up the profile; indexing brings the records in.
+        session, artist = auth.login(spec.handle, passwords[spec.handle])
+        sync_artist(artist, repo)
+        for album in spec.albums:
+            loaded = repo.load_album_by_slug(spec.handle, album.slug)
+            assert loaded is not None, album.title
+            stored = loaded[1]
+            changes: dict[str, Any] = {}
+            if album.description:
+                changes["description"] = album.description
+            if album.cover:
+                changes.update(_put_cover(s3, bucket, covers_base_url, album.cover))
+            if changes:
+                stored = repo.set_album_fields(stored, **changes)
+            albums.append({"handle": spec.handle, "slug": stored.slug, "title": stored.title, "id": stored.id})
+    return {"albums": albums}

@@ -13,8 +13,8 @@ import boto3
 
 from local_runtime.gateway import Gateway
 from local_runtime.lambda_host import LambdaHost
+from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer, free_port
-from local_runtime.record_server import RecordServer
 from local_runtime.resources import create_all
 from local_runtime.template import ROOT, Stack, local_stack
 
@@ -40,7 +40,7 @@ class LocalStack:
     port: int = 3000
     seed: bool = True
     moto: MotoServer | None = None
-    records: RecordServer | None = None
+    pds: LocalPds | None = None
     gateway: Gateway | None = None
     host: LambdaHost | None = None
     stack: Stack | None = None
@@ -50,33 +50,42 @@ class LocalStack:
         STATE_DIR.mkdir(exist_ok=True)
         port = self.port if self.port and _port_free(self.port) else free_port()
         api_url = f"http://127.0.0.1:{port}"
+        from local_runtime.seed import demo_accounts
+
+        self.pds = LocalPds(log=STATE_DIR / "pds.log").start(demo_accounts())
         self.moto = MotoServer(log=STATE_DIR / "moto.log").start()
-        self.stack = local_stack(overrides={"CoversBaseUrl": f"{api_url}/covers"})
+        self.stack = local_stack(
+            overrides={
+                "CoversBaseUrl": f"{api_url}/covers",
+                "PlcUrl": self.pds.plc_url,
+                "HandleResolverUrl": self.pds.pds_url,
+            }
+        )
         session = aws_session(self.stack.region)
         create_all(self.stack, session, self.moto.url)
-        self.records = RecordServer().start()
         self.host = LambdaHost(self.stack, self.moto.url)
         s3 = session.client("s3", endpoint_url=self.moto.url)
         bucket = self.stack.physical["CoversBucket"]
         if self.seed:
-            from albums_core.repository import CatalogueRepository
-            from local_runtime.seed import seed_demo
+            from local_runtime.seed import publish_demo
 
-            self.demo = seed_demo(
-                CatalogueRepository(), s3, bucket, f"{api_url}/covers", self.records.url, self.records.store
-            )
+            self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{api_url}/covers")
         cors = self.stack.resources["HttpApi"]["Properties"].get("CorsConfiguration")
         self.gateway = Gateway(self.host, self.stack.routes(), port, s3=s3, bucket=bucket, cors=cors).start()
         return self
 
     def state(self) -> dict[str, Any]:
-        assert self.stack and self.moto and self.gateway and self.records
+        assert self.stack and self.moto and self.gateway and self.pds
         return {
             "api_url": self.gateway.url,
             "aws_endpoint_url": self.moto.url,
             "region": self.stack.region,
             "covers_base_url": f"{self.gateway.url}/covers",
-            "record_server_url": self.records.url,
+            "pds_url": self.pds.pds_url,
+            "plc_url": self.pds.plc_url,
+            "accounts": [
+                {"handle": a["handle"], "did": a["did"], "password": a["password"]} for a in self.pds.accounts
+            ],
             "tables": {k: self.stack.physical[k] for k in self.stack.of_type("AWS::DynamoDB::Table")},
             "bucket": self.stack.physical["CoversBucket"],
             "functions": sorted(self.stack.functions()),
@@ -90,7 +99,7 @@ class LocalStack:
     def stop(self) -> None:
         if self.gateway:
             self.gateway.stop()
-        if self.records:
-            self.records.stop()
+        if self.pds:
+            self.pds.stop()
         if self.moto:
             self.moto.stop()

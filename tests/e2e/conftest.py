@@ -47,6 +47,32 @@ class Api:
     def get(self, path: str, **kw: Any) -> Reply:
         return self.request("GET", path, **kw)
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        session: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """A JSON request, with the session as a cookie."""
+        sent = dict(headers or {})
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        if session:
+            sent["Cookie"] = f"session_id={session}"
+        return self.request(method, path, headers=sent, body=data)
+
+    def account(self, handle: str) -> dict[str, str]:
+        return next(a for a in self.state["accounts"] if a["handle"] == handle)
+
+    def login(self, handle: str) -> str:
+        reply = self.send("POST", "/auth/login", {"identifier": handle, "password": self.account(handle)["password"]})
+        assert reply.status == 200, reply.body
+        return str(reply.json()["session_id"])
+
 
 @pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
@@ -60,7 +86,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a first run installs the local PDS
     while not state_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

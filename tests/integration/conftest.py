@@ -23,9 +23,12 @@ def reset_caches() -> None:
     cursor.signing_key.cache_clear()
 
 
+CLOSED = "http://127.0.0.1:9"  # identity lookups go nowhere unless a test starts the local PDS
+
+
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    return local_stack()
+    return local_stack(overrides={"PlcUrl": CLOSED, "HandleResolverUrl": CLOSED})
 
 
 @pytest.fixture(scope="session")

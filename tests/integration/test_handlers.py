@@ -16,24 +16,29 @@ from albums_core.sessions import session_key
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
-from local_runtime.seed import seed_demo
-from local_runtime.stack import aws_session
 from local_runtime.template import ROOT, Stack, local_stack
+from tests.integration.factory import make_album, make_artist, publish_list
 
 EVENTS = ROOT / "events"
 FUNCTION_OF = {fn.code_uri.name: logical for logical, fn in local_stack().functions().items()}
 # Events that need the local PDS (a login, a live session) are exercised through `invoke` (tests/e2e).
-STANDALONE_EVENTS = sorted(p.stem for p in EVENTS.glob("*.json")
-                           if "DEMO_SESSION" not in p.read_text() and not p.stem.startswith("auth_login_"))
+STANDALONE_EVENTS = sorted(
+    p.stem
+    for p in EVENTS.glob("*.json")
+    if "DEMO_SESSION" not in p.read_text() and not p.stem.startswith("auth_login_")
+)
 
 
 @pytest.fixture
 def host(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> LambdaHost:
+    """The functions, and the albums the events/ files name (list records on the record server)."""
     lambda_host = LambdaHost(stack, moto.url)
-    s3 = aws_session(stack.region).client("s3", endpoint_url=moto.url)
-    seed_demo(
-        CatalogueRepository(), s3, stack.physical["CoversBucket"], "http://127.0.0.1:9/covers", pds.url, pds.store
-    )
+    repo = CatalogueRepository()
+    aurora = make_artist(repo, "aurora.test", pds_url=pds.url, display_name="Aurora Lane")
+    for title, n in (("Café del Mar Sessions", 3), ("Northern Lights", 2)):
+        album, tracks = make_album(repo, aurora, title, tracks=n)
+        publish_list(pds.store, album, [t.record_uri or "" for t in reversed(tracks)])
+    make_album(repo, make_artist(repo, "kenji.test", pds_url=pds.url), "Tokyo", tracks=1)
     return lambda_host
 
 
@@ -177,3 +182,30 @@ def test_atproto_is_not_imported_on_the_read_path(host: LambdaHost) -> None:
     for name in ("list_albums_200", "list_artist_albums_200", "get_album_200"):
         invoke(host, name)
     assert not [m for m in sys.modules if m.startswith("atproto")]
+
+
+@pytest.fixture
+def demo_values(alice: Any) -> dict[str, str]:
+    from tests.integration.write_fixtures import PASSWORDS
+
+    _, album = alice.admin().create("Café del Mar Sessions")
+    return {
+        "DEMO_HANDLE": "alice.test",
+        "DEMO_PASSWORD": PASSWORDS["alice.test"],
+        "DEMO_SESSION": alice.caller.session.session_id,
+        "DEMO_ALBUM_ID": album["id"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted({p.stem for p in EVENTS.glob("*.json")} - set(STANDALONE_EVENTS)))
+def test_events_that_need_the_local_pds(
+    name: str, demo_values: dict[str, str], moto: MotoServer, local_pds: Any
+) -> None:
+    from local_runtime.__main__ import fill_placeholders
+
+    stack = local_stack(overrides={"PlcUrl": local_pds.plc_url, "HandleResolverUrl": local_pds.pds_url})
+    lambda_host = LambdaHost(stack, moto.url)
+    event = json.loads(fill_placeholders((EVENTS / f"{name}.json").read_text(), demo_values))
+    status, body = invoke(lambda_host, name, event)
+    expected = int(next(part for part in name.split("_") if part.isdigit()))
+    assert status == expected, body

@@ -4,11 +4,26 @@ messages say what is wrong."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+
+def _no_surrogates(value: Any) -> Any:
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+            raise ValueError("text must be valid Unicode (a lone surrogate is not)")
+    return value
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
+
+    @field_validator("*")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return _no_surrogates(value)
 
 
 class LoginBody(_Body):

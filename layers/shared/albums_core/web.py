@@ -20,6 +20,10 @@ def error_response(status: int, detail: str) -> Response:
 
 
 def _describe(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "body: must be valid JSON"
+    if error.get("type") == "missing" and tuple(error.get("loc", ())) == ("body",):
+        return "body: a JSON body is required"
     loc = [str(p) for p in error.get("loc", ())]
     where, name = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("body", ".".join(loc))
     kind = {"query": "query parameter", "path": "path parameter", "body": "body field"}.get(where, where)
