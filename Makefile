@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
+.PHONY: openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -40,9 +40,21 @@ test-e2e: $(STAMP) $(PDS_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -m tools.openapi --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/albums_core local_runtime functions/*/app.py
+	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py
+
+## The OpenAPI document, generated from the handlers' routes and models (committed).
+openapi: $(STAMP)
+	$(PY) -m tools.openapi
+
+openapi-check: $(STAMP)
+	$(PY) -m tools.openapi --check
+
+## pre-commit hooks (ruff, the OpenAPI drift check) as local hooks.
+hooks: $(STAMP)
+	$(VENV)/bin/pre-commit install
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
@@ -66,6 +78,10 @@ validate: $(VENV)-sam/bin/sam
 
 build: $(VENV)-sam/bin/sam
 	$(VENV)-sam/bin/sam build
+
+## sam deploy; PROFILE=production for the production profile of samconfig.toml.
+deploy: build
+	$(VENV)-sam/bin/sam deploy --config-env $(or $(PROFILE),default)
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

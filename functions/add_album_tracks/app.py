@@ -6,13 +6,22 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from albums_core import auth
 from albums_core.album_admin import AlbumAdmin
+from albums_core.api_models import SESSION, AlbumMetadata, responses
 from albums_core.schemas import AttachTracksBody
 from albums_core.web import lambda_entry, make_app, path_param
 
 app = make_app()
 
 
-@app.post("/albums/<ref>/tracks")
+@app.post(
+    "/albums/<ref>/tracks",
+    summary="Attach tracks",
+    description="`ref` is the album id. Attaches your own `fm.plyr.track` records, appended to the list.",
+    operation_id="add_album_tracks",
+    tags=["albums"],
+    security=SESSION,
+    responses=responses(AlbumMetadata, 401, 403, 404, 409, 422, 502),
+)
 def add_tracks(ref: str, body: Annotated[AttachTracksBody, Body()]) -> dict[str, Any]:
     return AlbumAdmin(app.context["caller"]).attach(path_param(ref), body.track_uris)
 

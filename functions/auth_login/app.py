@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from albums_core import auth
+from albums_core.api_models import LoginResponse, responses
 from albums_core.config import settings
 from albums_core.indexer import sync_artist
 from albums_core.observability import logger
@@ -17,7 +18,14 @@ from albums_core.web import json_response, lambda_entry, make_app
 app = make_app()
 
 
-@app.post("/auth/login")
+@app.post(
+    "/auth/login",
+    summary="Log in with an app password",
+    description="Sets an HttpOnly `session_id` cookie; the session id also works as a bearer token.",
+    operation_id="login",
+    tags=["sessions"],
+    responses=responses(LoginResponse, 401, 422, 502),
+)
 def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
     session, artist = auth.login(body.identifier, body.password)
     try:

@@ -6,13 +6,21 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from albums_core import auth
+from albums_core.api_models import SESSION, LogoutResponse, responses
 from albums_core.config import settings
 from albums_core.web import json_response, lambda_entry, make_app
 
 app = make_app()
 
 
-@app.post("/auth/logout")
+@app.post(
+    "/auth/logout",
+    summary="Log out",
+    operation_id="logout",
+    tags=["sessions"],
+    security=SESSION,
+    responses=responses(LogoutResponse, 401),
+)
 def logout() -> Response[Any]:
     auth.logout(app.context["caller"])
     cleared = Cookie(

@@ -3,12 +3,20 @@
 from typing import Any
 
 from albums_core import auth
+from albums_core.api_models import SESSION, MeResponse, responses
 from albums_core.web import lambda_entry, make_app
 
 app = make_app()
 
 
-@app.get("/auth/me")
+@app.get(
+    "/auth/me",
+    summary="The session's account",
+    operation_id="me",
+    tags=["sessions"],
+    security=SESSION,
+    responses=responses(MeResponse, 401),
+)
 def me() -> dict[str, Any]:
     return auth.me(app.context["caller"])
 

@@ -7,13 +7,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from albums_core import auth
 from albums_core.album_admin import AlbumAdmin
+from albums_core.api_models import SESSION, AlbumMetadata, responses
 from albums_core.schemas import CreateAlbumBody
 from albums_core.web import json_response, lambda_entry, make_app
 
 app = make_app()
 
 
-@app.post("/albums")
+@app.post(
+    "/albums",
+    summary="Create an album",
+    description="Creates the album and its `fm.plyr.list` record. Idempotent per slug: an existing album "
+    "is returned with 200.",
+    operation_id="create_album",
+    tags=["albums"],
+    security=SESSION,
+    responses=responses(AlbumMetadata, 401, 403, 409, 422, 502, status=201, also={200: "the album already exists"}),
+)
 def create_album(body: Annotated[CreateAlbumBody, Body()]) -> Response[Any]:
     status, metadata = AlbumAdmin(app.context["caller"]).create(body.title, body.description)
     return json_response(status, metadata)

@@ -6,12 +6,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from albums_core import auth
 from albums_core.album_admin import AlbumAdmin
+from albums_core.api_models import SESSION, DeleteAlbumResponse, responses
 from albums_core.web import lambda_entry, make_app, path_param
 
 app = make_app()
 
 
-@app.delete("/albums/<ref>")
+@app.delete(
+    "/albums/<ref>",
+    summary="Delete an album",
+    description="`ref` is the album id. `cascade=true` also deletes the tracks; otherwise they stay, standalone.",
+    operation_id="delete_album",
+    tags=["albums"],
+    security=SESSION,
+    responses=responses(DeleteAlbumResponse, 401, 403, 404, 409, 422, 502),
+)
 def delete_album(
     ref: str, cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from albums_core.album_pages import AlbumPages
+from albums_core.api_models import AlbumResponse, responses
 from albums_core.observability import logger, metrics, tracer
 from albums_core.web import make_app, optional_viewer, path_param, resolve
 
@@ -14,7 +15,15 @@ app = make_app()
 pages = AlbumPages()
 
 
-@app.get("/albums/<ref>/<slug>")
+@app.get(
+    "/albums/<ref>/<slug>",
+    summary="Get an album page",
+    description="`ref` is the artist's handle. Tracks come in the order of the album's list record. "
+    "A session (optional) personalises `is_liked` and `gated`.",
+    operation_id="get_album",
+    tags=["albums"],
+    responses=responses(AlbumResponse, 404, 422),
+)
 def get_album(ref: str, slug: str) -> Response[str]:
     body = pages.render(path_param(ref), path_param(slug), optional_viewer(app))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)

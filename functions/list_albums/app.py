@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from albums_core.api_models import AlbumListResponse, responses
 from albums_core.listing import list_albums as list_page
 from albums_core.observability import logger, metrics, tracer
 from albums_core.web import make_app, resolve
@@ -13,7 +14,14 @@ from albums_core.web import make_app, resolve
 app = make_app()
 
 
-@app.get("/albums")
+@app.get(
+    "/albums",
+    summary="List albums",
+    description="Albums that have tracks, by lower-cased title then id, one page at a time.",
+    operation_id="list_albums",
+    tags=["albums"],
+    responses=responses(AlbumListResponse, 400, 422),
+)
 def list_albums(
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from albums_core.api_models import ArtistAlbumsResponse, responses
 from albums_core.listing import list_artist_albums as list_for_artist
 from albums_core.observability import logger, metrics, tracer
 from albums_core.web import make_app, path_param, resolve
@@ -13,7 +14,14 @@ app = make_app()
 
 
 # One variable name per path position: {ref} is a handle for GET, an album id for mutations.
-@app.get("/albums/<ref>")
+@app.get(
+    "/albums/<ref>",
+    summary="List an artist's albums",
+    description="`ref` is the artist's handle (case-insensitive).",
+    operation_id="list_artist_albums",
+    tags=["albums"],
+    responses=responses(ArtistAlbumsResponse, 404, 422),
+)
 def list_artist_albums(ref: str) -> dict[str, Any]:
     return list_for_artist(path_param(ref))
 

@@ -6,13 +6,22 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from albums_core import auth
 from albums_core.album_admin import AlbumAdmin
+from albums_core.api_models import SESSION, AlbumMetadata, responses
 from albums_core.schemas import ReorderTracksBody
 from albums_core.web import lambda_entry, make_app, path_param
 
 app = make_app()
 
 
-@app.put("/albums/<ref>/tracks")
+@app.put(
+    "/albums/<ref>/tracks",
+    summary="Set the track order",
+    description="`ref` is the album id; `track_ids` lists every track of the album once.",
+    operation_id="reorder_album_tracks",
+    tags=["albums"],
+    security=SESSION,
+    responses=responses(AlbumMetadata, 401, 403, 404, 409, 422, 502),
+)
 def reorder_tracks(ref: str, body: Annotated[ReorderTracksBody, Body()]) -> dict[str, Any]:
     return AlbumAdmin(app.context["caller"]).reorder(path_param(ref), body.track_ids)
 

@@ -6,13 +6,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from albums_core import auth
 from albums_core.album_admin import UNSET, AlbumAdmin
+from albums_core.api_models import SESSION, AlbumMetadata, responses
 from albums_core.schemas import UpdateAlbumBody
 from albums_core.web import lambda_entry, make_app, path_param
 
 app = make_app()
 
 
-@app.patch("/albums/<ref>")
+@app.patch(
+    "/albums/<ref>",
+    summary="Update title and description",
+    description="`ref` is the album id. A title change renames the list record and the album field of "
+    "every track record.",
+    operation_id="update_album",
+    tags=["albums"],
+    security=SESSION,
+    responses=responses(AlbumMetadata, 401, 403, 404, 409, 422, 502),
+)
 def update_album(
     ref: str,
     title: Annotated[str | None, Query(description="new album title")] = None,

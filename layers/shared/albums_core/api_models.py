@@ -1,0 +1,167 @@
+"""Response shapes of the API, for the OpenAPI document (the handlers build plain dicts;
+these models describe them, and the schema fuzzing checks that they agree)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="what was wrong")
+
+
+class AlbumListItem(BaseModel):
+    id: str
+    title: str
+    slug: str
+    artist: str | None
+    artist_handle: str | None
+    track_count: int
+    total_plays: int
+    image_url: str | None
+    thumbnail_url: str | None
+
+
+class AlbumListResponse(BaseModel):
+    albums: list[AlbumListItem]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class ArtistAlbumListItem(BaseModel):
+    id: str
+    title: str
+    slug: str
+    track_count: int
+    total_plays: int
+    image_url: str | None
+    thumbnail_url: str | None
+
+
+class ArtistAlbumsResponse(BaseModel):
+    albums: list[ArtistAlbumListItem]
+
+
+class AlbumMetadata(BaseModel):
+    id: str
+    title: str
+    slug: str
+    description: str | None
+    artist: str
+    artist_handle: str
+    artist_did: str
+    track_count: int
+    total_plays: int
+    image_url: str | None
+    list_uri: str | None
+
+
+class TrackAlbum(BaseModel):
+    id: str
+    slug: str
+    title: str
+    image_url: str | None
+    thumbnail_url: str | None
+
+
+class TrackResponse(BaseModel):
+    id: int
+    title: str
+    artist: str
+    artist_handle: str
+    artist_did: str
+    artist_avatar_url: str | None
+    file_id: str
+    file_type: str
+    features: list[Any]
+    r2_url: str | None
+    atproto_record_uri: str | None
+    atproto_record_cid: str | None
+    atproto_record_url: str | None
+    play_count: int
+    created_at: str
+    image_url: str | None
+    thumbnail_url: str | None
+    is_liked: bool
+    like_count: int
+    comment_count: int
+    album: TrackAlbum
+    tags: list[str]
+    support_gate: dict[str, Any] | None
+    gated: bool
+    original_file_id: str | None
+    original_file_type: str | None
+    description: str | None
+    audio_storage: str | None
+    pds_blob_cid: str | None
+
+
+class AlbumResponse(BaseModel):
+    metadata: AlbumMetadata
+    tracks: list[TrackResponse]
+
+
+class LoginResponse(BaseModel):
+    session_id: str
+    did: str
+    handle: str
+
+
+class MeResponse(BaseModel):
+    did: str
+    handle: str
+    display_name: str | None
+    avatar_url: str | None
+    is_artist: bool
+
+
+class LogoutResponse(BaseModel):
+    logged_out: bool
+
+
+class SyncResponse(BaseModel):
+    synced: bool
+    albums_created: int
+    albums_updated: int
+    albums_removed: int
+    tracks_created: int
+    tracks_updated: int
+    tracks_removed: int
+
+
+class RemoveTrackResponse(BaseModel):
+    removed: bool
+    track_id: int
+
+
+class DeleteAlbumResponse(BaseModel):
+    deleted: bool
+    cascade: bool
+
+
+_ERRORS = {
+    400: "bad request (e.g. an invalid cursor, a track that is not in the album)",
+    401: "not authenticated - login required / invalid or expired session",
+    403: "not yours (the message names the action)",
+    404: "not found",
+    409: "conflict (a slug already used, a change already under way)",
+    422: "invalid input; the message names the field",
+    502: "the artist's PDS failed; repeat the request to finish the job",
+}
+
+
+def responses(model: type[BaseModel], *errors: int, status: int = 200, also: dict[int, str] | None = None) -> Any:
+    """The `responses` of a route: its success model and its error statuses."""
+    out: dict[int, dict[str, Any]] = {
+        status: {"description": "success", "content": {"application/json": {"model": model}}}
+    }
+    for code, text in (also or {}).items():
+        out[code] = {"description": text, "content": {"application/json": {"model": model}}}
+    for code in errors:
+        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorResponse}}}
+    return out
+
+
+# Artist-only routes accept the session cookie or a bearer token.
+SESSION: list[dict[str, list[str]]] = [{"session_cookie": []}, {"bearer_session": []}]
