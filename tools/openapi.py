@@ -52,7 +52,7 @@ def build() -> dict[str, Any]:
                 description="Albums of ATProto music platforms: read pages, and manage albums whose records live "
                 "in the artist's own repository.",
                 security_schemes={
-                    "session_cookie": APIKey(name="session_id", **{"in": APIKeyIn.cookie}),
+                    "session_cookie": APIKey.model_validate({"name": "session_id", "in": APIKeyIn.cookie}),
                     "bearer_session": HTTPBearer(description="the session_id as a bearer token"),
                 },
             )
