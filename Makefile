@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
+.PHONY: fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -28,6 +28,10 @@ run: $(STAMP) $(PDS_STAMP)
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
 test: $(STAMP) $(PDS_STAMP)
 	$(PY) -m pytest
+
+## A longer schema-fuzzing run (CI runs FUZZ_EXAMPLES=10 per operation within `make test`).
+fuzz: $(STAMP) $(PDS_STAMP)
+	FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(PY) -m pytest -s tests/e2e/test_fuzz.py
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit

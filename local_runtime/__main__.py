@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  try: {url}/albums", flush=True)
     if demo:
         print(f"       {url}/albums/{demo[0]['handle']}/{demo[0]['slug']}", flush=True)
+    print(f"  API docs (Swagger UI): {url}/docs", flush=True)
     print(f"  state: {args.state_file}  (Ctrl-C to stop)", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -10,13 +10,33 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_runtime.lambda_host import LambdaHost
-from local_runtime.template import Route
+from local_runtime.template import ROOT, Route
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's fixed payload limit
+OPENAPI = ROOT / "openapi.json"
+DOCS = ("/docs", "/docs/", "/openapi.json")
+
+
+def swagger_page(document: dict[str, Any]) -> str:
+    """Swagger UI with its script and styles inline (Powertools ships them): works offline."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    assets = Path(swagger_ui.__file__).parent
+    return generate_swagger_html(
+        json.dumps(document),
+        (assets / "swagger-ui-bundle.min.js").read_text(),
+        (assets / "swagger-ui.min.css").read_text(),
+        "",
+        None,
+    )
+
+
 COVERS_PREFIX = "/covers/"
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 
@@ -154,6 +174,9 @@ class Gateway:
                 if self.command == "OPTIONS" and gateway.cors:
                     self._preflight()
                     return
+                if self.command in ("GET", "HEAD") and raw_path in DOCS:
+                    self._docs(raw_path)
+                    return
                 if self.command in ("GET", "HEAD") and raw_path.startswith(COVERS_PREFIX):
                     self._cover(unquote(raw_path[len(COVERS_PREFIX) :]))
                     return
@@ -208,6 +231,14 @@ class Gateway:
                         ("Access-Control-Max-Age", str(cors.get("MaxAge", 0))),
                     ],
                 )
+
+            def _docs(self, path: str) -> None:
+                document = json.loads(OPENAPI.read_text())
+                document["servers"] = [{"url": gateway.url, "description": "local runtime"}]
+                if path == "/openapi.json":
+                    self._json(200, document)
+                    return
+                self._send(200, swagger_page(document).encode(), [("Content-Type", "text/html; charset=utf-8")])
 
             def _cover(self, key: str) -> None:
                 if gateway.s3 is None or not key or ".." in key.split("/"):

@@ -33,6 +33,7 @@ class Reply:
 class Api:
     url: str
     state: dict[str, Any]
+    log: Path
 
     def request(
         self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
@@ -77,7 +78,8 @@ class Api:
 @pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     state_file = Path(tmp_path_factory.mktemp("stack")) / "stack.json"
-    log = (tmp_path_factory.getbasetemp() / "runtime.log").open("wb")
+    log_path = tmp_path_factory.getbasetemp() / "runtime.log"
+    log = log_path.open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "local_runtime", "run", "--port", "0", "--state-file", str(state_file)],
@@ -93,7 +95,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             raise RuntimeError("local runtime did not start; see " + log.name)
         time.sleep(0.1)
     state = json.loads(state_file.read_text())
-    yield Api(state["api_url"], state)
+    yield Api(state["api_url"], state, log_path)
     proc.terminate()
     try:
         proc.wait(10)
