@@ -1,4 +1,4 @@
-"""`python -m bench`: one local stack, three sections, every figure beside its target."""
+"""`python -m bench`: one local stack, four sections, every figure beside its target."""
 
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ def main() -> int:
         stack.start()
         # Only now: Powertools reads its environment (metrics namespace, service name) when the
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
-        from bench import calls, coldstart, paging
+        from bench import calls, coldstart, paging, writes
 
         summary += coldstart.run(stack)
         summary += calls.run(stack)
         summary += paging.run(stack)
+        summary += writes.run(stack)
     finally:
         stack.stop()
 

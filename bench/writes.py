@@ -7,17 +7,19 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
 
 import albums_core.xrpc
 from albums_core import auth
 from albums_core.album_admin import AlbumAdmin
 from albums_core.aws import dynamodb
-from albums_core.record_writes import MAX_WRITES
+from albums_core.record_writes import MAX_WRITES, read_records
 from albums_core.records import LIST, TRACK, rkey_of
 from albums_core.repository import CatalogueWriter
 from albums_core.session_store import pds_session
@@ -26,21 +28,24 @@ from bench.common import CallRecorder, function_logs, heading, median, ms, table
 from local_runtime.stack import LocalStack
 
 SIZES = (10, 100)
-REPETITIONS = 5
+REPETITIONS = 9
 TARGET_RATIO = 3.0
 # An account of its own, so the demo catalogue the other sections read stays as it is.
 HANDLE = "bench-writer.test"
+# See patient_writer().
+READ_TIMEOUT = 120
 
 
 class XrpcRecorder:
-    """Every HTTP exchange the service's XRPC client makes while entered, by NSID.
+    """Every HTTP exchange the service's XRPC client makes while entered, by NSID, and when.
 
     Wraps the name `albums_core.xrpc.call` sends through (`safe_http.request`), so each PDS
-    call is counted once as it goes on the wire, token refreshes and retries included. Thread
+    call is counted once, as it goes on the wire, token refreshes and retries included. Thread
     safe: read_records fetches in parallel."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
         self._original: Callable[..., Any] = albums_core.xrpc.request
 
@@ -48,10 +53,14 @@ class XrpcRecorder:
         original = self._original
 
         def counted(method: str, url: str, **kw: Any) -> Any:
-            nsid = urlsplit(url).path.rsplit("/xrpc/", 1)[-1]
-            with self._lock:
-                self.calls.append(nsid)
-            return original(method, url, **kw)
+            started = time.perf_counter()
+            try:
+                return original(method, url, **kw)
+            finally:
+                nsid = urlsplit(url).path.rsplit("/xrpc/", 1)[-1].rsplit(".", 1)[-1]
+                with self._lock:
+                    self.calls.append(nsid)
+                    self.spans.append((started, time.perf_counter()))
 
         albums_core.xrpc.request = counted
         return self
@@ -59,17 +68,27 @@ class XrpcRecorder:
     def __exit__(self, *_: object) -> None:
         albums_core.xrpc.request = self._original
 
-    def reset(self) -> None:
-        with self._lock:
-            self.calls = []
+    def seconds(self, nsid: str | None = None) -> float:
+        """Time with at least one PDS call (of `nsid`, or any) in flight: parallel reads overlap."""
+        spans = sorted(s for n, s in zip(self.calls, self.spans, strict=True) if nsid in (None, n))
+        total, reached = 0.0, float("-inf")
+        for start, end in spans:
+            total += max(0.0, end - max(start, reached))
+            reached = max(reached, end)
+        return total
 
     def per_operation(self) -> str:
-        return " ".join(f"{op.rsplit('.', 1)[-1]}:{n}" for op, n in sorted(Counter(self.calls).items()))
+        return " ".join(f"{op}:{n}" for op, n in sorted(Counter(self.calls).items()))
 
 
 @dataclass
 class Sample:
     seconds: float
+    in_pds: float
+    in_pds_by_op: dict[str, float]
+    in_dynamodb: float
+    in_transactions: float
+    items_read: int
     pds: list[str]
     pds_ops: str
     dynamodb: list[str]
@@ -85,38 +104,67 @@ class BenchAlbum:
     renamed: int = 0
 
 
-@contextmanager
-def recorded() -> Iterator[tuple[XrpcRecorder, CallRecorder]]:
-    with function_logs(), XrpcRecorder() as pds, CallRecorder(dynamodb()) as ddb:
-        yield pds, ddb
+def patient_writer() -> CatalogueWriter:
+    """The catalogue repository on a client like the layer's, with a longer read timeout.
+
+    moto's TransactWriteItems deep-copies the whole table once per action
+    (`transact_write_items` in moto/dynamodb/models/__init__.py), so the service's transactions
+    of 50 to 98 actions take seconds against moto and pass the layer's 5 s read timeout;
+    DynamoDB has no such cost. Same calls, same parameters: only the timeout differs."""
+    config = dynamodb().meta.config.merge(Config(read_timeout=READ_TIMEOUT))
+    return CatalogueWriter(client=boto3.client("dynamodb", config=config))
 
 
-def measure(action: Callable[[], Any]) -> tuple[Any, Sample]:
-    with recorded() as (pds, ddb):
-        started = time.perf_counter()
-        out = action()
-        seconds = time.perf_counter() - started
-    return out, Sample(seconds, list(pds.calls), pds.per_operation(), ddb.operations, ddb.per_operation())
+@dataclass
+class Bench:
+    caller: auth.Caller
+    writer: CatalogueWriter
+
+    def admin(self) -> AlbumAdmin:
+        # A fresh one per mutation, as each request makes its own.
+        return AlbumAdmin(self.caller, repo=self.writer)
+
+    def measure(self, action: Callable[[AlbumAdmin], Any]) -> tuple[Any, Sample]:
+        """Counts the PDS calls and the DynamoDB calls on both clients: the catalogue's and the
+        layer's shared one (cache invalidation, sessions)."""
+        with (
+            function_logs(),
+            XrpcRecorder() as pds,
+            CallRecorder(self.writer.client) as ddb,
+            CallRecorder(dynamodb()) as shared,
+        ):
+            started = time.perf_counter()
+            out = action(self.admin())
+            seconds = time.perf_counter() - started
+        ops = ddb.operations + shared.operations
+        per_op = " ".join(f"{op}:{n}" for op, n in sorted(Counter(ops).items()))
+        in_dynamodb = ddb.seconds + shared.seconds
+        items = ddb.items_read + shared.items_read
+        in_tx = sum(c.seconds for c in ddb.calls + shared.calls if c.operation == "TransactWriteItems")
+        by_op = {nsid: pds.seconds(nsid) for nsid in sorted(set(pds.calls))}
+        return out, Sample(
+            seconds, pds.seconds(), by_op, in_dynamodb, in_tx, items, list(pds.calls), pds.per_operation(), ops, per_op
+        )
 
 
-def _track(n: int, album: str) -> dict[str, Any]:
+def _track(n: int) -> dict[str, Any]:
+    # No `album` field yet: attaching writes it, as for tracks published as singles.
     return {
         "$type": TRACK,
         "title": f"Bench track {n:03d}",
         "artist": "Bench Writer",
-        "album": album,
         "fileType": "mp3",
         "duration": 180 + n,
         "createdAt": f"2026-02-01T12:{n // 60:02d}:{n % 60:02d}.000Z",
     }
 
 
-def publish_tracks(pds: PdsSession, size: int, album: str) -> list[str]:
+def publish_tracks(pds: PdsSession, size: int) -> list[str]:
     """`size` track records, created with applyWrites (one call per 200) as a client would."""
     uris: list[str] = []
     for start in range(0, size, MAX_WRITES):
         writes = [
-            {"$type": "com.atproto.repo.applyWrites#create", "collection": TRACK, "value": _track(n, album)}
+            {"$type": "com.atproto.repo.applyWrites#create", "collection": TRACK, "value": _track(n)}
             for n in range(start, min(size, start + MAX_WRITES))
         ]
         out = pds.apply_writes(writes, swap_commit=None)
@@ -126,36 +174,44 @@ def publish_tracks(pds: PdsSession, size: int, album: str) -> list[str]:
     return uris
 
 
-def build(caller: auth.Caller, size: int) -> BenchAlbum:
+def build(bench: Bench, size: int, once: list[tuple[str, Sample]]) -> BenchAlbum:
+    """Tracks published, album created, tracks attached; the last two counted into `once`."""
     titles = (f"Write Bench {size}", f"Write Bench {size} Renamed")
-    pds = pds_session(caller.session)
-    uris = publish_tracks(pds, size, titles[0])
-    _, created = AlbumAdmin(caller).create(titles[0])
+    uris = publish_tracks(pds_session(bench.caller.session), size)
+    (_, created), sample = bench.measure(lambda admin: admin.create(titles[0]))
+    once.append((f"create (the album of {size})", sample))
     album_id = str(created["id"])
-    attached = AlbumAdmin(caller).attach(album_id, uris)
+    attached, sample = bench.measure(lambda admin: admin.attach(album_id, uris))
+    once.append((f"attach {size} tracks", sample))
     if attached["track_count"] != size:
         raise RuntimeError(f"attached {attached['track_count']} of {size} tracks")
     return BenchAlbum(size, album_id, titles)
 
 
-def rename(caller: auth.Caller, album: BenchAlbum) -> Sample:
+def rename(bench: Bench, album: BenchAlbum) -> Sample:
     title = album.titles[(album.renamed + 1) % 2]
-    out, sample = measure(lambda: AlbumAdmin(caller).update(album.album_id, title=title))
+    out, sample = bench.measure(lambda admin: admin.update(album.album_id, title=title))
     album.renamed += 1
+    # A fast rename that did not happen would measure nothing.
     if out["title"] != title or out["track_count"] != album.size:
         raise RuntimeError(f"rename of the {album.size}-track album answered {out}")
     return sample
 
 
-def verify_on_pds(caller: auth.Caller, album: BenchAlbum) -> bool:
-    """The last rename reached the records: the list record and one track carry the title."""
-    stored = CatalogueWriter().load_album(album.album_id)
-    assert stored and stored[0].list_uri
-    title = stored[0].title
-    pds = pds_session(caller.session)
-    listed = pds.get_record(LIST, rkey_of(stored[0].list_uri))
-    track = pds.get_record(TRACK, rkey_of(str(stored[1][-1].record_uri)))
-    return bool(listed and track and listed.value.get("name") == title and track.value.get("album") == title)
+def on_pds(bench: Bench, album: BenchAlbum) -> bool:
+    """The last rename reached the records: the list record and every track carry the title."""
+    loaded = bench.writer.load_album(album.album_id)
+    assert loaded and loaded[0].list_uri
+    stored, tracks = loaded
+    pds = pds_session(bench.caller.session)
+    listed = pds.get_record(LIST, rkey_of(stored.list_uri))
+    records = read_records(pds, [t.record_uri for t in tracks if t.record_uri])
+    return (
+        listed is not None
+        and listed.value.get("name") == stored.title
+        and len(records) == album.size
+        and all(r is not None and r.value.get("album") == stored.title for r in records.values())
+    )
 
 
 def _same(samples: list[Sample], attr: str) -> str:
@@ -164,42 +220,79 @@ def _same(samples: list[Sample], attr: str) -> str:
     return seen[0] if len(seen) == 1 else " | ".join(seen)
 
 
-def _counts(samples: list[Sample], attr: str) -> str:
-    values = sorted({len(getattr(s, attr)) for s in samples})
+def _counts(samples: list[Sample], figure: Callable[[Sample], int]) -> str:
+    values = sorted({figure(s) for s in samples})
     return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"
 
 
+def _calls(samples: list[Sample]) -> list[str]:
+    return [
+        _counts(samples, lambda s: len(s.pds)),
+        _counts(samples, lambda s: len(s.dynamodb)),
+        _counts(samples, lambda s: s.items_read),
+    ]
+
+
 def run(stack: LocalStack) -> list[tuple[str, bool]]:
-    heading("4. Write side: calls per mutation and rename time, 10 vs 100 tracks (real local PDS)")
+    heading("4. Write side: calls per mutation, rename time at 10 and 100 tracks (real local PDS)")
     assert stack.pds
     password = secrets.token_urlsafe(12)
     stack.pds.create_account(HANDLE, password)
+    once: list[tuple[str, Sample]] = []
     setup = time.perf_counter()
     with function_logs():
         session, artist = auth.login(HANDLE, password)
-        caller = auth.Caller(session, artist)
-        albums = [build(caller, size) for size in SIZES]
+        bench = Bench(auth.Caller(session, artist), patient_writer())
+        albums = [build(bench, size, once) for size in SIZES]
     setup = time.perf_counter() - setup
 
-    # One discarded rename each (connections, thread pool, first index updates), then the
-    # sizes alternate so drift in the machine's load hits both alike.
+    # One discarded rename each (connections, first use of each code path), then the sizes
+    # alternate, so drift in the machine's load hits both alike.
     for album in albums:
-        rename(caller, album)
+        rename(bench, album)
     for n in range(REPETITIONS):
         for album in albums if n % 2 == 0 else albums[::-1]:
-            album.renames.append(rename(caller, album))
-    verified = all(verify_on_pds(caller, a) for a in albums)
+            album.renames.append(rename(bench, album))
+    with function_logs():
+        verified = all(on_pds(bench, a) for a in albums)
+
+    # Once each, at the end: they take the albums apart.
+    for album in albums:
+        loaded = bench.writer.load_album(album.album_id)
+        assert loaded and loaded[1]
+        track_id = loaded[1][0].id
+        _, sample = bench.measure(lambda admin, a=album, t=track_id: admin.remove_track(a.album_id, t))
+        once.append((f"remove_track, {album.size} tracks", sample))
+    for album in albums:
+        _, sample = bench.measure(lambda admin, a=album: admin.delete(a.album_id, cascade=False))
+        once.append((f"delete cascade=false, {album.size - 1} tracks", sample))
+
+    def med(album: BenchAlbum, figure: Callable[[Sample], float]) -> float:
+        return median([figure(s) for s in album.renames])
+
+    def wall(s: Sample) -> float:
+        return s.seconds
+
+    def without_dynamodb(s: Sample) -> float:
+        return s.seconds - s.in_dynamodb
 
     print(
-        f"  account {HANDLE} on the local PDS; {' and '.join(str(s) for s in SIZES)} track records published with"
-        f" applyWrites, albums created and tracks attached through AlbumAdmin ({setup:.1f} s)"
+        f"  account {HANDLE} on the local PDS: {' and '.join(map(str, SIZES))} track records published with"
+        f" applyWrites, then create + attach with AlbumAdmin ({setup:.1f} s)"
     )
     print(
-        f"  rename = AlbumAdmin(caller).update(album_id, title=...), alternating two titles (the slug changes"
-        f" each time); median of {REPETITIONS} after one discarded; times in ms"
+        "  rename = AlbumAdmin(caller).update(album_id, title=...) alternating two titles (the slug changes each"
+        f" time); median of {REPETITIONS} after one discarded"
     )
-    print("  counted: PDS calls on the service's XRPC client, DynamoDB calls on albums_core.aws.dynamodb()")
-    print("  not counted: the request's own session and artist reads (require_artist), as for any endpoint")
+    print(
+        "  (a) wall time  (b) time with a PDS call in flight  (c) time inside DynamoDB calls  own = (a) - (b) - (c);"
+        " times in ms"
+    )
+    print(
+        "  counted: PDS calls on the service's XRPC client; DynamoDB calls and items read on the layer's clients."
+        " Not counted:\n  the request's own session and artist reads (auth.require_artist), the same for every"
+        " endpoint"
+    )
     print()
     rows = []
     for album in albums:
@@ -207,45 +300,66 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         rows.append(
             [
                 f"rename, {album.size} tracks",
-                ms(median(walls)),
+                ms(med(album, wall)),
                 f"{ms(min(walls))}-{ms(max(walls))}",
-                _counts(album.renames, "pds"),
-                _counts(album.renames, "dynamodb"),
+                ms(med(album, lambda s: s.in_pds)),
+                ms(med(album, lambda s: s.in_dynamodb)),
+                ms(med(album, lambda s: s.seconds - s.in_pds - s.in_dynamodb)),
+                *_calls(album.renames),
             ]
         )
-    print(table(["mutation", "median", "min-max", "PDS calls", "DynamoDB calls"], rows, "lrrrr"))
+    # Calls only: on moto the time of these is mostly TransactWriteItems emulation.
+    rows += [[label, "-", "-", "-", "-", "-", *_calls([sample])] for label, sample in once]
+    headers = [
+        "mutation",
+        "(a) wall",
+        "min-max",
+        "(b) PDS",
+        "(c) DynamoDB",
+        "own",
+        "PDS calls",
+        "DynamoDB",
+        "items read",
+    ]
+    print(table(headers, rows, "lrrrrrrrr"))
+    print()
+    print("  calls per operation (PDS by NSID, DynamoDB by API):")
+    for label, pds_ops, ddb_ops in [
+        *((f"rename, {a.size} tracks", _same(a.renames, "pds_ops"), _same(a.renames, "dynamodb_ops")) for a in albums),
+        *((label, s.pds_ops, s.dynamodb_ops) for label, s in once),
+    ]:
+        print(f"    {label:<32} PDS      {pds_ops}")
+        print(f"    {'':<32} DynamoDB {ddb_ops}")
+    print()
+    print("  rename, median time with a call of each NSID in flight, ms (part of (b)):")
+    for album in albums:
+        nsids = sorted({n for s in album.renames for n in s.in_pds_by_op})
+        split = "  ".join(f"{n} {ms(med(album, lambda s, n=n: s.in_pds_by_op.get(n, 0.0)))}" for n in nsids)
+        print(f"    {album.size:>3} tracks  {split}")
+
     small, large = albums
-    ratio = median([s.seconds for s in large.renames]) / median([s.seconds for s in small.renames])
-    met = ratio <= TARGET_RATIO
+    ratio = med(large, wall) / med(small, wall)
+    ratio_rest = med(large, without_dynamodb) / med(small, without_dynamodb)
     print()
+    print(f"  rename {large.size} / {small.size} tracks, target <= {TARGET_RATIO:.0f}x:")
+    print(f"    (a) wall           {ratio:.2f}x  {verdict(ratio <= TARGET_RATIO)}")
+    print(f"    (a) - (c)          {ratio_rest:.2f}x  {verdict(ratio_rest <= TARGET_RATIO)}")
+    tx = ", ".join(f"{ms(med(a, lambda s: s.in_transactions))} ms at {a.size}" for a in albums)
     print(
-        f"  rename time {large.size} / {small.size} tracks: {ratio:.2f}x (target <= {TARGET_RATIO:.0f}x): {verdict(met)}"
+        "  (c) is moto's: its TransactWriteItems deep-copies the table once per action, so the rename's two"
+        f" transactions\n  ({tx} tracks, medians) cost far more than on DynamoDB, whatever the album's size,"
+        " and pull (a)'s ratio\n  down. (a) - (c) leaves DynamoDB out altogether; on DynamoDB the ratio lies"
+        " between the two."
     )
-    print(f"  the last renames are on the PDS (list record name, a track's album field): {verdict(verified)}")
-
-    # Once each, at the end: they change the albums.
-    others: list[tuple[str, Sample]] = []
-    writer = CatalogueWriter()
-    for album in albums:
-        loaded = writer.load_album(album.album_id)
-        assert loaded and loaded[1]
-        track_id = loaded[1][0].id
-        _, sample = measure(lambda a=album, t=track_id: AlbumAdmin(caller).remove_track(a.album_id, t))
-        others.append((f"remove_track, {album.size} tracks", sample))
-    for album in albums:
-        _, sample = measure(lambda a=album: AlbumAdmin(caller).delete(a.album_id, cascade=False))
-        others.append((f"delete cascade=false, {album.size - 1} tracks", sample))
-
-    print()
-    print("  calls per operation (PDS by NSID; DynamoDB by API):")
-    for album in albums:
-        label = f"rename, {album.size} tracks"
-        print(f"    {label:<34} PDS      {_same(album.renames, 'pds_ops')}")
-        print(f"    {'':<34} DynamoDB {_same(album.renames, 'dynamodb_ops')}")
-    for label, sample in others:
-        print(f"    {label:<34} PDS      {sample.pds_ops}  ({len(sample.pds)} calls, {ms(sample.seconds)} ms once)")
-        print(f"    {'':<34} DynamoDB {sample.dynamodb_ops}  ({len(sample.dynamodb)} calls)")
+    print(
+        "  after the last renames, the list record and every track record on the PDS carry the title:"
+        f" {verdict(verified)}"
+    )
     return [
-        (f"rename 100 tracks <= {TARGET_RATIO:.0f}x rename 10 tracks ({ratio:.2f}x)", met),
-        ("renames reached the PDS records", verified),
+        (f"rename of 100 tracks <= {TARGET_RATIO:.0f}x rename of 10, wall time ({ratio:.2f}x)", ratio <= TARGET_RATIO),
+        (
+            f"rename of 100 tracks <= {TARGET_RATIO:.0f}x rename of 10, wall minus DynamoDB ({ratio_rest:.2f}x)",
+            ratio_rest <= TARGET_RATIO,
+        ),
+        ("renames reached every record on the PDS", verified),
     ]

@@ -70,6 +70,9 @@ class LocalStack:
             from local_runtime.seed import publish_demo
 
             self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{api_url}/covers")
+        from local_runtime.event_pump import S3EventPump
+
+        self.s3_pump = S3EventPump(self.stack, self.host, session, self.moto.url).start()
         cors = self.stack.resources["HttpApi"]["Properties"].get("CorsConfiguration")
         self.gateway = Gateway(self.host, self.stack.routes(), port, s3=s3, bucket=bucket, cors=cors).start()
         return self
@@ -97,6 +100,8 @@ class LocalStack:
         path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
 
     def stop(self) -> None:
+        if getattr(self, "s3_pump", None):
+            self.s3_pump.stop()
         if self.gateway:
             self.gateway.stop()
         if self.pds:

@@ -177,6 +177,20 @@ class Stack:
             )
         return result
 
+    def s3_triggers(self) -> list[tuple[str, str, list[str], str]]:
+        """(function, bucket logical id, events, key prefix) of every S3 event in the template."""
+        triggers = []
+        for logical, res in self.of_type("AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] != "S3":
+                    continue
+                props = event["Properties"]
+                events = props["Events"] if isinstance(props["Events"], list) else [props["Events"]]
+                rules = props.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                prefix = next((r["Value"] for r in rules if r["Name"].lower() == "prefix"), "")
+                triggers.append((logical, props["Bucket"]["Ref"], events, prefix))
+        return triggers
+
     def routes(self) -> list[Route]:
         routes = []
         for logical, res in self.of_type("AWS::Serverless::Function").items():
@@ -202,4 +216,9 @@ def local_stack(
             physical[logical] = f"alias/{name}-{logical}"  # an alias works wherever a key id does
         else:
             physical[logical] = f"{name}-{logical}"
-    return Stack(name=name, region=region, parameters=params, physical=physical, raw=raw)
+    stack = Stack(name=name, region=region, parameters=params, physical=physical, raw=raw)
+    for logical, res in raw["Resources"].items():
+        given = res.get("Properties", {}).get("BucketName") if res["Type"] == "AWS::S3::Bucket" else None
+        if given is not None:
+            physical[logical] = str(stack.resolve(given))
+    return stack

@@ -44,7 +44,9 @@ def build() -> dict[str, Any]:
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        app = module.app
+        app = getattr(module, "app", None)
+        if app is None:  # an event-triggered function: no HTTP routes
+            continue
         schema = json.loads(
             app.get_openapi_json_schema(
                 title="albums",

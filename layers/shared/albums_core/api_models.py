@@ -146,6 +146,7 @@ _ERRORS = {
     403: "not yours (the message names the action)",
     404: "not found",
     409: "conflict (a slug already used, a change already under way)",
+    413: "image too large (max 4MB)",
     422: "invalid input; the message names the field",
     502: "the artist's PDS failed; repeat the request to finish the job",
 }
@@ -165,3 +166,39 @@ def responses(model: type[BaseModel], *errors: int, status: int = 200, also: dic
 
 # Artist-only routes accept the session cookie or a bearer token.
 SESSION: list[dict[str, list[str]]] = [{"session_cookie": []}, {"bearer_session": []}]
+
+
+class CoverResponse(BaseModel):
+    image_url: str | None
+    image_id: str
+    thumbnail_url: str | None
+
+
+class UploadFormResponse(BaseModel):
+    url: str = Field(description="POST the form here (multipart/form-data, the file last, as `file`)")
+    fields: dict[str, str] = Field(description="form fields to send as they are, plus `Content-Type`")
+    key: str
+    max_bytes: int
+    expires_in: int
+
+
+COVER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JPEG, PNG or WebP, at most 4 MB and 40 megapixels",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}

@@ -28,6 +28,7 @@ class Settings:
     kms_key_id: str
     session_ttl_seconds: int
     local_mode: bool
+    covers_bucket: str
 
 
 @lru_cache(maxsize=1)
@@ -48,4 +49,5 @@ def settings() -> Settings:
         kms_key_id=env.get("SESSIONS_KMS_KEY_ID", ""),
         session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", str(14 * 24 * 3600))),
         local_mode=_flag("ALBUMS_LOCAL_MODE"),
+        covers_bucket=env.get("COVERS_BUCKET", ""),
     )

@@ -1,0 +1,31 @@
+"""POST /albums/{album_id}/cover/upload-url: a presigned POST for covers up to 20 MB; the
+uploaded object is checked and attached by the ProcessCoverUpload trigger."""
+
+from typing import Any
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.api_models import SESSION, UploadFormResponse, responses
+from albums_core.cover_service import upload_form
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+
+
+@app.post(
+    "/albums/<ref>/cover/upload-url",
+    summary="Get an upload form for a large cover",
+    description="`ref` is the album id. POST the file to `url` with `fields` (and a `Content-Type` field "
+    "naming an image type) within `expires_in` seconds; the album shows the cover once it is checked.",
+    operation_id="cover_upload_url",
+    tags=["covers"],
+    security=SESSION,
+    responses=responses(UploadFormResponse, 401, 403, 404, 422),
+)
+def upload_url(ref: str) -> dict[str, Any]:
+    caller: auth.Caller = app.context["caller"]
+    album = AlbumAdmin(caller).owned(path_param(ref), "you can only upload cover art for your own albums")
+    return upload_form(album)
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)

@@ -1,0 +1,44 @@
+"""POST /albums/{album_id}/cover: a cover from a multipart upload (field `image`)."""
+
+import base64
+from typing import Any
+
+from albums_core import auth
+from albums_core.album_admin import AlbumAdmin
+from albums_core.api_models import COVER_BODY, SESSION, CoverResponse, responses
+from albums_core.cover_service import attach
+from albums_core.covers import MAX_DIRECT_BYTES, TooLarge, process
+from albums_core.multipart import parse, single_file
+from albums_core.web import lambda_entry, make_app, path_param
+
+app = make_app()
+# Multipart framing around a file at the limit stays well under this.
+_FRAMING = 64 * 1024
+
+
+@app.post(
+    "/albums/<ref>/cover",
+    summary="Upload an album cover",
+    description="`ref` is the album id. Multipart form, file field `image`: JPEG, PNG or WebP judged from "
+    "the bytes, at most 4 MB (larger: ask for an upload form) and 40 megapixels.",
+    operation_id="upload_album_cover",
+    tags=["covers"],
+    security=SESSION,
+    openapi_extensions=COVER_BODY,
+    responses=responses(CoverResponse, 400, 401, 403, 404, 413, 422),
+)
+def upload_cover(ref: str) -> dict[str, Any]:
+    caller: auth.Caller = app.context["caller"]
+    admin = AlbumAdmin(caller)
+    album = admin.owned(path_param(ref), "you can only upload cover art for your own albums")
+    event = app.current_event.raw_event
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8", "surrogateescape")
+    if len(body) > MAX_DIRECT_BYTES + _FRAMING:
+        raise TooLarge()
+    content_type = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
+    part = single_file(parse(content_type, body), "image")
+    return attach(album, caller.artist.handle, process(part.data))
+
+
+lambda_handler = lambda_entry(app, guard=auth.require_artist)
