@@ -148,6 +148,23 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # http.server's own errors (431, 414, 400...) in the API's shape, not HTML.
+                body = json.dumps({"detail": (message or "bad request").lower()}).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200:
+                    self.wfile.write(body)
+                self.close_connection = True
+
+            def handle(self) -> None:
+                # A client that drops a kept-alive connection is not an error of ours.
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                    super().handle()
+
             def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
                 self.send_response(status)
                 names = {k.lower() for k, _ in headers}

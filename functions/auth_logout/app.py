@@ -35,4 +35,4 @@ def logout() -> Response[Any]:
     return json_response(200, {"logged_out": True}, cookies=[cleared])
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_session)
+lambda_handler = lambda_entry(app, guard=auth.session_guard)

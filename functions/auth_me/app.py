@@ -21,4 +21,4 @@ def me() -> dict[str, Any]:
     return auth.me(app.context["caller"])
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_session)
+lambda_handler = lambda_entry(app, guard=auth.session_guard)

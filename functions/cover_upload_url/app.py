@@ -4,7 +4,7 @@ uploaded object is checked and attached by the ProcessCoverUpload trigger."""
 from typing import Any
 
 from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
+from albums_core.album_admin import AlbumAdmin, album_guard
 from albums_core.api_models import SESSION, UploadFormResponse, responses
 from albums_core.cover_service import upload_form
 from albums_core.web import lambda_entry, make_app, path_param
@@ -28,4 +28,4 @@ def upload_url(ref: str) -> dict[str, Any]:
     return upload_form(album)
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=album_guard("you can only upload cover art for your own albums"))

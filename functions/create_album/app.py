@@ -22,11 +22,13 @@ app = make_app()
     operation_id="create_album",
     tags=["albums"],
     security=SESSION,
-    responses=responses(AlbumMetadata, 401, 403, 409, 422, 502, status=201, also={200: "the album already exists"}),
+    responses=responses(
+        AlbumMetadata, 401, 403, 409, 415, 422, 502, status=201, also={200: "the album already exists"}
+    ),
 )
 def create_album(body: Annotated[CreateAlbumBody, Body()]) -> Response[Any]:
     status, metadata = AlbumAdmin(app.context["caller"]).create(body.title, body.description)
     return json_response(status, metadata)
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=auth.artist_guard)

@@ -4,8 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
+from albums_core.album_admin import AlbumAdmin, album_guard
 from albums_core.api_models import SESSION, DeleteAlbumResponse, responses
 from albums_core.web import lambda_entry, make_app, path_param
 
@@ -27,4 +26,4 @@ def delete_album(
     return AlbumAdmin(app.context["caller"]).delete(path_param(ref), cascade)
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=album_guard("you can only delete your own albums"))

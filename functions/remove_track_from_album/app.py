@@ -1,9 +1,10 @@
 """DELETE /albums/{album_id}/tracks/{track_id}: the track becomes standalone (not deleted)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from albums_core.album_admin import AlbumAdmin, album_guard
 from albums_core.api_models import SESSION, RemoveTrackResponse, responses
 from albums_core.web import lambda_entry, make_app, path_param
 
@@ -19,8 +20,11 @@ app = make_app()
     security=SESSION,
     responses=responses(RemoveTrackResponse, 400, 401, 403, 404, 409, 422, 502),
 )
-def remove_track(ref: str, track_id: int) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).remove_track(path_param(ref), track_id)
+def remove_track(
+    ref: str,
+    track_id: Annotated[str, Path(pattern=r"^(0|[1-9][0-9]{0,17})$", description="the track's integer id")],
+) -> dict[str, Any]:
+    return AlbumAdmin(app.context["caller"]).remove_track(path_param(ref), int(track_id))
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))

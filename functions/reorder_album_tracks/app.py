@@ -4,8 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
+from albums_core.album_admin import AlbumAdmin, album_guard
 from albums_core.api_models import SESSION, AlbumMetadata, responses
 from albums_core.schemas import ReorderTracksBody
 from albums_core.web import lambda_entry, make_app, path_param
@@ -20,10 +19,10 @@ app = make_app()
     operation_id="reorder_album_tracks",
     tags=["albums"],
     security=SESSION,
-    responses=responses(AlbumMetadata, 401, 403, 404, 409, 422, 502),
+    responses=responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502),
 )
 def reorder_tracks(ref: str, body: Annotated[ReorderTracksBody, Body()]) -> dict[str, Any]:
     return AlbumAdmin(app.context["caller"]).reorder(path_param(ref), body.track_ids)
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))

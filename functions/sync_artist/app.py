@@ -26,4 +26,4 @@ def sync() -> dict[str, Any]:
     return {"synced": True, **counts}
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=auth.artist_guard)

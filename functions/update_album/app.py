@@ -4,8 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from albums_core import auth
-from albums_core.album_admin import UNSET, AlbumAdmin
+from albums_core.album_admin import UNSET, AlbumAdmin, album_guard
 from albums_core.api_models import SESSION, AlbumMetadata, responses
 from albums_core.schemas import UpdateAlbumBody
 from albums_core.web import lambda_entry, make_app, path_param
@@ -21,7 +20,7 @@ app = make_app()
     operation_id="update_album",
     tags=["albums"],
     security=SESSION,
-    responses=responses(AlbumMetadata, 401, 403, 404, 409, 422, 502),
+    responses=responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502),
 )
 def update_album(
     ref: str,
@@ -37,4 +36,4 @@ def update_album(
     return AlbumAdmin(app.context["caller"]).update(path_param(ref), new_title, new_description)
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=album_guard("you can only update your own albums"))

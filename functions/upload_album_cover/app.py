@@ -4,7 +4,7 @@ import base64
 from typing import Any
 
 from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
+from albums_core.album_admin import AlbumAdmin, album_guard
 from albums_core.api_models import COVER_BODY, SESSION, CoverResponse, responses
 from albums_core.cover_service import attach
 from albums_core.covers import MAX_DIRECT_BYTES, TooLarge, process
@@ -41,4 +41,4 @@ def upload_cover(ref: str) -> dict[str, Any]:
     return attach(album, caller.artist.handle, process(part.data))
 
 
-lambda_handler = lambda_entry(app, guard=auth.require_artist)
+lambda_handler = lambda_entry(app, guard=album_guard("you can only upload cover art for your own albums"), accepts=())

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,11 @@ class Api:
         return str(reply.json()["session_id"])
 
 
-@pytest.fixture(scope="session")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    state_file = Path(tmp_path_factory.mktemp("stack")) / "stack.json"
-    log_path = tmp_path_factory.getbasetemp() / "runtime.log"
+@contextmanager
+def running_runtime(folder: Path) -> Iterator[Api]:
+    """`python -m local_runtime run` in a subprocess, as a user starts it; ended by its PID."""
+    state_file = folder / "stack.json"
+    log_path = folder / "runtime.log"
     log = log_path.open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
@@ -88,16 +90,24 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    deadline = time.monotonic() + 300  # a first run installs the local PDS
-    while not state_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("local runtime did not start; see " + log.name)
-        time.sleep(0.1)
-    state = json.loads(state_file.read_text())
-    yield Api(state["api_url"], state, log_path)
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        deadline = time.monotonic() + 300  # a first run installs the local PDS
+        while not state_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("local runtime did not start; see " + str(log_path))
+            time.sleep(0.1)
+        state = json.loads(state_file.read_text())
+        yield Api(state["api_url"], state, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with running_runtime(Path(tmp_path_factory.mktemp("runtime"))) as running:
+        yield running

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from tools.openapi import DOCUMENT
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, running_runtime
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 # What the contract promises for any input. (Schemathesis's "schema-valid data is accepted"
@@ -33,14 +35,20 @@ SUMMARY: dict[str, int] = {"operations": 0, "examples": 0}
 
 
 @pytest.fixture(scope="module")
-def fuzz_schema(api: Api) -> Any:
-    return schemathesis.openapi.from_url(f"{api.url}/openapi.json")
+def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    # Fuzzing creates, renames and deletes albums: it gets a local runtime of its own.
+    with running_runtime(Path(tmp_path_factory.mktemp("fuzz"))) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def fuzz_session(api: Api) -> str:
-    # Fuzzing creates, renames and deletes albums: it uses an account no other test relies on.
-    return api.login("quiet.test")
+def fuzz_schema(fuzz_api: Api) -> Any:
+    return schemathesis.openapi.from_url(f"{fuzz_api.url}/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def fuzz_session(fuzz_api: Api) -> str:
+    return fuzz_api.login("quiet.test")
 
 
 def fuzz(schema: Any, method: str, path: str, headers: dict[str, str]) -> None:

@@ -223,3 +223,104 @@ def test_write_errors_never_leak_internals(api: Api, kenji: str) -> None:
     for body in [b'{"title": "\\ud800"}', json.dumps({"title": "a" * 100_000}).encode()]:
         reply = api.send("POST", "/albums", body, session=kenji)
         assert reply.status in (200, 201, 422) and "Traceback" not in reply.body.decode()
+
+
+# ---- inputs found by a hunt for bad inputs (each once answered 500 or wrongly) ---------------
+
+
+def test_media_types(api: Api, kenji: str) -> None:
+    album = api.send("POST", "/albums", {"title": unique("Media")}, session=kenji).json()
+    path = f"/albums/{album['id']}"
+    for ctype in ["text/plain", "application/xml", "application/octet-stream", "multipart/form-data"]:
+        reply = api.send("PATCH", path, b'{"description": "x"}', session=kenji, headers={"Content-Type": ctype})
+        assert reply.status == 415 and "Content-Type" in reply.json()["detail"], ctype
+    upper = api.send(
+        "PATCH",
+        path,
+        {"description": "upper"},
+        session=kenji,
+        headers={"Content-Type": "APPLICATION/JSON; charset=UTF-8"},
+    )
+    assert upper.status == 200 and upper.json()["description"] == "upper"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"title": "Deep", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"title": "BigInt", "x": 1' + b"0" * 5000 + b"}",
+        b'[{"title": "Array"}]',
+        b'"just a string"',
+        b"{bad",
+    ],
+)
+def test_bodies_that_are_not_a_json_object_are_422(api: Api, kenji: str, body: bytes) -> None:
+    for method, path in [("POST", "/albums"), ("POST", "/auth/login")]:
+        reply = api.send(method, path, body, session=kenji)
+        assert reply.status == 422 and reply.json()["detail"].startswith("body:"), (path, reply.body[:100])
+
+
+def test_track_id_must_be_an_integer(api: Api, kenji: str) -> None:
+    album = api.send("POST", "/albums", {"title": unique("Ids")}, session=kenji).json()
+    for bad in ["11.0", "+13", "013", "1e3", "abc", "-1", "9" * 30]:
+        reply = api.send("DELETE", f"/albums/{album['id']}/tracks/{bad}", session=kenji)
+        assert reply.status == 422, (bad, reply.body)
+
+
+def test_reorder_is_capped_before_any_work(api: Api, kenji: str) -> None:
+    album = api.send("POST", "/albums", {"title": unique("Capped")}, session=kenji).json()
+    reply = api.send("PUT", f"/albums/{album['id']}/tracks", {"track_ids": list(range(30_000))}, session=kenji)
+    assert reply.status == 422 and len(reply.body) < 2000
+
+
+@pytest.mark.parametrize("title", ["\u200b", "\u0301", "\u200b\u200c", " \u2060 "])
+def test_visually_empty_titles_are_422(api: Api, kenji: str, title: str) -> None:
+    assert api.send("POST", "/albums", {"title": title}, session=kenji).status == 422
+
+
+def test_invalid_utf8_in_the_query_is_422(api: Api, kenji: str) -> None:
+    album = api.send("POST", "/albums", {"title": unique("Bytes")}, session=kenji).json()
+    for raw in ["%ff%fe", "%ED%A0%80", "%C0%AF"]:
+        reply = api.send("PATCH", f"/albums/{album['id']}?title={raw}", session=kenji)
+        assert reply.status == 422, raw
+
+
+def test_existence_and_ownership_come_before_body_validation(api: Api, kenji: str, aurora: str) -> None:
+    theirs = api.send("POST", "/albums", {"title": unique("Theirs")}, session=aurora).json()
+    assert api.send("PATCH", f"/albums/{theirs['id']}", b"{bad", session=kenji).status == 403
+    assert api.send("DELETE", f"/albums/{theirs['id']}?cascade=maybe", session=kenji).status == 403
+    assert api.send("DELETE", f"/albums/{theirs['id']}/tracks/abc", session=kenji).status == 403
+    assert api.send("PATCH", "/albums/nope", b"{bad", session=kenji).status == 404
+
+
+def test_oversized_headers_get_a_json_error(api: Api) -> None:
+    reply = api.get("/albums", headers={"X-Long": "x" * 100_000})
+    assert reply.status >= 400 and reply.headers["content-type"] == "application/json" and "detail" in reply.json()
+
+
+def test_attaching_many_tracks_keeps_counters_exact(api: Api, kenji: str) -> None:
+    pds = pds_session(api, "kenji.test")
+    title = unique("Many")
+    writes = [
+        {
+            "$type": "com.atproto.repo.applyWrites#create",
+            "collection": "fm.plyr.track",
+            "value": {
+                "$type": "fm.plyr.track",
+                "title": f"{title} {i}",
+                "artist": "E2E",
+                "fileType": "mp3",
+                "createdAt": "2026-03-01T00:00:00.000Z",
+            },
+        }
+        for i in range(60)
+    ]
+    out = pds.apply_writes(writes, swap_commit=None)
+    uris = [r["uri"] for r in out["results"]]
+    album = api.send("POST", "/albums", {"title": title}, session=kenji).json()
+    reply = api.send("POST", f"/albums/{album['id']}/tracks", {"track_uris": uris}, session=kenji)
+    assert reply.status == 200 and reply.json()["track_count"] == 60
+    listed = next(a for a in api.get("/albums/kenji.test").json()["albums"] if a["id"] == album["id"])
+    assert listed["track_count"] == 60
+    page = api.get(f"/albums/kenji.test/{album['slug']}").json()
+    assert [t["atproto_record_uri"] for t in page["tracks"]] == uris

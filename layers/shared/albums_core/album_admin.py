@@ -5,15 +5,18 @@ swap-guarded), then in the catalogue, then the cache is invalidated. A PDS failu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from albums_core.atproto_records import AtUri
-from albums_core.auth import Caller
+from albums_core.auth import Caller, artist_guard
 from albums_core.cache import invalidate_album_cache
 from albums_core.errors import (
     AlbumNotFound,
@@ -38,8 +41,8 @@ from albums_core.text_rules import clean_description, clean_title
 from albums_core.xrpc import PdsSession, PdsUnavailable, SessionRevoked, XrpcError
 
 MAX_TRACKS = 500
-# One DynamoDB transaction holds 100 actions: 49 track moves (2 each) and the album's counters.
-_MOVES_PER_TRANSACTION = 49
+# A DynamoDB transaction holds 100 actions; smaller ones finish well inside a timeout.
+_MOVES_PER_TRANSACTION = 24
 UNSET: Any = object()
 # Longer than a function may run: a crashed request frees the album after this.
 _LEASE_SECONDS = 60
@@ -60,6 +63,19 @@ def pds_errors() -> Iterator[None]:
         metrics.add_metric(name="PdsCallFailed", unit=MetricUnit.Count, value=1)
         logger.warning("PDS refused a call", extra={"status": exc.status, "error": exc.error})
         raise UpstreamFailure(f"your PDS refused the change ({exc.error}); repeat the request to finish it") from exc
+
+
+def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
+    """The guard of an album's mutations: a session, then the album exists (404), then it is
+    the caller's (403) - before the request's body or parameters are validated."""
+
+    def guard(event: dict[str, Any]) -> Caller:
+        caller = artist_guard(event)
+        segments = str(event.get("rawPath") or "").strip("/").split("/")
+        AlbumAdmin(caller).owned(unquote(segments[1]) if len(segments) > 1 else "", message)
+        return caller
+
+    return guard
 
 
 def _valid_album_id(album_id: str) -> bool:
@@ -209,7 +225,11 @@ class AlbumAdmin:
     def _guarded(self, album_id: str, message: str, work: Any, *args: Any) -> Any:
         album = self.owned(album_id, message)
         with self.locked(album):
-            return work(self.repo.get_album(album.id) or album, *args)
+            try:
+                return work(self.repo.get_album(album.id) or album, *args)
+            finally:
+                # Also after a failure: the PDS may already show part of the change.
+                self._invalidate(album.slug)
 
     def attach(self, album_id: str, uris: object) -> dict[str, Any]:
         return self._guarded(album_id, "you can only modify your own albums", self._attach, uris)
@@ -322,11 +342,21 @@ class AlbumAdmin:
             for known, track in batch:
                 if known is not None:
                     actions.append(self.repo.delete_track_action(known))
-                actions.append(self.repo.put_track(track))
+                actions.append(self.repo.put_track(track, new=True))
             actions.append(
                 self.repo.counter_action(album.id, len(batch), sum(t.play_count for _, t in batch), album.title)
             )
-            self.repo._transact(actions)
+            try:
+                self.repo._transact(actions)
+            except ClientError as exc:
+                # A replay of a batch that did land (its puts are conditional): verified below.
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                loaded = self.repo.load_album(album.id)
+                present = {t.id for t in (loaded[1] if loaded else [])}
+                if not all(t.id in present for _, t in batch):
+                    raise
+        self.repo.recount(album.id)
 
     def _reorder(self, album: Album, track_ids: object) -> dict[str, Any]:
         loaded = self.repo.load_album(album.id)
@@ -335,13 +365,16 @@ class AlbumAdmin:
             isinstance(i, int) and not isinstance(i, bool) for i in track_ids
         ):
             raise Unprocessable("track_ids: must be a list of integers")
-        duplicates = sorted({i for i in track_ids if track_ids.count(i) > 1})
-        foreign = [i for i in track_ids if i not in tracks]
-        missing = sorted(set(tracks) - set(track_ids))
+        if len(track_ids) > MAX_TRACKS:
+            raise Unprocessable(f"track_ids: at most {MAX_TRACKS}")
+        counts = Counter(track_ids)
+        duplicates = sorted(i for i, n in counts.items() if n > 1)
+        foreign = sorted(i for i in counts if i not in tracks)
+        missing = sorted(set(tracks) - set(counts))
         if duplicates or foreign or missing:
             raise Unprocessable(
                 "track_ids: must list every track of the album exactly once"
-                f" (duplicates: {duplicates}, not in the album: {foreign}, missing: {missing})"
+                f" (duplicates: {duplicates[:20]}, not in the album: {foreign[:20]}, missing: {missing[:20]})"
             )
         order: list[str] = [u for i in track_ids if (u := tracks[i].record_uri)]
         album = self.ensure_list_record(album)
@@ -397,7 +430,7 @@ class AlbumAdmin:
                 self.repo.counter_action(album.id, -1, -in_album.play_count),
             ]
         )
-        self.repo.unlist_if_empty(album.id)
+        self.repo.recount(album.id)
         changes: dict[str, Any] = {"track_order": [u for u in album.track_order if u != uri], "updated_at": now_iso()}
         if album.list_uri and cids.get(album.list_uri):
             changes["list_cid"] = cids[album.list_uri]
@@ -444,6 +477,7 @@ class AlbumAdmin:
             if slug != album.slug:
                 self.repo.release_slug(self.did, self.handle, slug, album.id)
             raise
+        self.repo.set_track_cids(tracks, cids)
         renamed = self.repo.finish_rename(album, self.handle, title, slug, now_iso())
         if album.list_uri and cids.get(album.list_uri):
             renamed = self.repo.set_album_fields(renamed, list_cid=cids[album.list_uri])
@@ -460,12 +494,13 @@ class AlbumAdmin:
         if album.list_uri:
             edits.append(Edit(album.list_uri, _delete))  # last: the album stays whole until then
         with pds_errors():
-            apply_edits(self.pds, edits)
+            cids = apply_edits(self.pds, edits)
         actions = []
         for track in tracks:
             actions.append(self.repo.delete_track_action(track))
             if not cascade:
-                actions.append(self.repo.put_track(replace(track, album_id=None)))
+                cid = cids.get(track.record_uri or "") or track.record_cid
+                actions.append(self.repo.put_track(replace(track, album_id=None, record_cid=cid)))
         self.repo.transact_in_batches(actions, 98)
         self.repo.delete_album_items(album, self.handle)
         self._invalidate(album.slug)

@@ -147,6 +147,7 @@ _ERRORS = {
     404: "not found",
     409: "conflict (a slug already used, a change already under way)",
     413: "image too large (max 4MB)",
+    415: "a body of a media type the operation does not take",
     422: "invalid input; the message names the field",
     502: "the artist's PDS failed; repeat the request to finish the job",
 }

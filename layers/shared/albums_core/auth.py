@@ -128,3 +128,14 @@ def me(session: Session, repo: CatalogueRepository | None = None) -> dict[str, A
 
 
 __all__ = ["Caller", "InvalidSession", "login", "logout", "me", "require_artist", "require_session"]
+
+
+# Guards run before routing and body validation: they take the API Gateway event.
+
+
+def session_guard(event: dict[str, Any]) -> Session:
+    return require_session(event.get("headers"), event.get("cookies"))
+
+
+def artist_guard(event: dict[str, Any]) -> Caller:
+    return require_artist(event.get("headers"), event.get("cookies"))

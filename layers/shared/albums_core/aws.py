@@ -10,7 +10,7 @@ from botocore.config import Config
 
 _CONFIG = Config(
     connect_timeout=2,
-    read_timeout=5,
+    read_timeout=15,
     retries={"max_attempts": 3, "mode": "standard"},
     tcp_keepalive=True,
 )

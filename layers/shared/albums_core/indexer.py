@@ -169,14 +169,9 @@ class Indexer:
             self.touched.add(album_id)
 
     def _recount(self, album_id: str) -> None:
-        loaded = self.repo.load_album(album_id)
-        if loaded is None:
-            return
-        album, tracks = loaded
-        count, plays = len(tracks), sum(t.play_count for t in tracks)
-        if (album.track_count, album.total_plays) != (count, plays):
-            album = self.repo.set_album_fields(album, track_count=count, total_plays=plays)
-        invalidate_album_cache(self.artist.handle, album.slug)
+        album = self.repo.recount(album_id)
+        if album is not None:
+            invalidate_album_cache(self.artist.handle, album.slug)
 
 
 def sync_artist(artist: Artist, repo: CatalogueWriter | None = None) -> dict[str, int]:

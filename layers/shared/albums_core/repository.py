@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -154,7 +155,9 @@ class CatalogueRepository:
     # ---- writes ----------------------------------------------------------------------
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
-        self.client.transact_write_items(TransactItems=actions)
+        # The token makes botocore's retry of a timed-out call a no-op in DynamoDB instead of
+        # a second application (counters ADDed twice).
+        self.client.transact_write_items(TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
 
     def put_artist(self, artist: Artist) -> None:
         """The artist item and its handle pointer (the read-side projection by handle)."""
@@ -506,9 +509,13 @@ class CatalogueWriter(CatalogueRepository):
             "image_key": keys.image_key(track.image_id),
         }
 
-    def put_track(self, track: Track) -> dict[str, Any]:
-        """A Put action of the track item where its album (or none) puts it."""
-        return self._put(self._track_item(track))
+    def put_track(self, track: Track, new: bool = False) -> dict[str, Any]:
+        """A Put action of the track item where its album (or none) puts it; `new` makes it
+        conditional on the item not being there (a replayed move fails instead of repeating)."""
+        action = self._put(self._track_item(track))
+        if new:
+            action["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        return action
 
     def delete_track_action(self, track: Track) -> dict[str, Any]:
         return self._delete(self._track_key(track))
@@ -531,6 +538,39 @@ class CatalogueWriter(CatalogueRepository):
                 "ExpressionAttributeValues": values,
             }
         }
+
+    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
+        """Record the CIDs the PDS gave the tracks' records after a change."""
+        actions = []
+        for track in tracks:
+            cid = cids.get(track.record_uri or "")
+            if cid and cid != track.record_cid:
+                actions.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item(self._track_key(track)),
+                            "UpdateExpression": "SET record_cid = :c",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":c": to_value(cid)},
+                        }
+                    }
+                )
+        self.transact_in_batches(actions, 100)
+
+    def recount(self, album_id: str) -> Album | None:
+        """Set the album's counters from its tracks (under the album's lease): exact whatever
+        a failed or replayed request left behind."""
+        loaded = self.load_album(album_id)
+        if loaded is None:
+            return None
+        album, tracks = loaded
+        count, plays = len(tracks), sum(t.play_count for t in tracks)
+        if (album.track_count, album.total_plays) != (count, plays):
+            album = self.set_album_fields(album, track_count=count, total_plays=plays)
+        elif count == 0:
+            self.unlist_if_empty(album_id)  # ADDs down to 0 leave it in the listing index
+        return album
 
     def unlist_if_empty(self, album_id: str) -> None:
         try:

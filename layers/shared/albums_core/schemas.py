@@ -42,8 +42,8 @@ class UpdateAlbumBody(_Body):
 
 
 class AttachTracksBody(_Body):
-    track_uris: list[StrictStr] = Field(description="AT-URIs of your fm.plyr.track records")
+    track_uris: list[StrictStr] = Field(max_length=500, description="AT-URIs of your fm.plyr.track records")
 
 
 class ReorderTracksBody(_Body):
-    track_ids: list[StrictInt] = Field(description="every track id of the album, in the new order")
+    track_ids: list[StrictInt] = Field(max_length=500, description="every track id of the album, in the new order")

@@ -47,12 +47,23 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text)
 
 
+def _visible(text: str) -> bool:
+    """Something a reader would see: a letter, digit, punctuation or symbol (not only
+    zero-width, format or combining characters)."""
+    return any(unicodedata.category(c)[0] in "LNPS" for c in text)
+
+
+_REPLACEMENT = "\ufffd"  # what undecodable bytes (invalid UTF-8) became on the way in
+
+
 def clean_title(raw: object, field: str = "title") -> str:
     if not isinstance(raw, str):
         raise Unprocessable(f"{field}: must be a string")
     title = " ".join(raw.split())  # strip, and fold inner runs of white space
-    if not title:
+    if not title or not _visible(title):
         raise Unprocessable(f"{field}: must not be empty")
+    if _REPLACEMENT in title:
+        raise Unprocessable(f"{field}: must be valid UTF-8 text")
     if _has_control(title):
         raise Unprocessable(f"{field}: must not contain control characters")
     if len(title) > MAX_TITLE_CHARS or graphemes(title) > MAX_TITLE_GRAPHEMES:
@@ -67,6 +78,8 @@ def clean_description(raw: object) -> str | None:
     if not isinstance(raw, str):
         raise Unprocessable("description: must be a string")
     text = raw.strip()
+    if _REPLACEMENT in text:
+        raise Unprocessable("description: must be valid UTF-8 text")
     if len(text) > MAX_DESCRIPTION:
         raise Unprocessable(f"description: at most {MAX_DESCRIPTION} characters")
     if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):

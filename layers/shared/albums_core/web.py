@@ -3,13 +3,17 @@ to responses, and path normalisation."""
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from albums_core.errors import ServiceError
 from albums_core.observability import logger
@@ -38,6 +42,10 @@ def make_app() -> APIGatewayHttpResolver:
     def _service_error(exc: ServiceError) -> Response:
         return error_response(exc.status, exc.detail)
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(415, "Content-Type must be application/json")
+
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
         errors = exc.errors()
@@ -55,8 +63,58 @@ def make_app() -> APIGatewayHttpResolver:
     return app
 
 
-def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+JSON = "application/json"
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _header(event: dict[str, Any], name: str) -> tuple[str | None, str | None]:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return key, value
+    return None, None
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode("utf-8", "surrogatepass")
+
+
+def check_body(event: dict[str, Any], accepts: tuple[str, ...]) -> tuple[dict[str, Any], tuple[int, str] | None]:
+    """Media types are case-insensitive: normalise the Content-Type. A body of a type the
+    route does not take is 415 (`accepts` empty: the handler judges the body itself); a JSON
+    body that is not a JSON object (or not JSON, too deep,
+    a number too long to read) is 422, before any handler sees it."""
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", "")).upper()
+    key, value = _header(event, "content-type")
+    media = (value or "").partition(";")[0].strip().lower()
+    if key is not None and value is not None:
+        headers = {k: v for k, v in event["headers"].items() if k != key}
+        params = value.partition(";")[2]
+        headers["content-type"] = media + (f";{params}" if params else "")
+        event = {**event, "headers": headers}
+    if method not in _BODY_METHODS or not event.get("body"):
+        return event, None
+    if accepts and media not in accepts:
+        return event, (415, f"Content-Type must be {' or '.join(accepts)}")
+    if media == JSON:
+        try:
+            parsed = json.loads(_raw_body(event))
+        except (ValueError, RecursionError):
+            return event, (422, "body: must be valid JSON")
+        if not isinstance(parsed, dict):
+            return event, (422, "body: must be a JSON object")
+    return event, None
+
+
+def resolve(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, accepts: tuple[str, ...] = (JSON,)
+) -> dict[str, Any]:
     """Accept every route with or without a trailing slash, as the contract asks."""
+    event, refused = check_body(event, accepts)
+    if refused:
+        return _error_result(*refused)
     path = event.get("rawPath") or ""
     if len(path) > 1 and path.endswith("/"):
         event = {**event, "rawPath": path.rstrip("/") or "/"}
@@ -76,17 +134,18 @@ def resolve_guarded(
     app: APIGatewayHttpResolver,
     event: dict[str, Any],
     context: Any,
-    guard: Callable[[Mapping[str, str] | None, Sequence[str] | None], Any],
+    guard: Callable[[dict[str, Any]], Any],
+    accepts: tuple[str, ...] = (JSON,),
 ) -> dict[str, Any]:
     """Check credentials before routing and body validation (a caller without a session gets
     401, whatever the body); the guard's result is in `app.context["caller"]`."""
     try:
-        caller = guard(event.get("headers"), event.get("cookies"))
+        caller = guard(event)
     except ServiceError as exc:
         return _error_result(exc.status, exc.detail)
     app.append_context(caller=caller)
     try:
-        return resolve(app, event, context)
+        return resolve(app, event, context, accepts)
     finally:
         app.clear_context()
 
@@ -105,7 +164,9 @@ def optional_viewer(app: APIGatewayHttpResolver) -> Any:
     return lookup_viewer(session_id) if session_id else None
 
 
-def lambda_entry(app: APIGatewayHttpResolver, guard: Any = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def lambda_entry(
+    app: APIGatewayHttpResolver, guard: Any = None, accepts: tuple[str, ...] = (JSON,)
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The function's handler: correlation id, tracing, metrics, then the (guarded) route."""
     from aws_lambda_powertools.logging import correlation_paths
 
@@ -116,8 +177,8 @@ def lambda_entry(app: APIGatewayHttpResolver, guard: Any = None) -> Callable[[di
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if guard is None:
-            return resolve(app, event, context)
-        return resolve_guarded(app, event, context, guard)
+            return resolve(app, event, context, accepts)
+        return resolve_guarded(app, event, context, guard, accepts)
 
     return lambda_handler
 
