@@ -61,8 +61,14 @@ def create_keys(stack: Stack, kms: Any) -> None:
             kms.create_alias(AliasName=alias, TargetKeyId=key)
 
 
+def create_queues(stack: Stack, sqs: Any) -> None:
+    for logical in stack.of_type("AWS::SQS::Queue"):
+        sqs.create_queue(QueueName=stack.physical[logical])
+
+
 def create_all(stack: Stack, session: Any, endpoint: str) -> None:
     create_tables(stack, session.client("dynamodb", endpoint_url=endpoint))
     create_buckets(stack, session.client("s3", endpoint_url=endpoint))
     create_cursor_key(stack, session.client("ssm", endpoint_url=endpoint))
     create_keys(stack, session.client("kms", endpoint_url=endpoint))
+    create_queues(stack, session.client("sqs", endpoint_url=endpoint))

@@ -4,6 +4,7 @@ catalogue, the record server and the HTTP gateway."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +56,12 @@ class LocalStack:
         self.pds = LocalPds(log=STATE_DIR / "pds.log").start(demo_accounts())
         self.moto = MotoServer(log=STATE_DIR / "moto.log").start()
         self.stack = local_stack(
+            endpoint=self.moto.url,
             overrides={
                 "CoversBaseUrl": f"{api_url}/covers",
                 "PlcUrl": self.pds.plc_url,
                 "HandleResolverUrl": self.pds.pds_url,
-            }
+            },
         )
         session = aws_session(self.stack.region)
         create_all(self.stack, session, self.moto.url)
@@ -71,8 +73,13 @@ class LocalStack:
 
             self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{api_url}/covers")
         from local_runtime.event_pump import S3EventPump
+        from local_runtime.stream_pump import SchedulePump, StreamPump
 
         self.s3_pump = S3EventPump(self.stack, self.host, session, self.moto.url).start()
+        self.stream_pump = StreamPump(self.stack, self.host, session, self.moto.url).start()
+        self.schedule_pump = SchedulePump(
+            self.stack, self.host, float(os.environ.get("ALBUMS_LOCAL_SCHEDULE_SECONDS", "300"))
+        ).start()
         cors = self.stack.resources["HttpApi"]["Properties"].get("CorsConfiguration")
         self.gateway = Gateway(self.host, self.stack.routes(), port, s3=s3, bucket=bucket, cors=cors).start()
         return self
@@ -100,8 +107,9 @@ class LocalStack:
         path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
 
     def stop(self) -> None:
-        if getattr(self, "s3_pump", None):
-            self.s3_pump.stop()
+        for pump in ("s3_pump", "stream_pump", "schedule_pump"):
+            if getattr(self, pump, None):
+                getattr(self, pump).stop()
         if self.gateway:
             self.gateway.stop()
         if self.pds:

@@ -82,6 +82,8 @@ class Stack:
     parameters: dict[str, str]
     physical: dict[str, str]
     raw: dict[str, Any]
+    # Where the AWS endpoints are (moto), for attributes that are URLs (an SQS queue's Ref).
+    endpoint: str = "http://127.0.0.1:1"
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -140,6 +142,8 @@ class Stack:
         if name in self.parameters:
             return self.parameters[name]
         if name in self.physical:
+            if self.resources.get(name, {}).get("Type") == "AWS::SQS::Queue":
+                return f"{self.endpoint}/123456789012/{self.physical[name]}"
             return self.physical[name]
         raise KeyError(f"unresolvable Ref {name}")
 
@@ -154,6 +158,13 @@ class Stack:
         physical = self.physical[logical]
         if resource["Type"] == "AWS::DynamoDB::Table" and attr == "Arn":
             return f"arn:aws:dynamodb:{self.region}:123456789012:table/{physical}"
+        if resource["Type"] == "AWS::SQS::Queue":
+            if attr == "Arn":
+                return f"arn:aws:sqs:{self.region}:123456789012:{physical}"
+            if attr == "QueueName":
+                return physical
+        if resource["Type"] == "AWS::DynamoDB::Table" and attr == "StreamArn":
+            return f"arn:aws:dynamodb:{self.region}:123456789012:table/{physical}/stream/local"
         if resource["Type"] == "AWS::KMS::Key" and attr == "Arn":
             return f"arn:aws:kms:{self.region}:123456789012:{physical}"
         if resource["Type"] == "AWS::S3::Bucket" and attr == "Arn":
@@ -176,6 +187,25 @@ class Stack:
                 memory=int(props.get("MemorySize", globals_.get("MemorySize", 512))),
             )
         return result
+
+    def stream_triggers(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, table logical id, event properties) of every DynamoDB stream event."""
+        triggers = []
+        for logical, res in self.of_type("AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] == "DynamoDB":
+                    props = event["Properties"]
+                    triggers.append((logical, props["Stream"]["Fn::GetAtt"][0], props))
+        return triggers
+
+    def schedules(self) -> list[tuple[str, str]]:
+        """(function, schedule expression) of every Schedule event."""
+        return [
+            (logical, event["Properties"]["Schedule"])
+            for logical, res in self.of_type("AWS::Serverless::Function").items()
+            for event in res["Properties"].get("Events", {}).values()
+            if event["Type"] == "Schedule"
+        ]
 
     def s3_triggers(self) -> list[tuple[str, str, list[str], str]]:
         """(function, bucket logical id, events, key prefix) of every S3 event in the template."""
@@ -203,7 +233,10 @@ class Stack:
 
 
 def local_stack(
-    name: str = "albums-local", region: str = "us-east-1", overrides: dict[str, str] | None = None
+    name: str = "albums-local",
+    region: str = "us-east-1",
+    overrides: dict[str, str] | None = None,
+    endpoint: str = "http://127.0.0.1:1",
 ) -> Stack:
     raw = load()
     params = {k: str(v.get("Default", "")) for k, v in raw.get("Parameters", {}).items()}
@@ -216,7 +249,7 @@ def local_stack(
             physical[logical] = f"alias/{name}-{logical}"  # an alias works wherever a key id does
         else:
             physical[logical] = f"{name}-{logical}"
-    stack = Stack(name=name, region=region, parameters=params, physical=physical, raw=raw)
+    stack = Stack(name=name, region=region, parameters=params, physical=physical, raw=raw, endpoint=endpoint)
     for logical, res in raw["Resources"].items():
         given = res.get("Properties", {}).get("BucketName") if res["Type"] == "AWS::S3::Bucket" else None
         if given is not None:

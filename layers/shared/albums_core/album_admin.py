@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from albums_core import cleanup
 from albums_core.atproto_records import AtUri
 from albums_core.auth import Caller, artist_guard
 from albums_core.cache import invalidate_album_cache
@@ -486,22 +487,28 @@ class AlbumAdmin:
 
     # ---- delete ------------------------------------------------------------------------------
 
+    def _delete_in_background(self, album: Album, cascade: bool) -> dict[str, Any]:
+        """A large album: its list record goes now (502 and nothing removed if that fails), the
+        album leaves every read at once, and the cleanup job finishes the tracks."""
+        if album.list_uri:
+            with pds_errors():
+                apply_edits(self.pds, [Edit(album.list_uri, _delete)])
+        cleanup.hand_over(self.repo, album, self.handle, cascade, self.pds)
+        metrics.add_metric(name="AlbumDeleted", unit=MetricUnit.Count, value=1)
+        return {"deleted": True, "cascade": cascade}
+
     def _delete_album(self, album: Album, cascade: bool) -> dict[str, Any]:
         loaded = self.repo.load_album(album.id)
         tracks = loaded[1] if loaded else []
+        if len(tracks) > cleanup.SYNC_DELETE_MAX_TRACKS:
+            return self._delete_in_background(album, cascade)
         change = _delete if cascade else _drop_field("album")
         edits = [Edit(t.record_uri, change) for t in tracks if t.record_uri]
         if album.list_uri:
             edits.append(Edit(album.list_uri, _delete))  # last: the album stays whole until then
         with pds_errors():
             cids = apply_edits(self.pds, edits)
-        actions = []
-        for track in tracks:
-            actions.append(self.repo.delete_track_action(track))
-            if not cascade:
-                cid = cids.get(track.record_uri or "") or track.record_cid
-                actions.append(self.repo.put_track(replace(track, album_id=None, record_cid=cid)))
-        self.repo.transact_in_batches(actions, 98)
+        self.repo.release_tracks(tracks, cascade, cids)
         self.repo.delete_album_items(album, self.handle)
         self._invalidate(album.slug)
         metrics.add_metric(name="AlbumDeleted", unit=MetricUnit.Count, value=1)

@@ -88,6 +88,11 @@ def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -
     )
     repo.upsert_artist(artist)
     session = create_session(who.did, who.handle, who.pds_url, tokens)
+    from albums_core.cleanup import resume_parked
+
+    resumed = resume_parked(repo, who.did, tokens)
+    if resumed:
+        logger.info("parked cleanups resumed", extra={"jobs": resumed})
     return session, artist
 
 

@@ -29,6 +29,8 @@ class Settings:
     session_ttl_seconds: int
     local_mode: bool
     covers_bucket: str
+    dead_letter_queue_url: str
+    resync_after_seconds: int
 
 
 @lru_cache(maxsize=1)
@@ -50,4 +52,6 @@ def settings() -> Settings:
         session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", str(14 * 24 * 3600))),
         local_mode=_flag("ALBUMS_LOCAL_MODE"),
         covers_bucket=env.get("COVERS_BUCKET", ""),
+        dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
+        resync_after_seconds=int(env.get("RESYNC_AFTER_SECONDS", str(24 * 3600))),
     )

@@ -95,7 +95,9 @@ def process(data: bytes, max_bytes: int = MAX_DIRECT_BYTES) -> Cover:
             pixels = img if img.mode == target else img.convert(target)
             original = io.BytesIO()
             if kind is JPEG:
-                pixels.convert("RGB").save(original, "JPEG", quality=92, optimize=True)
+                # No second full-size copy (convert() copies even when the mode is already
+                # RGB), and no optimize pass (it keeps every coefficient of a 40 MP image).
+                (pixels if pixels.mode == "RGB" else pixels.convert("RGB")).save(original, "JPEG", quality=92)
             elif kind is PNG:
                 pixels.save(original, "PNG", compress_level=6)
             else:

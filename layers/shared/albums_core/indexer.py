@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any
 
-from albums_core import xrpc
+from albums_core import keys, xrpc
 from albums_core.atproto_records import list_item_uris
 from albums_core.cache import invalidate_album_cache
+from albums_core.codec import to_item, to_value
 from albums_core.errors import Conflict, Unprocessable
 from albums_core.models import Album, Artist, Track
 from albums_core.records import LIST, TRACK, album_id_for, is_track_record, new_track, now_iso, track_fields
@@ -81,6 +82,13 @@ class Indexer:
 
         for album_id in self.touched:
             self._recount(album_id)
+        self.repo.client.update_item(
+            TableName=self.repo.table,
+            Key=to_item(keys.artist(did)),
+            UpdateExpression="SET synced_at = :n",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":n": to_value(now_iso())},
+        )
         return self.counts
 
     def _upsert_album(self, album: Album | None, list_uri: str, record: xrpc.Record, order: list[str]) -> Album:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -538,6 +538,41 @@ class CatalogueWriter(CatalogueRepository):
                 "ExpressionAttributeValues": values,
             }
         }
+
+    def batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25, retrying unprocessed items (each write is atomic on
+        its own; used where no counter depends on the batch being whole)."""
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.table: requests[start : start + 25]}
+            for attempt in range(10):
+                out = self.client.batch_write_item(RequestItems=pending)
+                pending = out.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.02 * 2**attempt, 1.0))
+            if pending:
+                raise RuntimeError("DynamoDB kept items unprocessed")
+
+    def release_tracks(self, tracks: list[Track], delete: bool, cids: dict[str, str | None]) -> None:
+        """Tracks leave a (deleted) album: gone with `delete`, otherwise standalone with the
+        CIDs their records got. Idempotent: the standalone item is written before the album's
+        copy goes, so a run cut short is finished by the next one."""
+        if not delete:
+            self.batch_write(
+                [
+                    {
+                        "PutRequest": {
+                            "Item": to_item(
+                                self._track_item(
+                                    replace(t, album_id=None, record_cid=cids.get(t.record_uri or "") or t.record_cid)
+                                )
+                            )
+                        }
+                    }
+                    for t in tracks
+                ]
+            )
+        self.batch_write([{"DeleteRequest": {"Key": to_item(self._track_key(t))}} for t in tracks])
 
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
         """Record the CIDs the PDS gave the tracks' records after a change."""

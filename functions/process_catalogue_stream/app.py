@@ -1,0 +1,25 @@
+"""The catalogue's DynamoDB stream (filtered in template.yaml): album deletions finished in
+the background, caches and covers kept right; partial batch failures reported, poison
+records to the dead-letter queue."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from albums_core.observability import logger, metrics, tracer
+from albums_core.stream_events import handle_with_dead_letters
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> str:
+    return handle_with_dead_letters(record.raw_event)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

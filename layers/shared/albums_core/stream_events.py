@@ -1,0 +1,100 @@
+"""What the catalogue stream's records mean for the service (the cleanup function's logic):
+finish album deletions, keep caches right, delete covers nothing refers to. Every handler is
+idempotent: records arrive at least once, and out of order across shards."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from albums_core.aws import client
+from albums_core.cache import invalidate_album_cache, invalidate_album_cache_by_id
+from albums_core.cleanup import JOB, PENDING, run_job
+from albums_core.codec import from_item
+from albums_core.config import settings
+from albums_core.cover_service import delete_if_unreferenced
+from albums_core.observability import logger
+from albums_core.repository import CatalogueWriter
+
+# After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
+MAX_ATTEMPTS = 3
+_IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class PoisonRecord(ValueError):
+    """A record that cannot be handled however often it is retried."""
+
+
+def _image(item: dict[str, Any]) -> str | None:
+    image_id = item.get("image_id")
+    if image_id is None:
+        return None
+    if not isinstance(image_id, str) or not _IMAGE_ID.match(image_id):
+        raise PoisonRecord(f"malformed image id {image_id!r}")
+    return image_id
+
+
+def handle(record: dict[str, Any], repo: CatalogueWriter | None = None) -> str:
+    repo = repo or CatalogueWriter()
+    body = record.get("dynamodb") or {}
+    keys = from_item(body.get("Keys") or {})
+    new = from_item(body["NewImage"]) if body.get("NewImage") else None
+    old = from_item(body["OldImage"]) if body.get("OldImage") else None
+    event = record.get("eventName")
+    sk = str(keys.get("sk", ""))
+    if sk == JOB and new is not None and new.get("status") == PENDING:
+        return run_job(str(new["job_id"]), repo)
+    if sk == "ALBUM" and event == "REMOVE" and old is not None:
+        image_id = _image(old)
+        artist = repo.get_artist(str(old.get("artist_did")))
+        if artist is not None:
+            invalidate_album_cache(artist.handle, str(old.get("slug")))
+        if image_id:
+            delete_if_unreferenced(image_id, repo)
+        return "album removed"
+    if sk.startswith("TRACK#"):
+        albums = {str(i.get("album_id")) for i in (old, new) if i and i.get("album_id")}
+        for album_id in albums:
+            invalidate_album_cache_by_id(album_id)
+        if event == "REMOVE" and old is not None:
+            image_id = _image(old)
+            if image_id:
+                delete_if_unreferenced(image_id, repo)
+        return "track changed"
+    return "ignored"
+
+
+def _attempt(event_id: str) -> int:
+    """Count this attempt at a record (kept two days in the cache table's TTL)."""
+    out = client("dynamodb").update_item(
+        TableName=settings().cache_table,
+        Key={"cache_key": {"S": f"attempt#{event_id}"}},
+        UpdateExpression="ADD attempts :one SET expires_at = :e",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":e": {"N": str(int(time.time()) + 2 * 86400)}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(out["Attributes"]["attempts"]["N"])
+
+
+def dead_letter(record: dict[str, Any], reason: str) -> None:
+    client("sqs").send_message(
+        QueueUrl=settings().dead_letter_queue_url,
+        MessageBody=json.dumps({"record": record, "reason": reason}, default=str),
+    )
+
+
+def handle_with_dead_letters(record: dict[str, Any]) -> str:
+    """Handle a record; a failure is re-raised (the batch reports it and it is retried) until
+    its MAX_ATTEMPTS-th time, when the whole record goes to the dead-letter queue instead."""
+    try:
+        return handle(record)
+    except Exception as exc:
+        attempts = _attempt(str(record.get("eventID")))
+        if attempts < MAX_ATTEMPTS and not isinstance(exc, PoisonRecord):
+            logger.warning("stream record failed; it will be retried", extra={"attempts": attempts}, exc_info=True)
+            raise
+        dead_letter(record, f"{type(exc).__name__}: {exc}")
+        logger.error("stream record sent to the dead-letter queue", extra={"event_id": record.get("eventID")})
+        return "dead-lettered"
