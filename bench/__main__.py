@@ -1,4 +1,4 @@
-"""`python -m bench`: one local stack, four sections, every figure beside its target."""
+"""`python -m bench`: one local stack, six sections, every figure beside its target."""
 
 from __future__ import annotations
 
@@ -30,14 +30,21 @@ def main() -> int:
         stack.start()
         # Only now: Powertools reads its environment (metrics namespace, service name) when the
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
-        from bench import calls, coldstart, paging, writes
+        from bench import calls, cleanups, coldstart, paging, writes
 
         summary += coldstart.run(stack)
         summary += calls.run(stack)
         summary += paging.run(stack)
         summary += writes.run(stack)
+        # Section 6 needs the stack (its PDS, moto, the stream pump), so it runs before section 5.
+        summary += cleanups.run(stack)
     finally:
         stack.stop()
+    # Needs no stack, and runs after it is down: its background work (the stream pump, moto) would
+    # share the CPU with the timings. Each case runs in a fresh process of its own.
+    from bench import covers
+
+    summary += covers.run()
 
     heading("Targets")
     print(table(["target", "met"], [[name, verdict(met)] for name, met in summary]))

@@ -5,6 +5,7 @@ and retries the records a batch reports as failed, up to MaximumRetryAttempts.""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -45,9 +46,28 @@ def _matches_one(option: Any, value: Any) -> bool:
     return value is not _MISSING and value == option
 
 
+def _json_value(value: Any) -> Any:
+    """An attribute value as it travels in JSON: binary as base64 text."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                base64.b64encode(v).decode()
+                if k == "B" and isinstance(v, bytes)
+                else [base64.b64encode(b).decode() for b in v]
+                if k == "BS"
+                else _json_value(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
 def _as_lambda_sees_it(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    """boto3 parsed the record; Lambda delivers it as JSON (times as epoch seconds)."""
-    body = dict(record["dynamodb"])
+    """boto3 parsed the record; Lambda delivers it as JSON (times as epoch seconds, binary
+    attributes as base64 text)."""
+    body = {k: (_json_value(v) if k in ("Keys", "NewImage", "OldImage") else v) for k, v in record["dynamodb"].items()}
     created = body.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         body["ApproximateCreationDateTime"] = int(created.timestamp())

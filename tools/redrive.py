@@ -11,25 +11,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import uuid
 from typing import Any
 
 
 def _drain(sqs: Any, queue_url: str, invoke: Any) -> int:
-    replayed = 0
-    while True:
-        out = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    """Replay the letters there now (not the ones a failing replay writes back)."""
+    waiting = int(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
+    replayed = seen = 0
+    while seen < waiting:
+        out = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, waiting - seen), WaitTimeSeconds=1)
         messages = out.get("Messages", [])
         if not messages:
             return replayed
         for message in messages:
+            seen += 1
             letter = json.loads(message["Body"])
             record = letter.get("record")
             if record is None:  # shard metadata from the on-failure destination: nothing to replay
                 continue
+            # A fresh attempt budget: the consumer counts attempts per event id.
+            record = {**record, "eventID": f"{record.get('eventID')}#redrive-{uuid.uuid4().hex[:8]}"}
             result = invoke({"Records": [record]})
             if not (result or {}).get("batchItemFailures"):
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 replayed += 1
+    return replayed
 
 
 def redrive_local(host: Any) -> int:

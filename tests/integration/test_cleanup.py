@@ -181,6 +181,7 @@ def test_redrive_once_the_cause_is_fixed(alice: Artist, pump: StreamPump, faulty
     faulty.rules.append(Rule("com.atproto.repo.applyWrites", times=1000))
     pump.drain()
     assert len(dead_letters_peek()) == 1
+    assert "PdsUnavailable" in dead_letters_peek_reason()
     faulty.rules.clear()
     assert redrive_local(pump.host) == 1
     assert_agree(alice, album_id, uris, True)
@@ -255,3 +256,8 @@ def test_sweep_removes_expired_cache_and_session_items(aws_env: None) -> None:
     report = Sweep(datetime.now(UTC)).run()
     assert report["cache_items_deleted"] == 1 and report["sessions_deleted"] == 1
     assert "Item" in dynamodb.get_item(TableName=settings().cache_table, Key={"cache_key": {"S": "live"}})
+
+
+def dead_letters_peek_reason() -> str:
+    out = client("sqs").receive_message(QueueUrl=settings().dead_letter_queue_url, VisibilityTimeout=0)
+    return json.loads(out["Messages"][0]["Body"])["reason"] if out.get("Messages") else ""

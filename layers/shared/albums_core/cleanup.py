@@ -81,13 +81,18 @@ def hand_over(repo: CatalogueWriter, album: Album, handle: str, cascade: bool, p
     )
 
 
-def remaining_tracks(repo: CatalogueWriter, album_id: str) -> list[Track]:
-    items = repo._query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
-        ExpressionAttributeValues={":pk": to_value(keys.album_partition(album_id)), ":t": to_value("TRACK#")},
-        ConsistentRead=True,
-    )
-    return [Track.from_data(i) for i in items]
+def remaining_tracks(repo: CatalogueWriter, album_id: str, limit: int | None = None) -> list[Track]:
+    """The tracks still in a deleted album's partition (the next `limit` of them: handled ones
+    are gone, so each batch reads only itself)."""
+    params: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
+        "ExpressionAttributeValues": {":pk": to_value(keys.album_partition(album_id)), ":t": to_value("TRACK#")},
+        "ConsistentRead": True,
+    }
+    if limit is None:
+        return [Track.from_data(i) for i in repo._query_all(**params)]
+    out = repo.client.query(TableName=repo.table, Limit=limit, **params)
+    return [Track.from_data(from_item(i)) for i in out.get("Items", [])]
 
 
 def _set_status(repo: CatalogueWriter, job: dict[str, Any], status: str, **extra: Any) -> None:
@@ -140,7 +145,7 @@ def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_W
     cascade = bool(job["cascade"])
     try:
         while True:
-            tracks = remaining_tracks(repo, job["album_id"])[:batch]
+            tracks = remaining_tracks(repo, job["album_id"], batch)
             if not tracks:
                 break
             change = (lambda _: DELETE) if cascade else _drop_album_field

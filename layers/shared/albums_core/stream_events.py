@@ -4,6 +4,7 @@ idempotent: records arrive at least once, and out of order across shards."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -27,7 +28,7 @@ class PoisonRecord(ValueError):
     """A record that cannot be handled however often it is retried."""
 
 
-def _image(item: dict[str, Any]) -> str | None:
+def _image_id(item: dict[str, Any]) -> str | None:
     image_id = item.get("image_id")
     if image_id is None:
         return None
@@ -36,18 +37,40 @@ def _image(item: dict[str, Any]) -> str | None:
     return image_id
 
 
+def _decoded(value: Any) -> Any:
+    """A stream image as Lambda delivers it (JSON: binary attributes as base64 text)."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                base64.b64decode(v)
+                if k == "B" and isinstance(v, str)
+                else [base64.b64decode(b) for b in v]
+                if k == "BS"
+                else _decoded(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return value
+
+
+def _image(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return from_item(_decoded(body[name])) if body.get(name) else None
+
+
 def handle(record: dict[str, Any], repo: CatalogueWriter | None = None) -> str:
     repo = repo or CatalogueWriter()
     body = record.get("dynamodb") or {}
-    keys = from_item(body.get("Keys") or {})
-    new = from_item(body["NewImage"]) if body.get("NewImage") else None
-    old = from_item(body["OldImage"]) if body.get("OldImage") else None
+    keys = _image(body, "Keys") or {}
+    new = _image(body, "NewImage")
+    old = _image(body, "OldImage")
     event = record.get("eventName")
     sk = str(keys.get("sk", ""))
     if sk == JOB and new is not None and new.get("status") == PENDING:
         return run_job(str(new["job_id"]), repo)
     if sk == "ALBUM" and event == "REMOVE" and old is not None:
-        image_id = _image(old)
+        image_id = _image_id(old)
         artist = repo.get_artist(str(old.get("artist_did")))
         if artist is not None:
             invalidate_album_cache(artist.handle, str(old.get("slug")))
@@ -59,7 +82,7 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None) -> str:
         for album_id in albums:
             invalidate_album_cache_by_id(album_id)
         if event == "REMOVE" and old is not None:
-            image_id = _image(old)
+            image_id = _image_id(old)
             if image_id:
                 delete_if_unreferenced(image_id, repo)
         return "track changed"
