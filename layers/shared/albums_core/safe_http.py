@@ -1,7 +1,8 @@
 """A small HTTP GET for URLs that come from documents anyone can write (DID documents).
 
-https only and public addresses only (loopback over http too, only when the local runtime or a
-test says so explicitly: link-local and private ranges stay refused),
+https only and public addresses only (outside every IANA special-purpose range, see ip_ranges;
+loopback over http too, only when the local runtime or a test says so explicitly: link-local
+and private ranges stay refused),
 the connection pinned to the address that was checked (no DNS rebinding between check and
 connect), one overall deadline, and a cap on the response size.
 """
@@ -9,7 +10,6 @@ connect), one overall deadline, and a cap on the response size.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import socket
 import ssl
@@ -19,18 +19,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from albums_core.ip_ranges import address_allowed, is_loopback
+
 
 class FetchError(Exception):
     """The URL was refused or the server did not give a usable answer in time."""
-
-
-def _address_allowed(address: str, allow_loopback: bool) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if allow_loopback and ip.is_loopback:
-        return True
-    return ip.is_global and not ip.is_multicast
 
 
 def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
@@ -40,7 +33,7 @@ def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve {host!r}") from exc
     addresses = [str(info[4][0]) for info in infos]
-    if not addresses or not all(_address_allowed(a, allow_loopback) for a in addresses):
+    if not addresses or not all(address_allowed(a, allow_loopback) for a in addresses):
         raise FetchError(f"{host!r} resolves to an address that is not allowed")
     return addresses[0]
 
@@ -98,7 +91,7 @@ def request(
     except ValueError as exc:
         raise FetchError("bad port") from exc
     address = resolve_checked(parts.hostname, port, allow_loopback)
-    if parts.scheme == "http" and not ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+    if parts.scheme == "http" and not is_loopback(address):
         raise FetchError("plain http is allowed to loopback only")
     remaining = deadline - time.monotonic()
     if remaining <= 0:
