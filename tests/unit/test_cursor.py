@@ -53,3 +53,30 @@ def test_payload_edited_and_resigned_by_hand_without_the_key_is_invalid() -> Non
 def test_validly_signed_cursor_of_another_shape_is_invalid() -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor(encode_cursor({"pk": "x"}, KEY), FIELDS, KEY)
+
+
+def _spellings(cursor: str) -> list[str]:
+    """Other spellings of the same bytes that a lenient base64 decoder accepts."""
+    body, tag = cursor.split(".")
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 16 tag bytes leave 4 spare bits in the last character: flipping one keeps the bytes.
+    spare = last[last.index(tag[-1]) ^ 1]
+    return [
+        f"{body}.{tag}==",
+        f"{body}.{tag}=",
+        f"{body}=.{tag}",
+        f"{body}==.{tag}",
+        f"{body}.{tag[:4]}!{tag[4:]}",
+        f"{body}.{tag[:4]}\n{tag[4:]}",
+        f"{body}.{tag[:-1]}{spare}",
+        f"{body}.{tag.replace('-', '+').replace('_', '/')}",
+    ]
+
+
+def test_only_the_canonical_spelling_is_accepted() -> None:
+    cursor = encode_cursor(POSITION, KEY)
+    assert decode_cursor(cursor, FIELDS, KEY) == POSITION
+    variants = [v for v in _spellings(cursor) if v != cursor]
+    for variant in variants:
+        with pytest.raises(InvalidCursor):
+            decode_cursor(variant, FIELDS, KEY)

@@ -36,7 +36,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The one spelling _b64 makes, or binascii.Error: padding, characters outside the
+    alphabet (the decoder would skip them) and non-zero spare bits would each give one
+    cursor many spellings."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise binascii.Error("not canonical base64url")
+    return data
 
 
 def _tag(key: bytes, body: str) -> bytes:
