@@ -11,22 +11,18 @@ from albums_core import keys, xrpc
 from albums_core.atproto_records import list_item_uris
 from albums_core.cache import invalidate_album_cache
 from albums_core.codec import to_item, to_value
-from albums_core.errors import Conflict, Unprocessable
+from albums_core.errors import Conflict
 from albums_core.models import Album, Artist, Track
 from albums_core.records import LIST, TRACK, album_id_for, is_track_record, new_track, now_iso, track_fields
 from albums_core.repository import CatalogueWriter
 from albums_core.slugs import slugify
-from albums_core.text_rules import MAX_TITLE_CHARS, clean_title
+from albums_core.text_rules import salvage_title
 
 UNTITLED = "Untitled album"
 
 
 def _title(value: dict[str, Any]) -> str:
-    try:
-        return clean_title(value.get("name"))
-    except Unprocessable:
-        name = value.get("name")
-        return " ".join(name.split())[:MAX_TITLE_CHARS] if isinstance(name, str) and name.strip() else UNTITLED
+    return salvage_title(value.get("name")) or UNTITLED
 
 
 class Indexer:
