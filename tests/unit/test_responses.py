@@ -1,7 +1,10 @@
 import copy
+import json
+
+import pytest
 
 from albums_core.models import Album, Artist, Track, pick_images
-from albums_core.responses import album_list_item, album_page, personalise
+from albums_core.responses import album_list_item, album_page, artist_album_item, personalise
 
 ARTIST = Artist("did:plc:owner", "owner.test", "Owner", "https://img/avatar.png", "https://pds.example")
 ALBUM = Album(id="a1", artist_did=ARTIST.did, slug="s", title="T", list_uri="at://did:plc:owner/fm.plyr.list/1")
@@ -56,3 +59,33 @@ def test_personalise_likes_and_owner_sees_own_gated_tracks_ungated() -> None:
     other = personalise(copy.deepcopy(page), "did:plc:fan", {1})
     assert [t["is_liked"] for t in other["tracks"]] == [True, False]
     assert [t["gated"] for t in other["tracks"]] == [True, False]
+
+
+HOSTILE = ["javascript:alert(1)", "http://169.254.169.254/latest/meta-data/", "https://10.0.0.1/x.png", "data:,x"]
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+def test_urls_from_records_that_are_not_public_https_become_null(bad: str) -> None:
+    """Stored before URLs were checked at indexing, or built from a DID document's endpoint."""
+    artist = Artist(ARTIST.did, ARTIST.handle, "Owner", bad, bad)
+    album = Album(**{**ALBUM.__dict__, "image_url": bad, "thumbnail_url": bad})
+    hostile = Track(**{**track(1, 0).__dict__, "r2_url": bad, "image_url": bad, "thumbnail_url": bad})
+    page = album_page(album, artist, [hostile])
+    assert bad not in json.dumps(page)
+    first = page["tracks"][0]
+    assert first["r2_url"] is None and first["artist_avatar_url"] is None and first["atproto_record_url"] is None
+    assert first["image_url"] is None and first["thumbnail_url"] is None
+    assert first["album"]["image_url"] is None and page["metadata"]["image_url"] is None
+    for item in (album_list_item(album, artist), artist_album_item(album, artist)):
+        assert item["image_url"] is None and item["thumbnail_url"] is None
+
+
+def test_an_unsafe_image_falls_back_to_the_next_safe_one() -> None:
+    album = Album(**{**ALBUM.__dict__, "image_url": "javascript:x", "thumbnail_url": "https://img/t.png"})
+    hostile = Track(**{**track(1, 0).__dict__, "image_url": "https://169.254.169.254/i.png"})
+    page = album_page(album, ARTIST, [hostile])
+    # the album's own image is unusable: the artist's avatar stands in, as for an album without one
+    assert page["metadata"]["image_url"] == ARTIST.avatar_url
+    assert page["tracks"][0]["image_url"] == ARTIST.avatar_url
+    safe = Track(**{**track(2, 0).__dict__, "image_url": "https://img/a.png", "thumbnail_url": "file:///etc/passwd"})
+    assert album_page(ALBUM, ARTIST, [safe])["tracks"][0]["thumbnail_url"] == "https://img/a.png"

@@ -12,6 +12,7 @@ from albums_core.config import settings
 from albums_core.errors import Forbidden, InvalidSession, ServiceError, Unauthenticated, UpstreamFailure
 from albums_core.models import Artist
 from albums_core.observability import logger
+from albums_core.public_urls import public_url
 from albums_core.repository import CatalogueRepository, CatalogueWriter
 from albums_core.session_store import Session, create_session, delete_session, load_session
 from albums_core.sessions import COOKIE_NAME, credentials_from
@@ -57,7 +58,7 @@ def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
     if isinstance(avatar, dict):
         ref = avatar.get("ref")
         cid = ref.get("$link") if isinstance(ref, dict) else None
-    avatar_url = (
+    avatar_url = public_url(  # the PDS endpoint comes from a DID document anyone can write
         f"{pds_url}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
         if isinstance(cid, str)
         else None
@@ -127,7 +128,7 @@ def me(session: Session, repo: CatalogueRepository | None = None) -> dict[str, A
         "did": session.did,
         "handle": artist.handle if artist else session.handle,
         "display_name": artist.display_name if artist else None,
-        "avatar_url": artist.avatar_url if artist else None,
+        "avatar_url": public_url(artist.avatar_url) if artist else None,
         "is_artist": artist is not None,
     }
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from albums_core.atproto_records import AtUri
 from albums_core.models import Track
+from albums_core.public_urls import public_url
 
 LIST = "fm.plyr.list"
 TRACK = "fm.plyr.track"
@@ -52,21 +53,22 @@ def track_fields(record_uri: str, cid: str, value: dict[str, Any]) -> dict[str, 
     duration = value.get("duration")
     features = value.get("features")
     gate = value.get("supportGate")
+    audio_url = public_url(value.get("audioUrl"))  # anyone can write a record: no javascript: or metadata hosts
     return {
         "title": _str(value.get("title"), 256) or "untitled",
         "file_id": _str(value.get("fileId"), 256) or rkey_of(record_uri),
         "file_type": _str(value.get("fileType"), 16) or "unknown",
-        "r2_url": _str(value.get("audioUrl"), 2048),
+        "r2_url": audio_url,
         "duration": duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
         "features": features if isinstance(features, list) else [],
-        "image_url": _str(value.get("imageUrl"), 2048),
+        "image_url": public_url(value.get("imageUrl")),
         "support_gate": gate if isinstance(gate, dict) else None,
         "description": _str(value.get("description"), 5000),
         "created_at": _str(value.get("createdAt"), 64) or now_iso(),
         "record_uri": record_uri,
         "record_cid": cid,
         "pds_blob_cid": blob_cid if isinstance(blob_cid, str) else None,
-        "audio_storage": "pds" if blob_cid else ("r2" if value.get("audioUrl") else None),
+        "audio_storage": "pds" if blob_cid else ("r2" if audio_url else None),
     }
 
 

@@ -1,4 +1,7 @@
-"""Response bodies of the read endpoints, built from domain models (pure)."""
+"""Response bodies of the read endpoints, built from domain models.
+
+Every URL passes public_url on the way out, whatever was stored: records indexed before URLs
+were checked at indexing time, and URLs built from a DID document's PDS endpoint."""
 
 from __future__ import annotations
 
@@ -6,10 +9,19 @@ from typing import Any
 
 from albums_core.atproto_records import record_url
 from albums_core.models import Album, Artist, Track, pick_images
+from albums_core.public_urls import public_url
+
+
+def _avatar(artist: Artist | None) -> str | None:
+    return public_url(artist.avatar_url) if artist else None
+
+
+def _album_images(album: Album, artist: Artist | None) -> tuple[str | None, str | None]:
+    return pick_images(public_url(album.image_url), public_url(album.thumbnail_url), _avatar(artist))
 
 
 def album_list_item(album: Album, artist: Artist | None) -> dict[str, Any]:
-    image, thumb = pick_images(album.image_url, album.thumbnail_url, artist.avatar_url if artist else None)
+    image, thumb = _album_images(album, artist)
     return {
         "id": album.id,
         "title": album.title,
@@ -24,7 +36,7 @@ def album_list_item(album: Album, artist: Artist | None) -> dict[str, Any]:
 
 
 def artist_album_item(album: Album, artist: Artist) -> dict[str, Any]:
-    image, thumb = pick_images(album.image_url, album.thumbnail_url, artist.avatar_url)
+    image, thumb = _album_images(album, artist)
     return {
         "id": album.id,
         "title": album.title,
@@ -38,9 +50,10 @@ def artist_album_item(album: Album, artist: Artist) -> dict[str, Any]:
 
 def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]:
     """A track as an anonymous viewer sees it (is_liked false, gated when it has a gate)."""
-    album_image, album_thumb = pick_images(album.image_url, album.thumbnail_url, artist.avatar_url)
+    album_image, album_thumb = _album_images(album, artist)
+    track_image = public_url(track.image_url)
     image, thumb = (
-        (track.image_url, track.thumbnail_url or track.image_url) if track.image_url else (album_image, album_thumb)
+        (track_image, public_url(track.thumbnail_url) or track_image) if track_image else (album_image, album_thumb)
     )
     return {
         "id": track.id,
@@ -48,14 +61,14 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
         "artist": artist.display_name,
         "artist_handle": artist.handle,
         "artist_did": artist.did,
-        "artist_avatar_url": artist.avatar_url,
+        "artist_avatar_url": _avatar(artist),
         "file_id": track.file_id,
         "file_type": track.file_type,
         "features": track.features,
-        "r2_url": track.r2_url,
+        "r2_url": public_url(track.r2_url),
         "atproto_record_uri": track.record_uri,
         "atproto_record_cid": track.record_cid,
-        "atproto_record_url": record_url(artist.pds_url, track.record_uri),
+        "atproto_record_url": public_url(record_url(artist.pds_url, track.record_uri)),
         "play_count": track.play_count,
         "created_at": track.created_at,
         "image_url": image,
@@ -82,7 +95,7 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
 
 
 def album_page(album: Album, artist: Artist, tracks: list[Track]) -> dict[str, Any]:
-    image, _ = pick_images(album.image_url, album.thumbnail_url, artist.avatar_url)
+    image, _ = _album_images(album, artist)
     return {
         "metadata": {
             "id": album.id,
