@@ -121,6 +121,8 @@ def test_the_byte_limit_counts_utf8_not_code_points() -> None:
         ("\u3164", None),
         ("a\uffffb", "ab"),
         (FLAG * 64, FLAG * 32),
+        ("a" + FLAG * 64, "a" + FLAG * 31),  # never half a flag
+        ("\U0001f44d\U0001f3fd" * 40, "\U0001f44d\U0001f3fd" * 32),  # nor a thumb without its skin tone
         ("é" * 300, "é" * 64),
         (SCOTLAND * 2, SCOTLAND * 2),
         (42, None),

@@ -97,14 +97,14 @@ def _codepoint(ch: str) -> str:
     return f"U+{ord(ch):04X}"
 
 
-def graphemes(text: str) -> int:
-    """Extended grapheme clusters, closely enough for a length limit: combining marks,
-    variation selectors, emoji modifiers and tags join the character before, as does one
-    after a ZWJ; a pair of regional indicators (a flag) is one cluster."""
-    count = 0
+def _cluster_starts(text: str) -> list[int]:
+    """Where extended grapheme clusters start, closely enough for a length limit: combining
+    marks, variation selectors, emoji modifiers and tags join the character before, as does
+    one after a ZWJ; a pair of regional indicators (a flag) is one cluster."""
+    starts: list[int] = []
     joined = False
     open_flag = False
-    for ch in text:
+    for i, ch in enumerate(text):
         code = ord(ch)
         if (
             unicodedata.category(ch) in ("Mn", "Me", "Mc")
@@ -124,8 +124,12 @@ def graphemes(text: str) -> int:
             open_flag = False
             continue
         open_flag = regional
-        count += 1
-    return count
+        starts.append(i)
+    return starts
+
+
+def graphemes(text: str) -> int:
+    return len(_cluster_starts(text))
 
 
 def _has_control(text: str) -> bool:
@@ -186,15 +190,12 @@ def salvage_title(raw: object) -> str | None:
             or not (unicodedata.category(c) in ("Cs", "Cc") or c == _REPLACEMENT or _noncharacter(ord(c)))
         ).split()
     )
-    while True:
-        hidden = hidden_at(title)
-        if hidden is not None:
-            title = " ".join((title[:hidden] + title[hidden + 1 :]).split())
-            continue
-        if len(title.encode("utf-8")) > MAX_TITLE_BYTES or graphemes(title) > MAX_TITLE_GRAPHEMES:
-            title = title[:-1].rstrip()  # what this leaves dangling goes on the next turn
-            continue
-        break
+    while (hidden := hidden_at(title)) is not None:
+        title = " ".join((title[:hidden] + title[hidden + 1 :]).split())
+    # The longest run of whole clusters within both limits.
+    ends = [*_cluster_starts(title)[1 : MAX_TITLE_GRAPHEMES + 1], len(title)][:MAX_TITLE_GRAPHEMES]
+    fitting = [end for end in ends if len(title[:end].encode("utf-8")) <= MAX_TITLE_BYTES]
+    title = title[: fitting[-1]].rstrip() if fitting else ""
     try:
         return clean_title(title)
     except Unprocessable:
