@@ -60,9 +60,9 @@ def _base(ch: str) -> bool:
 
 
 def hidden_at(text: str) -> int | None:
-    """Where the first character is a reader would not see or that reorders or hides text: format
-    characters (bidi controls, zero-width space, BOM, ...), default-ignorable and blank
-    characters. Allowed where real text needs them: ZWJ and ZWNJ between two visible
+    """The index of the first character a reader would not see, or that reorders or hides
+    text: format characters (bidi controls, zero-width space, BOM, ...), default-ignorable
+    and blank characters. Allowed where real text needs them: ZWJ and ZWNJ between two visible
     characters, one variation selector after a visible character, and the tag sequence of
     a subdivision flag."""
     i, n = 0, len(text)
