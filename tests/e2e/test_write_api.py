@@ -278,6 +278,15 @@ def test_visually_empty_titles_are_422(api: Api, kenji: str, title: str) -> None
     assert api.send("POST", "/albums", {"title": title}, session=kenji).status == 422
 
 
+@pytest.mark.parametrize(
+    "title",
+    ["\u3164", "\u2800", "Night\u202eevirD", "Da\u200bwn", "Dawn\ufeff", "Dawn\uffff", "\U0001f1ef\U0001f1f5" * 64],
+)
+def test_hidden_characters_and_the_byte_limit_are_422_naming_the_field(api: Api, kenji: str, title: str) -> None:
+    reply = api.send("POST", "/albums", {"title": title}, session=kenji)
+    assert reply.status == 422 and reply.json()["detail"].startswith("title: "), reply.body
+
+
 def test_invalid_utf8_in_the_query_is_422(api: Api, kenji: str) -> None:
     album = api.send("POST", "/albums", {"title": unique("Bytes")}, session=kenji).json()
     for raw in ["%ff%fe", "%ED%A0%80", "%C0%AF"]:
