@@ -171,7 +171,9 @@ class CatalogueRepository:
         self.client.transact_write_items(TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
 
     def put_artist(self, artist: Artist) -> None:
-        """The artist item and its handle pointer (the read-side projection by handle)."""
+        """The artist item and its handle pointer (the read-side projection by handle), written
+        blindly: for fixtures and benchmarks. Logins go through CatalogueWriter.upsert_artist,
+        which claims the pointer only from the holder it read."""
         data = asdict(artist)
         self._transact(
             [
@@ -322,11 +324,14 @@ class CatalogueWriter(CatalogueRepository):
         never names two artists. Retried from a fresh read when a concurrent write wins."""
         for _ in range(_HANDLE_CLAIM_ATTEMPTS):
             try:
-                pages = self._claim_handle(artist)
+                rest, pages = self._claim_handle(artist)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 continue
+            # Outside the retry: a fresh read would find the claim done and skip these.
+            for start in range(0, len(rest), _MAX_TRANSACTION):
+                self._transact_retrying(rest[start : start + _MAX_TRANSACTION])
             for handle, slug in sorted(pages):
                 invalidate_album_cache(handle, slug)
             return
@@ -345,13 +350,15 @@ class CatalogueWriter(CatalogueRepository):
         )
         return {i["sk"].removeprefix("SLUG#"): i for i in items}
 
-    def _claim_handle(self, artist: Artist) -> set[tuple[str, str]]:
+    def _claim_handle(self, artist: Artist) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+        """One conditional transaction; returns the album pointer writes that did not fit in
+        it and the (handle, slug) pages whose pointers change."""
         me, name = artist.did, artist.handle
         old = self._profile_item(keys.artist(me))
         holder = self._profile_item(keys.handle_profile(name))
         # Unchanged only when the pointer is ours too: a holder re-verifying restores it.
         if old == artist and holder == artist:
-            return set()
+            return [], set()
         data = asdict(artist)
         head = [
             {
@@ -418,12 +425,10 @@ class CatalogueWriter(CatalogueRepository):
         # Profiles (and as many album pointers as fit) in one transaction; a large catalogue's
         # remaining pointers follow. Readers match a pointer's artist_did against the profile,
         # so a pointer written late or left behind never serves another artist's album.
-        rest = puts + deletes
+        pointers = puts + deletes
         room = _MAX_TRANSACTION - len(head)
-        self._transact(head + rest[:room])
-        for start in range(room, len(rest), _MAX_TRANSACTION):
-            self._transact_retrying(rest[start : start + _MAX_TRANSACTION])
-        return pages
+        self._transact(head + pointers[:room])
+        return pointers[room:], pages
 
     def _transact_retrying(self, actions: list[dict[str, Any]]) -> None:
         """Unconditional writes: only a conflict with another transaction can cancel them."""
