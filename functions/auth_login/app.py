@@ -24,7 +24,7 @@ app = make_app()
     description="Sets an HttpOnly `session_id` cookie; the session id also works as a bearer token.",
     operation_id="login",
     tags=["sessions"],
-    responses=responses(LoginResponse, 401, 415, 422, 502),
+    responses=responses(LoginResponse, 401, 409, 415, 422, 502),
 )
 def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
     session, artist = auth.login(body.identifier, body.password)

@@ -18,8 +18,8 @@ pages = AlbumPages()
 @app.get(
     "/albums/<ref>/<slug>",
     summary="Get an album page",
-    description="`ref` is the artist's handle. Tracks come in the order of the album's list record. "
-    "A session (optional) personalises `is_liked` and `gated`.",
+    description="`ref` is the artist's handle, or its DID while it has no verified handle. "
+    "Tracks come in the order of the album's list record. A session (optional) personalises `is_liked` and `gated`.",
     operation_id="get_album",
     tags=["albums"],
     responses=responses(AlbumResponse, 404, 422),

@@ -17,7 +17,7 @@ app = make_app()
 @app.get(
     "/albums/<ref>",
     summary="List an artist's albums",
-    description="`ref` is the artist's handle (case-insensitive).",
+    description="`ref` is the artist's handle (case-insensitive), or its DID while it has no verified handle.",
     operation_id="list_artist_albums",
     tags=["albums"],
     responses=responses(ArtistAlbumsResponse, 404, 422),

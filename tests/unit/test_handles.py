@@ -1,6 +1,6 @@
 import pytest
 
-from albums_core.handles import normalize_handle, normalize_slug
+from albums_core.handles import normalize_artist_ref, normalize_handle, normalize_slug
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,20 @@ def test_invalid_slugs_are_refused(raw: str) -> None:
 
 def test_slug_is_lower_cased() -> None:
     assert normalize_slug("Cafe-Del-Mar") == "cafe-del-mar"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Alice.Test", "alice.test"),
+        ("did:plc:abcdefghijklmnopqrstuvwx", "did:plc:abcdefghijklmnopqrstuvwx"),
+        ("did:web:Example.COM", "did:web:example.com"),
+        ("did:plc:ABCDEFGHIJKLMNOPQRSTUVWX", None),  # did:plc is lower-case base32
+        ("did:plc:short", None),
+        ("did:key:zQ3shabc", None),
+        ("did:web:a/b", None),
+        ("did:", None),
+    ],
+)
+def test_artist_refs_are_handles_or_dids(raw: str, expected: str | None) -> None:
+    assert normalize_artist_ref(raw) == expected

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from albums_core.atproto_records import fetch_list_order
 from albums_core.cache import AlbumPageCache, album_cache_key, now_ms
 from albums_core.errors import AlbumNotFound
-from albums_core.handles import normalize_handle, normalize_slug
+from albums_core.handles import normalize_artist_ref, normalize_slug
 from albums_core.observability import metrics
 from albums_core.ordering import order_tracks
 from albums_core.repository import CatalogueRepository
@@ -23,7 +23,7 @@ class AlbumPages:
         self.cache = cache or AlbumPageCache()
 
     def render(self, raw_handle: str, raw_slug: str, viewer: Viewer | None) -> str:
-        handle, slug = normalize_handle(raw_handle), normalize_slug(raw_slug)
+        handle, slug = normalize_artist_ref(raw_handle), normalize_slug(raw_slug)
         if handle is None or slug is None:
             raise AlbumNotFound()
         key = album_cache_key(handle, slug)

@@ -7,6 +7,9 @@ import re
 
 # https://atproto.com/specs/handle
 _HANDLE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+# An artist without a verified handle is listed under its DID (did:web hosts are lower-cased
+# like handles: DNS names are case-insensitive).
+_DID = re.compile(r"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9.-]{1,253})$")
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_HANDLE = 253
 MAX_SLUG = 100
@@ -18,6 +21,16 @@ def normalize_handle(raw: str) -> str | None:
     if len(handle) > MAX_HANDLE or not handle.isascii() or not _HANDLE.match(handle):
         return None
     return handle
+
+
+def normalize_artist_ref(raw: str) -> str | None:
+    """A path's artist reference: a handle (normalised as above) or a DID, else None."""
+    ref = raw.strip()
+    if ref.startswith("did:web:"):
+        ref = ref.lower()
+    if ref.startswith("did:"):
+        return ref if _DID.match(ref) else None
+    return normalize_handle(ref)
 
 
 def normalize_slug(raw: str) -> str | None:

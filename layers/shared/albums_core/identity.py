@@ -26,7 +26,7 @@ class UnknownIdentity(Exception):
 @dataclass(frozen=True)
 class Identity:
     did: str
-    handle: str
+    handle: str  # verified both ways, or the DID itself when there is no such handle
     pds_url: str
 
 
@@ -92,23 +92,40 @@ def declared_handle(doc: dict[str, Any]) -> str | None:
     return None
 
 
+def verified_handle(did: str, doc: dict[str, Any]) -> str | None:
+    """The handle the DID document claims, when it also resolves back to this DID; else None.
+    A document is written by whoever controls the DID, so its claim alone proves nothing: only
+    handle resolution (DNS or the handle's well-known, here via the configured resolver) says
+    who owns the name. Resolver outages propagate as PdsUnavailable rather than dropping a
+    legitimate owner's handle."""
+    claimed = declared_handle(doc)
+    if claimed is None:
+        return None
+    try:
+        owner = resolve_handle(claimed)
+    except UnknownIdentity:
+        return None
+    return claimed if owner == did else None
+
+
 def resolve(identifier: str) -> Identity:
-    """A handle or a DID to its identity. The handle is trusted only when the DID document
-    claims it back (bidirectional check)."""
+    """A handle or a DID to its identity. The handle is trusted only when it resolves to the
+    DID and the DID document claims it back (bidirectional check), whichever was given;
+    otherwise the identity carries its DID in place of a handle."""
     raw = identifier.strip()
     if raw.startswith("did:"):
         did = raw
-        handle = None
+        doc = did_document(did)
+        handle = verified_handle(did, doc)
     else:
         handle = normalize_handle(raw)
         if handle is None:
             raise UnknownIdentity(raw)
         did = resolve_handle(handle)
-    doc = did_document(did)
+        doc = did_document(did)
+        if declared_handle(doc) != handle:
+            raise UnknownIdentity(raw)
     pds_url = pds_endpoint(doc)
     if pds_url is None:
         raise UnknownIdentity(did)
-    claimed = declared_handle(doc)
-    if handle is not None and claimed != handle:
-        raise UnknownIdentity(raw)
-    return Identity(did=did, handle=claimed or did, pds_url=pds_url)
+    return Identity(did=did, handle=handle or did, pds_url=pds_url)

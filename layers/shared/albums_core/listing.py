@@ -6,7 +6,7 @@ from typing import Any
 
 from albums_core.cursor import decode_cursor, encode_cursor
 from albums_core.errors import ArtistNotFound
-from albums_core.handles import normalize_handle
+from albums_core.handles import normalize_artist_ref
 from albums_core.repository import CatalogueRepository
 from albums_core.responses import album_list_item, artist_album_item
 
@@ -28,7 +28,7 @@ def list_albums(limit: int, cursor: str | None, repo: CatalogueRepository | None
 
 def list_artist_albums(raw_handle: str, repo: CatalogueRepository | None = None) -> dict[str, Any]:
     repo = repo or CatalogueRepository()
-    handle = normalize_handle(raw_handle)
+    handle = normalize_artist_ref(raw_handle)
     artist = repo.get_artist_by_handle(handle) if handle else None
     if artist is None:
         raise ArtistNotFound()

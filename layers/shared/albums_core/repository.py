@@ -12,13 +12,23 @@ from botocore.exceptions import ClientError
 
 from albums_core import keys
 from albums_core.aws import dynamodb
+from albums_core.cache import invalidate_album_cache
 from albums_core.codec import from_item, to_item, to_value
 from albums_core.config import settings
 from albums_core.errors import Conflict
 from albums_core.models import Album, Artist, Track
 
 _BATCH_GET_MAX = 100
+_MAX_TRANSACTION = 100  # items in one TransactWriteItems
+_HANDLE_CLAIM_ATTEMPTS = 5
 _TRACK_PREFIX = "TRACK#"
+
+
+def _unchanged(attribute: str, value: str | None) -> dict[str, Any]:
+    """The condition of a write that must find `attribute` as read (or the item absent)."""
+    if value is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": f"{attribute} = :was", "ExpressionAttributeValues": {":was": to_value(value)}}
 
 
 class CatalogueRepository:
@@ -161,7 +171,9 @@ class CatalogueRepository:
         self.client.transact_write_items(TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
 
     def put_artist(self, artist: Artist) -> None:
-        """The artist item and its handle pointer (the read-side projection by handle)."""
+        """The artist item and its handle pointer (the read-side projection by handle), written
+        blindly: for fixtures and benchmarks. Logins go through CatalogueWriter.upsert_artist,
+        which claims the pointer only from the holder it read."""
         data = asdict(artist)
         self._transact(
             [
@@ -303,34 +315,131 @@ class CatalogueWriter(CatalogueRepository):
     # ---- artists -------------------------------------------------------------------------
 
     def upsert_artist(self, artist: Artist) -> None:
-        """Write the artist; when the handle changed, move the handle pointers with it."""
-        old = self.get_artist(artist.did)
-        if old == artist:
-            return
-        self.put_artist(artist)
-        if old is None or old.handle == artist.handle:
-            return
-        pointers = self._query_all(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
-            ExpressionAttributeValues={":pk": to_value(f"HANDLE#{old.handle}"), ":s": to_value("SLUG#")},
-        )
-        actions = []
-        for p in pointers:
-            if p.get("artist_did") != artist.did:
+        """Write the artist and point HANDLE#<its handle> at it.
+
+        `artist.handle` must be verified (it resolves to `artist.did`) or be the DID itself.
+        The pointer is taken on the condition that its holder is still the one read here; a
+        previous holder loses the name in the same transaction (its artist item and profile
+        fall back to its DID, its album pointers move under HANDLE#<its did>), so a handle
+        never names two artists. Retried from a fresh read when a concurrent write wins."""
+        for _ in range(_HANDLE_CLAIM_ATTEMPTS):
+            try:
+                rest, pages = self._claim_handle(artist)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
                 continue
-            slug = p["sk"].removeprefix("SLUG#")
-            actions.append(
-                self._put(
-                    {**keys.slug_pointer(artist.handle, slug), "album_id": p["album_id"], "artist_did": artist.did}
+            # Outside the retry: a fresh read would find the claim done and skip these.
+            for start in range(0, len(rest), _MAX_TRANSACTION):
+                self._transact_retrying(rest[start : start + _MAX_TRANSACTION])
+            for handle, slug in sorted(pages):
+                invalidate_album_cache(handle, slug)
+            return
+        raise Conflict("the handle changed while logging in; try again")
+
+    def _profile_item(self, key: dict[str, str]) -> Artist | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(key), ConsistentRead=True)
+        item = out.get("Item")
+        return Artist.from_data(from_item(item)) if item else None
+
+    def _slug_items(self, pk: str) -> dict[str, dict[str, Any]]:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":pk": to_value(pk), ":s": to_value("SLUG#")},
+            ConsistentRead=True,
+        )
+        return {i["sk"].removeprefix("SLUG#"): i for i in items}
+
+    def _claim_handle(self, artist: Artist) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+        """One conditional transaction; returns the album pointer writes that did not fit in
+        it and the (handle, slug) pages whose pointers change."""
+        me, name = artist.did, artist.handle
+        old = self._profile_item(keys.artist(me))
+        holder = self._profile_item(keys.handle_profile(name))
+        # Unchanged only when the pointer is ours too: a holder re-verifying restores it.
+        if old == artist and holder == artist:
+            return [], set()
+        data = asdict(artist)
+        head = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**keys.artist(me), **data}),
+                    **_unchanged("handle", old.handle if old else None),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**keys.handle_profile(name), **data}),
+                    **_unchanged("did", holder.did if holder else None),
+                }
+            },
+        ]
+        puts: list[dict[str, Any]] = []
+        deletes: list[dict[str, Any]] = []
+        pages: set[tuple[str, str]] = set()
+
+        def put_pointer(handle: str, slug: str, album_id: str, did: str) -> None:
+            puts.append(self._put({**keys.slug_pointer(handle, slug), "album_id": album_id, "artist_did": did}))
+            pages.add((handle, slug))
+
+        def drop_pointer(handle: str, slug: str) -> None:
+            deletes.append(self._delete(keys.slug_pointer(handle, slug)))
+            pages.add((handle, slug))
+
+        if holder is None or holder.did != me or old is None or old.handle != name:
+            # Our album pointers under the name are rebuilt from our slug claims (the source
+            # of truth); anything else there (another DID's, or stale) goes.
+            mine = {slug: str(c["album_id"]) for slug, c in self._slug_items(f"ARTIST#{me}").items()}
+            for slug, album_id in mine.items():
+                put_pointer(name, slug, album_id, me)
+            for slug in self._slug_items(f"HANDLE#{name}"):
+                if slug not in mine:
+                    drop_pointer(name, slug)
+        if holder is not None and holder.did != me:
+            previous = self._profile_item(keys.artist(holder.did))
+            if previous is not None and previous.handle == name:
+                # The name resolves to us now, so its previous holder has no verified handle.
+                fallback = replace(previous, handle=previous.did)
+                head.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item(keys.artist(previous.did)),
+                            "UpdateExpression": "SET handle = :d",
+                            "ConditionExpression": "handle = :n",
+                            "ExpressionAttributeValues": {":d": to_value(previous.did), ":n": to_value(name)},
+                        }
+                    }
                 )
-            )
-            actions.append(self._delete(keys.slug_pointer(old.handle, slug)))
-        actions.append(self._delete(keys.handle_profile(old.handle), "did = :d", {":d": to_value(artist.did)}))
-        try:
-            self.transact_in_batches(actions, 50)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise  # the old handle already belongs to someone else: nothing of ours to remove
+                head.append(self._put({**keys.handle_profile(previous.did), **asdict(fallback)}))
+                for slug, claim in self._slug_items(f"ARTIST#{previous.did}").items():
+                    put_pointer(previous.did, slug, str(claim["album_id"]), previous.did)
+        if old is not None and old.handle != name:
+            if (old_holder := self._profile_item(keys.handle_profile(old.handle))) and old_holder.did == me:
+                head.append(self._delete(keys.handle_profile(old.handle), "did = :me", {":me": to_value(me)}))
+            for slug, pointer in self._slug_items(f"HANDLE#{old.handle}").items():
+                if pointer.get("artist_did") == me:
+                    drop_pointer(old.handle, slug)
+        # Profiles (and as many album pointers as fit) in one transaction; a large catalogue's
+        # remaining pointers follow. Readers match a pointer's artist_did against the profile,
+        # so a pointer written late or left behind never serves another artist's album.
+        pointers = puts + deletes
+        room = _MAX_TRANSACTION - len(head)
+        self._transact(head + pointers[:room])
+        return pointers[room:], pages
+
+    def _transact_retrying(self, actions: list[dict[str, Any]]) -> None:
+        """Unconditional writes: only a conflict with another transaction can cancel them."""
+        for attempt in range(5):
+            try:
+                self._transact(actions)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException" or attempt == 4:
+                    raise
+                time.sleep(0.05 * 2**attempt)
 
     # ---- slugs ---------------------------------------------------------------------------
 
