@@ -529,6 +529,12 @@ def test_a_webp_with_too_many_chunks_is_refused(decode_spy: list[tuple[int, int]
     assert_refused_before_decoding(webp_with_chunks(base, unknown * 1_000_000), "more than 116 chunks", decode_spy)
 
 
+def test_bytes_after_the_webp_container_are_not_counted_as_chunks() -> None:
+    """libwebp reads only the RIFF container's declared size; so does the chunk count."""
+    data = gps_image("WEBP") + b"ZZZZ\x00\x00\x00\x00" * 1000
+    assert process(data).kind is WEBP
+
+
 def test_the_decode_is_cut_off_by_its_cpu_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the structure checks out of the way, a 4000-scan bomb (several seconds of decoding)
     stops at the budget: the decoding thread's CPU time is read each time the decoder asks for

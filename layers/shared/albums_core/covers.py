@@ -33,7 +33,9 @@ UNSUPPORTED = "unsupported image type for album. supported: jpeg, jpg, png, webp
 # JPEG. A photo has one scan (baseline) or up to 18 (progressive CMYK, libjpeg's own script;
 # 10 for colour). Every scan walks all the blocks of its components, whatever its byte count,
 # so the cost is bounded in blocks too: 20 M blocks is 32 passes over a 40 MP image's luma, and
-# a 40 MP progressive CMYK photo needs 15 M.
+# a 40 MP progressive CMYK photo needs 15 M. (Huffman-coded sequential and lossless scans spend
+# at least a bit a block or sample, so the upload size bounds them too; end-of-band runs and
+# arithmetic coding cover many blocks a byte, which is what these two caps are for.)
 MAX_JPEG_SCANS = 64
 MAX_JPEG_SCAN_BLOCKS = 20_000_000
 # Marker segments (Pillow reads each one in Python before decoding): a photo has a few dozen;
@@ -222,9 +224,12 @@ def _check_png(data: bytes) -> None:
 
 
 def _check_webp(data: bytes) -> None:
-    """Counts the RIFF chunks and the animation frames (ANMF) in them."""
+    """Counts the RIFF chunks and the animation frames (ANMF) in them; bytes after the RIFF
+    container's declared size are not read by libwebp, nor here."""
+    (riff_size,) = struct.unpack_from("<I", data, 4)
+    end = min(len(data), 8 + riff_size)
     pos, chunks, frames = 12, 0, 0
-    while pos + 8 <= len(data):
+    while pos + 8 <= end:
         kind, size = struct.unpack_from("<4sI", data, pos)
         chunks += 1
         if chunks > MAX_WEBP_CHUNKS:
