@@ -1,11 +1,14 @@
 """Section 5's helper, run in fresh interpreters.
 
-`generate DIR`: writes the test covers (camera-like JPEGs, a PNG decompression bomb) and prints
-what it wrote as JSON. It runs in a process of its own so that neither the bench's process nor a
+`generate DIR`: writes the test covers (camera-like JPEGs, a PNG decompression bomb, inputs that
+are cheap to send and costly to decode: a many-scan progressive JPEG, many-frame animations, a
+chunk flood, and the costliest inputs the decode-cost limits still accept) and prints what it
+wrote as JSON. It runs in a process of its own so that neither the bench's process nor a
 measuring child carries the peak memory of making a 40 MP image.
 
 `fresh measure JOB`: times `albums_core.covers.process` on one file, the given number of times, and
-writes the timings and memory to JOB's `out` file. Everything is imported and the file read
+writes the timings and memory to JOB's `out` file; for an accepted file, the decode alone
+(`albums_core.covers.decode`) too, in wall and CPU time. Everything is imported and the file read
 before the baseline RSS is taken, so peak RSS minus the baseline is the calls' own memory.
 
 `fresh ...` runs `...` in a child of this (small) process. Linux carries the RSS high-water mark
@@ -96,13 +99,60 @@ def _bomb(side: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
 
 
+def _hostile(write: Any, photo: Image.Image) -> None:
+    """Inputs built by the cover unit tests' own builders (tests/unit/test_covers.py): refused
+    ones (label, then `refused`) and the costliest accepted ones."""
+    from tests.unit.test_covers import animation, noise, png_chunk, png_with_chunks, scan_bomb
+
+    from albums_core.covers import MAX_FRAMES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS
+
+    write(
+        "scan-bomb.jpg", scan_bomb(4000, 4000, 40_000), 4000, 4000, label="40,000-scan progressive JPEG", refused=True
+    )
+    frames = 5000
+    write("apng-frames.png", animation(frames, "PNG"), 16, 16, label=f"APNG, {frames:,} frames", refused=True)
+    write(
+        "webp-frames.webp", animation(frames, "WEBP"), 16, 16, label=f"animated WebP, {frames:,} frames", refused=True
+    )
+    flood = png_with_chunks(noise((64, 48)), png_chunk(b"IDAT", b"") * 1_600_000)
+    write("chunks.png", flood, 64, 48, label="PNG, 1.6 M empty IDAT chunks", refused=True)
+    # Accepted at the limits: the most empty scans (each a walk over every block) a 40 MP
+    # JPEG may have, the photo as a 4:4:4 progressive JPEG (real coefficients in every scan),
+    # and animations of the most frames allowed.
+    width, height = photo.size
+    blocks = -(-width // 8) * -(-height // 8)
+    scans = min(MAX_JPEG_SCANS, MAX_JPEG_SCAN_BLOCKS // blocks) - 1  # besides the DC scan
+    write("scan-limit.jpg", scan_bomb(width, height, scans), width, height, label=f"{scans + 1} empty scans, JPEG")
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=85, progressive=True, subsampling=0)
+    write("progressive.jpg", out.getvalue(), width, height, label="progressive 4:4:4 JPEG")
+    write("webp-frames-limit.webp", animation(MAX_FRAMES, "WEBP"), 16, 16, label=f"animated WebP, {MAX_FRAMES} frames")
+
+
 def generate(directory: Path) -> list[dict[str, Any]]:
     written = []
 
-    def write(name: str, content: bytes, width: int, height: int, orientation: int = 1) -> None:
+    def write(
+        name: str,
+        content: bytes,
+        width: int,
+        height: int,
+        orientation: int = 1,
+        label: str | None = None,
+        refused: bool = False,
+    ) -> None:
         path = directory / name
         path.write_bytes(content)
-        written.append({"path": str(path), "width": width, "height": height, "orientation": orientation})
+        written.append(
+            {
+                "path": str(path),
+                "width": width,
+                "height": height,
+                "orientation": orientation,
+                "label": label,
+                "refused": refused,
+            }
+        )
 
     for name, width, height in JPEGS:
         image = _photo(width, height)
@@ -110,8 +160,9 @@ def generate(directory: Path) -> list[dict[str, Any]]:
         if name == JPEGS[-1][0]:
             # The same pixels, stored rotated: EXIF Orientation 6, as every portrait phone photo.
             write(f"cover-{name}-rotated.jpg", _jpeg(image, 6), width, height, 6)
+            _hostile(write, image)
         del image
-    write("bomb.png", _bomb(BOMB_SIDE), BOMB_SIDE, BOMB_SIDE)
+    write("bomb.png", _bomb(BOMB_SIDE), BOMB_SIDE, BOMB_SIDE, refused=True)
     return written
 
 
@@ -143,7 +194,7 @@ def _hwm_mb() -> float | None:
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     from PIL import Image, ImageOps  # noqa: F401  (process() imports both on its first call)
 
-    from albums_core.covers import process
+    from albums_core.covers import check_structure, decode, process, sniff
     from albums_core.errors import ServiceError
 
     if job.get("preload"):
@@ -171,7 +222,26 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
             outcome = {"accepted": True, "original_bytes": len(cover.original), "thumbnail_bytes": len(cover.thumbnail)}
             del cover
         times.append(elapsed)
-    return {"times_s": times, "baseline_mb": baseline, "peak_mb": _peak_mb(), "hwm_mb": _hwm_mb(), **outcome}
+    decode_s: list[float] = []
+    decode_cpu_s: list[float] = []
+    kind = sniff(data)
+    if outcome["accepted"] and kind is not None:
+        # The decode alone, as process() runs it (structure checked, within the CPU budget).
+        for _ in range(job["repetitions"]):
+            started, cpu = time.perf_counter(), time.process_time()
+            check_structure(data, kind)
+            decode(data, kind).close()
+            decode_s.append(time.perf_counter() - started)
+            decode_cpu_s.append(time.process_time() - cpu)
+    return {
+        "times_s": times,
+        "decode_s": decode_s,
+        "decode_cpu_s": decode_cpu_s,
+        "baseline_mb": baseline,
+        "peak_mb": _peak_mb(),
+        "hwm_mb": _hwm_mb(),
+        **outcome,
+    }
 
 
 def main() -> None:

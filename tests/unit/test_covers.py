@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PIL import ExifTags, Image, ImageFile
 
+from albums_core import covers
 from albums_core.covers import (
     JPEG,
     MAX_DIRECT_BYTES,
@@ -169,6 +170,102 @@ def assert_no_metadata(data: bytes) -> None:
     assert b"GPS" not in data and b"SpyCam" not in data
 
 
+# ---- hostile structure: cheap to send, costly to decode ----------------------------------------
+
+
+def _segment(marker: int, body: bytes) -> bytes:
+    return struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
+
+
+class _Bits:
+    """Writes a JPEG entropy-coded segment: MSB first, 0xFF stuffed with 0x00, 1-padded."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.value = self.count = 0
+
+    def put(self, value: int, length: int) -> None:
+        for shift in range(length - 1, -1, -1):
+            self.value = (self.value << 1) | ((value >> shift) & 1)
+            self.count += 1
+            if self.count == 8:
+                self.out += b"\xff\x00" if self.value == 0xFF else bytes([self.value])
+                self.value = self.count = 0
+
+    def done(self) -> bytes:
+        if self.count:
+            self.put((1 << (8 - self.count)) - 1, 8 - self.count)
+        return bytes(self.out)
+
+
+def scan_bomb(width: int, height: int, scans: int) -> bytes:
+    """A grayscale progressive JPEG written marker by marker: a DC scan (every block's DC
+    difference 0, one bit each), then `scans` AC scans for coefficients 1-63 that hold nothing but
+    end-of-band runs (EOBr: 2**r blocks plus r extra bits, at most 32767 blocks a symbol). Each such
+    scan is about 30 bytes, yet the decoder walks every block of the image for it."""
+    blocks = ((width + 7) // 8) * ((height + 7) // 8)
+    dqt = _segment(0xDB, b"\x00" + bytes([1] * 64))
+    sof2 = _segment(0xC2, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
+    one_code = bytes([1] + [0] * 15)  # one symbol with a 1-bit code
+    eob_runs = bytes(r << 4 for r in range(15))  # EOB0 .. EOB14, 4-bit codes
+    dht = _segment(0xC4, b"\x00" + one_code + b"\x00" + b"\x10" + bytes([0, 0, 0, 15] + [0] * 12) + eob_runs)
+    whole, rest = divmod(blocks, 8)  # one 0 bit a block, then 1s to the byte's end
+    dc = bytes(whole) + (bytes([(1 << (8 - rest)) - 1]) if rest else b"")
+    ac = _Bits()
+    left = blocks
+    while left:
+        run = min(left, 32767)
+        r = run.bit_length() - 1
+        ac.put(r, 4)
+        ac.put(run - (1 << r), r)
+        left -= run
+    dc_scan = _segment(0xDA, b"\x01\x01\x00\x00\x00\x00") + dc
+    ac_scan = _segment(0xDA, b"\x01\x01\x00\x01\x3f\x00") + ac.done()
+    return b"\xff\xd8" + dqt + sof2 + dht + dc_scan + ac_scan * scans + b"\xff\xd9"
+
+
+def jpeg_with_segments(data: bytes, segments: bytes) -> bytes:
+    """`data` with `segments` inserted right after its SOI."""
+    return data[:2] + segments + data[2:]
+
+
+def png_with_chunks(base: bytes, chunks: bytes) -> bytes:
+    """`base` with `chunks` inserted right before its IEND."""
+    end = base.rindex(b"IEND") - 4
+    return base[:end] + chunks + base[end:]
+
+
+def png_split_idat(base: bytes, size: int) -> bytes:
+    """`base` with all its image data rewritten as IDAT chunks of `size` bytes."""
+    pos, before, stream, after = 8, b"", b"", b""
+    while pos < len(base):
+        (length,) = struct.unpack_from(">I", base, pos)
+        chunk = base[pos : pos + 12 + length]
+        if chunk[4:8] == b"IDAT":
+            stream += chunk[8:-4]
+        elif stream:
+            after += chunk
+        else:
+            before += chunk
+        pos += 12 + length
+    pieces = b"".join(png_chunk(b"IDAT", stream[i : i + size]) for i in range(0, len(stream), size))
+    return base[:8] + before + pieces + after
+
+
+def animation(frames: int, fmt: str, size: tuple[int, int] = (16, 16)) -> bytes:
+    """An animated PNG or WebP of `frames` frames, alternating colours (identical frames would be
+    merged by the encoder)."""
+    images = [Image.new("RGB", size, (255, 0, 0) if n % 2 else (0, 0, 255)) for n in range(frames)]
+    return encode(images[0], fmt, save_all=True, append_images=images[1:], duration=40, lossless=True)
+
+
+def webp_with_chunks(base: bytes, chunks: bytes) -> bytes:
+    """An extended-format (VP8X) WebP `base` with `chunks` appended, its RIFF size fixed."""
+    assert base[12:16] == b"VP8X"
+    body = base[8:] + chunks
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 # ---- multipart builders --------------------------------------------------------------------------
 
 BOUNDARY = "----cover-boundary-7MA4YWxkTrZu0gW"
@@ -320,6 +417,139 @@ def test_decompression_bombs_are_refused_from_the_header(data: bytes, decode_spy
 def test_the_decode_spy_sees_an_ordinary_decode(decode_spy: list[tuple[int, int]]) -> None:
     process(solid((3, 2)))
     assert (3, 2) in decode_spy
+
+
+# ---- process: decode cost (structure checked before decoding, decode within a CPU budget) --------
+
+
+def assert_refused_before_decoding(data: bytes, words: str, decode_spy: list[tuple[int, int]]) -> None:
+    decode_spy.clear()  # whatever an accepted input before it decoded
+    started = time.perf_counter()
+    with pytest.raises(BadRequest) as err:
+        process(data, max_bytes=MAX_UPLOAD_BYTES)
+    elapsed = time.perf_counter() - started
+    assert err.value.status == 400 and words in err.value.detail, err.value.detail
+    assert decode_spy == [], "pixels were decoded before the structure was checked"
+    assert elapsed < 1.0
+
+
+def test_a_progressive_jpeg_with_40000_scans_is_refused_before_decoding(decode_spy: list[tuple[int, int]]) -> None:
+    """The reported bomb: 4000x4000, 1.27 MB, half a minute of decoding."""
+    data = scan_bomb(4000, 4000, 40_000)
+    assert len(data) < MAX_DIRECT_BYTES
+    assert_refused_before_decoding(data, "more than 64 scans", decode_spy)
+
+
+def test_scans_that_decode_too_many_blocks_are_refused(decode_spy: list[tuple[int, int]]) -> None:
+    """41 scans (under the scan cap) of a 40 MP image: 25.6 M blocks to decode."""
+    data = scan_bomb(7744, 5164, 40)
+    assert_refused_before_decoding(data, "more than 20,000,000 8x8 blocks", decode_spy)
+
+
+def test_the_scan_cap_is_64() -> None:
+    assert process(scan_bomb(256, 256, 63)).kind is JPEG  # 64 scans
+    with pytest.raises(BadRequest) as err:
+        process(scan_bomb(256, 256, 64))
+    assert "more than 64 scans" in err.value.detail
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_real_progressive_jpegs_are_accepted(mode: str, subsampling: int) -> None:
+    """libjpeg's own progressions (6 scans for gray, 10 for colour, 18 for CMYK) pass."""
+    data = encode(Image.new(mode, (640, 480)).convert(mode), "JPEG", progressive=True, subsampling=subsampling)
+    small = noise((640, 480), "JPEG", progressive=True, subsampling=subsampling)
+    for image in (data, small):
+        assert process(image).kind is JPEG
+
+
+def test_a_jpeg_with_too_many_marker_segments_is_refused(decode_spy: list[tuple[int, int]]) -> None:
+    base = noise((64, 48), "JPEG")
+    comment = b"\xff\xfe\x00\x02"  # an empty COM segment
+    assert process(jpeg_with_segments(base, comment * 1000)).kind is JPEG
+    assert_refused_before_decoding(jpeg_with_segments(base, comment * 500_000), "marker segments", decode_spy)
+
+
+def test_stray_bytes_between_jpeg_header_markers_are_limited(decode_spy: list[tuple[int, int]]) -> None:
+    """Pillow steps through them a byte at a time; libjpeg only warns."""
+    base = noise((64, 48), "JPEG")
+    comment = b"\xff\xfe\x00\x02"  # the signature check wants a marker right after SOI
+    assert process(jpeg_with_segments(base, comment + b"\x00" * 4096)).kind is JPEG
+    assert_refused_before_decoding(jpeg_with_segments(base, comment + b"\x00" * 4097), "stray bytes", decode_spy)
+
+
+def test_a_png_flooded_with_empty_chunks_is_refused(decode_spy: list[tuple[int, int]]) -> None:
+    """1.6 M empty IDAT chunks after the image: 19 MB that Pillow would walk in Python."""
+    data = png_with_chunks(noise((64, 48)), png_chunk(b"IDAT", b"") * 1_600_000)
+    assert len(data) <= MAX_UPLOAD_BYTES
+    assert_refused_before_decoding(data, "more than 8192 chunks", decode_spy)
+
+
+def test_png_image_data_in_8kb_chunks_is_accepted() -> None:
+    data = png_split_idat(noise((512, 512)), 8192)
+    assert data.count(b"IDAT") > 90
+    assert process(data).kind is PNG
+
+
+def test_a_png_with_too_many_other_chunks_is_refused(decode_spy: list[tuple[int, int]]) -> None:
+    base = noise((64, 48))
+    assert process(png_with_chunks(base, png_chunk(b"tEXt", b"k\x00v") * 250)).kind is PNG
+    assert_refused_before_decoding(
+        png_with_chunks(base, png_chunk(b"tEXt", b"k\x00v") * 257),
+        "more than 256 chunks besides image data",
+        decode_spy,
+    )
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_animations_of_up_to_100_frames_are_accepted_as_their_first_frame(fmt: str) -> None:
+    data = animation(100, fmt)
+    with Image.open(io.BytesIO(data)) as check:
+        assert check.n_frames == 100
+    cover = process(data)
+    assert opened(cover.original).getpixel((8, 8))[:3] == (0, 0, 255)
+
+
+@pytest.mark.parametrize(("fmt", "words"), [("PNG", "animated PNG with 500 frames"), ("WEBP", "animated WebP")])
+def test_a_many_frame_animation_is_refused(fmt: str, words: str, decode_spy: list[tuple[int, int]]) -> None:
+    assert_refused_before_decoding(animation(500, fmt), words, decode_spy)
+
+
+def test_an_apng_claiming_more_frames_than_allowed_is_refused(decode_spy: list[tuple[int, int]]) -> None:
+    data = animation(2, "PNG")
+    at = data.index(b"acTL") + 4
+    forged = data[: at - 8] + png_chunk(b"acTL", struct.pack(">II", 2**31, 0)) + data[at + 12 :]
+    assert_refused_before_decoding(forged, f"animated PNG with {2**31} frames", decode_spy)
+
+
+def test_a_webp_with_too_many_chunks_is_refused(decode_spy: list[tuple[int, int]]) -> None:
+    base = gps_image("WEBP")  # EXIF makes it an extended (VP8X) WebP, which may carry unknown chunks
+    unknown = b"ZZZZ\x00\x00\x00\x00"
+    assert process(webp_with_chunks(base, unknown * 100)).kind is WEBP
+    assert_refused_before_decoding(webp_with_chunks(base, unknown * 1_000_000), "more than 116 chunks", decode_spy)
+
+
+def test_bytes_after_the_webp_container_are_not_counted_as_chunks() -> None:
+    """libwebp reads only the RIFF container's declared size; so does the chunk count."""
+    data = gps_image("WEBP") + b"ZZZZ\x00\x00\x00\x00" * 1000
+    assert process(data).kind is WEBP
+
+
+def test_the_decode_is_cut_off_by_its_cpu_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the structure checks out of the way, a 4000-scan bomb (several seconds of decoding)
+    stops at the budget: the decoding thread's CPU time is read each time the decoder asks for
+    bytes. CPU time, so that the test holds on a busy machine too."""
+    monkeypatch.setattr(covers, "MAX_JPEG_SCANS", 10**9)
+    monkeypatch.setattr(covers, "MAX_JPEG_SCAN_BLOCKS", 10**12)
+    monkeypatch.setattr(covers, "MAX_JPEG_SEGMENTS", 10**9)
+    monkeypatch.setattr(covers, "DECODE_CPU_SECONDS", 0.3)
+    data = scan_bomb(4000, 4000, 4000)
+    started = time.thread_time()
+    with pytest.raises(BadRequest) as err:
+        process(data)
+    used = time.thread_time() - started
+    assert err.value.status == 400 and err.value.detail == "image too costly to decode (over 0.3 s of CPU)"
+    assert used < 1.5
 
 
 # ---- process: accepted covers --------------------------------------------------------------------
