@@ -117,6 +117,12 @@ def resolve(
     path = event.get("rawPath") or ""
     if len(path) > 1 and path.endswith("/"):
         event = {**event, "rawPath": path.rstrip("/") or "/"}
+        path = event["rawPath"]
+    stage = str((event.get("requestContext") or {}).get("stage") or "$default")
+    if stage != "$default" and path != f"/{stage}" and not path.startswith(f"/{stage}/"):
+        # Powertools cuts len("/<stage>") characters off the path whenever the stage is named;
+        # through a custom domain's API mapping the path has no stage: route it as it is.
+        event = {**event, "requestContext": {**event["requestContext"], "stage": "$default"}}
     return app.resolve(event, context)
 
 
