@@ -20,6 +20,25 @@ from local_runtime.template import Stack
 DEFAULT_RETRIES = 2
 
 
+class FunctionError(Exception):
+    """The function failed and its host reported it as Lambda does (an error payload)."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage', '')}")
+        self.payload = payload
+
+
+def raise_for_function_error(result: Any) -> Any:
+    """A host may report a failed invocation by raising, or as Lambda does, with an error payload
+    (`errorType`, `errorMessage`): both are failures."""
+    if isinstance(result, dict) and "errorType" in result and set(result) <= _ERROR_KEYS:
+        raise FunctionError(result)
+    return result
+
+
+_ERROR_KEYS = {"errorType", "errorMessage", "stackTrace", "requestId", "cause"}
+
+
 def invoke_config(stack: Stack, function: str) -> dict[str, Any]:
     props = stack.resources[function]["Properties"]
     return dict(stack.resolve(props.get("EventInvokeConfig") or {}))
@@ -50,7 +69,11 @@ def failure_record(
         },
         "requestPayload": event,
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+        "responsePayload": (
+            error.payload
+            if isinstance(error, FunctionError)
+            else {"errorMessage": str(error), "errorType": type(error).__name__}
+        ),
     }
 
 
@@ -78,7 +101,7 @@ class AsyncInvoker:
         error: BaseException | None = None
         for attempt in range(1, retries + 2):
             try:
-                return self.host.invoke(function, event)
+                return raise_for_function_error(self.host.invoke(function, event))
             except Exception as exc:  # noqa: BLE001 - a failed attempt, logged as Lambda logs it
                 error = exc
                 traceback.print_exc()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local_runtime.async_invoke import raise_for_function_error
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.template import ROOT, Route, Stack
 
@@ -308,7 +309,7 @@ class Gateway:
             )
             return INTEGRATION_FAILED
         timeout = min(route.timeout_ms, MAX_INTEGRATION_TIMEOUT_MS) / 1000
-        future = self._pool.submit(self.host.invoke, route.function, event)
+        future = self._pool.submit(lambda: raise_for_function_error(self.host.invoke(route.function, event)))
         try:
             result = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:

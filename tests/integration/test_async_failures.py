@@ -106,3 +106,23 @@ def test_a_replay_that_fails_again_stays_in_the_queue(
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     counts = sqs.get_queue_attributes(QueueUrl=queue_url(sqs, stack), AttributeNames=names)["Attributes"]
     assert sum(int(counts[n]) for n in names) == 1
+
+
+class ErrorPayloadHost:
+    """A host that reports a failed invocation as Lambda does, with an error payload."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        return {"errorType": "Runtime.ExitError", "errorMessage": "exited with status 1"}
+
+
+def test_an_error_payload_is_a_failure_too(sqs: Any, stack: Stack) -> None:
+    host = ErrorPayloadHost()
+    AsyncInvoker(stack, host, sqs, retry_delay=0).invoke("SweepFunction", {"detail-type": "Scheduled Event"})  # type: ignore[arg-type]
+    retries = int(invoke_config(stack, "SweepFunction")["MaximumRetryAttempts"])
+    assert host.calls == retries + 1
+    (letter,) = waiting(sqs, stack)
+    assert letter["responsePayload"] == {"errorType": "Runtime.ExitError", "errorMessage": "exited with status 1"}

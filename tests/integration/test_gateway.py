@@ -282,6 +282,21 @@ def test_the_integration_timeout_is_503(served: tuple[Gateway, Recording], moto:
         gateway.stop()
 
 
+def test_a_function_error_is_api_gateways_500(
+    served: tuple[Gateway, Recording], moto: MotoServer, stack: Stack
+) -> None:
+    class Failing:
+        def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+            return {"errorType": "Runtime.ExitError", "errorMessage": "exited with status 1"}
+
+    gateway = serve(stack, Failing(), moto)
+    try:
+        reply = call(gateway, "GET", "/dev/albums")
+        assert reply.status == 500 and reply.json() == {"message": "Internal Server Error"}
+    finally:
+        gateway.stop()
+
+
 def test_the_stage_throttling_is_a_token_bucket_per_route(aws_env: None, moto: MotoServer) -> None:
     # A token every 100 s: the burst alone decides here, however slow the machine.
     stack = local_stack(overrides={"ThrottlingRateLimit": "0.01", "ThrottlingBurstLimit": "3"})
