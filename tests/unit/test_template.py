@@ -1,7 +1,10 @@
 """template.yaml is the single source of truth: check what the code relies on."""
 
+import copy
 import json
 from pathlib import Path
+
+import pytest
 
 from local_runtime.resources import table_definitions
 from local_runtime.template import ROOT, local_stack
@@ -187,5 +190,34 @@ def test_asynchronously_invoked_functions_keep_their_failures() -> None:
         assert on_failure["Type"] == "SQS"
         queue = on_failure["Destination"]["Fn::GetAtt"][0]
         assert STACK.resources[queue]["Type"] == "AWS::SQS::Queue", logical
-        # The role may send there.
-        assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}} in props["Policies"]
+
+
+def test_sam_grants_each_async_function_its_on_failure_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lambda sends the failure record with the function's role: SAM adds sqs:SendMessage on the
+    destination (and only there) for an EventInvokeConfig destination of Type SQS."""
+    transform = pytest.importorskip("samtranslator.translator.transform").transform
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    document = copy.deepcopy(STACK.raw)
+    for resource in document["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://bucket/key"  # what `sam package` puts there
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    resources = transform(document, {}, NoManagedPolicies())["Resources"]
+    for function in ("ProcessCoverUploadFunction", "SweepFunction"):
+        config = resources[f"{function}EventInvokeConfig"]["Properties"]
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}
+        sends = [
+            statement
+            for policy in resources[f"{function}Role"]["Properties"]["Policies"]
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "sqs:SendMessage" in statement["Action"]
+        ]
+        assert sends == [
+            {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}}
+        ]
