@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-import traceback
 from typing import Any
 from urllib.parse import unquote_plus
 
+from local_runtime.async_invoke import AsyncInvoker
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.template import Stack
 
@@ -20,6 +20,8 @@ class S3EventPump:
         self.host = host
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.s3 = session.client("s3", endpoint_url=endpoint)
+        # S3 invokes asynchronously: the function's retries and on-failure destination apply.
+        self.invoker = AsyncInvoker(stack, host, self.sqs)
         self.triggers = stack.s3_triggers()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,11 +82,8 @@ class S3EventPump:
     def _deliver(self, body: dict[str, Any]) -> None:
         for record in body.get("Records", []):  # s3:TestEvent has none
             for function in self._targets(record):
-                try:
-                    self.host.invoke(function, {"Records": [record]})
-                    self.delivered += 1
-                except Exception:  # noqa: BLE001 - a failed trigger is logged, as Lambda would
-                    traceback.print_exc()
+                self.invoker.invoke(function, {"Records": [record]})
+                self.delivered += 1
 
 
 def _matches(pattern: str, event_name: str) -> bool:

@@ -87,8 +87,15 @@ def demo_accounts() -> list[dict[str, str]]:
 def _put_cover(s3: Any, bucket: str, base_url: str, rgb: tuple[int, int, int]) -> dict[str, str]:
     data = solid_png(256, 256, rgb)
     image_id = hashlib.sha256(data).hexdigest()[:32]
-    s3.put_object(Bucket=bucket, Key=f"images/{image_id}.png", Body=data, ContentType="image/png")
-    s3.put_object(Bucket=bucket, Key=f"images/{image_id}-96.png", Body=solid_png(96, 96, rgb), ContentType="image/png")
+    # Content-hashed keys: stored immutable, as the cover service stores them.
+    immutable = "public, max-age=31536000, immutable"
+    s3.put_object(
+        Bucket=bucket, Key=f"images/{image_id}.png", Body=data, ContentType="image/png", CacheControl=immutable
+    )
+    thumbnail = solid_png(96, 96, rgb)
+    s3.put_object(
+        Bucket=bucket, Key=f"images/{image_id}-96.png", Body=thumbnail, ContentType="image/png", CacheControl=immutable
+    )
     return {
         "image_id": image_id,
         "image_url": f"{base_url}/images/{image_id}.png",

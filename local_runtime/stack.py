@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from local_runtime.gateway import Gateway
+from local_runtime.gateway import ApiSettings, Gateway
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer, free_port
@@ -50,7 +50,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         STATE_DIR.mkdir(exist_ok=True)
         port = self.port if self.port and _port_free(self.port) else free_port()
-        api_url = f"http://127.0.0.1:{port}"
+        origin = f"http://127.0.0.1:{port}"
         from local_runtime.seed import demo_accounts
 
         self.pds = LocalPds(log=STATE_DIR / "pds.log").start(demo_accounts())
@@ -58,7 +58,7 @@ class LocalStack:
         self.stack = local_stack(
             endpoint=self.moto.url,
             overrides={
-                "CoversBaseUrl": f"{api_url}/covers",
+                "CoversBaseUrl": f"{origin}/covers",
                 "PlcUrl": self.pds.plc_url,
                 "HandleResolverUrl": self.pds.pds_url,
             },
@@ -71,17 +71,22 @@ class LocalStack:
         if self.seed:
             from local_runtime.seed import publish_demo
 
-            self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{api_url}/covers")
+            self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{origin}/covers")
+        from local_runtime.async_invoke import AsyncInvoker
         from local_runtime.event_pump import S3EventPump
         from local_runtime.stream_pump import SchedulePump, StreamPump
 
         self.s3_pump = S3EventPump(self.stack, self.host, session, self.moto.url).start()
         self.stream_pump = StreamPump(self.stack, self.host, session, self.moto.url).start()
         self.schedule_pump = SchedulePump(
-            self.stack, self.host, float(os.environ.get("ALBUMS_LOCAL_SCHEDULE_SECONDS", "300"))
+            self.stack,
+            self.host,
+            float(os.environ.get("ALBUMS_LOCAL_SCHEDULE_SECONDS", "300")),
+            invoker=AsyncInvoker(self.stack, self.host, session.client("sqs", endpoint_url=self.moto.url)),
         ).start()
-        cors = self.stack.resources["HttpApi"]["Properties"].get("CorsConfiguration")
-        self.gateway = Gateway(self.host, self.stack.routes(), port, s3=s3, bucket=bucket, cors=cors).start()
+        self.gateway = Gateway(
+            self.host, self.stack.routes(), port, s3=s3, bucket=bucket, settings=ApiSettings.from_stack(self.stack)
+        ).start()
         return self
 
     def state(self) -> dict[str, Any]:
@@ -90,7 +95,9 @@ class LocalStack:
             "api_url": self.gateway.url,
             "aws_endpoint_url": self.moto.url,
             "region": self.stack.region,
-            "covers_base_url": f"{self.gateway.url}/covers",
+            "stage": self.gateway.settings.stage,
+            # Where CloudFront would serve covers: outside the API's stage.
+            "covers_base_url": f"{self.gateway.origin}/covers",
             "pds_url": self.pds.pds_url,
             "plc_url": self.pds.plc_url,
             "accounts": [

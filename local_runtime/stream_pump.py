@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from local_runtime.async_invoke import AsyncInvoker
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.template import Stack
 
@@ -176,10 +177,12 @@ class SchedulePump:
     """Scheduled events into their functions, every `every` seconds (rate expressions are not
     waited out locally: an hourly sweep would never be seen)."""
 
-    def __init__(self, stack: Stack, host: LambdaHost, every: float) -> None:
+    def __init__(self, stack: Stack, host: LambdaHost, every: float, invoker: AsyncInvoker | None = None) -> None:
         self.stack = stack
         self.host = host
         self.every = every
+        # EventBridge invokes asynchronously: with an invoker, retries and on-failure destination apply.
+        self.invoker = invoker
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -195,7 +198,11 @@ class SchedulePump:
     def fire(self, when: datetime | None = None) -> dict[str, Any]:
         results = {}
         for function, expression in self.stack.schedules():
-            results[function] = self.host.invoke(function, scheduled_event(self.stack, function, expression, when))
+            event = scheduled_event(self.stack, function, expression, when)
+            if self.invoker is not None:
+                results[function] = self.invoker.invoke(function, event)
+            else:
+                results[function] = self.host.invoke(function, event)
         return results
 
     def _run(self) -> None:

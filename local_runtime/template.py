@@ -45,6 +45,8 @@ class Route:
     method: str
     path: str
     function: str
+    # The integration timeout (the HttpApi event's TimeoutInMillis; HTTP API's default and maximum).
+    timeout_ms: int = 30000
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -129,7 +131,7 @@ class Stack:
             return arg[0].join(str(v) for v in self.resolve(arg[1]))
         return {k: self.resolve(v) for k, v in value.items()}
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
         pseudo = {
             "AWS::Region": self.region,
             "AWS::StackName": self.name,
@@ -140,6 +142,8 @@ class Stack:
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
+            if self.raw.get("Parameters", {}).get(name, {}).get("Type") == "CommaDelimitedList":
+                return [v.strip() for v in self.parameters[name].split(",")]
             return self.parameters[name]
         if name in self.physical:
             if self.resources.get(name, {}).get("Type") == "AWS::SQS::Queue":
@@ -167,6 +171,8 @@ class Stack:
             return f"arn:aws:dynamodb:{self.region}:123456789012:table/{physical}/stream/local"
         if resource["Type"] == "AWS::KMS::Key" and attr == "Arn":
             return f"arn:aws:kms:{self.region}:123456789012:{physical}"
+        if resource["Type"] == "AWS::CloudFront::Distribution" and attr == "DomainName":
+            return f"{physical.lower()}.cloudfront.net"
         if resource["Type"] == "AWS::S3::Bucket" and attr == "Arn":
             return f"arn:aws:s3:::{physical}"
         return f"{physical}.{attr}"
@@ -227,7 +233,8 @@ class Stack:
             for event in res["Properties"].get("Events", {}).values():
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
-                    routes.append(Route(props["Method"].upper(), props["Path"], logical))
+                    timeout = int(self.resolve(props.get("TimeoutInMillis", 30000)))
+                    routes.append(Route(props["Method"].upper(), props["Path"], logical, timeout))
         # API Gateway prefers the route with more literal segments (`/a/tracks` over `/a/{x}`).
         return sorted(routes, key=lambda r: -r.literal_segments)
 

@@ -22,7 +22,7 @@ app = make_app()
     responses=responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502),
 )
 def add_tracks(ref: str, body: Annotated[AttachTracksBody, Body()]) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).attach(path_param(ref), body.track_uris)
+    return AlbumAdmin(app.context["caller"]).attach(path_param(app, "ref"), body.track_uris)
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))

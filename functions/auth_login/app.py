@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from albums_core import auth
 from albums_core.api_models import LoginResponse, responses
@@ -32,15 +31,7 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
         sync_artist(artist)
     except Exception:  # noqa: BLE001 - the login stands; POST /artists/me/sync retries the indexing
         logger.warning("indexing at login failed", exc_info=True)
-    cookie = Cookie(
-        "session_id",
-        session.session_id,
-        path="/",
-        secure=not settings().local_mode,
-        http_only=True,
-        max_age=settings().session_ttl_seconds,
-        same_site=SameSite.LAX_MODE,
-    )
+    cookie = auth.session_cookie(session.session_id, settings().session_ttl_seconds)
     return json_response(
         200, {"session_id": session.session_id, "did": session.did, "handle": session.handle}, cookies=[cookie]
     )

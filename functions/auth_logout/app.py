@@ -3,11 +3,9 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from albums_core import auth
 from albums_core.api_models import SESSION, LogoutResponse, responses
-from albums_core.config import settings
 from albums_core.web import json_response, lambda_entry, make_app
 
 app = make_app()
@@ -23,15 +21,7 @@ app = make_app()
 )
 def logout() -> Response[Any]:
     auth.logout(app.context["caller"])
-    cleared = Cookie(
-        "session_id",
-        "",
-        path="/",
-        secure=not settings().local_mode,
-        http_only=True,
-        max_age=0,
-        same_site=SameSite.LAX_MODE,
-    )
+    cleared = auth.cleared_cookie()
     return json_response(200, {"logged_out": True}, cookies=[cleared])
 
 

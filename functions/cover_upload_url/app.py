@@ -24,7 +24,7 @@ app = make_app()
 )
 def upload_url(ref: str) -> dict[str, Any]:
     caller: auth.Caller = app.context["caller"]
-    album = AlbumAdmin(caller).owned(path_param(ref), "you can only upload cover art for your own albums")
+    album = AlbumAdmin(caller).owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
     return upload_form(album)
 
 

@@ -23,7 +23,7 @@ app = make_app()
 def delete_album(
     ref: str, cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False
 ) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).delete(path_param(ref), cascade)
+    return AlbumAdmin(app.context["caller"]).delete(path_param(app, "ref"), cascade)
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only delete your own albums"))

@@ -25,7 +25,7 @@ pages = AlbumPages()
     responses=responses(AlbumResponse, 404, 422),
 )
 def get_album(ref: str, slug: str) -> Response[str]:
-    body = pages.render(path_param(ref), path_param(slug), optional_viewer(app))
+    body = pages.render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
 

@@ -23,7 +23,7 @@ app = make_app()
     responses=responses(ArtistAlbumsResponse, 404, 422),
 )
 def list_artist_albums(ref: str) -> dict[str, Any]:
-    return list_for_artist(path_param(ref))
+    return list_for_artist(path_param(app, "ref"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

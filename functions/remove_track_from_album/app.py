@@ -24,7 +24,7 @@ def remove_track(
     ref: str,
     track_id: Annotated[str, Path(pattern=r"^(0|[1-9][0-9]{0,17})$", description="the track's integer id")],
 ) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).remove_track(path_param(ref), int(track_id))
+    return AlbumAdmin(app.context["caller"]).remove_track(path_param(app, "ref"), int(track_id))
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))

@@ -22,7 +22,7 @@ app = make_app()
     responses=responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502),
 )
 def reorder_tracks(ref: str, body: Annotated[ReorderTracksBody, Body()]) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).reorder(path_param(ref), body.track_ids)
+    return AlbumAdmin(app.context["caller"]).reorder(path_param(app, "ref"), body.track_ids)
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))

@@ -33,7 +33,7 @@ def update_album(
     new_description = (
         description if description is not None else (body.description if body and "description" in fields else UNSET)
     )
-    return AlbumAdmin(app.context["caller"]).update(path_param(ref), new_title, new_description)
+    return AlbumAdmin(app.context["caller"]).update(path_param(app, "ref"), new_title, new_description)
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only update your own albums"))

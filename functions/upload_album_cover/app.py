@@ -30,7 +30,7 @@ _FRAMING = 64 * 1024
 def upload_cover(ref: str) -> dict[str, Any]:
     caller: auth.Caller = app.context["caller"]
     admin = AlbumAdmin(caller)
-    album = admin.owned(path_param(ref), "you can only upload cover art for your own albums")
+    album = admin.owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
     event = app.current_event.raw_event
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8", "surrogateescape")

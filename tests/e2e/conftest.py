@@ -39,7 +39,9 @@ class Api:
     def request(
         self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
     ) -> Reply:
-        req = urllib.request.Request(self.url + path, method=method, headers=headers or {}, data=body)
+        # A path is under the API's base URL (its stage included); a full URL (a cover) as is.
+        url = path if path.startswith("http") else self.url + path
+        req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
         try:
             with urllib.request.urlopen(req, timeout=15) as resp:
                 return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())

@@ -103,7 +103,7 @@ def accepted(reply: Reply) -> dict[str, str]:
 def fetch(api: Api, url: str) -> Reply:
     base = api.state["covers_base_url"]
     assert url.startswith(base + "/"), (url, base)
-    return api.get(url[len(api.url) :])
+    return api.get(url)
 
 
 def served_image(api: Api, url: str, content_type: str) -> Image.Image:

@@ -9,8 +9,12 @@ from tests.e2e.conftest import Api
 ALBUM = "/albums/aurora.test/cafe-del-mar-sessions"
 
 
-def test_state_file_names_the_api(api: Api) -> None:
-    assert api.state["api_url"].startswith("http://127.0.0.1:")
+def test_state_file_names_the_api_on_its_stage(api: Api) -> None:
+    # The template's named stage, as the deployed ApiUrl output has it.
+    assert api.state["stage"] == "dev"
+    assert api.state["api_url"].startswith("http://127.0.0.1:") and api.state["api_url"].endswith("/dev")
+    origin = api.state["api_url"].removesuffix("/dev")
+    assert api.get(origin + "/albums").status == 404, "nothing outside the stage"
 
 
 @pytest.mark.parametrize("path", ["/albums", "/albums/"])
@@ -143,13 +147,38 @@ def test_unknown_routes_are_json_404(api: Api) -> None:
 def test_covers_are_served_at_the_public_base_url(api: Api) -> None:
     image = api.get("/albums").json()["albums"][0]["image_url"]
     assert image.startswith(api.state["covers_base_url"])
-    reply = api.get(image[len(api.url) :])
+    reply = api.get(image)
     assert reply.status == 200 and reply.headers["content-type"] == "image/png"
+    assert reply.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert reply.body.startswith(b"\x89PNG")
 
 
 def test_cors_preflight(api: Api) -> None:
     reply = api.request(
-        "OPTIONS", "/albums", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+        "OPTIONS", "/albums", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"}
     )
     assert reply.status == 204 and "GET" in reply.headers["access-control-allow-methods"]
+    assert reply.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert reply.headers["access-control-allow-credentials"] == "true"
+    refused = api.request(
+        "OPTIONS", "/albums", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert refused.status == 204 and "access-control-allow-origin" not in refused.headers
+
+
+def test_a_session_works_from_a_frontend_on_another_loopback_origin(api: Api) -> None:
+    """What a browser page on another port does with `credentials: 'include'`."""
+    origin = "http://localhost:5173"
+    handle = api.state["accounts"][0]["handle"]
+    body = {"identifier": handle, "password": api.account(handle)["password"]}
+    login = api.send("POST", "/auth/login", body, headers={"Origin": origin})
+    assert login.status == 200
+    assert login.headers["access-control-allow-origin"] == origin
+    assert login.headers["access-control-allow-credentials"] == "true"
+    cookie = login.headers["set-cookie"]
+    attributes = {a.strip().split("=")[0] for a in cookie.split(";")}
+    assert {"HttpOnly", "Path", "SameSite"} <= attributes and "Secure" not in attributes  # local mode: no TLS
+    session = cookie.split(";")[0]
+    me = api.get("/auth/me", headers={"Origin": origin, "Cookie": session})
+    assert me.status == 200 and me.json()["handle"] == handle
+    assert me.headers["access-control-allow-origin"] == origin and "Origin" in me.headers["vary"]

@@ -1,7 +1,10 @@
 """template.yaml is the single source of truth: check what the code relies on."""
 
+import copy
 import json
 from pathlib import Path
+
+import pytest
 
 from local_runtime.resources import table_definitions
 from local_runtime.template import ROOT, local_stack
@@ -64,3 +67,157 @@ def test_layer_is_built_by_sam_and_used_by_every_function() -> None:
 def test_each_function_has_its_own_policies() -> None:
     for logical, res in STACK.of_type("AWS::Serverless::Function").items():
         assert res["Properties"].get("Policies"), logical
+
+
+# ---- API Gateway as deployed: the stage ------------------------------------------------------
+
+
+def test_the_api_is_served_on_the_named_stage_its_url_names() -> None:
+    from local_runtime.gateway import ApiSettings
+
+    settings = ApiSettings.from_stack(STACK)
+    assert settings.stage == STACK.parameters["Stage"] == "dev"
+    assert settings.prefix == "/dev"
+    assert STACK.raw["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"].endswith("/${Stage}")
+
+
+def test_api_functions_finish_within_their_integration_timeout() -> None:
+    """HTTP API stops waiting after 30 s (or the route's TimeoutInMillis) and answers 503."""
+    functions = STACK.functions()
+    for route in STACK.routes():
+        assert route.timeout_ms <= 30000, route
+        assert functions[route.function].timeout * 1000 < route.timeout_ms, route
+
+
+# ---- credentialed CORS and the session cookie ------------------------------------------------
+
+
+def test_cors_is_credentialed_for_listed_origins() -> None:
+    cors = STACK.resolve(STACK.resources["HttpApi"]["Properties"]["CorsConfiguration"])
+    assert cors["AllowCredentials"] is True
+    assert STACK.raw["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
+    assert isinstance(cors["AllowOrigins"], list) and cors["AllowOrigins"]
+    for origin in cors["AllowOrigins"]:
+        assert origin != "*" and not origin.endswith("/"), origin
+    methods = {r.method for r in STACK.routes()}
+    assert set(cors["AllowMethods"]) == methods, "exactly the methods the routes use"
+    assert {h.lower() for h in cors["AllowHeaders"]} == {"content-type", "authorization"}
+
+
+def test_several_allowed_origins_stay_a_list() -> None:
+    stack = local_stack(overrides={"AllowedOrigins": "https://plyr.fm, https://app.example"})
+    cors = stack.resolve(stack.resources["HttpApi"]["Properties"]["CorsConfiguration"])
+    assert cors["AllowOrigins"] == ["https://plyr.fm", "https://app.example"]
+
+
+def test_session_cookie_attributes_are_deployment_parameters() -> None:
+    env = STACK.functions()["AuthLoginFunction"].environment
+    assert env["SESSION_COOKIE_SAMESITE"] == "Lax" and env["SESSION_COOKIE_DOMAIN"] == ""
+    assert STACK.raw["Parameters"]["SessionCookieSameSite"]["AllowedValues"] == ["Lax", "Strict", "None"]
+    other = local_stack(overrides={"SessionCookieSameSite": "None", "SessionCookieDomain": "plyr.fm"})
+    env = other.functions()["AuthLogoutFunction"].environment
+    assert env["SESSION_COOKIE_SAMESITE"] == "None" and env["SESSION_COOKIE_DOMAIN"] == "plyr.fm"
+
+
+# ---- covers through CloudFront ---------------------------------------------------------------
+
+
+def test_covers_are_public_through_cloudfront_only() -> None:
+    bucket = STACK.resources["CoversBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()), "the bucket stays private"
+    dist = STACK.resources["CoversDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = dist["Origins"]
+    bucket_name = STACK.resolve(bucket["BucketName"])
+    assert STACK.resolve(origin["DomainName"]) == f"{bucket_name}.s3.{STACK.region}.amazonaws.com"
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["CoversOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"]["OriginAccessIdentity"] == ""
+    oac = STACK.resources["CoversOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == (
+        "s3",
+        "always",
+        "sigv4",
+    )
+    policy = STACK.resources["CoversBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "CoversBucket"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Action"] == "s3:GetObject"
+    assert STACK.resolve(statement["Resource"]) == f"arn:aws:s3:::{bucket_name}/images/*", "uploads stay private"
+    source = STACK.resolve(statement["Condition"]["StringEquals"]["AWS:SourceArn"])
+    assert source == f"arn:aws:cloudfront::123456789012:distribution/{STACK.physical['CoversDistribution']}"
+
+
+def test_cover_urls_are_on_the_distribution_unless_a_base_url_is_given() -> None:
+    env = STACK.functions()["UploadAlbumCoverFunction"].environment
+    assert env["COVERS_BASE_URL"] == "https://" + STACK.resolve({"Fn::GetAtt": ["CoversDistribution", "DomainName"]})
+    assert "s3." not in env["COVERS_BASE_URL"]
+    given = local_stack(overrides={"CoversBaseUrl": "https://covers.plyr.fm"})
+    assert given.functions()["UploadAlbumCoverFunction"].environment["COVERS_BASE_URL"] == "https://covers.plyr.fm"
+
+
+def test_covers_are_cached_for_a_year_as_immutable() -> None:
+    from albums_core import cover_service
+    from local_runtime import gateway
+
+    dist = STACK.resources["CoversDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert dist["CachePolicyId"] == {"Ref": "CoversCachePolicy"}
+    assert dist["ResponseHeadersPolicyId"] == {"Ref": "CoversResponseHeadersPolicy"}
+    assert set(dist["AllowedMethods"]) == {"GET", "HEAD"}
+    cache = STACK.resources["CoversCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert cache["MinTTL"] == cache["DefaultTTL"] == cache["MaxTTL"] == 31536000
+    headers = STACK.resources["CoversResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    (item,) = headers["CustomHeadersConfig"]["Items"]
+    assert item["Header"] == "Cache-Control" and item["Override"] is True
+    # The same value on the stored objects, on the distribution and on the local gateway.
+    assert item["Value"] == cover_service._IMMUTABLE == gateway.IMMUTABLE == "public, max-age=31536000, immutable"
+
+
+# ---- asynchronous failures -------------------------------------------------------------------
+
+
+def test_asynchronously_invoked_functions_keep_their_failures() -> None:
+    async_functions = {
+        logical
+        for logical, res in STACK.of_type("AWS::Serverless::Function").items()
+        if any(e["Type"] in ("S3", "Schedule", "SNS", "EventBridgeRule") for e in res["Properties"]["Events"].values())
+    }
+    assert async_functions == {"ProcessCoverUploadFunction", "SweepFunction"}
+    for logical in async_functions:
+        props = STACK.resources[logical]["Properties"]
+        config = STACK.resolve(props["EventInvokeConfig"])
+        assert 0 <= int(config["MaximumRetryAttempts"]) <= 2, logical
+        on_failure = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS"
+        queue = on_failure["Destination"]["Fn::GetAtt"][0]
+        assert STACK.resources[queue]["Type"] == "AWS::SQS::Queue", logical
+
+
+def test_sam_grants_each_async_function_its_on_failure_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lambda sends the failure record with the function's role: SAM adds sqs:SendMessage on the
+    destination (and only there) for an EventInvokeConfig destination of Type SQS."""
+    transform = pytest.importorskip("samtranslator.translator.transform").transform
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    document = copy.deepcopy(STACK.raw)
+    for resource in document["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://bucket/key"  # what `sam package` puts there
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    resources = transform(document, {}, NoManagedPolicies())["Resources"]
+    for function in ("ProcessCoverUploadFunction", "SweepFunction"):
+        config = resources[f"{function}EventInvokeConfig"]["Properties"]
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}
+        sends = [
+            statement
+            for policy in resources[f"{function}Role"]["Properties"]["Policies"]
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "sqs:SendMessage" in statement["Action"]
+        ]
+        assert sends == [
+            {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}}
+        ]

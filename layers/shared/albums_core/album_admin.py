@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -72,8 +71,8 @@ def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
 
     def guard(event: dict[str, Any]) -> Caller:
         caller = artist_guard(event)
-        segments = str(event.get("rawPath") or "").strip("/").split("/")
-        AlbumAdmin(caller).owned(unquote(segments[1]) if len(segments) > 1 else "", message)
+        # API Gateway's own path parameters: the raw path carries the stage on a named stage.
+        AlbumAdmin(caller).owned(str((event.get("pathParameters") or {}).get("ref") or ""), message)
         return caller
 
     return guard

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
 from albums_core import identity, xrpc
 from albums_core.config import settings
 from albums_core.errors import Forbidden, InvalidSession, ServiceError, Unauthenticated, UpstreamFailure
@@ -35,12 +37,26 @@ class Caller:
     artist: Artist
 
 
-def session_cookie(session_id: str, max_age: int) -> str:
-    secure = "" if settings().local_mode else "; Secure"
-    return f"{COOKIE_NAME}={session_id}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+def session_cookie(session_id: str, max_age: int) -> Cookie:
+    """The session cookie, for a frontend that may live on another origin: HttpOnly, Path=/,
+    SameSite and Domain as deployed (SESSION_COOKIE_SAMESITE, SESSION_COOKIE_DOMAIN), Secure
+    outside local mode (loopback has no TLS) and always with SameSite=None, which browsers
+    refuse without it."""
+    config = settings()
+    same_site = SameSite(config.session_cookie_samesite)
+    return Cookie(
+        COOKIE_NAME,
+        session_id,
+        path="/",
+        domain=config.session_cookie_domain,
+        secure=not config.local_mode or same_site is SameSite.NONE_MODE,
+        http_only=True,
+        max_age=max_age,
+        same_site=same_site,
+    )
 
 
-def cleared_cookie() -> str:
+def cleared_cookie() -> Cookie:
     return session_cookie("", 0)
 
 

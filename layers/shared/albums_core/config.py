@@ -11,6 +11,14 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _same_site(value: str) -> str:
+    """Lax, Strict or None whatever the case; anything else is a deployment error, told at once."""
+    for known in ("Lax", "Strict", "None"):
+        if value.strip().lower() == known.lower():
+            return known
+    raise ValueError(f"SESSION_COOKIE_SAMESITE must be Lax, Strict or None, not {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     catalogue_table: str
@@ -28,6 +36,9 @@ class Settings:
     kms_key_id: str
     session_ttl_seconds: int
     local_mode: bool
+    # The session cookie's SameSite (Lax, Strict or None) and Domain ("" for the API's host).
+    session_cookie_samesite: str
+    session_cookie_domain: str
     covers_bucket: str
     dead_letter_queue_url: str
     resync_after_seconds: int
@@ -51,6 +62,8 @@ def settings() -> Settings:
         kms_key_id=env.get("SESSIONS_KMS_KEY_ID", ""),
         session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", str(14 * 24 * 3600))),
         local_mode=_flag("ALBUMS_LOCAL_MODE"),
+        session_cookie_samesite=_same_site(env.get("SESSION_COOKIE_SAMESITE", "Lax")),
+        session_cookie_domain=env.get("SESSION_COOKIE_DOMAIN", "").strip(),
         covers_bucket=env.get("COVERS_BUCKET", ""),
         dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
         resync_after_seconds=int(env.get("RESYNC_AFTER_SECONDS", str(24 * 3600))),

@@ -7,7 +7,6 @@ import base64
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -15,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from albums_core.errors import ServiceError
+from albums_core.errors import NotFound, ServiceError
 from albums_core.observability import logger
 
 
@@ -118,6 +117,12 @@ def resolve(
     path = event.get("rawPath") or ""
     if len(path) > 1 and path.endswith("/"):
         event = {**event, "rawPath": path.rstrip("/") or "/"}
+        path = event["rawPath"]
+    stage = str((event.get("requestContext") or {}).get("stage") or "$default")
+    if stage != "$default" and path != f"/{stage}" and not path.startswith(f"/{stage}/"):
+        # Powertools cuts len("/<stage>") characters off the path whenever the stage is named;
+        # through a custom domain's API mapping the path has no stage: route it as it is.
+        event = {**event, "requestContext": {**event["requestContext"], "stage": "$default"}}
     return app.resolve(event, context)
 
 
@@ -150,8 +155,13 @@ def resolve_guarded(
         app.clear_context()
 
 
-def path_param(value: str) -> str:
-    return unquote(value)
+def path_param(app: APIGatewayHttpResolver, name: str) -> str:
+    """A path parameter as API Gateway matched it (`pathParameters`, decoded): never parsed
+    again from the raw path, which carries the stage on a named stage."""
+    value = (app.current_event.path_parameters or {}).get(name)
+    if value is None:
+        raise NotFound()
+    return value
 
 
 def optional_viewer(app: APIGatewayHttpResolver) -> Any:
