@@ -19,14 +19,24 @@ $(PDS_STAMP): pds/package-lock.json pds/install.sh
 	bash pds/install.sh
 	mkdir -p .local && touch $(PDS_STAMP)
 
-install: $(STAMP) $(PDS_STAMP)
+# Debian's Chromium for the headless-browser test (Playwright drives it; its own browser download is
+# never used). Root installs directly, anyone else through sudo; nothing happens once it is there.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	@echo "installing Debian's chromium (headless-browser test)"
+	@$(SUDO) apt-get update -qq >/dev/null
+	@DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/tmp/chromium-install.log 2>&1 \
+		|| { cat /tmp/chromium-install.log; exit 1; }
+
+install: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
 
 ## Start the whole service on 127.0.0.1 (moto, tables from template.yaml, demo data, HTTP gateway).
 run: $(STAMP) $(PDS_STAMP)
 	$(PY) -m local_runtime run
 
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
-test: $(STAMP) $(PDS_STAMP)
+test: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 ## A longer schema-fuzzing run (CI runs FUZZ_EXAMPLES=10 per operation within `make test`).
@@ -39,7 +49,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP) $(PDS_STAMP)
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP) $(PDS_STAMP)
+test-e2e: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
 	$(PY) -m pytest tests/e2e
 
 lint: $(STAMP)
