@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
+.PHONY: smoke fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -96,6 +96,12 @@ build: $(VENV)-sam/bin/sam
 ## sam deploy; PROFILE=production for the production profile of samconfig.toml.
 deploy: build
 	$(VENV)-sam/bin/sam deploy --config-env $(or $(PROFILE),default)
+
+## make smoke URL=https://…/dev  (account: SMOKE_IDENTIFIER / SMOKE_PASSWORD, or ARGS=--read-only;
+## the origin to check CORS for: SMOKE_ORIGIN, one of the stack's AllowedOrigins). Standard library only.
+smoke:
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl output> [ARGS=...]"; exit 2; }
+	$(PYTHON) -m tools.smoke $(URL) $(ARGS)
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
