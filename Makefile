@@ -90,8 +90,13 @@ $(VENV)-sam/bin/sam:
 validate: $(VENV)-sam/bin/sam
 	$(VENV)-sam/bin/sam validate --lint
 
+# SAM builds for the template's python3.13 and needs a working `python3.13` on PATH: tools/sam_python.py
+# finds one (PYTHON313=…, PATH, pyenv's or uv's versions) and puts its folder first. Then every compiled
+# module of the result is checked to be an arm64 (aarch64) build for CPython 3.13.
 build: $(VENV)-sam/bin/sam
-	$(VENV)-sam/bin/sam build
+	@py313="$$($(PYTHON) -m tools.sam_python)" && echo "sam build with $$py313/python3.13" && \
+		PATH="$$py313:$$PATH" $(VENV)-sam/bin/sam build
+	$(PYTHON) -m tools.check_build
 
 ## sam deploy; PROFILE=production for the production profile of samconfig.toml.
 deploy: build
