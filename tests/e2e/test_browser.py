@@ -48,6 +48,8 @@ async function main() {
     body: JSON.stringify({identifier: CONFIG.identifier, password: CONFIG.password}),
   });
   out("login", login.handle);
+  // Cookies are per host, not per port: the page could read the API's cookie unless it is HttpOnly.
+  out("page-cookies", document.cookie);
   const me = await call("/auth/me");  // no Authorization header: the cookie alone
   out("me-handle", me.handle);
   out("me-did", me.did);
@@ -78,7 +80,7 @@ def page_html(config: dict[str, str]) -> bytes:
         "<!doctype html><html><head><meta charset='utf-8'><title>albums frontend</title>"
         "<link rel='icon' href='data:,'></head>"
         "<body data-state='running'>"
-        "<p>login <span id='login'></span></p>"
+        "<p>login <span id='login'></span> <span id='page-cookies'></span></p>"
         "<p>me <span id='me-handle'></span> <span id='me-did'></span></p>"
         "<h1 id='album-title'></h1><p id='album-artist'></p><p id='album-slug'></p><ol id='tracks'></ol>"
         "<pre id='error'></pre>"
@@ -135,7 +137,16 @@ def test_cross_origin_frontend_keeps_its_session(api: Api, tmp_path: Path) -> No
             page.wait_for_function("document.body.dataset.state !== 'running'", timeout=60_000)
             text = {
                 name: page.text_content(f"#{name}") or ""
-                for name in ("login", "me-handle", "me-did", "album-title", "album-artist", "album-slug", "error")
+                for name in (
+                    "login",
+                    "page-cookies",
+                    "me-handle",
+                    "me-did",
+                    "album-title",
+                    "album-artist",
+                    "album-slug",
+                    "error",
+                )
             }
             tracks = page.locator("#tracks li").all_text_contents()
             cookies = context.cookies(api.url)
@@ -146,6 +157,7 @@ def test_cross_origin_frontend_keeps_its_session(api: Api, tmp_path: Path) -> No
     assert text["error"] == "", f"the browser refused: {text['error']}\nconsole:\n" + "\n".join(console)
     # /auth/me answered the account: the session cookie set by the cross-origin login came back.
     assert text["me-handle"] == HANDLE and text["me-did"] == account["did"]
+    assert text["login"] == HANDLE and "session_id" not in text["page-cookies"]
     session = [c for c in cookies if c["name"] == "session_id"]
     assert session and session[0]["httpOnly"] and session[0]["path"] == "/"
     # The album page rendered what the API serves for it.
