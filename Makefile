@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
+.PHONY: smoke fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -19,14 +19,24 @@ $(PDS_STAMP): pds/package-lock.json pds/install.sh
 	bash pds/install.sh
 	mkdir -p .local && touch $(PDS_STAMP)
 
-install: $(STAMP) $(PDS_STAMP)
+# Debian's Chromium for the headless-browser test (Playwright drives it; its own browser download is
+# never used). Root installs directly, anyone else through sudo; nothing happens once it is there.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	@echo "installing Debian's chromium (headless-browser test)"
+	@$(SUDO) apt-get update -qq >/dev/null
+	@DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/tmp/chromium-install.log 2>&1 \
+		|| { cat /tmp/chromium-install.log; exit 1; }
+
+install: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
 
 ## Start the whole service on 127.0.0.1 (moto, tables from template.yaml, demo data, HTTP gateway).
 run: $(STAMP) $(PDS_STAMP)
 	$(PY) -m local_runtime run
 
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
-test: $(STAMP) $(PDS_STAMP)
+test: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 ## A longer schema-fuzzing run (CI runs FUZZ_EXAMPLES=10 per operation within `make test`).
@@ -39,7 +49,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP) $(PDS_STAMP)
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP) $(PDS_STAMP)
+test-e2e: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
 	$(PY) -m pytest tests/e2e
 
 lint: $(STAMP)
@@ -80,12 +90,23 @@ $(VENV)-sam/bin/sam:
 validate: $(VENV)-sam/bin/sam
 	$(VENV)-sam/bin/sam validate --lint
 
+# SAM builds for the template's python3.13 and needs a working `python3.13` on PATH: tools/sam_python.py
+# finds one (PYTHON313=…, PATH, pyenv's or uv's versions) and puts its folder first. Then every compiled
+# module of the result is checked to be an arm64 (aarch64) build for CPython 3.13.
 build: $(VENV)-sam/bin/sam
-	$(VENV)-sam/bin/sam build
+	@py313="$$($(PYTHON) -m tools.sam_python)" && echo "sam build with $$py313/python3.13" && \
+		PATH="$$py313:$$PATH" $(VENV)-sam/bin/sam build
+	$(PYTHON) -m tools.check_build
 
 ## sam deploy; PROFILE=production for the production profile of samconfig.toml.
 deploy: build
 	$(VENV)-sam/bin/sam deploy --config-env $(or $(PROFILE),default)
+
+## make smoke URL=https://…/dev  (account: SMOKE_IDENTIFIER / SMOKE_PASSWORD, or ARGS=--read-only;
+## the origin to check CORS for: SMOKE_ORIGIN, one of the stack's AllowedOrigins). Standard library only.
+smoke:
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl output> [ARGS=...]"; exit 2; }
+	$(PYTHON) -m tools.smoke $(URL) $(ARGS)
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
