@@ -1,0 +1,256 @@
+"""`python -m local_runtime.moto_main -H 127.0.0.1 -p PORT`: moto's server, with two changes
+to its DynamoDB backend that keep a long-running local stack's memory bounded.
+
+moto 5.2.5 makes a local stack die doing what the contract allows:
+
+- `transact_write_items` deep-copies every table an action names, once per action, to roll
+  back on failure: a 100-action transaction on a table of N items holds 100 copies of N items
+  (and of the table's stream shard). Here a transaction snapshots only the items it touches and
+  the stream shard's length, and rolls back exactly those.
+- a table's `StreamShard` keeps every record ever written. DynamoDB keeps them 24 hours. Here
+  the shard drops records older than that, and beyond `ALBUMS_LOCAL_STREAM_KEEP` records (10 000
+  by default) it drops the oldest ones a GetRecords call has already returned; records no
+  reader has seen stay until the 24 hours are up. Sequence numbers stay what they were.
+
+Writes to DynamoDB (and stream reads) take one lock, so a concurrent request never sees or
+slips between the half of a transaction that a rollback would undo, and stream records of a
+rolled-back transaction are never read (DynamoDB writes none for a cancelled transaction)."""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import functools
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+
+RETENTION_SECONDS = 24 * 3600
+KEEP_READ_RECORDS = int(os.environ.get("ALBUMS_LOCAL_STREAM_KEEP", "10000"))
+TRANSACTION_ACTIONS = 100
+
+_WRITES = threading.RLock()
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _WRITES:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+# ---- the stream shard: bounded, sequence numbers kept ----------------------------------------
+
+
+def _shard_state(shard: StreamShard) -> dict[str, Any]:
+    """Per-shard bookkeeping, created on first use (the shard is moto's object)."""
+    state: dict[str, Any] | None = getattr(shard, "_albums_state", None)
+    if state is None:
+        first = shard.starting_sequence_number
+        state = {"next": first + len(shard.items), "added": [time.time()] * len(shard.items), "read_to": first - 1}
+        shard._albums_state = state  # type: ignore[attr-defined]
+    return state
+
+
+def _seq(record: StreamRecord) -> int:
+    return int(record.record["dynamodb"]["SequenceNumber"])
+
+
+def _trim(shard: StreamShard, now: float) -> None:
+    state = _shard_state(shard)
+    drop = 0
+    while drop < len(shard.items) and (
+        now - state["added"][drop] > RETENTION_SECONDS
+        or (len(shard.items) - drop > KEEP_READ_RECORDS and _seq(shard.items[drop]) <= state["read_to"])
+    ):
+        drop += 1
+    if drop:
+        del shard.items[:drop]
+        del state["added"][:drop]
+    # TRIM_HORIZON and describe_stream start here; LATEST is this plus len(items).
+    shard.starting_sequence_number = _seq(shard.items[0]) if shard.items else state["next"]
+
+
+def _shard_add(self: StreamShard, old: Item | None, new: Item | None) -> None:
+    if self.table.lambda_event_source_mappings:  # moto's own Lambda delivery: unchanged
+        _original_add(self, old, new)
+        return
+    with _WRITES:
+        state = _shard_state(self)
+        view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
+        event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        self.items.append(StreamRecord(self.table, view, event, old, new, state["next"]))
+        state["added"].append(time.time())
+        state["next"] += 1
+        _trim(self, time.time())
+
+
+def _shard_get(self: StreamShard, start: int, quantity: int) -> list[dict[str, Any]]:
+    with _WRITES:
+        state = _shard_state(self)
+        _trim(self, time.time())
+        # An iterator older than the trim horizon reads from the oldest record kept.
+        first = bisect.bisect_left(self.items, start, key=_seq)
+        records = [r.to_json() for r in self.items[first : first + quantity]]
+        if records:
+            state["read_to"] = max(state["read_to"], int(records[-1]["dynamodb"]["SequenceNumber"]))
+        return records
+
+
+def _truncate_stream(shard: StreamShard, first_seq: int) -> None:
+    """Forget the records a rolled-back transaction wrote (from `first_seq` on: writes are
+    serialised) and reuse their sequence numbers, as moto's whole-table rollback did."""
+    state = _shard_state(shard)
+    keep = bisect.bisect_left(shard.items, first_seq, key=_seq)
+    del shard.items[keep:]
+    del state["added"][keep:]
+    state["next"] = first_seq
+    shard.starting_sequence_number = _seq(shard.items[0]) if shard.items else first_seq
+
+
+# ---- transactions: snapshot and roll back only the touched items ------------------------------
+
+
+def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _restore(table: Table, key: dict[str, Any], before: Item | None) -> None:
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    if range_value is not None:
+        bucket = table.items[hash_value]
+        if before is None:
+            bucket.pop(range_value, None)
+            if not bucket:
+                table.items.pop(hash_value, None)
+        else:
+            bucket[range_value] = before
+    elif before is None:
+        table.items.pop(hash_value, None)
+    else:
+        table.items[hash_value] = before  # type: ignore[assignment]
+
+
+class _Undo:
+    def __init__(self) -> None:
+        self.items: list[tuple[Table, dict[str, Any], Item | None]] = []
+        self.streams: dict[int, tuple[StreamShard, int]] = {}
+
+    def remember(self, table: Table, key: dict[str, Any], current: Item | None) -> None:
+        # A copy: update_item changes the stored Item in place.
+        self.items.append((table, key, copy.deepcopy(current)))
+        shard = table.stream_shard
+        if shard is not None and id(shard) not in self.streams:
+            self.streams[id(shard)] = (shard, _shard_state(shard)["next"])
+
+    def roll_back(self) -> None:
+        for table, key, before in reversed(self.items):
+            _restore(table, key, before)
+        for shard, first_seq in self.streams.values():
+            _truncate_stream(shard, first_seq)
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) > TRANSACTION_ACTIONS:
+        raise TooManyTransactionsException()
+    with _WRITES:
+        undo = _Undo()
+        seen: set[tuple[str, str]] = set()
+        outcomes: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+        for action in transact_items:
+            if len(action) > 1:
+                raise TransactWriteSingleOpException
+            old_image: dict[str, Any] | None = None
+            try:
+                op_type, op = next(iter(action.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                table = self.get_table(table_name)
+                key = _key_of(table, op_type, op)
+                target = (str(table_name), str(dict(sorted(key.items()))))
+                if target in seen:
+                    raise MultipleTransactionsException()
+                seen.add(target)
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                condition = op.get("ConditionExpression")
+                current = self.get_item(table_name, key)
+                if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        old_image = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=old_image)
+                if op_type != "ConditionCheck":
+                    undo.remember(table, key, current)
+                common = {
+                    "condition_expression": condition,
+                    "expression_attribute_names": names,
+                    "expression_attribute_values": values,
+                }
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], **common)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, **common)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"], **common)
+                outcomes.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                undo.roll_back()
+                raise
+            except ConditionalCheckFailed as err:
+                outcomes.append(("ConditionalCheckFailed", str(err.message), old_image))
+            except Exception as err:  # noqa: BLE001 - reported per action, as moto does
+                outcomes.append((type(err).__name__, str(err), old_image))
+        if any(code is not None for code, _, _ in outcomes):
+            undo.roll_back()
+            raise TransactionCanceledException(outcomes)
+
+
+_original_add = StreamShard.add
+
+
+def install() -> None:
+    """Patch moto's DynamoDB backend in this process (idempotent)."""
+    if getattr(DynamoDBBackend, "_albums_patched", False):
+        return
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    StreamShard.add = _shard_add  # type: ignore[method-assign]
+    StreamShard.get = _shard_get  # type: ignore[method-assign]
+    DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> None:
+    install()
+    from moto.server import main as serve
+
+    serve(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
