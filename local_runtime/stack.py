@@ -18,13 +18,17 @@ from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer, free_port
 from local_runtime.resources import create_all
 from local_runtime.template import ROOT, Stack, local_stack
+from local_runtime.upload_front import UploadFront
 
 STATE_DIR = ROOT / ".local"
 
 
+LOCAL_KEY = ("testing", "testing")
+
+
 def aws_session(region: str) -> boto3.Session:
     # moto accepts any credentials
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)  # noqa: S106
+    return boto3.Session(aws_access_key_id=LOCAL_KEY[0], aws_secret_access_key=LOCAL_KEY[1], region_name=region)
 
 
 def _port_free(port: int) -> bool:
@@ -44,6 +48,7 @@ class LocalStack:
     pds: LocalPds | None = None
     gateway: Gateway | None = None
     host: LambdaHost | None = None
+    front: UploadFront | None = None
     stack: Stack | None = None
     demo: dict[str, Any] = field(default_factory=dict)
 
@@ -65,7 +70,11 @@ class LocalStack:
         )
         session = aws_session(self.stack.region)
         create_all(self.stack, session, self.moto.url)
+        # The functions' S3 endpoint: S3's checks of presigned POST forms, then moto.
+        self.front = UploadFront(self.moto.url, dict([LOCAL_KEY])).start()
         self.host = LambdaHost(self.stack, self.moto.url)
+        for env in self.function_env().values():
+            os.environ.update(env)  # one process for every function: the same for all of them
         s3 = session.client("s3", endpoint_url=self.moto.url)
         bucket = self.stack.physical["CoversBucket"]
         if self.seed:
@@ -84,11 +93,17 @@ class LocalStack:
         self.gateway = Gateway(self.host, self.stack.routes(), port, s3=s3, bucket=bucket, cors=cors).start()
         return self
 
+    def function_env(self) -> dict[str, dict[str, str]]:
+        """What each function's environment gets on top of local_environment(), by logical id."""
+        assert self.stack and self.front
+        return {name: {"AWS_ENDPOINT_URL_S3": self.front.url} for name in self.stack.functions()}
+
     def state(self) -> dict[str, Any]:
         assert self.stack and self.moto and self.gateway and self.pds
         return {
             "api_url": self.gateway.url,
             "aws_endpoint_url": self.moto.url,
+            "s3_endpoint_url": self.front.url if self.front else self.moto.url,
             "region": self.stack.region,
             "covers_base_url": f"{self.gateway.url}/covers",
             "pds_url": self.pds.pds_url,
@@ -114,5 +129,7 @@ class LocalStack:
             self.gateway.stop()
         if self.pds:
             self.pds.stop()
+        if self.front:
+            self.front.stop()
         if self.moto:
             self.moto.stop()
