@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import json
 import os
 import sys
 import threading
@@ -28,6 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -41,6 +44,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 
+# The local runtime's own key (setup, pumps, tests): the account's root, allowed everything.
+# Any other key is an IAM user's and gets what its policies grant (local_runtime/iam.py).
+ROOT_KEYS = set(os.environ.get("ALBUMS_LOCAL_ROOT_KEYS", "testing").split(","))
 RETENTION_SECONDS = 24 * 3600
 KEEP_READ_RECORDS = int(os.environ.get("ALBUMS_LOCAL_STREAM_KEEP", "10000"))
 TRANSACTION_ACTIONS = 100
@@ -230,6 +236,103 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             raise TransactionCanceledException(outcomes)
 
 
+# ---- IAM: every call of a function's IAM user is checked against its policies ----------------
+#
+# moto checks S3 and SQS calls against the resource they name, but every other service against
+# "*", and DynamoDB transactions as an action IAM does not have (dynamodb:TransactWriteItems).
+# Here DynamoDB, KMS and SSM calls are checked as IAM evaluates them: per action and resource
+# (a transaction: each item's own action on its table).
+
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def _access_key(headers: Any) -> str | None:
+    auth = headers.get("Authorization") or ""
+    if "Credential=" not in auth:
+        return None
+    return str(auth.split("Credential=", 1)[1].split("/", 1)[0])
+
+
+def _requested(handler: Any) -> list[tuple[str, str]] | None:
+    """(action, resource ARN) pairs a DynamoDB, KMS or SSM call needs; None: moto's own check."""
+    service = getattr(handler, "service_name", None)
+    if service not in ("dynamodb", "kms", "ssm"):
+        return None
+    action = str(handler._get_action())
+    body: Any = handler.body
+    if not isinstance(body, dict):
+        try:
+            body = json.loads(handler.raw_body or b"{}")
+        except ValueError:
+            body = {}
+    region, account = handler.region, handler.current_account
+    if service == "dynamodb":
+
+        def table(name: str) -> str:
+            return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+        if action in ("TransactWriteItems", "TransactGetItems"):
+            pairs = []
+            for item in body.get("TransactItems", []):
+                ((op, spec),) = item.items()
+                pairs.append((_TRANSACT_ACTIONS.get(op, "GetItem"), table(spec.get("TableName", "*"))))
+            return pairs
+        if action in ("BatchWriteItem", "BatchGetItem"):
+            return [(action, table(name)) for name in body.get("RequestItems", {})]
+        if "TableName" not in body:
+            return [(action, "*")]
+        arn = table(body["TableName"])
+        return [(action, f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn)]
+    if service == "kms":
+        key = body.get("KeyId")
+        if not key:
+            return [(action, "*")]
+        try:
+            from moto.kms.models import kms_backends
+
+            return [(action, kms_backends[account][region].describe_key(key).arn)]
+        except Exception:  # noqa: BLE001 - an unknown key: KMS answers NotFound after the check
+            return [(action, f"arn:aws:kms:{region}:{account}:key/{key}")]
+    names = body.get("Names") or ([body["Name"]] if "Name" in body else [])
+    if not names:
+        return [(action, "*")]
+    return [(action, f"arn:aws:ssm:{region}:{account}:parameter/{str(n).lstrip('/')}") for n in names]
+
+
+def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+    key = _access_key(self.headers)
+    # The root key, and unsigned requests: POST forms (the S3 front checked their signature).
+    if key is None or key in ROOT_KEYS:
+        return
+    from moto.iam.access_control import IAMRequest
+
+    pairs = _requested(self) if iam_request_cls is IAMRequest else None
+    path = self.raw_path + (f"?{self.uri.split('?', 1)[1]}" if "?" in self.uri else "")
+    for action, arn in pairs or [(self._get_action(), resource)]:
+        request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=action,
+        )
+        request.check_signature()
+        try:
+            request.check_action_permitted(arn)
+        except AccessDeniedError as denied:
+            if pairs is None:
+                raise
+            # DynamoDB, KMS and SSM speak JSON: AWS answers them 400 AccessDeniedException.
+            raise JsonRESTError("AccessDeniedException", f"{denied.message} on resource: {arn}") from None
+
+
 _original_add = StreamShard.add
 
 
@@ -242,6 +345,7 @@ def install() -> None:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     StreamShard.add = _shard_add  # type: ignore[method-assign]
     StreamShard.get = _shard_get  # type: ignore[method-assign]
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
     DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]
 
 
