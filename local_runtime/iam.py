@@ -18,6 +18,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from local_runtime.template import Stack
@@ -151,3 +152,141 @@ def unused_grants(policies: dict[str, list[dict[str, Any]]], calls: Iterable[tup
             for f, a, r in seen
         )
     ]
+
+
+# ---- the calls the functions make (the in-process host) ----------------------------------------
+
+# IAM actions of the S3 API calls whose action is not named after them.
+_S3_ACTIONS = {
+    "HeadObject": "s3:GetObject",
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "DeleteObjects": "s3:DeleteObject",
+    "CopyObject": "s3:PutObject",
+}
+_TRANSACT = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def requested(service: str, operation: str, params: dict[str, Any], region: str) -> list[tuple[str, str]]:
+    """The (IAM action, resource ARN) pairs an API call needs, as IAM evaluates them."""
+    if service == "dynamodb":
+
+        def table(name: str) -> str:
+            return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
+
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            return [
+                (f"dynamodb:{_TRANSACT.get(op, 'GetItem')}", table(spec.get("TableName", "*")))
+                for item in params.get("TransactItems", [])
+                for op, spec in item.items()
+            ]
+        if operation in ("BatchWriteItem", "BatchGetItem"):
+            return [(f"dynamodb:{operation}", table(name)) for name in params.get("RequestItems", {})]
+        if "TableName" not in params:
+            return [(f"dynamodb:{operation}", "*")]
+        arn = table(params["TableName"])
+        return [(f"dynamodb:{operation}", f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn)]
+    if service == "s3":
+        action = _S3_ACTIONS.get(operation, f"s3:{operation}")
+        bucket = params.get("Bucket", "*")
+        if action == "s3:ListBucket" or ("Key" not in params and "Delete" not in params):
+            return [(action, f"arn:aws:s3:::{bucket}")]
+        keys = [o["Key"] for o in params.get("Delete", {}).get("Objects", [])] or [params.get("Key", "*")]
+        return [(action, f"arn:aws:s3:::{bucket}/{key}") for key in keys]
+    if service == "ssm":
+        names = params.get("Names") or ([params["Name"]] if "Name" in params else [])
+        return [(f"ssm:{operation}", f"arn:aws:ssm:{region}:{ACCOUNT}:parameter/{str(n).lstrip('/')}") for n in names]
+    if service == "sqs":
+        queue = str(params.get("QueueUrl", "*")).rsplit("/", 1)[-1]
+        return [(f"sqs:{operation}", f"arn:aws:sqs:{region}:{ACCOUNT}:{queue}")]
+    if service == "kms":
+        key = str(params.get("KeyId", "*"))
+        if not key.startswith("arn:") and key != "*":
+            key = f"arn:aws:kms:{region}:{ACCOUNT}:{key if key.startswith('alias/') else f'key/{key}'}"
+        return [(f"kms:{operation}", key)]
+    return [(f"{service}:{operation}", "*")]
+
+
+class CallLog:
+    """Every AWS call the in-process functions make, as (function, IAM action, resource ARN):
+    the host's invocations name the function, boto3's default session's clients report the
+    calls. For the report of grants no call uses (`python -m local_runtime.iam report`)."""
+
+    def __init__(self, stack: Stack) -> None:
+        import contextvars
+
+        self.stack = stack
+        self.calls: set[tuple[str, str, str]] = set()
+        self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
+
+    def install(self, host: Any) -> CallLog:
+        import boto3
+
+        invoke = host.invoke
+
+        def invoke_recorded(logical_id: str, event: dict[str, Any]) -> Any:
+            token = self._current.set(logical_id)
+            try:
+                return invoke(logical_id, event)
+            finally:
+                self._current.reset(token)
+
+        host.invoke = invoke_recorded
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._record)
+        return self
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        function = self._current.get()
+        if function is None:
+            return
+        service = model.service_model.signing_name
+        for action, resource in requested(service, model.name, params, self.stack.region):
+            self.calls.add((function, action, resource))
+
+    def write(self, path: Path) -> None:
+        path.write_text("".join(json.dumps(list(c)) + "\n" for c in sorted(self.calls)))
+
+
+def report(stack: Stack, calls: Iterable[tuple[str, str, str]]) -> str:
+    """Grants no call used, and calls no grant covers (AccessDenied in AWS), by function."""
+    seen = sorted(set(calls))
+    policies = function_policies(stack)
+    lines = ["grants no recorded call used:"]
+    lines += [f"  {g.function}: {g.action} on {g.resource}" for g in unused_grants(policies, seen)]
+    lines.append("calls no grant covers:")
+    for function, action, resource in seen:
+        covered = any(
+            g.function == function
+            and fnmatch.fnmatchcase(action, g.action)
+            and fnmatch.fnmatchcase(resource, g.resource)
+            for g in grants({function: policies.get(function, [])})
+        )
+        if not covered:
+            lines.append(f"  {function}: {action} on {resource}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m local_runtime.iam report CALLS.jsonl`: the report of a recorded run (the local
+    stack records one when ALBUMS_LOCAL_IAM_CALLS names a file)."""
+    import sys
+
+    from local_runtime.template import local_stack
+
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 2 or args[0] != "report":
+        print("usage: python -m local_runtime.iam report CALLS.jsonl", file=sys.stderr)
+        return 2
+    calls = [tuple(json.loads(line)) for line in Path(args[1]).read_text().splitlines() if line.strip()]
+    print(report(local_stack(), calls))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -75,6 +75,10 @@ class LocalStack:
         self.host = LambdaHost(self.stack, self.moto.url)
         for env in self.function_env().values():
             os.environ.update(env)  # one process for every function: the same for all of them
+        if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
+            from local_runtime.iam import CallLog
+
+            self.call_log = CallLog(self.stack).install(self.host)
         s3 = session.client("s3", endpoint_url=self.moto.url)
         bucket = self.stack.physical["CoversBucket"]
         if self.seed:
@@ -97,6 +101,21 @@ class LocalStack:
         """What each function's environment gets on top of local_environment(), by logical id."""
         assert self.stack and self.front
         return {name: {"AWS_ENDPOINT_URL_S3": self.front.url} for name in self.stack.functions()}
+
+    def iam_function_env(self) -> dict[str, dict[str, str]]:
+        """IAM as deployed: one moto IAM user per function with the template's policies
+        (local_runtime/iam.py). Returns each function's environment on top of
+        local_environment(): its own keys (no session token) and the S3 front; calls made with
+        those keys get what the template grants and AccessDenied otherwise. For a host that
+        runs each function in a process of its own (`function_env`); the in-process host
+        shares one environment, so it keeps the local root key."""
+        from local_runtime.iam import create_function_users, function_env
+
+        assert self.stack and self.moto and self.front
+        keys = create_function_users(self.stack, aws_session(self.stack.region), self.moto.url)
+        # CoverUploadUrlFunction signs its forms with its own key: the front must know it.
+        self.front.credentials.update({k["AWS_ACCESS_KEY_ID"]: k["AWS_SECRET_ACCESS_KEY"] for k in keys.values()})
+        return function_env(keys, self.front.url)
 
     def state(self) -> dict[str, Any]:
         assert self.stack and self.moto and self.gateway and self.pds
@@ -122,6 +141,8 @@ class LocalStack:
         path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
 
     def stop(self) -> None:
+        if getattr(self, "call_log", None) is not None:
+            self.call_log.write(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]))
         for pump in ("s3_pump", "stream_pump", "schedule_pump"):
             if getattr(self, pump, None):
                 getattr(self, pump).stop()

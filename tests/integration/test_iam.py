@@ -11,6 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from albums_core.repository import CatalogueRepository
@@ -19,6 +21,7 @@ from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.stack import aws_session
 from local_runtime.template import ROOT, Stack
+from local_runtime.upload_front import UploadFront
 from tests.integration.conftest import reset_caches
 from tests.integration.factory import make_album, make_artist
 
@@ -103,3 +106,40 @@ def test_unused_grants_are_reported(stack: Stack) -> None:
     unused = {(g.action, g.resource) for g in unused_grants(policies, calls)}
     assert ("dynamodb:Query", f"{table}/index/*") not in unused
     assert ("dynamodb:Query", table) in unused and ("dynamodb:GetItem", table) in unused
+
+
+def test_s3_through_the_front_with_function_keys(aws_env: None, moto: MotoServer, stack: Stack) -> None:
+    keys = create_function_users(stack, aws_session(stack.region), moto.url)
+    signer = keys["CoverUploadUrlFunction"]
+    front = UploadFront(moto.url, {signer["AWS_ACCESS_KEY_ID"]: signer["AWS_SECRET_ACCESS_KEY"]}).start()
+    try:
+        bucket = stack.physical["CoversBucket"]
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=front.url,
+            region_name="us-east-1",
+            config=Config(signature_version="s3v4"),
+            aws_access_key_id=signer["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=signer["AWS_SECRET_ACCESS_KEY"],
+        )
+        form = s3.generate_presigned_post(
+            Bucket=bucket, Key="uploads/x/y", Conditions=[["starts-with", "$Content-Type", "image/"]]
+        )
+        sent = requests.post(
+            form["url"], data={**form["fields"], "Content-Type": "image/png"}, files={"file": b"png"}, timeout=30
+        )
+        assert sent.status_code == 204, sent.text
+        # A function the template grants no S3 write is refused by moto, through the front.
+        reader = as_function(keys["ListAlbumsFunction"], "s3", front.url)
+        with pytest.raises(ClientError) as refused:
+            reader.put_object(Bucket=bucket, Key="images/z.png", Body=b"z")
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        assert (
+            aws_session(stack.region)
+            .client("s3", endpoint_url=moto.url)
+            .get_object(Bucket=bucket, Key="uploads/x/y")["Body"]
+            .read()
+            == b"png"
+        )
+    finally:
+        front.stop()
