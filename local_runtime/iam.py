@@ -243,7 +243,8 @@ class CallLog:
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         function = self._current.get()
-        if function is None:
+        # botocore builds a presigned POST through the CreateBucket model: no call is made.
+        if function is None or model.name == "CreateBucket":
             return
         service = model.service_model.signing_name
         for action, resource in requested(service, model.name, params, self.stack.region):
@@ -254,20 +255,21 @@ class CallLog:
 
 
 def report(stack: Stack, calls: Iterable[tuple[str, str, str]]) -> str:
-    """Grants no call used, and calls no grant covers (AccessDenied in AWS), by function."""
+    """Grants no call used (by function and resource), and calls no grant covers (AccessDenied
+    in AWS)."""
     seen = sorted(set(calls))
     policies = function_policies(stack)
-    lines = ["grants no recorded call used:"]
-    lines += [f"  {g.function}: {g.action} on {g.resource}" for g in unused_grants(policies, seen)]
+    unused: dict[tuple[str, str], list[str]] = {}
+    for g in unused_grants(policies, seen):
+        unused.setdefault((g.function, g.resource), []).append(g.action)
+    lines = [f"grants no recorded call used ({len(seen)} distinct calls recorded):"]
+    lines += [f"  {function}: {resource}: {', '.join(actions)}" for (function, resource), actions in unused.items()]
     lines.append("calls no grant covers:")
     for function, action, resource in seen:
-        covered = any(
-            g.function == function
-            and fnmatch.fnmatchcase(action, g.action)
-            and fnmatch.fnmatchcase(resource, g.resource)
+        if not any(
+            fnmatch.fnmatchcase(action, g.action) and fnmatch.fnmatchcase(resource, g.resource)
             for g in grants({function: policies.get(function, [])})
-        )
-        if not covered:
+        ):
             lines.append(f"  {function}: {action} on {resource}")
     return "\n".join(lines)
 

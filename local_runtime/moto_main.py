@@ -18,6 +18,7 @@ rolled-back transaction are never read (DynamoDB writes none for a cancelled tra
 
 from __future__ import annotations
 
+import base64
 import bisect
 import copy
 import functools
@@ -43,6 +44,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.kms.utils import KEY_ID_LEN
 
 # The local runtime's own key (setup, pumps, tests): the account's root, allowed everything.
 # Any other key is an IAM user's and gets what its policies grant (local_runtime/iam.py).
@@ -290,6 +292,9 @@ def _requested(handler: Any) -> list[tuple[str, str]] | None:
         return [(action, f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn)]
     if service == "kms":
         key = body.get("KeyId")
+        if not key and body.get("CiphertextBlob"):
+            # Decrypt names no key: IAM checks the key the ciphertext was made with.
+            key = base64.b64decode(body["CiphertextBlob"])[:KEY_ID_LEN].decode("ascii", "replace")
         if not key:
             return [(action, "*")]
         try:

@@ -143,3 +143,15 @@ def test_s3_through_the_front_with_function_keys(aws_env: None, moto: MotoServer
         )
     finally:
         front.stop()
+
+
+def test_kms_decrypt_is_checked_against_the_key_of_the_ciphertext(
+    aws_env: None, moto: MotoServer, stack: Stack
+) -> None:
+    keys = create_function_users(stack, aws_session(stack.region), moto.url)
+    root = aws_session(stack.region).client("kms", endpoint_url=moto.url)
+    blob = root.generate_data_key(KeyId=stack.physical["SessionsKey"], KeySpec="AES_256")["CiphertextBlob"]
+    as_function(keys["AuthMeFunction"], "kms", moto.url).decrypt(CiphertextBlob=blob)
+    with pytest.raises(ClientError) as refused:
+        as_function(keys["ListAlbumsFunction"], "kms", moto.url).decrypt(CiphertextBlob=blob)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
