@@ -30,7 +30,7 @@ def main() -> int:
         stack.start()
         # Only now: Powertools reads its environment (metrics namespace, service name) when the
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
-        from bench import calls, cleanups, coldstart, paging, writes
+        from bench import calls, cleanups, coldstart, lasting, paging, writes
 
         summary += coldstart.run(stack)
         summary += calls.run(stack)
@@ -38,6 +38,7 @@ def main() -> int:
         summary += writes.run(stack)
         # Section 6 needs the stack (its PDS, moto, the stream pump), so it runs before section 5.
         summary += cleanups.run(stack)
+        summary += lasting.run(stack)
     finally:
         stack.stop()
     # Needs no stack, and runs after it is down: its background work (the stream pump, moto) would

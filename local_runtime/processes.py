@@ -29,25 +29,39 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
             time.sleep(0.05)
 
 
-class MotoServer:
-    """moto in server mode on 127.0.0.1."""
+ROOT = Path(__file__).resolve().parent.parent
 
-    def __init__(self, port: int | None = None, log: Path | None = None) -> None:
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1, through our launcher (local_runtime/moto_main.py: its
+    DynamoDB transactions and streams keep memory bounded)."""
+
+    def __init__(self, port: int | None = None, log: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log
+        self._env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MotoServer:
         out = self._log.open("ab") if self._log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "local_runtime.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"},
+            cwd=ROOT,
+            env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false", **self._env},
         )
         wait_http(f"{self.url}/moto-api/")
         return self
+
+    def rss_bytes(self) -> int:
+        """The server's resident memory now (Linux: /proc)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS for the moto server")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -18,13 +18,17 @@ from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer, free_port
 from local_runtime.resources import create_all
 from local_runtime.template import ROOT, Stack, local_stack
+from local_runtime.upload_front import UploadFront
 
 STATE_DIR = ROOT / ".local"
 
 
+LOCAL_KEY = ("testing", "testing")
+
+
 def aws_session(region: str) -> boto3.Session:
     # moto accepts any credentials
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)  # noqa: S106
+    return boto3.Session(aws_access_key_id=LOCAL_KEY[0], aws_secret_access_key=LOCAL_KEY[1], region_name=region)
 
 
 def _port_free(port: int) -> bool:
@@ -44,6 +48,7 @@ class LocalStack:
     pds: LocalPds | None = None
     gateway: Gateway | None = None
     host: LambdaHost | None = None
+    front: UploadFront | None = None
     stack: Stack | None = None
     demo: dict[str, Any] = field(default_factory=dict)
 
@@ -65,7 +70,15 @@ class LocalStack:
         )
         session = aws_session(self.stack.region)
         create_all(self.stack, session, self.moto.url)
+        # The functions' S3 endpoint: S3's checks of presigned POST forms, then moto.
+        self.front = UploadFront(self.moto.url, dict([LOCAL_KEY])).start()
         self.host = LambdaHost(self.stack, self.moto.url)
+        for env in self.function_env().values():
+            os.environ.update(env)  # one process for every function: the same for all of them
+        if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
+            from local_runtime.iam import CallLog
+
+            self.call_log = CallLog(self.stack).install(self.host)
         s3 = session.client("s3", endpoint_url=self.moto.url)
         bucket = self.stack.physical["CoversBucket"]
         if self.seed:
@@ -89,11 +102,32 @@ class LocalStack:
         ).start()
         return self
 
+    def function_env(self) -> dict[str, dict[str, str]]:
+        """What each function's environment gets on top of local_environment(), by logical id."""
+        assert self.stack and self.front
+        return {name: {"AWS_ENDPOINT_URL_S3": self.front.url} for name in self.stack.functions()}
+
+    def iam_function_env(self) -> dict[str, dict[str, str]]:
+        """IAM as deployed: one moto IAM user per function with the template's policies
+        (local_runtime/iam.py). Returns each function's environment on top of
+        local_environment(): its own keys (no session token) and the S3 front; calls made with
+        those keys get what the template grants and AccessDenied otherwise. For a host that
+        runs each function in a process of its own (`function_env`); the in-process host
+        shares one environment, so it keeps the local root key."""
+        from local_runtime.iam import create_function_users, function_env
+
+        assert self.stack and self.moto and self.front
+        keys = create_function_users(self.stack, aws_session(self.stack.region), self.moto.url)
+        # CoverUploadUrlFunction signs its forms with its own key: the front must know it.
+        self.front.credentials.update({k["AWS_ACCESS_KEY_ID"]: k["AWS_SECRET_ACCESS_KEY"] for k in keys.values()})
+        return function_env(keys, self.front.url)
+
     def state(self) -> dict[str, Any]:
         assert self.stack and self.moto and self.gateway and self.pds
         return {
             "api_url": self.gateway.url,
             "aws_endpoint_url": self.moto.url,
+            "s3_endpoint_url": self.front.url if self.front else self.moto.url,
             "region": self.stack.region,
             "stage": self.gateway.settings.stage,
             # Where CloudFront would serve covers: outside the API's stage.
@@ -114,6 +148,8 @@ class LocalStack:
         path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
 
     def stop(self) -> None:
+        if getattr(self, "call_log", None) is not None:
+            self.call_log.write(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]))
         for pump in ("s3_pump", "stream_pump", "schedule_pump"):
             if getattr(self, pump, None):
                 getattr(self, pump).stop()
@@ -121,5 +157,7 @@ class LocalStack:
             self.gateway.stop()
         if self.pds:
             self.pds.stop()
+        if self.front:
+            self.front.stop()
         if self.moto:
             self.moto.stop()

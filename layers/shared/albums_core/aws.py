@@ -16,9 +16,14 @@ _CONFIG = Config(
 )
 
 
+# Presigned POST forms signed with SigV4: botocore's default for them is SigV2, which S3
+# buckets created after June 2020 refuse.
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
+
+
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+    return boto3.client(service, config=_S3_CONFIG if service == "s3" else _CONFIG)
 
 
 def dynamodb() -> Any:

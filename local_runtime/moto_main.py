@@ -1,0 +1,365 @@
+"""`python -m local_runtime.moto_main -H 127.0.0.1 -p PORT`: moto's server, with two changes
+to its DynamoDB backend that keep a long-running local stack's memory bounded.
+
+moto 5.2.5 makes a local stack die doing what the contract allows:
+
+- `transact_write_items` deep-copies every table an action names, once per action, to roll
+  back on failure: a 100-action transaction on a table of N items holds 100 copies of N items
+  (and of the table's stream shard). Here a transaction snapshots only the items it touches and
+  the stream shard's length, and rolls back exactly those.
+- a table's `StreamShard` keeps every record ever written. DynamoDB keeps them 24 hours. Here
+  the shard drops records older than that, and beyond `ALBUMS_LOCAL_STREAM_KEEP` records (10 000
+  by default) it drops the oldest ones a GetRecords call has already returned; records no
+  reader has seen stay until the 24 hours are up. Sequence numbers stay what they were.
+
+Writes to DynamoDB (and stream reads) take one lock, so a concurrent request never sees or
+slips between the half of a transaction that a rollback would undo, and stream records of a
+rolled-back transaction are never read (DynamoDB writes none for a cancelled transaction)."""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import copy
+import functools
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.kms.utils import KEY_ID_LEN
+
+# The local runtime's own key (setup, pumps, tests): the account's root, allowed everything.
+# Any other key is an IAM user's and gets what its policies grant (local_runtime/iam.py).
+ROOT_KEYS = set(os.environ.get("ALBUMS_LOCAL_ROOT_KEYS", "testing").split(","))
+RETENTION_SECONDS = 24 * 3600
+KEEP_READ_RECORDS = int(os.environ.get("ALBUMS_LOCAL_STREAM_KEEP", "10000"))
+TRANSACTION_ACTIONS = 100
+
+_WRITES = threading.RLock()
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _WRITES:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+# ---- the stream shard: bounded, sequence numbers kept ----------------------------------------
+
+
+def _shard_state(shard: StreamShard) -> dict[str, Any]:
+    """Per-shard bookkeeping, created on first use (the shard is moto's object)."""
+    state: dict[str, Any] | None = getattr(shard, "_albums_state", None)
+    if state is None:
+        first = shard.starting_sequence_number
+        state = {"next": first + len(shard.items), "added": [time.time()] * len(shard.items), "read_to": first - 1}
+        shard._albums_state = state  # type: ignore[attr-defined]
+    return state
+
+
+def _seq(record: StreamRecord) -> int:
+    return int(record.record["dynamodb"]["SequenceNumber"])
+
+
+def _trim(shard: StreamShard, now: float) -> None:
+    state = _shard_state(shard)
+    drop = 0
+    while drop < len(shard.items) and (
+        now - state["added"][drop] > RETENTION_SECONDS
+        or (len(shard.items) - drop > KEEP_READ_RECORDS and _seq(shard.items[drop]) <= state["read_to"])
+    ):
+        drop += 1
+    if drop:
+        del shard.items[:drop]
+        del state["added"][:drop]
+    # TRIM_HORIZON and describe_stream start here; LATEST is this plus len(items).
+    shard.starting_sequence_number = _seq(shard.items[0]) if shard.items else state["next"]
+
+
+def _shard_add(self: StreamShard, old: Item | None, new: Item | None) -> None:
+    if self.table.lambda_event_source_mappings:  # moto's own Lambda delivery: unchanged
+        _original_add(self, old, new)
+        return
+    with _WRITES:
+        state = _shard_state(self)
+        view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
+        event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        self.items.append(StreamRecord(self.table, view, event, old, new, state["next"]))
+        state["added"].append(time.time())
+        state["next"] += 1
+        _trim(self, time.time())
+
+
+def _shard_get(self: StreamShard, start: int, quantity: int) -> list[dict[str, Any]]:
+    with _WRITES:
+        state = _shard_state(self)
+        _trim(self, time.time())
+        # An iterator older than the trim horizon reads from the oldest record kept.
+        first = bisect.bisect_left(self.items, start, key=_seq)
+        records = [r.to_json() for r in self.items[first : first + quantity]]
+        if records:
+            state["read_to"] = max(state["read_to"], int(records[-1]["dynamodb"]["SequenceNumber"]))
+        return records
+
+
+def _truncate_stream(shard: StreamShard, first_seq: int) -> None:
+    """Forget the records a rolled-back transaction wrote (from `first_seq` on: writes are
+    serialised) and reuse their sequence numbers, as moto's whole-table rollback did."""
+    state = _shard_state(shard)
+    keep = bisect.bisect_left(shard.items, first_seq, key=_seq)
+    del shard.items[keep:]
+    del state["added"][keep:]
+    state["next"] = first_seq
+    shard.starting_sequence_number = _seq(shard.items[0]) if shard.items else first_seq
+
+
+# ---- transactions: snapshot and roll back only the touched items ------------------------------
+
+
+def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _restore(table: Table, key: dict[str, Any], before: Item | None) -> None:
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    if range_value is not None:
+        bucket = table.items[hash_value]
+        if before is None:
+            bucket.pop(range_value, None)
+            if not bucket:
+                table.items.pop(hash_value, None)
+        else:
+            bucket[range_value] = before
+    elif before is None:
+        table.items.pop(hash_value, None)
+    else:
+        table.items[hash_value] = before  # type: ignore[assignment]
+
+
+class _Undo:
+    def __init__(self) -> None:
+        self.items: list[tuple[Table, dict[str, Any], Item | None]] = []
+        self.streams: dict[int, tuple[StreamShard, int]] = {}
+
+    def remember(self, table: Table, key: dict[str, Any], current: Item | None) -> None:
+        # A copy: update_item changes the stored Item in place.
+        self.items.append((table, key, copy.deepcopy(current)))
+        shard = table.stream_shard
+        if shard is not None and id(shard) not in self.streams:
+            self.streams[id(shard)] = (shard, _shard_state(shard)["next"])
+
+    def roll_back(self) -> None:
+        for table, key, before in reversed(self.items):
+            _restore(table, key, before)
+        for shard, first_seq in self.streams.values():
+            _truncate_stream(shard, first_seq)
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) > TRANSACTION_ACTIONS:
+        raise TooManyTransactionsException()
+    with _WRITES:
+        undo = _Undo()
+        seen: set[tuple[str, str]] = set()
+        outcomes: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+        for action in transact_items:
+            if len(action) > 1:
+                raise TransactWriteSingleOpException
+            old_image: dict[str, Any] | None = None
+            try:
+                op_type, op = next(iter(action.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                table = self.get_table(table_name)
+                key = _key_of(table, op_type, op)
+                target = (str(table_name), str(dict(sorted(key.items()))))
+                if target in seen:
+                    raise MultipleTransactionsException()
+                seen.add(target)
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                condition = op.get("ConditionExpression")
+                current = self.get_item(table_name, key)
+                if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        old_image = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=old_image)
+                if op_type != "ConditionCheck":
+                    undo.remember(table, key, current)
+                common = {
+                    "condition_expression": condition,
+                    "expression_attribute_names": names,
+                    "expression_attribute_values": values,
+                }
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], **common)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, **common)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"], **common)
+                outcomes.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                undo.roll_back()
+                raise
+            except ConditionalCheckFailed as err:
+                outcomes.append(("ConditionalCheckFailed", str(err.message), old_image))
+            except Exception as err:  # noqa: BLE001 - reported per action, as moto does
+                outcomes.append((type(err).__name__, str(err), old_image))
+        if any(code is not None for code, _, _ in outcomes):
+            undo.roll_back()
+            raise TransactionCanceledException(outcomes)
+
+
+# ---- IAM: every call of a function's IAM user is checked against its policies ----------------
+#
+# moto checks S3 and SQS calls against the resource they name, but every other service against
+# "*", and DynamoDB transactions as an action IAM does not have (dynamodb:TransactWriteItems).
+# Here DynamoDB, KMS and SSM calls are checked as IAM evaluates them: per action and resource
+# (a transaction: each item's own action on its table).
+
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def _access_key(headers: Any) -> str | None:
+    auth = headers.get("Authorization") or ""
+    if "Credential=" not in auth:
+        return None
+    return str(auth.split("Credential=", 1)[1].split("/", 1)[0])
+
+
+def _requested(handler: Any) -> list[tuple[str, str]] | None:
+    """(action, resource ARN) pairs a DynamoDB, KMS or SSM call needs; None: moto's own check."""
+    service = getattr(handler, "service_name", None)
+    if service not in ("dynamodb", "kms", "ssm"):
+        return None
+    action = str(handler._get_action())
+    body: Any = handler.body
+    if not isinstance(body, dict):
+        try:
+            body = json.loads(handler.raw_body or b"{}")
+        except ValueError:
+            body = {}
+    region, account = handler.region, handler.current_account
+    if service == "dynamodb":
+
+        def table(name: str) -> str:
+            return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+        if action in ("TransactWriteItems", "TransactGetItems"):
+            pairs = []
+            for item in body.get("TransactItems", []):
+                ((op, spec),) = item.items()
+                pairs.append((_TRANSACT_ACTIONS.get(op, "GetItem"), table(spec.get("TableName", "*"))))
+            return pairs
+        if action in ("BatchWriteItem", "BatchGetItem"):
+            return [(action, table(name)) for name in body.get("RequestItems", {})]
+        if "TableName" not in body:
+            return [(action, "*")]
+        arn = table(body["TableName"])
+        return [(action, f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn)]
+    if service == "kms":
+        key = body.get("KeyId")
+        if not key and body.get("CiphertextBlob"):
+            # Decrypt names no key: IAM checks the key the ciphertext was made with.
+            key = base64.b64decode(body["CiphertextBlob"])[:KEY_ID_LEN].decode("ascii", "replace")
+        if not key:
+            return [(action, "*")]
+        try:
+            from moto.kms.models import kms_backends
+
+            return [(action, kms_backends[account][region].describe_key(key).arn)]
+        except Exception:  # noqa: BLE001 - an unknown key: KMS answers NotFound after the check
+            return [(action, f"arn:aws:kms:{region}:{account}:key/{key}")]
+    names = body.get("Names") or ([body["Name"]] if "Name" in body else [])
+    if not names:
+        return [(action, "*")]
+    return [(action, f"arn:aws:ssm:{region}:{account}:parameter/{str(n).lstrip('/')}") for n in names]
+
+
+def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+    key = _access_key(self.headers)
+    # The root key, and unsigned requests: POST forms (the S3 front checked their signature).
+    if key is None or key in ROOT_KEYS:
+        return
+    from moto.iam.access_control import IAMRequest
+
+    pairs = _requested(self) if iam_request_cls is IAMRequest else None
+    path = self.raw_path + (f"?{self.uri.split('?', 1)[1]}" if "?" in self.uri else "")
+    for action, arn in pairs or [(self._get_action(), resource)]:
+        request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=action,
+        )
+        request.check_signature()
+        try:
+            request.check_action_permitted(arn)
+        except AccessDeniedError as denied:
+            if pairs is None:
+                raise
+            # DynamoDB, KMS and SSM speak JSON: AWS answers them 400 AccessDeniedException.
+            raise JsonRESTError("AccessDeniedException", f"{denied.message} on resource: {arn}") from None
+
+
+_original_add = StreamShard.add
+
+
+def install() -> None:
+    """Patch moto's DynamoDB backend in this process (idempotent)."""
+    if getattr(DynamoDBBackend, "_albums_patched", False):
+        return
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    StreamShard.add = _shard_add  # type: ignore[method-assign]
+    StreamShard.get = _shard_get  # type: ignore[method-assign]
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
+    DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> None:
+    install()
+    from moto.server import main as serve
+
+    serve(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
