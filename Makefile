@@ -7,10 +7,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: smoke fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
 
-$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+$(STAMP): requirements-dev.txt requirements-nodeps.txt layers/shared/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 PDS_STAMP := .local/pds-installed
