@@ -196,6 +196,7 @@ def test_sam_grants_each_async_function_its_on_failure_queue(monkeypatch: pytest
     """Lambda sends the failure record with the function's role: SAM adds sqs:SendMessage on the
     destination (and only there) for an EventInvokeConfig destination of Type SQS."""
     from samtranslator.translator.transform import transform
+
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     document = copy.deepcopy(STACK.raw)
     for resource in document["Resources"].values():
