@@ -15,6 +15,7 @@ from albums_core.aws import client
 from albums_core.cache import AlbumPageCache, album_cache_key, now_ms
 from albums_core.cover_service import attach, delete_if_unreferenced, is_referenced, public_url, upload_form
 from albums_core.covers import Cover, process
+from albums_core.errors import AlbumNotFound
 from albums_core.models import Album, Artist, Track
 from albums_core.repository import CatalogueWriter
 from local_runtime.lambda_host import LambdaHost
@@ -138,6 +139,28 @@ def test_attach_invalidates_the_album_page_cache(writer: CatalogueWriter, artist
     assert cache.get(key) is not None
     attach(album, artist.handle, process(noise()), writer)
     assert cache.get(key) is None
+
+
+def test_a_cover_for_an_album_deleted_meanwhile_is_404_and_leaves_no_objects(
+    writer: CatalogueWriter, artist: Artist
+) -> None:
+    # The handler found the album, then a delete finished while the image was decoded.
+    album = new_album(writer, artist, "Gone Midway")
+    writer.delete_album_items(album, artist.handle)
+    cover = process(noise((64, 48)))
+    with pytest.raises(AlbumNotFound) as err:
+        attach(album, artist.handle, cover, writer)
+    assert err.value.status == 404 and err.value.detail == "album not found"
+    assert keys_in_bucket("images/") == set()
+    assert writer.get_album(album.id) is None
+    # The same image in use by another album stays.
+    kept = new_album(writer, artist, "Keeps It")
+    attach(kept, artist.handle, cover, writer)
+    doomed = new_album(writer, artist, "Also Gone")
+    writer.delete_album_items(doomed, artist.handle)
+    with pytest.raises(AlbumNotFound):
+        attach(doomed, artist.handle, cover, writer)
+    assert stored(cover)
 
 
 def test_reuploading_the_same_bytes_deletes_nothing(writer: CatalogueWriter, artist: Artist) -> None:

@@ -46,6 +46,7 @@ _MOVES_PER_TRANSACTION = 24
 UNSET: Any = object()
 # Longer than a function may run: a crashed request frees the album after this.
 _LEASE_SECONDS = 60
+TRACK_TAKEN = "track already belongs to another album"
 
 
 @contextmanager
@@ -262,17 +263,22 @@ class AlbumAdmin:
         for uri in new:
             other = local.get(uri)
             if other is not None and other.album_id not in (None, album.id):
-                raise Conflict(f"track is already in another album: {uri}")
+                raise Conflict(TRACK_TAKEN)
+        with pds_errors():
+            records = read_records(self.pds, new)
+        for uri in new:
+            record = records[uri]
+            if record is None:
+                raise NotFound(f"track record not found: {uri}")
+            if not is_track_record(record.value):
+                raise Unprocessable(f"track_uris: not a track record: {uri}")
+        # Claimed before any PDS write: of two albums taking one track at once, the loser
+        # writes nothing. A claim left by a failed request lapses with its lease.
+        if self.repo.claim_tracks(self.did, album.id, new, uuid.uuid4().hex, _LEASE_SECONDS):
+            raise Conflict(TRACK_TAKEN)
         album = self.ensure_list_record(album)
         assert album.list_uri
         with pds_errors():
-            records = read_records(self.pds, new)
-            for uri in new:
-                record = records[uri]
-                if record is None:
-                    raise NotFound(f"track record not found: {uri}")
-                if not is_track_record(record.value):
-                    raise Unprocessable(f"track_uris: not a track record: {uri}")
             # Tracks first: the list then refers to their new CIDs.
             cids = apply_edits(self.pds, [Edit(u, _set_field("album", album.title)) for u in new])
 
@@ -341,8 +347,10 @@ class AlbumAdmin:
             actions = []
             for known, track in batch:
                 if known is not None:
-                    actions.append(self.repo.delete_track_action(known))
+                    actions.append(self.repo.delete_track_action(known, must_exist=True))
                 actions.append(self.repo.put_track(track, new=True))
+                if track.record_uri:
+                    actions.append(self.repo.claim_membership_action(self.did, album.id, track.record_uri, track.id))
             actions.append(
                 self.repo.counter_action(album.id, len(batch), sum(t.play_count for _, t in batch), album.title)
             )
@@ -355,7 +363,9 @@ class AlbumAdmin:
                 loaded = self.repo.load_album(album.id)
                 present = {t.id for t in (loaded[1] if loaded else [])}
                 if not all(t.id in present for _, t in batch):
-                    raise
+                    # Not a replay: a track moved elsewhere, or its claim lapsed and another
+                    # album took it.
+                    raise Conflict(TRACK_TAKEN) from exc
         self.repo.recount(album.id)
 
     def _reorder(self, album: Album, track_ids: object) -> dict[str, Any]:

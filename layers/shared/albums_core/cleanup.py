@@ -167,6 +167,17 @@ def _drop_album_field(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def albums_in_cleanup(repo: CatalogueWriter, did: str) -> set[str]:
+    """The albums of an artist whose deletion a job is finishing (pending or parked): their
+    remaining tracks are the job's, whatever their records still say."""
+    jobs = repo._query_all(
+        IndexName="gsi2",
+        KeyConditionExpression="gsi2pk = :p",
+        ExpressionAttributeValues={":p": to_value(f"JOBS#{did}")},
+    )
+    return {str(j["album_id"]) for j in jobs if j.get("album_id")}
+
+
 def resume_parked(repo: CatalogueWriter, did: str, tokens: Tokens) -> int:
     """At login: parked jobs of the artist get the new session's tokens and run again."""
     items = repo._query_all(

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from albums_core import keys
 from albums_core.aws import client
@@ -14,6 +15,7 @@ from albums_core.cache import invalidate_album_cache
 from albums_core.codec import to_value
 from albums_core.config import settings
 from albums_core.covers import MAX_UPLOAD_BYTES, Cover
+from albums_core.errors import AlbumNotFound
 from albums_core.models import Album
 from albums_core.observability import logger, metrics
 from albums_core.records import now_iso
@@ -80,13 +82,21 @@ def attach(album: Album, handle: str, cover: Cover, repo: CatalogueWriter | None
     repo = repo or CatalogueWriter()
     store(cover)
     old = album.image_id
-    updated = repo.set_album_fields(
-        album,
-        image_id=cover.image_id,
-        image_url=public_url(cover.key),
-        thumbnail_url=public_url(cover.thumbnail_key),
-        updated_at=now_iso(),
-    )
+    try:
+        updated = repo.set_album_fields(
+            album,
+            image_id=cover.image_id,
+            image_url=public_url(cover.key),
+            thumbnail_url=public_url(cover.thumbnail_key),
+            updated_at=now_iso(),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        # The album was deleted while the image was processed: the objects just stored are
+        # nobody's (unless another album or track shares the image) and must not linger.
+        delete_if_unreferenced(cover.image_id, repo)
+        raise AlbumNotFound() from exc
     invalidate_album_cache(handle, album.slug)
     metrics.add_metric(name="CoverAccepted", unit=MetricUnit.Count, value=1)
     if old and old != cover.image_id:

@@ -4,10 +4,13 @@ so a second run changes nothing."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, replace
 from typing import Any
 
-from albums_core import keys, xrpc
+from botocore.exceptions import ClientError
+
+from albums_core import cleanup, keys, xrpc
 from albums_core.atproto_records import list_item_uris
 from albums_core.cache import invalidate_album_cache
 from albums_core.codec import to_item, to_value
@@ -19,6 +22,13 @@ from albums_core.slugs import slugify
 from albums_core.text_rules import salvage_title
 
 UNTITLED = "Untitled album"
+# The album lease the indexer takes to remove an album (as long as a request's).
+_LEASE_SECONDS = 60
+_RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _raced(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in _RACED
 
 
 def _title(value: dict[str, Any]) -> str:
@@ -31,6 +41,10 @@ class Indexer:
         self.artist = artist
         self.repo = repo or CatalogueWriter()
         self.touched: set[str] = set()
+        # Albums another actor is changing or deleting right now (a request holding the
+        # album's lease, a cleanup job, a delete that finished meanwhile): their tracks are
+        # left to it, so no run reports or writes a state that actor is undoing.
+        self.busy: set[str] = set()
         self.counts = {
             "albums_created": 0,
             "albums_updated": 0,
@@ -43,10 +57,14 @@ class Indexer:
     def run(self) -> dict[str, int]:
         did, pds = self.artist.did, self.artist.pds_url
         assert pds
+        # The catalogue before the PDS: a delete removes the list record before the album, so
+        # an album missing here is missing there too (read the other way round, a delete
+        # finishing in between would have the run create the album again).
+        local_albums = {a.list_uri: a for a in self.repo.artist_albums(did) if a.list_uri}
+        self.busy.update(cleanup.albums_in_cleanup(self.repo, did))
+        local_tracks = {t.record_uri: t for t in self.repo.artist_tracks(did) if t.record_uri}
         remote_tracks = {r.uri: r for r in xrpc.list_records(pds, did, TRACK) if is_track_record(r.value)}
         remote_lists = {r.uri: r for r in xrpc.list_records(pds, did, LIST) if r.value.get("listType") == "album"}
-        local_albums = {a.list_uri: a for a in self.repo.artist_albums(did) if a.list_uri}
-        local_tracks = {t.record_uri: t for t in self.repo.artist_tracks(did) if t.record_uri}
 
         # Membership from the list records: a track belongs to the first album listing it.
         membership: dict[str, str] = {}
@@ -61,22 +79,31 @@ class Indexer:
 
         albums: dict[str, Album] = {}
         for list_uri, record in remote_lists.items():
-            albums[list_uri] = self._upsert_album(local_albums.get(list_uri), list_uri, record, orders[list_uri])
+            try:
+                albums[list_uri] = self._upsert_album(local_albums.get(list_uri), list_uri, record, orders[list_uri])
+            except ClientError as exc:
+                # Deleted between the reads and this write: the delete finishes it.
+                if not _raced(exc) or self.repo.get_album(album_id_for(list_uri)) is not None:
+                    raise
+                self.busy.add(album_id_for(list_uri))
         for list_uri, album in local_albums.items():
             if list_uri not in remote_lists and album.list_cid:
                 self._remove_album(album, local_tracks)
 
         for uri, record in remote_tracks.items():
+            local = local_tracks.get(uri)
             member_of = albums.get(membership.get(uri, ""))
-            self._upsert_track(local_tracks.get(uri), uri, record, member_of)
+            if (local and local.album_id in self.busy) or (member_of and member_of.id in self.busy):
+                continue
+            self._upsert_track(local, uri, record, member_of)
         for uri, track in local_tracks.items():
-            if uri not in remote_tracks:
+            if uri not in remote_tracks and track.album_id not in self.busy:
                 self.repo._transact([self.repo.delete_track_action(track)])
                 self.counts["tracks_removed"] += 1
                 if track.album_id:
                     self.touched.add(track.album_id)
 
-        for album_id in self.touched:
+        for album_id in self.touched - self.busy:
             self._recount(album_id)
         self.repo.client.update_item(
             TableName=self.repo.table,
@@ -137,16 +164,26 @@ class Indexer:
         return album
 
     def _remove_album(self, album: Album, local_tracks: dict[str, Track]) -> None:
-        loaded = self.repo.load_album(album.id)
-        actions = []
-        for track in loaded[1] if loaded else []:
-            actions.append(self.repo.delete_track_action(track))
-            moved = replace(track, album_id=None)
-            actions.append(self.repo.put_track(moved))
-            if track.record_uri:
-                local_tracks[track.record_uri] = moved
-        self.repo.transact_in_batches(actions, 98)
-        self.repo.delete_album_items(album, self.artist.handle)
+        """An album whose list record is gone: its tracks become standalone, it goes. Under
+        the album's lease, like a request: when a request holds it (most likely the delete
+        that removed the list record) or the album is gone already, that request finishes."""
+        token = uuid.uuid4().hex
+        if not self.repo.lock_album(album.id, token, _LEASE_SECONDS):
+            self.busy.add(album.id)
+            return
+        try:
+            loaded = self.repo.load_album(album.id)
+            actions = []
+            for track in loaded[1] if loaded else []:
+                actions.append(self.repo.delete_track_action(track))
+                moved = replace(track, album_id=None)
+                actions.append(self.repo.put_track(moved))
+                if track.record_uri:
+                    local_tracks[track.record_uri] = moved
+            self.repo.transact_in_batches(actions, 98)
+            self.repo.delete_album_items(album, self.artist.handle)
+        finally:
+            self.repo.unlock_album(album.id, token)
         invalidate_album_cache(self.artist.handle, album.slug)
         self.counts["albums_removed"] += 1
 
@@ -154,7 +191,8 @@ class Indexer:
         album_id = album.id if album else None
         if local is None:
             track = new_track(self.repo.next_track_id(), self.artist.did, album_id, uri, record.cid, record.value)
-            self.repo._transact([self.repo.put_track(track)])
+            if not self._write_track([self.repo.put_track(track)], album_id):
+                return
             self.counts["tracks_created"] += 1
         else:
             track = Track.from_data(
@@ -167,13 +205,41 @@ class Indexer:
                 actions.insert(0, self.repo.delete_track_action(local))
                 if local.album_id:
                     self.touched.add(local.album_id)
-            self.repo._transact(actions)
+            if not self._write_track(actions, album_id):
+                return
             self.counts["tracks_updated"] += 1
         if album_id:
             self.touched.add(album_id)
 
+    def _write_track(self, actions: list[dict[str, Any]], album_id: str | None) -> bool:
+        """Into an album only while it exists: a track put in the partition of an album
+        deleted meanwhile would outlive it. False when it is gone (its delete finishes)."""
+        if album_id:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.repo.table,
+                        "Key": to_item(keys.album(album_id)),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self.repo._transact(actions)
+        except ClientError as exc:
+            if not album_id or not _raced(exc) or self.repo.get_album(album_id) is not None:
+                raise
+            self.busy.add(album_id)
+            return False
+        return True
+
     def _recount(self, album_id: str) -> None:
-        album = self.repo.recount(album_id)
+        try:
+            album = self.repo.recount(album_id)
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+            return  # deleted after it was read
         if album is not None:
             invalidate_album_cache(self.artist.handle, album.slug)
 

@@ -48,6 +48,12 @@ def standalone_track(did: str, track_id: int) -> dict[str, str]:
     return {"pk": f"ARTIST#{did}", "sk": track_sort(track_id)}
 
 
+def track_claim(did: str, record_uri: str) -> dict[str, str]:
+    """Which album a track record belongs to (or is being attached to): one item per record,
+    keyed by its URI because the track item itself moves between partitions."""
+    return {"pk": f"ARTIST#{did}", "sk": f"CLAIM#{record_uri}"}
+
+
 def like(user_did: str, track_id: int) -> dict[str, str]:
     return {"pk": f"USER#{user_did}", "sk": f"LIKE#{track_id:012d}"}
 

@@ -627,8 +627,10 @@ class CatalogueWriter(CatalogueRepository):
             action["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
         return action
 
-    def delete_track_action(self, track: Track) -> dict[str, Any]:
-        return self._delete(self._track_key(track))
+    def delete_track_action(self, track: Track, must_exist: bool = False) -> dict[str, Any]:
+        """A Delete action of the track item; `must_exist` fails the transaction when the track
+        is no longer where it was read (moved or deleted meanwhile)."""
+        return self._delete(self._track_key(track), "attribute_exists(pk)" if must_exist else None)
 
     def counter_action(self, album_id: str, tracks: int, plays: int, title: str | None = None) -> dict[str, Any]:
         """ADD to an album's counters; listed in gsi1 while it has tracks (`title` given when
@@ -733,6 +735,124 @@ class CatalogueWriter(CatalogueRepository):
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    # ---- track claims ----------------------------------------------------------------------
+    # The album lease serializes the changes of one album, not of one track: two albums
+    # attaching the same track would both pass. A claim item per track record names the one
+    # album that may take it: "pending" (with a lease) from before the first PDS write, then
+    # "member" in the very transaction that moves the track in.
+
+    def _claim_condition_failed(self, exc: ClientError) -> bool:
+        return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+    def _holds(self, claim: dict[str, Any]) -> bool:
+        """Whether a membership claim still describes the catalogue: its track is in its album
+        (claims are not released when a track leaves, so a stale one is recognised here)."""
+        if claim.get("track_id") is None:
+            return False
+        out = self.client.get_item(
+            TableName=self.table,
+            Key=to_item(keys.album_track(str(claim["album_id"]), int(claim["track_id"]))),
+            ConsistentRead=True,
+        )
+        return "Item" in out
+
+    def _claim_one(self, did: str, album_id: str, uri: str, token: str, seconds: int) -> bool:
+        key = keys.track_claim(did, uri)
+        names = {"#st": "claim_state", "#u": "claim_until", "#tk": "claim_token"}
+        for _ in range(3):
+            now = int(time.time())
+            item: dict[str, Any] = {**key, "album_id": album_id, "record_uri": uri, "claim_state": "pending"}
+            item.update(claim_token=token, claim_until=now + seconds)
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(item),
+                    ConditionExpression="attribute_not_exists(pk) OR album_id = :me OR (#st = :p AND #u < :now)",
+                    ExpressionAttributeNames={"#st": names["#st"], "#u": names["#u"]},
+                    ExpressionAttributeValues={
+                        ":me": to_value(album_id),
+                        ":p": to_value("pending"),
+                        ":now": {"N": str(now)},
+                    },
+                )
+                return True
+            except ClientError as exc:
+                if not self._claim_condition_failed(exc):
+                    raise
+            found = self.client.get_item(TableName=self.table, Key=to_item(key), ConsistentRead=True).get("Item")
+            if found is None:
+                continue  # released meanwhile
+            current = from_item(found)
+            if current.get("claim_state") != "member" or self._holds(current):
+                return False  # another album is attaching it, or has it
+            try:  # a stale membership (the track left that album): take it over, exactly it
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(item),
+                    ConditionExpression="album_id = :z AND #st = :m AND track_id = :t",
+                    ExpressionAttributeNames={"#st": names["#st"]},
+                    ExpressionAttributeValues={
+                        ":z": to_value(current["album_id"]),
+                        ":m": to_value("member"),
+                        ":t": to_value(current["track_id"]),
+                    },
+                )
+                return True
+            except ClientError as exc:
+                if not self._claim_condition_failed(exc):
+                    raise
+        return False
+
+    def claim_tracks(self, did: str, album_id: str, uris: list[str], token: str, seconds: int) -> list[str]:
+        """Claim track records for an album before anything is written for them. Returns the
+        URIs another album holds or is attaching; when there are any, the claims taken here
+        are released again and nothing is claimed."""
+        if not uris:
+            return []
+        with ThreadPoolExecutor(min(8, len(uris))) as pool:
+            won = list(pool.map(lambda u: self._claim_one(did, album_id, u, token, seconds), uris))
+        lost = [u for u, ok in zip(uris, won, strict=True) if not ok]
+        if lost:
+            self.release_claims(did, album_id, [u for u, ok in zip(uris, won, strict=True) if ok], token)
+        return lost
+
+    def release_claims(self, did: str, album_id: str, uris: list[str], token: str) -> None:
+        """Drop pending claims this request took (never a membership, never another's)."""
+        for uri in uris:
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=to_item(keys.track_claim(did, uri)),
+                    ConditionExpression="album_id = :me AND #st = :p AND #tk = :t",
+                    ExpressionAttributeNames={"#st": "claim_state", "#tk": "claim_token"},
+                    ExpressionAttributeValues={
+                        ":me": to_value(album_id),
+                        ":p": to_value("pending"),
+                        ":t": to_value(token),
+                    },
+                )
+            except ClientError as exc:
+                if not self._claim_condition_failed(exc):
+                    raise
+
+    def claim_membership_action(self, did: str, album_id: str, uri: str, track_id: int) -> dict[str, Any]:
+        """The Update that turns this album's pending claim into the membership, in the
+        transaction that moves the track in: it fails when the claim is not this album's."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.track_claim(did, uri)),
+                "UpdateExpression": "SET #st = :m, track_id = :id REMOVE #u, #tk",
+                "ConditionExpression": "album_id = :me",
+                "ExpressionAttributeNames": {"#st": "claim_state", "#u": "claim_until", "#tk": "claim_token"},
+                "ExpressionAttributeValues": {
+                    ":m": to_value("member"),
+                    ":id": to_value(track_id),
+                    ":me": to_value(album_id),
+                },
+            }
+        }
 
     # ---- album lease -----------------------------------------------------------------------
 
