@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -34,7 +35,7 @@ WORKER_SCRIPT = ROOT / "local_runtime" / "lambda_worker.py"
 # Concurrent workers per function when the template reserves no concurrency: two cores are
 # common on a laptop CI box, and every worker holds a whole interpreter.
 LOCAL_CONCURRENCY = 4
-# Lambda's init phase has its own limit, apart from the function's Timeout.
+# Lambda's init phase has its own limit (then one more try under the function's Timeout).
 INIT_TIMEOUT_S = 10.0
 # RLIMIT_AS counts address space, not memory used: thread stacks and malloc arenas reserve
 # far more than they touch, so MemorySize is enforced with this much headroom.
@@ -149,7 +150,15 @@ class _Worker:
         ]
         for reader in self._readers:
             reader.start()
-        hello = self._receive(time.monotonic() + INIT_TIMEOUT_S)
+        try:
+            # An init past Lambda's 10 s is retried within the invocation, under the function's timeout.
+            hello = self._receive(time.monotonic() + INIT_TIMEOUT_S + fn.timeout)
+        except TimeoutError:
+            self.kill()
+            raise FunctionError(
+                fn.logical_id,
+                {"errorType": "Sandbox.Timedout", "errorMessage": "INIT_REPORT Init Duration exceeded the timeout"},
+            ) from None
         self.init_ms = (time.perf_counter() - started) * 1000
         if hello is None:
             self.kill()
@@ -208,6 +217,14 @@ class _Pool:
         self.limit = fn.reserved_concurrency if fn.reserved_concurrency is not None else LOCAL_CONCURRENCY
 
 
+def _end_all(workers: set[_Worker], lock: threading.Lock) -> None:
+    with lock:
+        ending = list(workers)
+        workers.clear()
+    for worker in ending:
+        worker.kill()
+
+
 class LambdaHost:
     def __init__(
         self,
@@ -230,6 +247,8 @@ class LambdaHost:
         self._closed = False
         if export_environment:
             _export_harness_environment(stack, endpoint)
+        # A host dropped without close() (a test fixture) still ends its workers.
+        weakref.finalize(self, _end_all, self._all, self._all_lock)
 
     def environment(self, fn: Function) -> dict[str, str]:
         """The function's environment alone, with what the Lambda service itself sets."""
@@ -342,10 +361,7 @@ class LambdaHost:
             with pool.cond:
                 pool.idle.clear()
                 pool.cond.notify_all()
-        with self._all_lock:
-            workers, self._all = list(self._all), set()
-        for worker in workers:
-            worker.kill()
+        _end_all(self._all, self._all_lock)
 
     def __enter__(self) -> LambdaHost:
         return self
