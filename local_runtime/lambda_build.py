@@ -17,6 +17,7 @@ interrupted build is never taken for a finished one. Only PyPI is needed.
 from __future__ import annotations
 
 import fcntl
+import functools
 import glob
 import hashlib
 import os
@@ -141,8 +142,9 @@ def _build(python: str, dest: Path, work: Path) -> None:
     (work / _MARKER).write_text("")
 
 
+@functools.cache
 def ensure_build() -> LambdaBuild:
-    """The cached build for this checkout's requirements, built first if missing."""
+    """The cached build for this checkout's requirements, built first if missing (once per process)."""
     python, python_version = find_python(runtime_version())
     root = cache_root()
     dest = root / _key(python_version)

@@ -160,6 +160,7 @@ class _Worker:
                 {"errorType": "Sandbox.Timedout", "errorMessage": "INIT_REPORT Init Duration exceeded the timeout"},
             ) from None
         self.init_ms = (time.perf_counter() - started) * 1000
+        self.import_ms = float(hello.get("import_ms", 0.0)) if hello else 0.0
         if hello is None:
             self.kill()
             raise FunctionError(
@@ -182,12 +183,16 @@ class _Worker:
             raise TimeoutError
         return read_message(self._results)
 
-    def invoke(self, event: Any, request_id: str) -> tuple[dict[str, Any], float]:
+    def invoke(self, event: Any, request_id: str, report_modules: str | None) -> tuple[dict[str, Any], float]:
         deadline = time.monotonic() + self.fn.timeout
-        write_message(
-            self._requests,
-            {"event": event, "request_id": request_id, "deadline_ms": int(time.time() * 1000) + self.fn.timeout * 1000},
-        )
+        request = {
+            "event": event,
+            "request_id": request_id,
+            "deadline_ms": int(time.time() * 1000) + self.fn.timeout * 1000,
+        }
+        if report_modules:
+            request["report_modules"] = report_modules
+        write_message(self._requests, request)
         began = time.perf_counter()
         reply = self._receive(deadline)
         if reply is None:
@@ -215,6 +220,16 @@ class _Pool:
         self.busy = 0
         self.cond = threading.Condition()
         self.limit = fn.reserved_concurrency if fn.reserved_concurrency is not None else LOCAL_CONCURRENCY
+
+
+@dataclass
+class Invocation:
+    result: Any
+    pid: int
+    duration_ms: float
+    init_ms: float | None  # a cold start: the worker's start and the handler's import
+    import_ms: float | None  # the handler module's import alone, measured in the worker
+    modules: list[str]
 
 
 def _end_all(workers: set[_Worker], lock: threading.Lock) -> None:
@@ -302,6 +317,11 @@ class LambdaHost:
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """The handler's result; FunctionError when the invocation failed as Lambda reports it."""
+        return self.invoke_measured(logical_id, event).result
+
+    def invoke_measured(self, logical_id: str, event: Any, report_modules: str | None = None) -> Invocation:
+        """The result with what the REPORT line says (and, when asked, the loaded modules whose
+        name starts with `report_modules`)."""
         fn = self.functions[logical_id]
         pool = self._pools[logical_id]
         worker = self._acquire(pool)
@@ -312,8 +332,9 @@ class LambdaHost:
                 with self._all_lock:
                     self._all.add(worker)
             request_id = str(uuid.uuid4())
+            cold = worker.cold
             try:
-                reply, duration_ms = worker.invoke(event, request_id)
+                reply, duration_ms = worker.invoke(event, request_id, report_modules)
             except TimeoutError:
                 self._discard(worker)
                 self._report(worker, request_id, fn.timeout * 1000.0, None, "Status: timeout")
@@ -331,7 +352,14 @@ class LambdaHost:
             keep = worker
             if not reply.get("ok"):
                 raise FunctionError(logical_id, reply["error"])
-            return reply["result"]
+            return Invocation(
+                result=reply["result"],
+                pid=worker.pid,
+                duration_ms=duration_ms,
+                init_ms=worker.init_ms if cold else None,
+                import_ms=worker.import_ms if cold else None,
+                modules=reply.get("modules", []),
+            )
         finally:
             self._release(pool, keep)
 

@@ -134,7 +134,7 @@ def main() -> int:
         print(f"[ERROR] {exc.payload['errorType']}: {exc.payload['errorMessage']}", file=sys.stderr)
         write_message(results, {"init": False, "error": exc.payload})
         return 1
-    write_message(results, {"init": True, "init_ms": (time.perf_counter() - started) * 1000, "pid": os.getpid()})
+    write_message(results, {"init": True, "import_ms": (time.perf_counter() - started) * 1000, "pid": os.getpid()})
 
     while True:
         request = read_message(requests)
@@ -163,6 +163,8 @@ def main() -> int:
                 }
         reply["duration_ms"] = (time.perf_counter() - began) * 1000
         reply["max_memory_mb"] = max_memory_mb()
+        if request.get("report_modules"):  # the benchmark asks what the invocation imported
+            reply["modules"] = sorted(m for m in sys.modules if m.startswith(request["report_modules"]))
         write_message(results, reply)
 
 
