@@ -192,9 +192,14 @@ class _Worker:
         }
         if report_modules:
             request["report_modules"] = report_modules
-        write_message(self._requests, request)
         began = time.perf_counter()
-        reply = self._receive(deadline)
+        try:
+            write_message(self._requests, request)
+            reply = self._receive(deadline)
+        except TimeoutError:
+            raise
+        except OSError:  # the worker is gone (killed, crashed): as Lambda's "Runtime exited"
+            reply = None
         if reply is None:
             raise FunctionError(
                 self.fn.logical_id,

@@ -41,6 +41,8 @@ HANDLERS = {
         import os, time
 
         def handler(event, context):
+            if event.get("exit"):
+                os._exit(3)  # the runtime process dies mid-invocation
             began = time.time()
             time.sleep(event.get("sleep", 0))
             return {"pid": os.getpid(), "began": began, "ended": time.time()}
@@ -186,6 +188,15 @@ def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(host: Lambd
     assert not _alive(warm)
     again = host.invoke("Slow", {})
     assert again["pid"] != warm
+
+
+def test_a_worker_that_dies_is_reported_and_replaced(host: LambdaHost) -> None:
+    warm = host.invoke("Slow", {})["pid"]
+    with pytest.raises(FunctionError) as err:
+        host.invoke("Slow", {"exit": True})
+    assert err.value.error_type == "Runtime.ExitError"
+    assert host.invoke("Slow", {})["pid"] != warm
+    assert host.worker_pids()["Slow"] != [warm]
 
 
 def test_an_init_error_is_reported_and_init_is_retried(host: LambdaHost) -> None:
