@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: smoke fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
+.PHONY: smoke lambda-runtime fuzz openapi openapi-check deploy hooks install run test test-unit test-integration test-e2e lint format bench invoke build validate clean
 
 $(STAMP): requirements-dev.txt requirements-nodeps.txt layers/shared/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -30,14 +30,19 @@ $(CHROMIUM):
 	@DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/tmp/chromium-install.log 2>&1 \
 		|| { cat /tmp/chromium-install.log; exit 1; }
 
-install: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
+# The Lambda-like interpreter and the built layer the local functions run on, cached outside the
+# repo by what they are built from (local_runtime/lambda_build.py); instant once built.
+lambda-runtime: $(STAMP)
+	$(PY) -m local_runtime.lambda_build
+
+install: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 
 ## Start the whole service on 127.0.0.1 (moto, tables from template.yaml, demo data, HTTP gateway).
-run: $(STAMP) $(PDS_STAMP)
+run: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m local_runtime run
 
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
-test: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
+test: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 	$(PY) -m pytest
 
 ## A longer schema-fuzzing run (CI runs FUZZ_EXAMPLES=10 per operation within `make test`).
@@ -47,10 +52,10 @@ fuzz: $(STAMP) $(PDS_STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP) $(PDS_STAMP)
+test-integration: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP) $(PDS_STAMP) $(CHROMIUM)
+test-e2e: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 	$(PY) -m pytest tests/e2e
 
 lint: $(STAMP)
@@ -76,11 +81,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 ## Benchmarks: cold starts against a baseline, DynamoDB calls per request, page time vs catalogue size.
-bench: $(STAMP) $(PDS_STAMP)
+bench: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m bench
 
 ## make invoke FN=get_album EVENT=events/get_album_200.json  (stands in for `sam local invoke`)
-invoke: $(STAMP) $(PDS_STAMP)
+invoke: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m local_runtime invoke $(FN) -e $(EVENT)
 
 ## sam build / validate (aws-sam-cli in its own virtualenv: it pins its own boto3).

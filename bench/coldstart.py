@@ -1,42 +1,34 @@
-"""Section 1: cold start of each read function beside a baseline handler, in fresh processes."""
+"""Section 1: cold start of each read function beside a baseline handler, each in a new local
+Lambda worker (the interpreter and packages the functions run on, see local_runtime/lambda_host.py)."""
 
 from __future__ import annotations
 
+import copy
 import json
-import os
-import subprocess
-import sys
-import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from albums_core.cache import AlbumPageCache, album_cache_key, invalidate_album_cache
 from albums_core.records import LIST, rkey_of
 from albums_core.repository import CatalogueRepository, CatalogueWriter
-from bench.common import EVENTS, LAYER, LOG_FILE, ROOT, heading, median, ms, table, verdict
+from bench.common import EVENTS, function_logs, heading, median, ms, table, verdict
 from bench.pds_proxy import CountingProxy, Seen
-from local_runtime.lambda_host import local_environment
+from local_runtime.lambda_host import LambdaHost
 from local_runtime.stack import LocalStack
+from local_runtime.template import Stack
 
 ROUNDS = 9
 TARGET_RATIO = 1.5
 BASELINE = "Baseline"
-# Only what a process needs to start; the rest comes from the stack, as the local runtime gives it.
-_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
 @dataclass
 class Subject:
-    name: str
-    code_uri: Path
-    handler: str
+    name: str  # the function's logical id in the bench's copy of the template
     event: str
-    env: dict[str, str]
-    memory: int
-    timeout: int
     # Runs in this process before each cold start (get_album: force a cache miss).
     prepare: Callable[[], None] | None = None
     # Runs after it; None when the run did what it was meant to (get_album: it missed and
@@ -46,14 +38,16 @@ class Subject:
     problems: list[str | None] = field(default_factory=list)
 
 
-def _child_env(stack: LocalStack, function_env: dict[str, str]) -> dict[str, str]:
-    assert stack.stack and stack.moto
-    return {
-        **{k: v for k, v in os.environ.items() if k in _KEEP_ENV},
-        **local_environment(stack.stack, stack.moto.url),
-        **function_env,
-        "PYTHONPATH": os.pathsep.join([str(LAYER), str(ROOT)]),
+def bench_stack(stack: LocalStack) -> Stack:
+    """The local stack's template plus the baseline as one more function: it gets what every
+    function shares (Globals), and runs in a worker like the others."""
+    assert stack.stack
+    raw = copy.deepcopy(stack.stack.raw)
+    raw["Resources"][BASELINE] = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {"CodeUri": "bench/baseline", "Handler": "app.lambda_handler"},
     }
+    return replace(stack.stack, raw=raw)
 
 
 def _miss_checks(proxy: CountingProxy, handle: str, slug: str) -> tuple[Callable[[], None], Callable[[], str | None]]:
@@ -107,88 +101,66 @@ def _get_album_ref() -> tuple[str, str]:
     return path["ref"], path["slug"]
 
 
-def subjects(stack: LocalStack, proxy: CountingProxy) -> list[Subject]:
-    assert stack.stack
-    functions = stack.stack.functions()
-    # The baseline is in no template: it gets the environment every function shares.
-    shared_env = stack.stack.raw["Globals"]["Function"]["Environment"]["Variables"]
-    baseline_env = {k: str(stack.stack.resolve(v)) for k, v in shared_env.items()}
-    out = [
-        Subject(
-            BASELINE, ROOT / "bench" / "baseline", "app.lambda_handler", "list_albums_200.json", baseline_env, 512, 10
-        )
-    ]
+def subjects(proxy: CountingProxy) -> list[Subject]:
+    out = [Subject(BASELINE, "list_albums_200.json")]
     handle, slug = _get_album_ref()
     for logical, event_file in (
         ("ListAlbumsFunction", "list_albums_200.json"),
         ("ListArtistAlbumsFunction", "list_artist_albums_200.json"),
         ("GetAlbumFunction", "get_album_200.json"),
     ):
-        fn = functions[logical]
-        subject = Subject(logical, fn.code_uri, fn.handler, event_file, fn.environment, fn.memory, fn.timeout)
+        subject = Subject(logical, event_file)
         if logical == "GetAlbumFunction":
             subject.prepare, subject.check = _miss_checks(proxy, handle, slug)
         out.append(subject)
-    for subject in out:
-        subject.env = _child_env(stack, subject.env)
     return out
 
 
-def cold_start(stack: LocalStack, subject: Subject, workdir: Path) -> dict[str, Any]:
-    assert stack.stack
+def cold_start(stack: LocalStack, functions: Stack, subject: Subject) -> dict[str, Any]:
+    """A new worker (a new host has none), as a cold Lambda: the interpreter starts, the handler
+    module is imported, the first event handled; timed from the caller's side."""
+    assert stack.moto
     if subject.prepare:
         subject.prepare()
-    out = workdir / f"{subject.name}.json"
-    out.unlink(missing_ok=True)
-    job = {
-        "logical_id": subject.name,
-        "code_uri": str(subject.code_uri),
-        "handler": subject.handler,
-        "event": str(EVENTS / subject.event),
-        "function_name": f"{stack.stack.name}-{subject.name}",
-        "memory": subject.memory,
-        "timeout_ms": subject.timeout * 1000,
-        "out": str(out),
+    event = json.loads((EVENTS / subject.event).read_text())
+    with function_logs(), LambdaHost(functions, stack.moto.url, export_environment=False) as host:
+        started = time.perf_counter()
+        run = host.invoke_measured(subject.name, event, report_modules="atproto")
+        total = time.perf_counter() - started
+    assert run.import_ms is not None, "the first invocation of a new host is a cold start"
+    result = {
+        "total_s": total,
+        "import_s": run.import_ms / 1000,
+        "invoke_s": run.duration_ms / 1000,
+        "status": run.result.get("statusCode") if isinstance(run.result, dict) else None,
+        "atproto_modules": run.modules,
     }
-    with LOG_FILE.open("ab") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.coldstart_child", json.dumps(job)],
-            cwd=ROOT,
-            env=subject.env,
-            stdout=log,
-            stderr=subprocess.PIPE,
-            timeout=120,
-            check=False,
-        )
-    if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"cold start of {subject.name} failed:\n{proc.stderr.decode(errors='replace')[-3000:]}")
-    result: dict[str, Any] = json.loads(out.read_text())
     if subject.check:
         subject.problems.append(subject.check())
     return result
 
 
 def _rounds(stack: LocalStack, all_subjects: list[Subject]) -> None:
-    with tempfile.TemporaryDirectory(prefix="albums-bench-") as tmp:
-        # One discarded round: writes the .pyc files and warms the OS file cache for every subject.
-        for subject in all_subjects:
-            cold_start(stack, subject, Path(tmp))
-            subject.problems.clear()
-        for n in range(ROUNDS):
-            # Interleaved, and rotated each round, so drift in the machine's load hits all alike.
-            shift = n % len(all_subjects)
-            for subject in all_subjects[shift:] + all_subjects[:shift]:
-                subject.runs.append(cold_start(stack, subject, Path(tmp)))
+    functions = bench_stack(stack)
+    # One discarded round: writes the .pyc files and warms the OS file cache for every subject.
+    for subject in all_subjects:
+        cold_start(stack, functions, subject)
+        subject.problems.clear()
+    for n in range(ROUNDS):
+        # Interleaved, and rotated each round, so drift in the machine's load hits all alike.
+        shift = n % len(all_subjects)
+        for subject in all_subjects[shift:] + all_subjects[:shift]:
+            subject.runs.append(cold_start(stack, functions, subject))
 
 
 def run(stack: LocalStack) -> list[tuple[str, bool]]:
-    heading("1. Cold start: fresh process, import of the handler module + first invocation")
+    heading("1. Cold start through the local Lambda workers: a new worker, its init + first invocation")
     assert stack.pds
     handle, slug = _get_album_ref()
     proxy = CountingProxy(stack.pds.pds_url).start()
     try:
         with pds_behind(proxy, handle, slug):
-            all_subjects = subjects(stack, proxy)
+            all_subjects = subjects(proxy)
             _rounds(stack, all_subjects)
     finally:
         proxy.stop()

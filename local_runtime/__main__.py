@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from local_runtime.lambda_host import FunctionError
 from local_runtime.stack import STATE_DIR, LocalStack
 from local_runtime.template import ROOT
 
@@ -77,12 +78,16 @@ def invoke(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
+    failed = False
     try:
         stack = LocalStack(port=0, seed=True).start()
         try:
             assert stack.host is not None
             event: dict[str, Any] = json.loads(fill_placeholders(raw, demo_values(stack)))
-            result = stack.host.invoke(_function_id(args.function, sorted(stack.host.functions)), event)
+            try:
+                result = stack.host.invoke(_function_id(args.function, sorted(stack.host.functions)), event)
+            except FunctionError as err:  # printed as `sam local invoke` prints a function's error
+                result, failed = err.payload, True
         finally:
             stack.stop()
     finally:
@@ -90,7 +95,7 @@ def invoke(args: argparse.Namespace) -> int:
         os.dup2(saved, 1)
         os.close(saved)
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,6 +155,8 @@ class LocalStack:
                 getattr(self, pump).stop()
         if self.gateway:
             self.gateway.stop()
+        if self.host:
+            self.host.close()
         if self.pds:
             self.pds.stop()
         if self.front:

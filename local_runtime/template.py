@@ -73,6 +73,7 @@ class Function:
     environment: dict[str, str] = field(default_factory=dict)
     timeout: int = 10
     memory: int = 512
+    reserved_concurrency: int | None = None
 
 
 @dataclass
@@ -191,6 +192,11 @@ class Stack:
                 environment={k: str(self.resolve(v)) for k, v in env.items()},
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 10))),
                 memory=int(props.get("MemorySize", globals_.get("MemorySize", 512))),
+                reserved_concurrency=(
+                    int(self.resolve(props["ReservedConcurrentExecutions"]))
+                    if "ReservedConcurrentExecutions" in props
+                    else None
+                ),
             )
         return result
 

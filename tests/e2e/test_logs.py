@@ -24,9 +24,14 @@ def test_login_and_rename_logs_hold_no_password_token_or_session_id(api: Api) ->
     api.send("POST", "/auth/login", {"identifier": "kenji.test", "password": "wrong-password-xyz"})
     time.sleep(0.2)
     text = api.log.read_text(errors="replace")
-    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    # Each function's output is tagged with its logical id: "[CreateAlbumFunction] {...}".
+    tagged = [line[1:].split("] ", 1) for line in text.splitlines() if line.startswith("[") and "] {" in line]
+    lines = [json.loads(rest) for _, rest in tagged]
     records = [line for line in lines if "level" in line]  # the rest are EMF metric lines
     assert records, "the functions log JSON records"
+    for tag, record in zip((t for t, _ in tagged), lines, strict=True):
+        if "function_name" in record:  # written by the function the tag names, in its own process
+            assert record["function_name"].endswith("-" + tag), (tag, record["function_name"])
     assert all(line.get("correlation_id") for line in records if "function_request_id" in line)
     assert any(m.get("AlbumRenamed") for m in lines), "domain metrics are emitted"
     for secret in (account["password"], "wrong-password-xyz", session):

@@ -13,7 +13,7 @@ from albums_core import aws
 from albums_core.cache import invalidate_album_cache
 from albums_core.repository import CatalogueRepository
 from albums_core.sessions import session_key
-from local_runtime.lambda_host import LambdaHost
+from local_runtime.lambda_host import InProcessHost, LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
 from local_runtime.template import ROOT, Stack, local_stack
@@ -29,16 +29,29 @@ STANDALONE_EVENTS = sorted(
 )
 
 
-@pytest.fixture
-def host(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> LambdaHost:
-    """The functions, and the albums the events/ files name (list records on the record server)."""
-    lambda_host = LambdaHost(stack, moto.url)
+def _catalogue(pds: RecordServer) -> None:
+    """The albums the events/ files name (list records on the record server)."""
     repo = CatalogueRepository()
     aurora = make_artist(repo, "aurora.test", pds_url=pds.url, display_name="Aurora Lane")
     for title, n in (("Café del Mar Sessions", 3), ("Northern Lights", 2)):
         album, tracks = make_album(repo, aurora, title, tracks=n)
         publish_list(pds.store, album, [t.record_uri or "" for t in reversed(tracks)])
     make_album(repo, make_artist(repo, "kenji.test", pds_url=pds.url), "Tokyo", tracks=1)
+
+
+@pytest.fixture
+def host(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> Iterator[LambdaHost]:
+    """The functions in their Lambda-like workers, and the albums the events/ files name."""
+    with LambdaHost(stack, moto.url) as lambda_host:
+        _catalogue(pds)
+        yield lambda_host
+
+
+@pytest.fixture
+def in_process(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> InProcessHost:
+    """The handlers imported into this process: for tests that count or patch what they call."""
+    lambda_host = InProcessHost(stack, moto.url)
+    _catalogue(pds)
     return lambda_host
 
 
@@ -55,7 +68,7 @@ def calls() -> Iterator[Counter]:
     client.meta.events.unregister("before-call.dynamodb", count)
 
 
-def invoke(host: LambdaHost, name: str, event: dict[str, Any] | None = None) -> tuple[int, Any]:
+def invoke(host: LambdaHost | InProcessHost, name: str, event: dict[str, Any] | None = None) -> tuple[int, Any]:
     if event is None:
         event = json.loads((EVENTS / f"{name}.json").read_text())
     function = FUNCTION_OF[max((k for k in FUNCTION_OF if name == k or name.startswith(k + "_")), key=len)]
@@ -149,38 +162,40 @@ def aws_env_table(name: str) -> str:
     return os.environ[name]
 
 
-def test_dynamodb_calls_per_read(host: LambdaHost, calls: Counter) -> None:
+def test_dynamodb_calls_per_read(in_process: InProcessHost, calls: Counter) -> None:
     invalidate_album_cache("aurora.test", "cafe-del-mar-sessions")
     calls.clear()
-    invoke(host, "get_album_200")
+    invoke(in_process, "get_album_200")
     assert sum(calls.values()) <= 4 and "Scan" not in calls, calls
     calls.clear()
-    invoke(host, "get_album_200")
+    invoke(in_process, "get_album_200")
     assert dict(calls) == {"GetItem": 1}
     calls.clear()
-    invoke(host, "list_albums_200")
+    invoke(in_process, "list_albums_200")
     assert sum(calls.values()) == 2 and "Scan" not in calls, calls
     calls.clear()
-    invoke(host, "list_artist_albums_200")
+    invoke(in_process, "list_artist_albums_200")
     assert sum(calls.values()) == 2 and "Scan" not in calls, calls
 
 
-def test_no_stack_trace_or_exception_text_in_error_bodies(host: LambdaHost, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_stack_trace_or_exception_text_in_error_bodies(
+    in_process: InProcessHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from albums_core import listing
 
     def boom(*_: Any, **__: Any) -> None:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(listing.CatalogueRepository, "listed_albums_page", boom)
-    status, body = invoke(host, "list_albums_200")
+    status, body = invoke(in_process, "list_albums_200")
     assert status == 500 and body == {"detail": "internal error"}
 
 
-def test_atproto_is_not_imported_on_the_read_path(host: LambdaHost) -> None:
+def test_atproto_is_not_imported_on_the_read_path(in_process: InProcessHost) -> None:
     import sys
 
     for name in ("list_albums_200", "list_artist_albums_200", "get_album_200"):
-        invoke(host, name)
+        invoke(in_process, name)
     assert not [m for m in sys.modules if m.startswith("atproto")]
 
 
@@ -204,10 +219,10 @@ def test_events_that_need_the_local_pds(
     from local_runtime.__main__ import fill_placeholders
 
     stack = local_stack(overrides={"PlcUrl": local_pds.plc_url, "HandleResolverUrl": local_pds.pds_url})
-    lambda_host = LambdaHost(stack, moto.url)
     event = json.loads(fill_placeholders((EVENTS / f"{name}.json").read_text(), demo_values))
     function = FUNCTION_OF[max((k for k in FUNCTION_OF if name.startswith(k + "_")), key=len)]
-    result = lambda_host.invoke(function, event)
+    with LambdaHost(stack, moto.url) as lambda_host:
+        result = lambda_host.invoke(function, event)
     if "Records" in event and event["Records"][0].get("eventSource") == "aws:s3":
         # an S3 trigger: an upload that is not (or no longer) there
         assert result == {"processed": {next(iter(result["processed"])): "gone"}}
