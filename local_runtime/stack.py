@@ -72,9 +72,9 @@ class LocalStack:
         create_all(self.stack, session, self.moto.url)
         # The functions' S3 endpoint: S3's checks of presigned POST forms, then moto.
         self.front = UploadFront(self.moto.url, dict([LOCAL_KEY])).start()
-        self.host = LambdaHost(self.stack, self.moto.url)
-        for env in self.function_env().values():
-            os.environ.update(env)  # one process for every function: the same for all of them
+        # IAM as deployed: each worker signs with its own function's keys, so a call its template
+        # does not grant is AccessDenied here as in AWS.
+        self.host = LambdaHost(self.stack, self.moto.url, function_env=self.iam_function_env())
         if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
             from local_runtime.iam import CallLog
 
