@@ -154,104 +154,21 @@ def unused_grants(policies: dict[str, list[dict[str, Any]]], calls: Iterable[tup
     ]
 
 
-# ---- the calls the functions make (the in-process host) ----------------------------------------
-
-# IAM actions of the S3 API calls whose action is not named after them.
-_S3_ACTIONS = {
-    "HeadObject": "s3:GetObject",
-    "ListObjectsV2": "s3:ListBucket",
-    "ListObjects": "s3:ListBucket",
-    "DeleteObjects": "s3:DeleteObject",
-    "CopyObject": "s3:PutObject",
-}
-_TRANSACT = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
+# ---- the calls the functions made (recorded by the moto launcher) ------------------------------
 
 
-def requested(service: str, operation: str, params: dict[str, Any], region: str) -> list[tuple[str, str]]:
-    """The (IAM action, resource ARN) pairs an API call needs, as IAM evaluates them."""
-    if service == "dynamodb":
-
-        def table(name: str) -> str:
-            return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
-
-        if operation in ("TransactWriteItems", "TransactGetItems"):
-            return [
-                (f"dynamodb:{_TRANSACT.get(op, 'GetItem')}", table(spec.get("TableName", "*")))
-                for item in params.get("TransactItems", [])
-                for op, spec in item.items()
-            ]
-        if operation in ("BatchWriteItem", "BatchGetItem"):
-            return [(f"dynamodb:{operation}", table(name)) for name in params.get("RequestItems", {})]
-        if "TableName" not in params:
-            return [(f"dynamodb:{operation}", "*")]
-        arn = table(params["TableName"])
-        return [(f"dynamodb:{operation}", f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn)]
-    if service == "s3":
-        action = _S3_ACTIONS.get(operation, f"s3:{operation}")
-        bucket = params.get("Bucket", "*")
-        if action == "s3:ListBucket" or ("Key" not in params and "Delete" not in params):
-            return [(action, f"arn:aws:s3:::{bucket}")]
-        keys = [o["Key"] for o in params.get("Delete", {}).get("Objects", [])] or [params.get("Key", "*")]
-        return [(action, f"arn:aws:s3:::{bucket}/{key}") for key in keys]
-    if service == "ssm":
-        names = params.get("Names") or ([params["Name"]] if "Name" in params else [])
-        return [(f"ssm:{operation}", f"arn:aws:ssm:{region}:{ACCOUNT}:parameter/{str(n).lstrip('/')}") for n in names]
-    if service == "sqs":
-        queue = str(params.get("QueueUrl", "*")).rsplit("/", 1)[-1]
-        return [(f"sqs:{operation}", f"arn:aws:sqs:{region}:{ACCOUNT}:{queue}")]
-    if service == "kms":
-        key = str(params.get("KeyId", "*"))
-        if not key.startswith("arn:") and key != "*":
-            key = f"arn:aws:kms:{region}:{ACCOUNT}:{key if key.startswith('alias/') else f'key/{key}'}"
-        return [(f"kms:{operation}", key)]
-    return [(f"{service}:{operation}", "*")]
-
-
-class CallLog:
-    """Every AWS call the in-process functions make, as (function, IAM action, resource ARN):
-    the host's invocations name the function, boto3's default session's clients report the
-    calls. For the report of grants no call uses (`python -m local_runtime.iam report`)."""
-
-    def __init__(self, stack: Stack) -> None:
-        import contextvars
-
-        self.stack = stack
-        self.calls: set[tuple[str, str, str]] = set()
-        self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
-
-    def install(self, host: Any) -> CallLog:
-        import boto3
-
-        invoke = host.invoke
-
-        def invoke_recorded(logical_id: str, event: dict[str, Any]) -> Any:
-            token = self._current.set(logical_id)
-            try:
-                return invoke(logical_id, event)
-            finally:
-                self._current.reset(token)
-
-        host.invoke = invoke_recorded
-        boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._record)
-        return self
-
-    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        function = self._current.get()
-        # botocore builds a presigned POST through the CreateBucket model: no call is made.
-        if function is None or model.name == "CreateBucket":
-            return
-        service = model.service_model.signing_name
-        for action, resource in requested(service, model.name, params, self.stack.region):
-            self.calls.add((function, action, resource))
-
-    def write(self, path: Path) -> None:
-        path.write_text("".join(json.dumps(list(c)) + "\n" for c in sorted(self.calls)))
+def write_calls(path: Path, function_keys: dict[str, str]) -> None:
+    """The calls the moto launcher recorded by access key (`<path>.keys`), written to `path` as
+    (function, IAM action, resource) lines, by the function whose key made them."""
+    raw = Path(f"{path}.keys")
+    lines = raw.read_text().splitlines() if raw.exists() else []
+    calls = set()
+    for line in lines:
+        key, action, resource = json.loads(line)
+        if key in function_keys:
+            calls.add((function_keys[key], action, resource))
+    path.write_text("".join(json.dumps(list(c)) + "\n" for c in sorted(calls)))
+    raw.unlink(missing_ok=True)
 
 
 def report(stack: Stack, calls: Iterable[tuple[str, str, str]]) -> str:

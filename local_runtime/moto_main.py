@@ -54,6 +54,18 @@ KEEP_READ_RECORDS = int(os.environ.get("ALBUMS_LOCAL_STREAM_KEEP", "10000"))
 TRANSACTION_ACTIONS = 100
 
 _WRITES = threading.RLock()
+# With ALBUMS_LOCAL_IAM_CALLS set, every authorised call of an IAM user's key is appended to
+# "<that path>.keys" as [access key, action, resource]: the local stack names the functions
+# (`python -m local_runtime.iam report`). Recorded here because each function runs in a process
+# of its own; the server is the one place that sees them all.
+_CALLS_PATH = os.environ.get("ALBUMS_LOCAL_IAM_CALLS")
+_CALLS_LOCK = threading.Lock()
+
+
+def _record_call(key: str, action: str, arn: str) -> None:
+    if _CALLS_PATH:
+        with _CALLS_LOCK, open(f"{_CALLS_PATH}.keys", "a") as out:
+            out.write(json.dumps([key, action, arn]) + "\n")
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -329,6 +341,7 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
             action=action,
         )
         request.check_signature()
+        _record_call(key, request._action, arn)  # "<service>:<action>", as IAM names it
         try:
             request.check_action_permitted(arn)
         except AccessDeniedError as denied:

@@ -75,10 +75,6 @@ class LocalStack:
         # IAM as deployed: each worker signs with its own function's keys, so a call its template
         # does not grant is AccessDenied here as in AWS.
         self.host = LambdaHost(self.stack, self.moto.url, function_env=self.iam_function_env())
-        if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
-            from local_runtime.iam import CallLog
-
-            self.call_log = CallLog(self.stack).install(self.host)
         s3 = session.client("s3", endpoint_url=self.moto.url)
         bucket = self.stack.physical["CoversBucket"]
         if self.seed:
@@ -118,6 +114,7 @@ class LocalStack:
 
         assert self.stack and self.moto and self.front
         keys = create_function_users(self.stack, aws_session(self.stack.region), self.moto.url)
+        self._function_keys = {k["AWS_ACCESS_KEY_ID"]: logical for logical, k in keys.items()}
         # CoverUploadUrlFunction signs its forms with its own key: the front must know it.
         self.front.credentials.update({k["AWS_ACCESS_KEY_ID"]: k["AWS_SECRET_ACCESS_KEY"] for k in keys.values()})
         return function_env(keys, self.front.url)
@@ -148,8 +145,10 @@ class LocalStack:
         path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
 
     def stop(self) -> None:
-        if getattr(self, "call_log", None) is not None:
-            self.call_log.write(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]))
+        if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
+            from local_runtime.iam import write_calls
+
+            write_calls(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]), getattr(self, "_function_keys", {}))
         for pump in ("s3_pump", "stream_pump", "schedule_pump"):
             if getattr(self, pump, None):
                 getattr(self, pump).stop()

@@ -22,7 +22,6 @@ from local_runtime.processes import MotoServer
 from local_runtime.stack import aws_session
 from local_runtime.template import ROOT, Stack
 from local_runtime.upload_front import UploadFront
-from tests.integration.conftest import reset_caches
 from tests.integration.factory import make_album, make_artist
 
 EVENT = json.loads((ROOT / "events" / "list_artist_albums_200.json").read_text())
@@ -76,21 +75,18 @@ def test_a_grant_the_template_lacks_is_access_denied(aws_env: None, moto: MotoSe
     assert other.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
-def test_a_function_without_its_grant_fails_as_in_aws(
-    aws_env: None, moto: MotoServer, stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_function_without_its_grant_fails_as_in_aws(aws_env: None, moto: MotoServer, stack: Stack) -> None:
     repo = CatalogueRepository()
     make_album(repo, make_artist(repo, "aurora.test"), "Northern Lights", tracks=1)
-    host = LambdaHost(stack, moto.url)
 
     def invoke_with(template: Stack) -> dict[str, Any]:
+        # A worker signs with its function's keys, as a Lambda container uses its role's.
         keys = create_function_users(template, aws_session(stack.region), moto.url)["ListArtistAlbumsFunction"]
-        for name, value in keys.items():
-            monkeypatch.setenv(name, value)
-        # As a fresh Lambda container would: boto3's default session keeps the first credentials.
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-        reset_caches()
-        return dict(host.invoke("ListArtistAlbumsFunction", copy.deepcopy(EVENT)))
+        host = LambdaHost(stack, moto.url, function_env={"ListArtistAlbumsFunction": keys}, export_environment=False)
+        try:
+            return dict(host.invoke("ListArtistAlbumsFunction", copy.deepcopy(EVENT)))
+        finally:
+            host.close()
 
     assert invoke_with(stack)["statusCode"] == 200
     failed = invoke_with(without_catalogue_read(stack, "ListArtistAlbumsFunction"))
@@ -155,3 +151,30 @@ def test_kms_decrypt_is_checked_against_the_key_of_the_ciphertext(
     with pytest.raises(ClientError) as refused:
         as_function(keys["ListAlbumsFunction"], "kms", moto.url).decrypt(CiphertextBlob=blob)
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_the_calls_of_each_function_are_recorded_by_the_server_for_the_report(stack: Stack, tmp_path: Any) -> None:
+    """Every function runs in its own process, so the moto launcher records the calls (by key) and
+    the stack names the functions: the report lists a grant no call used and no ungranted call."""
+    from local_runtime.iam import report, write_calls
+    from local_runtime.resources import create_all
+
+    calls = tmp_path / "calls.jsonl"
+    server = MotoServer(env={"ALBUMS_LOCAL_IAM_CALLS": str(calls)}).start()
+    try:
+        create_all(stack, aws_session(stack.region), server.url)
+        keys = create_function_users(stack, aws_session(stack.region), server.url)["ListArtistAlbumsFunction"]
+        table = stack.physical["CatalogueTable"]
+        as_function(keys, "dynamodb", server.url).query(
+            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "x"}}
+        )
+    finally:
+        server.stop()
+    write_calls(calls, {keys["AWS_ACCESS_KEY_ID"]: "ListArtistAlbumsFunction"})
+    recorded = [tuple(json.loads(line)) for line in calls.read_text().splitlines()]
+    arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+    assert recorded == [("ListArtistAlbumsFunction", "dynamodb:Query", arn)]
+    text = report(stack, recorded)
+    unused = text.split("calls no grant covers:")[0]
+    assert "ListArtistAlbumsFunction" in unused and "dynamodb:GetItem" in unused
+    assert text.rstrip().endswith("calls no grant covers:")
