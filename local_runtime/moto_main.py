@@ -321,6 +321,18 @@ def _requested(handler: Any) -> list[tuple[str, str]] | None:
     return [(action, f"arn:aws:ssm:{region}:{account}:parameter/{str(n).lstrip('/')}") for n in names]
 
 
+def _s3_delete_keys(handler: Any, bucket_arn: str) -> list[tuple[str, str]] | None:
+    """DeleteObjects is authorised per key (s3:DeleteObject on bucket/key), as S3 does; moto
+    checks s3:DeleteObject on the bucket itself, which a grant on `bucket/*` never covers."""
+    if handler.data.get("Action") != "DeleteObject" or not handler.is_delete_keys():
+        return None
+    import xmltodict
+
+    objects = xmltodict.parse(handler.body, strip_whitespace=False)["Delete"].get("Object", [])
+    objects = objects if isinstance(objects, list) else [objects]
+    return [("DeleteObject", f"{bucket_arn}/{o['Key']}") for o in objects]
+
+
 def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     key = _access_key(self.headers)
     # The root key, and unsigned requests: POST forms (the S3 front checked their signature).
@@ -328,7 +340,7 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         return
     from moto.iam.access_control import IAMRequest
 
-    pairs = _requested(self) if iam_request_cls is IAMRequest else None
+    pairs = _requested(self) if iam_request_cls is IAMRequest else _s3_delete_keys(self, resource)
     path = self.raw_path + (f"?{self.uri.split('?', 1)[1]}" if "?" in self.uri else "")
     for action, arn in pairs or [(self._get_action(), resource)]:
         request = iam_request_cls(
@@ -345,7 +357,7 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         try:
             request.check_action_permitted(arn)
         except AccessDeniedError as denied:
-            if pairs is None:
+            if iam_request_cls is not IAMRequest:
                 raise
             # DynamoDB, KMS and SSM speak JSON: AWS answers them 400 AccessDeniedException.
             raise JsonRESTError("AccessDeniedException", f"{denied.message} on resource: {arn}") from None

@@ -178,3 +178,19 @@ def test_the_calls_of_each_function_are_recorded_by_the_server_for_the_report(st
     unused = text.split("calls no grant covers:")[0]
     assert "ListArtistAlbumsFunction" in unused and "dynamodb:GetItem" in unused
     assert text.rstrip().endswith("calls no grant covers:")
+
+
+def test_delete_objects_is_authorised_per_key_as_s3_does(aws_env: None, moto: MotoServer, stack: Stack) -> None:
+    """s3:DeleteObject granted on `bucket/*` covers a DeleteObjects of those keys (moto alone
+    checks the bucket ARN and refuses every key); a function without the grant is refused."""
+    bucket = stack.physical["CoversBucket"]
+    root = aws_session(stack.region).client("s3", endpoint_url=moto.url)
+    keys = create_function_users(stack, aws_session(stack.region), moto.url)
+    batch = {"Objects": [{"Key": "images/a.png"}, {"Key": "images/a-96.webp"}], "Quiet": True}
+    for key in ("images/a.png", "images/a-96.webp"):
+        root.put_object(Bucket=bucket, Key=key, Body=b"x")
+    refused = as_function(keys["ListAlbumsFunction"], "s3", moto.url).delete_objects(Bucket=bucket, Delete=batch)
+    assert {e["Code"] for e in refused["Errors"]} == {"AccessDenied"}
+    assert root.list_objects_v2(Bucket=bucket)["KeyCount"] == 2
+    done = as_function(keys["UploadAlbumCoverFunction"], "s3", moto.url).delete_objects(Bucket=bucket, Delete=batch)
+    assert not done.get("Errors") and root.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
