@@ -13,26 +13,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from local_runtime.lambda_host import LambdaHost
+from local_runtime.lambda_host import FunctionError, LambdaHost
 from local_runtime.template import Stack
 
 # Lambda's defaults when a function has no EventInvokeConfig.
 DEFAULT_RETRIES = 2
 
 
-class FunctionError(Exception):
-    """The function failed and its host reported it as Lambda does (an error payload)."""
-
-    def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage', '')}")
-        self.payload = payload
-
-
-def raise_for_function_error(result: Any) -> Any:
-    """A host may report a failed invocation by raising, or as Lambda does, with an error payload
-    (`errorType`, `errorMessage`): both are failures."""
+def raise_for_function_error(result: Any, function: str = "") -> Any:
+    """A host may report a failed invocation by raising (the worker host's FunctionError), or as
+    Lambda does, with an error payload (`errorType`, `errorMessage`): both are failures."""
     if isinstance(result, dict) and "errorType" in result and set(result) <= _ERROR_KEYS:
-        raise FunctionError(result)
+        raise FunctionError(function, result)
     return result
 
 
@@ -101,7 +93,7 @@ class AsyncInvoker:
         error: BaseException | None = None
         for attempt in range(1, retries + 2):
             try:
-                return raise_for_function_error(self.host.invoke(function, event))
+                return raise_for_function_error(self.host.invoke(function, event), function)
             except Exception as exc:  # noqa: BLE001 - a failed attempt, logged as Lambda logs it
                 error = exc
                 traceback.print_exc()

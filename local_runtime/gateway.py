@@ -309,7 +309,9 @@ class Gateway:
             )
             return INTEGRATION_FAILED
         timeout = min(route.timeout_ms, MAX_INTEGRATION_TIMEOUT_MS) / 1000
-        future = self._pool.submit(lambda: raise_for_function_error(self.host.invoke(route.function, event)))
+        future = self._pool.submit(
+            lambda: raise_for_function_error(self.host.invoke(route.function, event), route.function)
+        )
         try:
             result = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
