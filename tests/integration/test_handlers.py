@@ -39,12 +39,19 @@ def _catalogue(pds: RecordServer) -> None:
     make_album(repo, make_artist(repo, "kenji.test", pds_url=pds.url), "Tokyo", tracks=1)
 
 
-@pytest.fixture
-def host(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> Iterator[LambdaHost]:
-    """The functions in their Lambda-like workers, and the albums the events/ files name."""
+@pytest.fixture(scope="module")
+def warm_host(moto: MotoServer, stack: Stack) -> Iterator[LambdaHost]:
+    """The functions in their Lambda-like workers, kept warm across this module's tests as Lambda
+    keeps a container: each test pays no cold start, and warm reuse is exercised too."""
     with LambdaHost(stack, moto.url) as lambda_host:
-        _catalogue(pds)
         yield lambda_host
+
+
+@pytest.fixture
+def host(aws_env: None, warm_host: LambdaHost, pds: RecordServer) -> LambdaHost:
+    """The warm functions, and the albums the events/ files name."""
+    _catalogue(pds)
+    return warm_host
 
 
 @pytest.fixture
