@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -81,6 +82,8 @@ class S3EventPump:
 
     def _deliver(self, body: dict[str, Any]) -> None:
         for record in body.get("Records", []):  # s3:TestEvent has none
+            # S3 names the request that created the object; moto's notification leaves it out.
+            record.setdefault("responseElements", {"x-amz-request-id": uuid.uuid4().hex[:16].upper()})
             for function in self._targets(record):
                 self.invoker.invoke(function, {"Records": [record]})
                 self.delivered += 1

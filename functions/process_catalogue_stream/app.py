@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.observability import logger, metrics, tracer
+from albums_core.observability import STREAM_EVENT_ID, logger, metrics, tracer
 from albums_core.stream_events import handle_with_dead_letters
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -18,7 +18,7 @@ def record_handler(record: DynamoDBRecord) -> str:
     return handle_with_dead_letters(record.raw_event)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=STREAM_EVENT_ID)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:

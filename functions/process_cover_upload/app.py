@@ -11,7 +11,7 @@ from albums_core.aws import client
 from albums_core.cover_service import album_of_upload, attach, bucket
 from albums_core.covers import MAX_UPLOAD_BYTES, process
 from albums_core.errors import ServiceError
-from albums_core.observability import logger, metrics, tracer
+from albums_core.observability import S3_REQUEST_ID, logger, metrics, tracer
 from albums_core.repository import CatalogueWriter
 
 
@@ -43,7 +43,7 @@ def _handle(key: str, size: int) -> str:
     return outcome
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=S3_REQUEST_ID)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -72,9 +72,14 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads(b64url_decode(header)), json.loads(b64url_decode(payload))
 
 
+def started_with(pds: LocalPds) -> list[dict[str, str]]:
+    """The accounts the PDS was started with (tests sharing it add accounts of their own later)."""
+    return pds.accounts[: len(ACCOUNTS)]
+
+
 def test_accounts_are_created_at_start(local_pds: LocalPds) -> None:
-    assert [a["handle"] for a in local_pds.accounts] == [a["handle"] for a in ACCOUNTS]
-    for acc in local_pds.accounts:
+    assert [a["handle"] for a in started_with(local_pds)] == [a["handle"] for a in ACCOUNTS]
+    for acc in started_with(local_pds):
         assert acc["did"].startswith("did:plc:")
         assert set(acc) >= {"handle", "did", "password"}
     assert local_pds.pds_url.startswith("http://127.0.0.1:")
@@ -232,7 +237,7 @@ def test_records_with_swaps(local_pds: LocalPds) -> None:
 
 
 def test_identity_resolution(local_pds: LocalPds) -> None:
-    for acc in local_pds.accounts:
+    for acc in started_with(local_pds):
         status, resolved = xrpc(
             local_pds.pds_url, "com.atproto.identity.resolveHandle", params={"handle": acc["handle"]}
         )

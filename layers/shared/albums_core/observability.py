@@ -12,3 +12,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+# Correlation ids of the event-triggered functions (the API's come from its request id).
+S3_REQUEST_ID = 'Records[0].responseElements."x-amz-request-id"'
+STREAM_EVENT_ID = "Records[0].eventID"
