@@ -6,9 +6,15 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from albums_core.config import settings
+
 # A request that records no domain metric is normal; Powertools would warn on each one.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+# Every handler imports this module at init (directly or through web): a function deployed
+# without one of the Globals' resource names fails its init here, naming the variable.
+settings()
