@@ -21,7 +21,7 @@ from albums_core.repository import CatalogueWriter
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.template import Stack
-from tests.integration.factory import make_album, make_artist
+from tests.integration.factory import add_tracks, make_album, make_artist
 from tests.integration.write_fixtures import Artist as LoggedIn
 from tests.unit.test_covers import noise, padded_png
 
@@ -78,7 +78,7 @@ def put_track(writer: CatalogueWriter, artist: Artist, track_id: int, image_id: 
         image_url=f"https://example.test/{image_id}.png",
     )
     if album:
-        writer.add_track_to_album(track, album)
+        add_tracks(writer, album, [track])
     else:
         writer.transact_in_batches([writer.put_track(track)])
     return track

@@ -17,7 +17,7 @@ from local_runtime.lambda_host import InProcessHost, LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
 from local_runtime.template import ROOT, Stack, local_stack
-from tests.integration.factory import make_album, make_artist, publish_list
+from tests.integration.factory import like, make_album, make_artist, publish_list
 
 EVENTS = ROOT / "events"
 FUNCTION_OF = {fn.code_uri.name: logical for logical, fn in local_stack().functions().items()}
@@ -129,7 +129,7 @@ def test_session_cookie_or_bearer_personalises_get_album(host: LambdaHost, repo:
         },
     )
     _, page = invoke(host, "get_album_200")
-    repo.put_like("did:plc:fan", page["tracks"][0]["id"])
+    like(repo, "did:plc:fan", page["tracks"][0]["id"])
     event = json.loads((EVENTS / "get_album_200.json").read_text())
     event["cookies"] = [f"session_id={session_id}"]
     _, liked = invoke(host, "get_album", event)
