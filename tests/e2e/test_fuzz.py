@@ -65,7 +65,7 @@ def fuzz(schema: Any, method: str, path: str, headers: dict[str, str]) -> None:
 
     try:
         run()
-    except Exception:
+    except (Exception, BaseExceptionGroup):  # schemathesis's FailureGroup is a BaseExceptionGroup
         SUMMARY["failures"] += 1
         raise
     finally:
