@@ -85,8 +85,14 @@ class Case:
 
 
 def _env() -> dict[str, str]:
+    from local_runtime.template import local_stack
+
+    # The preloaded handler validates its configuration at import: it gets its template
+    # environment (resource names only; nothing is called).
+    function = next(fn for fn in local_stack().functions().values() if fn.code_uri == HANDLER.parent)
     return {
         **{k: v for k, v in os.environ.items() if k in _KEEP_ENV},
+        **function.environment,
         "PYTHONPATH": os.pathsep.join([str(LAYER), str(ROOT)]),
     }
 

@@ -31,7 +31,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 OPERATIONS = [
     (method.upper(), path) for path, ops in json.loads(DOCUMENT.read_text())["paths"].items() for method in ops
 ]
-SUMMARY: dict[str, int] = {"operations": 0, "examples": 0}
+# Filled by the fuzz runs above test_summary (pytest runs a module's tests in order).
+SUMMARY: dict[str, int] = {"operations": 0, "examples": 0, "failures": 0}
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,13 @@ def fuzz(schema: Any, method: str, path: str, headers: dict[str, str]) -> None:
         SUMMARY["examples"] += 1
         case.call_and_validate(headers=headers, checks=CHECKS)
 
-    run()
-    SUMMARY["operations"] += 1
+    try:
+        run()
+    except (Exception, BaseExceptionGroup):  # schemathesis's FailureGroup is a BaseExceptionGroup
+        SUMMARY["failures"] += 1
+        raise
+    finally:
+        SUMMARY["operations"] += 1
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
@@ -77,9 +83,12 @@ def test_with_a_session(fuzz_schema: Any, fuzz_session: str, method: str, path: 
 
 
 def test_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    """Printed in CI's log: operations covered and examples run (all passed to get here)."""
+    """Printed in CI's log: operation runs, examples and failed runs, as counted; fails when a
+    run failed or when nothing was fuzzed at all (a deselected or broken collection)."""
     with capsys.disabled():
         print(
             f"\nfuzzing: {SUMMARY['operations']} operation runs over {len(OPERATIONS)} operations, "
-            f"{SUMMARY['examples']} examples, 0 failures"
+            f"{SUMMARY['examples']} examples, {SUMMARY['failures']} failures"
         )
+    assert SUMMARY["operations"] > 0 and SUMMARY["examples"] > 0, "nothing was fuzzed"
+    assert SUMMARY["failures"] == 0, f"{SUMMARY['failures']} fuzzed operation runs failed (see above)"

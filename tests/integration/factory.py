@@ -1,11 +1,13 @@
-"""Catalogue data for tests, written through the repository."""
+"""Catalogue data for tests, written through the repository methods production calls."""
 
 from __future__ import annotations
 
 import uuid
 
+from albums_core import keys
+from albums_core.codec import to_item
 from albums_core.models import Album, Artist, Track
-from albums_core.repository import CatalogueRepository
+from albums_core.repository import CatalogueRepository, CatalogueWriter
 from albums_core.slugs import slugify
 from local_runtime.record_server import RecordStore
 
@@ -58,9 +60,33 @@ def make_album(
             play_count=plays,
             support_gate=gate,
         )
-        repo.add_track_to_album(track, album)
         made.append(track)
+    add_tracks(repo, album, made)
     return album, made
+
+
+# Track puts per transaction, with the album's counter update: as AlbumAdmin's attach commits.
+_PER_TRANSACTION = 24
+
+
+def add_tracks(repo: CatalogueRepository, album: Album, tracks: list[Track]) -> None:
+    """What an attach commits once the PDS has the records: each track item put where none
+    was and the album's counters ADDed, in one transaction per batch."""
+    writer = CatalogueWriter(repo.table, repo._client)
+    for start in range(0, len(tracks), _PER_TRANSACTION):
+        batch = tracks[start : start + _PER_TRANSACTION]
+        writer.transact_in_batches(
+            [writer.put_track(t, new=True) for t in batch]
+            + [writer.counter_action(album.id, len(batch), sum(t.play_count for t in batch), album.title)]
+        )
+
+
+def like(repo: CatalogueRepository, user_did: str, track_id: int) -> None:
+    """A like as the platform stores it (this service only reads likes)."""
+    repo.client.put_item(
+        TableName=repo.table,
+        Item=to_item({**keys.like(user_did, track_id), "track_id": track_id, "user_did": user_did}),
+    )
 
 
 def publish_list(store: RecordStore, album: Album, uris: list[str]) -> None:

@@ -9,10 +9,10 @@ import pytest
 from albums_core.album_pages import AlbumPages
 from albums_core.cache import AlbumPageCache, album_cache_key
 from albums_core.errors import AlbumNotFound
-from albums_core.repository import CatalogueRepository
+from albums_core.repository import CatalogueRepository, CatalogueWriter
 from albums_core.sessions import Viewer
 from local_runtime.record_server import Fault, RecordServer
-from tests.integration.factory import make_album, make_artist, publish_list
+from tests.integration.factory import like, make_album, make_artist, publish_list
 
 
 def titles(body: str) -> list[str]:
@@ -59,7 +59,7 @@ def test_duplicate_missing_and_foreign_uris(album, pds: RecordServer) -> None:
 
 def test_pds_error_falls_back_to_the_last_known_order(album, pds: RecordServer, repo) -> None:
     artist, alb, tracks = album
-    repo.set_track_order(alb.id, [tracks[1].record_uri, tracks[0].record_uri])
+    CatalogueWriter().set_album_fields(alb, track_order=[tracks[1].record_uri, tracks[0].record_uri])
     pds.store.fault = Fault(status=500)
     assert titles(AlbumPages().render(artist.handle, alb.slug, None)) == [
         "Ordered 1",
@@ -107,7 +107,7 @@ def test_unknown_artist_or_album_is_not_found(album) -> None:
 def test_second_read_is_a_cache_hit_and_the_cache_is_depersonalised(album, pds: RecordServer, repo) -> None:
     artist, alb, tracks = album
     publish_list(pds.store, alb, [t.record_uri for t in tracks])
-    repo.put_like("did:plc:fan", tracks[0].id)
+    like(repo, "did:plc:fan", tracks[0].id)
     fan = Viewer("did:plc:fan", "fan.test")
     first = json.loads(AlbumPages().render(artist.handle, alb.slug, fan))
     assert [t["is_liked"] for t in first["tracks"]] == [True, False, False, False]

@@ -95,6 +95,8 @@ def test_invalidate_by_id(cache: AlbumPageCache) -> None:
     artist = make_artist(repo)
     album, _ = make_album(repo, artist, "Cached", tracks=1)
     key = album_cache_key(artist.handle, album.slug)
-    cache.put(key, "{}", now_ms())
+    # Stored and served first: otherwise the None below would prove nothing.
+    assert cache.put(key, "{}", now_ms()) is True
+    assert cache.get(key) == "{}"
     invalidate_album_cache_by_id(album.id)
     assert cache.get(key) is None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from local_runtime.lambda_build import LAYER_SOURCE, LambdaBuild, ensure_build
-from local_runtime.template import ROOT
+from local_runtime.template import ROOT, local_stack
 
 # Imports each name in the worker interpreter; prints the ones that fail, with the reason.
 _CHECK = """
@@ -70,12 +70,27 @@ def build() -> LambdaBuild:
     return ensure_build()
 
 
+def _template_environment(code_uri: Path) -> dict[str, str]:
+    """The function's template environment (the layer's modules: every function's), which the
+    layer validates at import."""
+    functions = local_stack().functions().values()
+    env: dict[str, str] = {}
+    for fn in [f for f in functions if f.code_uri == code_uri] or list(functions):
+        env.update(fn.environment)
+    return env
+
+
 def _check(build: LambdaBuild, code_uri: Path, names: set[tuple[str, str]]) -> dict[str, str]:
     # The worker's sys.path, set by a prelude run before the check.
     prelude = f"import sys; sys.path[:0] = {build.sys_path(code_uri)!r}\n"
     done = subprocess.run(
         [str(build.python), "-I", "-c", prelude + _CHECK, json.dumps(sorted(names))],
-        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+        env={
+            **_template_environment(code_uri),
+            "PATH": "/usr/bin:/bin",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        },
         cwd=code_uri,
         capture_output=True,
         text=True,

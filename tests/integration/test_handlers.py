@@ -17,7 +17,7 @@ from local_runtime.lambda_host import InProcessHost, LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
 from local_runtime.template import ROOT, Stack, local_stack
-from tests.integration.factory import make_album, make_artist, publish_list
+from tests.integration.factory import like, make_album, make_artist, publish_list
 
 EVENTS = ROOT / "events"
 FUNCTION_OF = {fn.code_uri.name: logical for logical, fn in local_stack().functions().items()}
@@ -136,7 +136,7 @@ def test_session_cookie_or_bearer_personalises_get_album(host: LambdaHost, repo:
         },
     )
     _, page = invoke(host, "get_album_200")
-    repo.put_like("did:plc:fan", page["tracks"][0]["id"])
+    like(repo, "did:plc:fan", page["tracks"][0]["id"])
     event = json.loads((EVENTS / "get_album_200.json").read_text())
     event["cookies"] = [f"session_id={session_id}"]
     _, liked = invoke(host, "get_album", event)
@@ -198,12 +198,65 @@ def test_no_stack_trace_or_exception_text_in_error_bodies(
     assert status == 500 and body == {"detail": "internal error"}
 
 
-def test_atproto_is_not_imported_on_the_read_path(in_process: InProcessHost) -> None:
+# Run by a fresh interpreter of the dev venv, where the ATProto SDK and Pillow are installed:
+# importing them by accident would succeed there, so their absence from sys.modules means
+# the read functions' code never asked for them.
+READ_PATH_PROBE = """
+import importlib.util, json, sys, uuid
+
+args = json.load(sys.stdin)
+missing = [m for m in ("atproto", "PIL") if importlib.util.find_spec(m) is None]
+assert not missing, f"not importable here, so the check would prove nothing: {missing}"
+sys.path.insert(0, args["layer"])
+
+
+class Context:
+    function_name = "read-path"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:read-path"
+    aws_request_id = str(uuid.uuid4())
+
+
+statuses = {}
+for name, (code, event) in args["calls"].items():
+    spec = importlib.util.spec_from_file_location("fn_" + name, code)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    statuses[name] = module.lambda_handler(event, Context())["statusCode"]
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("atproto", "atproto_client", "PIL"))
+print(json.dumps({"statuses": statuses, "loaded": loaded}))
+"""
+
+
+def test_neither_the_atproto_sdk_nor_pillow_is_imported_on_the_read_path(
+    aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer
+) -> None:
+    import subprocess
     import sys
 
+    from local_runtime.lambda_host import LAYER_PATH, local_environment
+
+    _catalogue(pds)
+    functions = stack.functions()
+    env = {"PATH": "/usr/bin:/bin", **local_environment(stack, moto.url)}
+    calls = {}
     for name in ("list_albums_200", "list_artist_albums_200", "get_album_200"):
-        invoke(in_process, name)
-    assert not [m for m in sys.modules if m.startswith("atproto")]
+        fn = functions[FUNCTION_OF[name.removesuffix("_200")]]
+        env.update(fn.environment)
+        calls[name] = (str(fn.code_uri / "app.py"), json.loads((EVENTS / f"{name}.json").read_text()))
+    out = subprocess.run(
+        [sys.executable, "-c", READ_PATH_PROBE],
+        input=json.dumps({"layer": str(LAYER_PATH), "calls": calls}),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["statuses"] == {"list_albums_200": 200, "list_artist_albums_200": 200, "get_album_200": 200}
+    assert report["loaded"] == []
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from albums_core.errors import InvalidCursor, Unprocessable
 from albums_core.indexer import sync_artist
 from albums_core.listing import list_albums, list_artist_albums
 from albums_core.repository import CatalogueRepository, CatalogueWriter
-from tests.integration.factory import make_album, make_artist
+from tests.integration.factory import add_tracks, make_album, make_artist
 from tests.integration.write_fixtures import Artist
 
 METADATA = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
@@ -40,8 +40,8 @@ def test_urls_stored_before_the_check_are_nulled_on_the_way_out(repo: CatalogueR
     mallory = make_artist(repo, "mallory.test", avatar="javascript:alert(1)", pds_url="https://10.0.0.1")
     album, tracks = make_album(repo, mallory, "Old Data", tracks=1, image_url=METADATA)
     # a track indexed by an earlier version, its audio URL stored verbatim
-    repo.add_track_to_album(
-        type(tracks[0])(**{**tracks[0].__dict__, "id": repo.next_track_id(), "r2_url": "javascript:x"}), album
+    add_tracks(
+        repo, album, [type(tracks[0])(**{**tracks[0].__dict__, "id": repo.next_track_id(), "r2_url": "javascript:x"})]
     )
     for item in list_albums(50, None)["albums"] + list_artist_albums("mallory.test")["albums"]:
         assert item["image_url"] is None and item["thumbnail_url"] is None

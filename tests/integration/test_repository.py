@@ -6,8 +6,8 @@ import pytest
 
 from albums_core.errors import Conflict
 from albums_core.models import Album
-from albums_core.repository import CatalogueRepository
-from tests.integration.factory import make_album, make_artist
+from albums_core.repository import CatalogueRepository, CatalogueWriter
+from tests.integration.factory import like, make_album, make_artist
 
 
 def test_slug_is_unique_per_artist(repo: CatalogueRepository) -> None:
@@ -47,32 +47,32 @@ def test_album_and_tracks_come_back_in_one_query(repo: CatalogueRepository) -> N
 
 
 def test_counters_stay_exact_under_concurrent_adds(repo: CatalogueRepository) -> None:
+    """Twenty attaches at once, each the transaction AlbumAdmin's attach commits (the track's
+    conditional put and the album's counter ADD): no update lost."""
     from albums_core.models import Track
 
     artist = make_artist(repo)
     album, _ = make_album(repo, artist, "Busy")
 
     def add(n: int) -> None:
-        r = CatalogueRepository()
-        tid = r.next_track_id()
-        r.add_track_to_album(
-            Track(
-                id=tid,
-                title=str(n),
-                artist_did=artist.did,
-                file_id="f",
-                file_type="mp3",
-                created_at="2026",
-                album_id=album.id,
-                play_count=n,
-            ),
-            album,
+        r = CatalogueWriter()
+        track = Track(
+            id=r.next_track_id(),
+            title=str(n),
+            artist_did=artist.did,
+            file_id="f",
+            file_type="mp3",
+            created_at="2026",
+            album_id=album.id,
+            play_count=n,
         )
+        r.transact_in_batches([r.put_track(track, new=True), r.counter_action(album.id, 1, n, album.title)])
 
     with cf.ThreadPoolExecutor(8) as pool:
         list(pool.map(add, range(20)))
     stored = repo.get_album(album.id)
     assert stored is not None and stored.track_count == 20 and stored.total_plays == sum(range(20))
+    assert [a.id for a in repo.listed_albums_page(10, None)[0]] == [album.id]
 
 
 def test_a_pointer_to_another_artists_album_serves_nothing(repo: CatalogueRepository) -> None:
@@ -100,8 +100,8 @@ def test_artist_albums_by_title_including_empty_ones(repo: CatalogueRepository) 
 
 
 def test_likes_batch(repo: CatalogueRepository) -> None:
-    repo.put_like("did:plc:fan", 3)
-    repo.put_like("did:plc:fan", 7)
-    repo.put_like("did:plc:other", 5)
+    like(repo, "did:plc:fan", 3)
+    like(repo, "did:plc:fan", 7)
+    like(repo, "did:plc:other", 5)
     assert repo.liked_track_ids("did:plc:fan", list(range(1, 150))) == {3, 7}
     assert repo.liked_track_ids("did:plc:fan", []) == set()

@@ -1,70 +1,108 @@
-"""Settings read from the function's environment once per container."""
+"""Settings read from the function's environment once per container, validated at init.
+
+Resource names (tables, bucket, KMS key, SSM parameter, queue) have no default: a function
+deployed without one fails its init with a message naming the variable, instead of talking
+to a table that happens to be called `catalogue`. Each function gets only template.yaml's
+Globals plus its own Environment, so `Settings` requires only the Globals' names; a name one
+function alone has (CURSOR_KEY_PARAMETER, DEAD_LETTER_QUEUE_URL) is read where it is needed
+and checked at that function's init with `require`.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+class ConfigurationError(ValueError):
+    """The function's environment lacks a variable or holds an unusable value."""
 
 
-def _same_site(value: str) -> str:
+def _flag(value: object) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _same_site(value: object) -> str:
     """Lax, Strict or None whatever the case; anything else is a deployment error, told at once."""
     for known in ("Lax", "Strict", "None"):
-        if value.strip().lower() == known.lower():
+        if str(value).strip().lower() == known.lower():
             return known
-    raise ValueError(f"SESSION_COOKIE_SAMESITE must be Lax, Strict or None, not {value!r}")
+    raise ValueError(f"must be Lax, Strict or None, not {value!r}")
 
 
-@dataclass(frozen=True)
-class Settings:
-    catalogue_table: str
-    cache_table: str
-    sessions_table: str
-    cache_ttl_seconds: int
-    covers_base_url: str
-    cursor_key_parameter: str
+def _no_trailing_slash(value: object) -> str:
+    return str(value).strip().rstrip("/")
+
+
+Name = Annotated[str, BeforeValidator(lambda v: str(v).strip()), Field(min_length=1)]
+Url = Annotated[str, BeforeValidator(_no_trailing_slash)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class Settings(BaseModel):
+    """What every function has (template.yaml's Globals), by its environment variable's name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    catalogue_table: Name = Field(alias="CATALOGUE_TABLE")
+    cache_table: Name = Field(alias="CACHE_TABLE")
+    sessions_table: Name = Field(alias="SESSIONS_TABLE")
+    kms_key_id: Name = Field(alias="SESSIONS_KMS_KEY_ID")
+    covers_bucket: Name = Field(alias="COVERS_BUCKET")
+    # Empty only where no distribution serves the covers (tests); the template always sets it.
+    covers_base_url: Url = Field(alias="COVERS_BASE_URL", default="")
+    cache_ttl_seconds: int = Field(alias="CACHE_TTL_SECONDS", default=300, ge=1)
     # Local runtime and tests only: lets the PDS client reach http:// on loopback addresses.
-    allow_loopback_pds: bool
-    pds_timeout_seconds: float
-    pds_write_timeout_seconds: float
-    plc_url: str
-    handle_resolver_url: str
-    kms_key_id: str
-    session_ttl_seconds: int
-    local_mode: bool
+    allow_loopback_pds: Flag = Field(alias="ALBUMS_ALLOW_LOOPBACK_PDS", default=False)
+    pds_timeout_seconds: float = Field(alias="PDS_TIMEOUT_SECONDS", default=1.5, gt=0)
+    pds_write_timeout_seconds: float = Field(alias="PDS_WRITE_TIMEOUT_SECONDS", default=8.0, gt=0)
+    plc_url: Url = Field(alias="PLC_URL", default="https://plc.directory")
+    handle_resolver_url: Url = Field(alias="HANDLE_RESOLVER_URL", default="https://public.api.bsky.app")
+    session_ttl_seconds: int = Field(alias="SESSION_TTL_SECONDS", default=14 * 24 * 3600, ge=1)
+    local_mode: Flag = Field(alias="ALBUMS_LOCAL_MODE", default=False)
     # The session cookie's SameSite (Lax, Strict or None) and Domain ("" for the API's host).
-    session_cookie_samesite: str
-    session_cookie_domain: str
-    covers_bucket: str
-    dead_letter_queue_url: str
-    resync_after_seconds: int
+    session_cookie_samesite: Annotated[str, BeforeValidator(_same_site)] = Field(
+        alias="SESSION_COOKIE_SAMESITE", default="Lax"
+    )
+    session_cookie_domain: Annotated[str, BeforeValidator(lambda v: str(v).strip())] = Field(
+        alias="SESSION_COOKIE_DOMAIN", default=""
+    )
+    resync_after_seconds: int = Field(alias="RESYNC_AFTER_SECONDS", default=24 * 3600, ge=1)
+
+    @property
+    def cursor_key_parameter(self) -> str:
+        """The SSM parameter that signs list cursors (ListAlbumsFunction's own variable)."""
+        return require("CURSOR_KEY_PARAMETER")[0]
+
+    @property
+    def dead_letter_queue_url(self) -> str:
+        """The stream consumer's dead-letter queue (ProcessCatalogueStreamFunction's own variable)."""
+        return require("DEAD_LETTER_QUEUE_URL")[0]
+
+
+def _problems(error: ValidationError) -> str:
+    told = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"])
+        told.append(f"{name} is not set" if item["type"] == "missing" else f"{name}: {item['msg']}")
+    return "; ".join(told)
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    env = os.environ
-    return Settings(
-        catalogue_table=env.get("CATALOGUE_TABLE", "catalogue"),
-        cache_table=env.get("CACHE_TABLE", "cache"),
-        sessions_table=env.get("SESSIONS_TABLE", "sessions"),
-        cache_ttl_seconds=int(env.get("CACHE_TTL_SECONDS", "300")),
-        covers_base_url=env.get("COVERS_BASE_URL", "").rstrip("/"),
-        cursor_key_parameter=env.get("CURSOR_KEY_PARAMETER", "/albums/cursor-signing-key"),
-        allow_loopback_pds=_flag("ALBUMS_ALLOW_LOOPBACK_PDS"),
-        pds_timeout_seconds=float(env.get("PDS_TIMEOUT_SECONDS", "1.5")),
-        pds_write_timeout_seconds=float(env.get("PDS_WRITE_TIMEOUT_SECONDS", "8")),
-        plc_url=env.get("PLC_URL", "https://plc.directory").rstrip("/"),
-        handle_resolver_url=env.get("HANDLE_RESOLVER_URL", "https://public.api.bsky.app").rstrip("/"),
-        kms_key_id=env.get("SESSIONS_KMS_KEY_ID", ""),
-        session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", str(14 * 24 * 3600))),
-        local_mode=_flag("ALBUMS_LOCAL_MODE"),
-        session_cookie_samesite=_same_site(env.get("SESSION_COOKIE_SAMESITE", "Lax")),
-        session_cookie_domain=env.get("SESSION_COOKIE_DOMAIN", "").strip(),
-        covers_bucket=env.get("COVERS_BUCKET", ""),
-        dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
-        resync_after_seconds=int(env.get("RESYNC_AFTER_SECONDS", str(24 * 3600))),
-    )
+    try:
+        return Settings.model_validate(dict(os.environ))
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid function environment: {_problems(exc)}") from None
+
+
+def require(*names: str) -> list[str]:
+    """The values of variables only some functions have, each non-empty; called at the init of
+    the function that needs them so a deployment without one fails at once, naming it."""
+    missing = [name for name in names if not os.environ.get(name, "").strip()]
+    if missing:
+        raise ConfigurationError(f"invalid function environment: {', '.join(missing)} is not set")
+    return [os.environ[name].strip() for name in names]

@@ -240,56 +240,6 @@ class CatalogueRepository:
         )
         return int(out["Attributes"]["next_id"]["N"])
 
-    def add_track_to_album(self, track: Track, album: Album) -> None:
-        """The track item in the album's partition and the album's counters, atomically."""
-        assert track.album_id == album.id
-        item = {
-            **keys.album_track(album.id, track.id),
-            **asdict(track),
-            **keys.track_index_attributes(track.artist_did, track.id, track.record_uri, track.created_at),
-            "image_key": keys.image_key(track.image_id),
-        }
-        self._transact(
-            [
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": to_item(item),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": to_item(keys.album(album.id)),
-                        "UpdateExpression": "ADD track_count :one, total_plays :plays SET gsi1pk = :l, gsi1sk = :s",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {
-                            ":one": {"N": "1"},
-                            ":plays": {"N": str(track.play_count)},
-                            ":l": to_value(keys.LISTED),
-                            ":s": to_value(keys.title_sort(album.title, album.id)),
-                        },
-                    }
-                },
-            ]
-        )
-
-    def set_track_order(self, album_id: str, record_uris: list[str]) -> None:
-        self.client.update_item(
-            TableName=self.table,
-            Key=to_item(keys.album(album_id)),
-            UpdateExpression="SET track_order = :o",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":o": to_value(record_uris)},
-        )
-
-    def put_like(self, user_did: str, track_id: int) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item=to_item({**keys.like(user_did, track_id), "track_id": track_id, "user_did": user_did}),
-        )
-
 
 class CatalogueWriter(CatalogueRepository):
     """The write side's operations: each a conditional write or a transaction, so counters,
