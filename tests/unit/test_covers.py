@@ -552,6 +552,24 @@ def test_the_decode_is_cut_off_by_its_cpu_budget(monkeypatch: pytest.MonkeyPatch
     assert used < 1.5
 
 
+def test_cpu_spent_after_the_last_read_counts_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A progressive JPEG's output pass (and libwebp's single call) runs after the decoder's last
+    read: the budget is checked once more when the decode ends, so an image whose cost lies
+    there is refused as well."""
+    data = noise((640, 480), "JPEG", progressive=True)
+    reads: list[int] = []
+
+    def uncounted_read(self: io.BytesIO, size: int | None = -1, /) -> bytes:
+        reads.append(1)
+        return io.BytesIO.read(self, size)
+
+    monkeypatch.setattr(covers._ClockedReader, "read", uncounted_read)  # no check while reading
+    monkeypatch.setattr(covers, "DECODE_CPU_SECONDS", 0.0)
+    with pytest.raises(BadRequest) as err:
+        process(data)
+    assert reads and err.value.detail == "image too costly to decode (over 0 s of CPU)"
+
+
 # ---- process: accepted covers --------------------------------------------------------------------
 
 
