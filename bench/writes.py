@@ -318,9 +318,14 @@ def through_proxy(bench: Bench, stack: LocalStack, album: BenchAlbum) -> Wire:
     batches: list[list[dict[str, Any]]] = []
     deliver = pump._invoke
 
+    seen: set[str] = set()
+
     def capture(function: str, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if function == CONSUMER:
-            batches.append(list(batch))
+        # Each record once: a batch the consumer failed is delivered again.
+        fresh = [r for r in batch if r["eventID"] not in seen]
+        seen.update(r["eventID"] for r in fresh)
+        if function == CONSUMER and fresh:
+            batches.append(fresh)
         return deliver(function, batch)
 
     title = album.titles[(album.renamed + 1) % 2]
