@@ -10,8 +10,15 @@ from importlib.metadata import version
 
 from bench.common import LAYER, LOG_FILE, ROOT, heading, table, verdict
 
+SECTIONS = {"1", "2", "3", "4", "5", "6", "7"}
+
 
 def main() -> int:
+    # `python -m bench 4` (or `4 6`): only those sections; none named: every section.
+    chosen = set(sys.argv[1:]) or SECTIONS
+    if not chosen <= SECTIONS:
+        print(f"unknown section(s): {' '.join(sorted(chosen - SECTIONS))}; sections are 1-7", file=sys.stderr)
+        return 2
     # The layer is on the path in Lambda; the local runtime puts it there the same way.
     if str(LAYER) not in sys.path:
         sys.path.insert(0, str(LAYER))
@@ -32,20 +39,25 @@ def main() -> int:
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
         from bench import calls, cleanups, coldstart, lasting, paging, writes
 
-        summary += coldstart.run(stack)
-        summary += calls.run(stack)
-        summary += paging.run(stack)
-        summary += writes.run(stack)
-        # Section 6 needs the stack (its PDS, moto, the stream pump), so it runs before section 5.
-        summary += cleanups.run(stack)
-        summary += lasting.run(stack)
+        for section, module in (
+            ("1", coldstart),
+            ("2", calls),
+            ("3", paging),
+            ("4", writes),
+            # Section 6 needs the stack (its PDS, moto, the stream pump), so it runs before section 5.
+            ("6", cleanups),
+            ("7", lasting),
+        ):
+            if section in chosen:
+                summary += module.run(stack)
     finally:
         stack.stop()
     # Needs no stack, and runs after it is down: its background work (the stream pump, moto) would
     # share the CPU with the timings. Each case runs in a fresh process of its own.
-    from bench import covers
+    if "5" in chosen:
+        from bench import covers
 
-    summary += covers.run()
+        summary += covers.run()
 
     heading("Targets")
     print(table(["target", "met"], [[name, verdict(met)] for name, met in summary]))

@@ -57,6 +57,9 @@ class Call:
     operation: str
     seconds: float = 0.0
     items_read: int = 0
+    # perf_counter() at its start and end: calls made in parallel overlap.
+    started: float = 0.0
+    ended: float = 0.0
 
 
 def _items_read(operation: str, parsed: dict[str, Any]) -> int:
@@ -114,7 +117,9 @@ class CallRecorder:
     def _finish(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         call = context.get("bench_call")
         if call is not None:
-            call.seconds = time.perf_counter() - context["bench_started"]
+            call.ended = time.perf_counter()
+            call.started = context["bench_started"]
+            call.seconds = call.ended - call.started
             call.items_read = _items_read(call.operation, parsed)
 
     @property

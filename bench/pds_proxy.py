@@ -2,8 +2,9 @@
 
 The cold-start children are separate processes: nothing in this process can observe their
 calls, but a proxy they are pointed at sees every request that reaches the PDS through it.
-It forwards each request unchanged (one upstream connection per request, as the service's
-client opens one per call) and records method, NSID, query and status."""
+It forwards each request unchanged (one upstream connection per request) and records method,
+NSID, query and status. It keeps its clients' connections alive as a server does (HTTP/1.1), and
+counts the TCP connections they open (`connections`): what a client's connection reuse saves."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class CountingProxy:
             raise ValueError(f"the proxy forwards to http://127.0.0.1:PORT only, not {upstream}")
         self.upstream_port = parts.port
         self.seen: list[Seen] = []
+        self.connections = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -53,6 +55,7 @@ class CountingProxy:
     def reset(self) -> None:
         with self._lock:
             self.seen = []
+            self.connections = 0
 
     def _record(self, seen: Seen) -> None:
         with self._lock:
@@ -62,6 +65,15 @@ class CountingProxy:
         proxy = self
 
         class Forward(BaseHTTPRequestHandler):
+            # Keep-alive, as the PDS itself offers: a client may send many requests on one
+            # connection. One handler instance per accepted TCP connection.
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy.connections += 1
+
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
@@ -82,7 +94,6 @@ class CountingProxy:
                     if name.lower() not in _DROP:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
-                self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -10,19 +10,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from albums_core.config import require
 from albums_core.observability import STREAM_EVENT_ID, logger, metrics, tracer
-from albums_core.stream_events import handle_with_dead_letters
+from albums_core.repository import CatalogueWriter
+from albums_core.stream_events import PageInvalidations, handle_with_dead_letters
 
 # Poison records go to this queue: without its URL the init fails, not the first bad record.
 require("DEAD_LETTER_QUEUE_URL")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def record_handler(record: DynamoDBRecord) -> str:
-    return handle_with_dead_letters(record.raw_event)
-
-
 @logger.inject_lambda_context(correlation_id_path=STREAM_EVENT_ID)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # Each album page the batch makes stale is dropped once, after its records; before the
+    # response, so a crash here has the whole batch delivered again.
+    pages = PageInvalidations(CatalogueWriter())
+
+    def record_handler(record: DynamoDBRecord) -> str:
+        return handle_with_dead_letters(record.raw_event, pages)
+
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        pages.flush()

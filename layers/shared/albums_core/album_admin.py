@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,7 +31,7 @@ from albums_core.errors import (
 from albums_core.models import Album, Track
 from albums_core.observability import logger, metrics
 from albums_core.ordering import order_tracks
-from albums_core.record_writes import DELETE, Edit, apply_edits, read_records
+from albums_core.record_writes import DELETE, Edit, apply_edits, read_snapshot, write_records
 from albums_core.records import LIST, TRACK, album_id_for, is_track_record, new_tid, new_track, now_iso, rkey_of
 from albums_core.repository import CatalogueWriter
 from albums_core.responses import album_page
@@ -66,6 +66,14 @@ def pds_errors() -> Iterator[None]:
         raise UpstreamFailure(f"your PDS refused the change ({exc.error}); repeat the request to finish it") from exc
 
 
+@dataclass(frozen=True)
+class AlbumCaller(Caller):
+    """The caller of an album's endpoint, with the album the guard loaded: the request reads
+    it once (the handler's `AlbumAdmin` takes it from here instead of loading it again)."""
+
+    album: Album | None = None
+
+
 def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
     """The guard of an album's mutations: a session, then the album exists (404), then it is
     the caller's (403) - before the request's body or parameters are validated."""
@@ -73,8 +81,8 @@ def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
     def guard(event: dict[str, Any]) -> Caller:
         caller = artist_guard(event)
         # API Gateway's own path parameters: the raw path carries the stage on a named stage.
-        AlbumAdmin(caller).owned(str((event.get("pathParameters") or {}).get("ref") or ""), message)
-        return caller
+        album = AlbumAdmin(caller).owned(str((event.get("pathParameters") or {}).get("ref") or ""), message)
+        return AlbumCaller(caller.session, caller.artist, album)
 
     return guard
 
@@ -134,7 +142,12 @@ class AlbumAdmin:
     # ---- shared ----------------------------------------------------------------------------
 
     def owned(self, album_id: str, message: str) -> Album:
-        album = self.repo.get_album(album_id) if _valid_album_id(album_id) else None
+        known = getattr(self.caller, "album", None)
+        if isinstance(known, Album) and known.id == album_id:
+            # Loaded by the guard of this request (and checked there).
+            album: Album | None = known
+        else:
+            album = self.repo.get_album(album_id) if _valid_album_id(album_id) else None
         if album is None:
             raise AlbumNotFound()
         if album.artist_did != self.did:
@@ -142,14 +155,15 @@ class AlbumAdmin:
         return album
 
     @contextmanager
-    def locked(self, album: Album) -> Iterator[None]:
+    def locked(self, album: Album) -> Iterator[Album]:
         """One multi-step change of an album at a time: concurrent ones get 409 instead of
-        racing on the PDS and the slug claims."""
+        racing on the PDS and the slug claims. Yields the album as the lease found it."""
         token = uuid.uuid4().hex
-        if not self.repo.lock_album(album.id, token, _LEASE_SECONDS):
+        current = self.repo.lock_album(album.id, token, _LEASE_SECONDS)
+        if current is None:
             raise Conflict("this album is being changed by another request; try again")
         try:
-            yield
+            yield current
         finally:
             self.repo.unlock_album(album.id, token)
 
@@ -225,9 +239,10 @@ class AlbumAdmin:
 
     def _guarded(self, album_id: str, message: str, work: Any, *args: Any) -> Any:
         album = self.owned(album_id, message)
-        with self.locked(album):
+        with self.locked(album) as current:
             try:
-                return work(self.repo.get_album(album.id) or album, *args)
+                # The lease's update returned the album: no read of it after the lease.
+                return work(current, *args)
             finally:
                 # Also after a failure: the PDS may already show part of the change.
                 self._invalidate(album.slug)
@@ -265,7 +280,9 @@ class AlbumAdmin:
             if other is not None and other.album_id not in (None, album.id):
                 raise Conflict(TRACK_TAKEN)
         with pds_errors():
-            records = read_records(self.pds, new)
+            # Read once: the commit first, so the write below can swap against it unread.
+            snapshot = read_snapshot(self.pds, new)
+        records = snapshot.records
         for uri in new:
             record = records[uri]
             if record is None:
@@ -280,7 +297,8 @@ class AlbumAdmin:
         assert album.list_uri
         with pds_errors():
             # Tracks first: the list then refers to their new CIDs.
-            cids = apply_edits(self.pds, [Edit(u, _set_field("album", album.title)) for u in new])
+            fresh = write_records(self.pds, [Edit(u, _set_field("album", album.title)) for u in new], snapshot)
+            cids = {u: (r.cid if r else None) for u, r in fresh.items()}
 
             def append(record: dict[str, Any]) -> dict[str, Any]:
                 items = _items(record)
@@ -291,16 +309,15 @@ class AlbumAdmin:
                 return record
 
             list_cid = apply_edits(self.pds, [Edit(album.list_uri, append)])[album.list_uri]
-            fresh = read_records(self.pds, new)
+        present = [u for u in new if fresh.get(u) is not None]
+        # One counter update for every track the catalogue does not know yet.
+        ids = iter(self.repo.reserve_track_ids(sum(1 for u in present if u not in local)))
         tracks = []
-        for uri in new:
+        for uri in present:
             record = fresh[uri]
-            if record is None:
-                continue
+            assert record is not None
             known = local.get(uri)
-            track = new_track(
-                known.id if known else self.repo.next_track_id(), self.did, album.id, uri, record.cid, record.value
-            )
+            track = new_track(known.id if known else next(ids), self.did, album.id, uri, record.cid, record.value)
             if known:
                 track = replace(
                     track,

@@ -57,15 +57,40 @@ def _write_for(uri: str, record: Record, change: Change) -> dict[str, Any] | Non
     return {"$type": "com.atproto.repo.applyWrites#update", "collection": at.collection, "rkey": at.rkey, "value": new}
 
 
-def apply_edits(pds: PdsSession, edits: list[Edit]) -> dict[str, str | None]:
+@dataclass(frozen=True)
+class Snapshot:
+    """Records already read by the caller, and the repository commit read before them: the
+    first attempt writes from these instead of reading every record again."""
+
+    commit: str
+    records: dict[str, Record | None]
+
+
+def read_snapshot(pds: PdsSession, uris: list[str]) -> Snapshot:
+    commit = pds.latest_commit()
+    return Snapshot(commit, read_records(pds, uris))
+
+
+def apply_edits(pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
     """Apply every edit; returns the record CIDs afterwards (None for deleted or missing
     records). Raises PdsUnavailable / XrpcError when the PDS fails, Conflict when the
     repository keeps changing under us."""
+    return {u: (r.cid if r else None) for u, r in write_records(pds, edits, snapshot).items()}
+
+
+def write_records(pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, Record | None]:
+    """`apply_edits`, returning each record as it now stands on the PDS (its value as written,
+    its new CID; None when deleted or missing). With a `snapshot` that covers every edit, the
+    first attempt reads nothing; a swap failure reads again, as without one."""
     uris = [e.uri for e in edits]
     for _ in range(_ATTEMPTS):
-        commit = pds.latest_commit()
-        records = read_records(pds, uris)
-        cids: dict[str, str | None] = {u: (r.cid if r else None) for u, r in records.items()}
+        if snapshot is not None and all(u in snapshot.records for u in uris):
+            commit, records = snapshot.commit, {u: snapshot.records[u] for u in uris}
+        else:
+            commit = pds.latest_commit()
+            records = read_records(pds, uris)
+        snapshot = None  # a retry reads again: the repository changed since
+        after: dict[str, Record | None] = dict(records)
         writes: list[tuple[str, dict[str, Any]]] = []
         for edit in edits:
             record = records[edit.uri]
@@ -75,6 +100,7 @@ def apply_edits(pds: PdsSession, edits: list[Edit]) -> dict[str, str | None]:
             if write is not None:
                 writes.append((edit.uri, write))
         try:
+            unknown: list[str] = []
             for start in range(0, len(writes), MAX_WRITES):
                 chunk = writes[start : start + MAX_WRITES]
                 out = pds.apply_writes([w for _, w in chunk], swap_commit=commit)
@@ -82,20 +108,15 @@ def apply_edits(pds: PdsSession, edits: list[Edit]) -> dict[str, str | None]:
                 results = out.get("results") or []
                 for i, (uri, write) in enumerate(chunk):
                     if write["$type"].endswith("#delete"):
-                        cids[uri] = None
+                        after[uri] = None
                     elif i < len(results) and isinstance(results[i], dict) and results[i].get("cid"):
-                        cids[uri] = str(results[i]["cid"])
+                        after[uri] = Record(uri, str(results[i]["cid"]), write["value"])
                     else:
-                        cids[uri] = None  # unknown until read again
-            if any(v is None and records[u] is not None and not _deleted(writes, u) for u, v in cids.items()):
-                fresh = read_records(pds, [u for u, v in cids.items() if v is None])
-                cids.update({u: (r.cid if r else None) for u, r in fresh.items()})
-            return cids
+                        unknown.append(uri)  # unknown until read again
+            if unknown:
+                after.update(read_records(pds, unknown))
+            return after
         except XrpcError as exc:
             if exc.error != "InvalidSwap":
                 raise
     raise Conflict("the album's records kept changing on the PDS; try again")
-
-
-def _deleted(writes: list[tuple[str, dict[str, Any]]], uri: str) -> bool:
-    return any(u == uri and w["$type"].endswith("#delete") for u, w in writes)

@@ -231,14 +231,21 @@ class CatalogueRepository:
             raise
 
     def next_track_id(self) -> int:
+        return self.reserve_track_ids(1)[0]
+
+    def reserve_track_ids(self, count: int) -> range:
+        """`count` fresh track ids in one counter update: the counter's new value is the last."""
+        if count <= 0:
+            return range(0)
         out = self.client.update_item(
             TableName=self.table,
             Key=to_item(keys.track_id_counter()),
-            UpdateExpression="ADD next_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
+            UpdateExpression="ADD next_id :n",
+            ExpressionAttributeValues={":n": {"N": str(count)}},
             ReturnValues="UPDATED_NEW",
         )
-        return int(out["Attributes"]["next_id"]["N"])
+        last = int(out["Attributes"]["next_id"]["N"])
+        return range(last - count + 1, last + 1)
 
 
 class CatalogueWriter(CatalogueRepository):
@@ -806,11 +813,12 @@ class CatalogueWriter(CatalogueRepository):
 
     # ---- album lease -----------------------------------------------------------------------
 
-    def lock_album(self, album_id: str, token: str, seconds: int) -> bool:
-        """Take the album's lease for one multi-step change; False while another holds it."""
+    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
+        """Take the album's lease for one multi-step change; returns the album as it stands
+        under the lease (read by the same call), None while another holds it."""
         now = int(time.time())
         try:
-            self.client.update_item(
+            out = self.client.update_item(
                 TableName=self.table,
                 Key=to_item(keys.album(album_id)),
                 UpdateExpression="SET lock_token = :t, lock_until = :u",
@@ -820,11 +828,12 @@ class CatalogueWriter(CatalogueRepository):
                     ":u": {"N": str(now + seconds)},
                     ":now": {"N": str(now)},
                 },
+                ReturnValues="ALL_NEW",
             )
-            return True
+            return Album.from_data(from_item(out["Attributes"]))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
 
     def unlock_album(self, album_id: str, token: str) -> None:

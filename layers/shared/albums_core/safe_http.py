@@ -5,6 +5,10 @@ loopback over http too, only when the local runtime or a test says so explicitly
 and private ranges stay refused),
 the connection pinned to the address that was checked (no DNS rebinding between check and
 connect), one overall deadline, and a cap on the response size.
+
+Connections are kept alive and reused, a few per host (the write path makes hundreds of calls
+to one PDS, and each new connection is a TLS handshake): a reused connection stays pinned to the
+address checked when it was opened, and every new one is checked again.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,6 +67,49 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+_Connection = _PinnedHTTPConnection | _PinnedHTTPSConnection
+# Idle connections kept per (scheme, host, port, mode): as many as the record readers in flight.
+_POOL_PER_HOST = 8
+# Dropped when idle longer than this: servers close idle keep-alive connections (Node's default
+# is after 5 s), and a connection the server closed costs a failed attempt.
+_IDLE_SECONDS = 4.0
+_idle: dict[tuple[str, str, int, bool], list[tuple[_Connection, float]]] = {}
+_idle_lock = threading.Lock()
+# What a connection the server has closed meanwhile raises on reuse, before any reply.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+def _take_idle(key: tuple[str, str, int, bool]) -> _Connection | None:
+    now = time.monotonic()
+    with _idle_lock:
+        idle = _idle.get(key, [])
+        while idle:
+            conn, since = idle.pop()
+            if now - since < _IDLE_SECONDS:
+                return conn
+            conn.close()
+    return None
+
+
+def _put_idle(key: tuple[str, str, int, bool], conn: _Connection) -> None:
+    with _idle_lock:
+        idle = _idle.setdefault(key, [])
+        if len(idle) < _POOL_PER_HOST:
+            idle.append((conn, time.monotonic()))
+            return
+    conn.close()
+
+
+def close_idle_connections() -> None:
+    """Close every kept connection (tests; a process about to fork)."""
+    with _idle_lock:
+        pools = list(_idle.values())
+        _idle.clear()
+    for idle in pools:
+        for conn, _ in idle:
+            conn.close()
+
+
 @dataclass(frozen=True)
 class HttpReply:
     status: int
@@ -90,21 +138,60 @@ def request(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise FetchError("bad port") from exc
-    address = resolve_checked(parts.hostname, port, allow_loopback)
-    if parts.scheme == "http" and not is_loopback(address):
-        raise FetchError("plain http is allowed to loopback only")
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise FetchError("timed out")
-    cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    conn = cls(parts.hostname, port, address, remaining)
+    key = (parts.scheme, parts.hostname, port, allow_loopback)
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
     sent = {"Accept": "application/json", "User-Agent": "albums-service", **(headers or {})}
+    conn = _take_idle(key)
+    if conn is not None:
+        try:
+            return _exchange(conn, key, method, path, body, sent, deadline, max_bytes)
+        except _STALE:
+            pass  # closed by the server while idle: the request did not reach it; a new connection
+    conn = _connect(parts.scheme, parts.hostname, port, allow_loopback, deadline)
     try:
+        return _exchange(conn, key, method, path, body, sent, deadline, max_bytes)
+    except _STALE as exc:
+        raise FetchError(type(exc).__name__) from exc
+
+
+def _connect(scheme: str, host: str, port: int, allow_loopback: bool, deadline: float) -> _Connection:
+    """A new connection, to an address checked now (every new connection is checked)."""
+    address = resolve_checked(host, port, allow_loopback)
+    if scheme == "http" and not is_loopback(address):
+        raise FetchError("plain http is allowed to loopback only")
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FetchError("timed out")
+    cls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+    return cls(host, port, address, remaining)
+
+
+def _exchange(
+    conn: _Connection,
+    key: tuple[str, str, int, bool],
+    method: str,
+    path: str,
+    body: bytes | None,
+    sent: dict[str, str],
+    deadline: float,
+    max_bytes: int,
+) -> HttpReply:
+    """One request on `conn`; the connection goes back to the pool only after a whole reply
+        the server did not mark as its last. A _STALE error before any reply is raised as is: the
+    request did not reach the server, so it may be sent again on a new connection."""
+    reusable = answered = False
+    try:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError("timed out")
+        conn.timeout = remaining
+        if conn.sock is not None:
+            conn.sock.settimeout(remaining)
         conn.request(method, path, body=body, headers=sent)
         response = conn.getresponse()
+        answered = True
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise FetchError("response too large")
@@ -123,6 +210,7 @@ def request(
             if size > max_bytes:
                 raise FetchError("response too large")
             chunks.append(chunk)
+        reusable = not response.will_close
         raw = b"".join(chunks)
         try:
             parsed = json.loads(raw) if raw else None
@@ -131,10 +219,17 @@ def request(
         return HttpReply(response.status, parsed)
     except FetchError:
         raise
+    except _STALE as exc:
+        if not answered:
+            raise
+        raise FetchError(type(exc).__name__) from exc
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise FetchError(type(exc).__name__) from exc
     finally:
-        conn.close()
+        if reusable:
+            _put_idle(key, conn)
+        else:
+            conn.close()
 
 
 def get_json(url: str, *, timeout: float, max_bytes: int, allow_loopback: bool) -> Any:

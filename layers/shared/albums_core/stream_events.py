@@ -8,7 +8,7 @@ import base64
 import json
 import re
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from albums_core.aws import client
 from albums_core.cache import invalidate_album_cache, invalidate_album_cache_by_id
@@ -59,8 +59,49 @@ def _image(body: dict[str, Any], name: str) -> dict[str, Any] | None:
     return from_item(_decoded(body[name])) if body.get(name) else None
 
 
-def handle(record: dict[str, Any], repo: CatalogueWriter | None = None) -> str:
+class PageInvalidations:
+    """The album pages a batch of stream records makes stale, each dropped once when the batch
+    is handled (`flush`), however many of its records touch the album: a rename of 100 tracks
+    is 100 track records of one album page.
+
+    Albums whose own REMOVE record was seen need no lookup: their page was dropped by that
+    record, and an album id never comes back (it is derived from a new list record key). They
+    are remembered for the container's life too, as the tracks of a large album are removed
+    by its cleanup job, batches after the album."""
+
+    _GONE_KEPT = 4096
+    _gone: ClassVar[dict[str, None]] = {}  # shared by the container's invocations, oldest first
+
+    def __init__(self, repo: CatalogueWriter) -> None:
+        self.repo = repo
+        self.albums: dict[str, None] = {}
+
+    @classmethod
+    def album_removed(cls, album_id: str) -> None:
+        cls._gone[album_id] = None
+        while len(cls._gone) > cls._GONE_KEPT:
+            del cls._gone[next(iter(cls._gone))]
+
+    def add(self, album_id: str) -> None:
+        self.albums[album_id] = None
+
+    def flush(self) -> None:
+        for album_id in self.albums:
+            if album_id not in self._gone:
+                invalidate_album_cache_by_id(album_id, repo=self.repo)
+        self.albums.clear()
+
+
+def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: PageInvalidations | None = None) -> str:
+    """One stream record. Album pages to drop go to `pages` (dropped when the caller flushes
+    it, once per batch); without one they are dropped before this returns."""
     repo = repo or CatalogueWriter()
+    if pages is None:
+        pages = PageInvalidations(repo)
+        try:
+            return handle(record, repo, pages)
+        finally:
+            pages.flush()
     body = record.get("dynamodb") or {}
     keys = _image(body, "Keys") or {}
     new = _image(body, "NewImage")
@@ -70,6 +111,8 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None) -> str:
     if sk == JOB and new is not None and new.get("status") == PENDING:
         return run_job(str(new["job_id"]), repo)
     if sk == "ALBUM" and event == "REMOVE" and old is not None:
+        if old.get("id"):
+            PageInvalidations.album_removed(str(old["id"]))
         image_id = _image_id(old)
         artist = repo.get_artist(str(old.get("artist_did")))
         if artist is not None:
@@ -80,7 +123,7 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None) -> str:
     if sk.startswith("TRACK#"):
         albums = {str(i.get("album_id")) for i in (old, new) if i and i.get("album_id")}
         for album_id in albums:
-            invalidate_album_cache_by_id(album_id)
+            pages.add(album_id)
         if event == "REMOVE" and old is not None:
             image_id = _image_id(old)
             if image_id:
@@ -108,11 +151,11 @@ def dead_letter(record: dict[str, Any], reason: str) -> None:
     )
 
 
-def handle_with_dead_letters(record: dict[str, Any]) -> str:
+def handle_with_dead_letters(record: dict[str, Any], pages: PageInvalidations | None = None) -> str:
     """Handle a record; a failure is re-raised (the batch reports it and it is retried) until
     its MAX_ATTEMPTS-th time, when the whole record goes to the dead-letter queue instead."""
     try:
-        return handle(record)
+        return handle(record, pages.repo if pages else None, pages)
     except Exception as exc:
         attempts = _attempt(str(record.get("eventID")))
         if attempts < MAX_ATTEMPTS and not isinstance(exc, PoisonRecord):
