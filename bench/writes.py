@@ -4,7 +4,6 @@ rename of an album with 10 and with 100 tracks, against the real local PDS."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import secrets
 import threading
 import time
@@ -30,6 +29,7 @@ from albums_core.session_store import pds_session
 from albums_core.xrpc import PdsSession
 from bench.common import ROOT, CallRecorder, function_logs, heading, median, ms, table, verdict
 from bench.pds_proxy import CountingProxy
+from local_runtime.modules import load_module
 from local_runtime.stack import LocalStack
 
 SIZES = (10, 100)
@@ -279,13 +279,8 @@ class Wire:
 
 
 def _consumer_handler() -> Callable[[dict[str, Any], Any], Any]:
-    spec = importlib.util.spec_from_file_location(
-        "bench_process_catalogue_stream", ROOT / "functions" / "process_catalogue_stream" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    path = ROOT / "functions" / "process_catalogue_stream" / "app.py"
+    return load_module("bench_process_catalogue_stream", path).lambda_handler  # type: ignore[no-any-return]
 
 
 def _context() -> Any:

@@ -10,7 +10,6 @@ benchmarks that instrument a handler from inside (botocore call counters, monkey
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import select
@@ -28,6 +27,7 @@ from typing import IO, Any
 
 from local_runtime.lambda_build import LambdaBuild, ensure_build
 from local_runtime.lambda_worker import read_message, write_message
+from local_runtime.modules import load_module
 from local_runtime.template import ROOT, Function, Stack
 
 LAYER_PATH = ROOT / "layers" / "shared"
@@ -418,10 +418,7 @@ class InProcessHost:
     def _module(self, fn: Function) -> ModuleType:
         if fn.logical_id not in self._modules:
             module_file, _ = fn.handler.rsplit(".", 1)
-            spec = importlib.util.spec_from_file_location(f"fn_{fn.logical_id}", fn.code_uri / f"{module_file}.py")
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = load_module(f"fn_{fn.logical_id}", fn.code_uri / f"{module_file}.py")
             self._modules[fn.logical_id] = module
         return self._modules[fn.logical_id]
 

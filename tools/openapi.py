@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import json
 import os
 import sys
@@ -36,14 +35,12 @@ def build() -> dict[str, Any]:
     _function_environment()
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
+    from local_runtime.modules import load_module
     from local_runtime.template import local_stack
 
     merged: dict[str, Any] | None = None
     for logical, fn in sorted(local_stack().functions().items()):
-        spec = importlib.util.spec_from_file_location(f"openapi_{logical}", fn.code_uri / "app.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_module(f"openapi_{logical}", fn.code_uri / "app.py")
         app = getattr(module, "app", None)
         if app is None:  # an event-triggered function: no HTTP routes
             continue

@@ -5,22 +5,19 @@ execution environments; threads in one process would share clients and caches.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from local_runtime.modules import load_module
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _handler(function: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"fn_{function}", ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load_module(f"fn_{function}", ROOT / "functions" / function / "app.py").lambda_handler
 
 
 def _context(function: str) -> Any:

@@ -4,7 +4,6 @@ rename, and the stream consumer dropping each album page once per batch."""
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from albums_core.aws import dynamodb
 from albums_core.codec import to_item
 from albums_core.records import TRACK
 from local_runtime.lambda_host import LambdaHost
+from local_runtime.modules import load_module
 from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer
 from local_runtime.stack import aws_session
@@ -163,13 +163,8 @@ def test_a_rename_of_many_tracks_reuses_a_few_pds_connections(alice: Artist) -> 
 
 
 def _stream_handler() -> Callable[[dict[str, Any], Any], Any]:
-    spec = importlib.util.spec_from_file_location(
-        "fn_process_catalogue_stream_counted", ROOT / "functions" / "process_catalogue_stream" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler  # type: ignore[no-any-return]
+    path = ROOT / "functions" / "process_catalogue_stream" / "app.py"
+    return load_module("fn_process_catalogue_stream_counted", path).lambda_handler  # type: ignore[no-any-return]
 
 
 def _context() -> Any:
