@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from albums_core.aws import dynamodb
-from albums_core.cache import invalidate_album_cache
+from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.adapters.dynamodb.session_lookup import session_key
 from albums_core.config import settings
-from albums_core.sessions import session_key
 from bench.common import CallRecorder, event, function_logs, heading, table, verdict, with_cookie
 from local_runtime.lambda_host import InProcessHost
 from local_runtime.stack import LocalStack

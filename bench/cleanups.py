@@ -13,18 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from albums_core import auth, cleanup, keys, xrpc
-from albums_core.album_admin import AlbumAdmin
-from albums_core.atproto_records import AtUri
-from albums_core.aws import client, dynamodb
-from albums_core.codec import to_item
-from albums_core.indexer import Indexer, sync_artist
-from albums_core.models import Artist
-from albums_core.record_writes import MAX_WRITES
-from albums_core.records import LIST, TRACK, album_id_for, new_track
-from albums_core.repository import CatalogueWriter
-from albums_core.session_store import pds_session
-from albums_core.xrpc import PdsSession
+from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.atproto.record_writes import MAX_WRITES
+from albums_core.adapters.atproto.xrpc import PdsSession
+from albums_core.adapters.aws_clients import client, dynamodb
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.adapters.dynamodb.session_store import pds_session
+from albums_core.domain.at_uri import AtUri
+from albums_core.domain.models import Artist
+from albums_core.domain.records import LIST, TRACK, album_id_for, new_track
+from albums_core.services import auth, cleanup
+from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.indexer import Indexer, sync_artist
 from bench.common import Call, CallRecorder, function_logs, heading, ms, table, verdict
 from bench.writes import XrpcRecorder
 from local_runtime.stack import LocalStack

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from albums_core.cache import AlbumPageCache, album_cache_key, invalidate_album_cache
-from albums_core.records import LIST, rkey_of
-from albums_core.repository import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, invalidate_album_cache
+from albums_core.domain.records import LIST, rkey_of
 from bench.common import EVENTS, function_logs, heading, median, ms, table, verdict
 from bench.pds_proxy import CountingProxy, Seen
 from local_runtime.lambda_host import LambdaHost

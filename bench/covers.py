@@ -1,4 +1,4 @@
-"""Section 5: covers. Wall time and peak memory of `albums_core.covers.process` on camera-like
+"""Section 5: covers. Wall time and peak memory of `albums_core.domain.cover_images.process` on camera-like
 JPEGs of 1, 12 and 40 megapixels, while it refuses a PNG decompression bomb and inputs whose
 decode cost is out of proportion (a 40,000-scan progressive JPEG, many-frame animations, a chunk
 flood), and on the costliest inputs the decode-cost limits accept; every case in a fresh process
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from albums_core.covers import MAX_DIRECT_BYTES, MAX_PIXELS, MAX_UPLOAD_BYTES
+from albums_core.domain.cover_images import MAX_DIRECT_BYTES, MAX_PIXELS, MAX_UPLOAD_BYTES
 from bench.common import LAYER, ROOT, heading, median, ms, table, verdict
 
 MEMORY_TARGET_MB = 512.0
@@ -152,7 +152,7 @@ def _mb(n_bytes: int) -> str:
 
 
 def run() -> list[tuple[str, bool]]:
-    heading("5. Covers: albums_core.covers.process, each case in a fresh process")
+    heading("5. Covers: albums_core.domain.cover_images.process, each case in a fresh process")
     with tempfile.TemporaryDirectory(prefix="albums-bench-covers-") as tmp:
         started = time.perf_counter()
         cases = generate(Path(tmp))
@@ -264,7 +264,7 @@ def run() -> list[tuple[str, bool]]:
         print(f"  {case.label}: refused {r.get('status')} {r.get('detail')!r}")
     accepted = [c for c in cases if results[c.name]["accepted"] and results[c.name]["decode_s"]]
     if accepted:
-        print("  decode alone (albums_core.covers.decode: structure checks, open, load within the CPU budget), median:")
+        print("  decode alone (cover_images.decode: structure checks, open, load within the CPU budget), median:")
         for case in accepted:
             r = results[case.name]
             print(

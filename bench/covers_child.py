@@ -6,9 +6,9 @@ chunk flood, and the costliest inputs the decode-cost limits still accept) and p
 wrote as JSON. It runs in a process of its own so that neither the bench's process nor a
 measuring child carries the peak memory of making a 40 MP image.
 
-`fresh measure JOB`: times `albums_core.covers.process` on one file, the given number of times, and
+`fresh measure JOB`: times `albums_core.domain.cover_images.process` on one file, the given number of times, and
 writes the timings and memory to JOB's `out` file; for an accepted file, the decode alone
-(`albums_core.covers.decode`) too, in wall and CPU time. Everything is imported and the file read
+(`albums_core.domain.cover_images.decode`) too, in wall and CPU time. Everything is imported and the file read
 before the baseline RSS is taken, so peak RSS minus the baseline is the calls' own memory.
 
 `fresh ...` runs `...` in a child of this (small) process. Linux carries the RSS high-water mark
@@ -104,7 +104,7 @@ def _hostile(write: Any, photo: Image.Image) -> None:
     ones (label, then `refused`) and the costliest accepted ones."""
     from tests.unit.test_covers import animation, noise, png_chunk, png_with_chunks, scan_bomb
 
-    from albums_core.covers import MAX_FRAMES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS
+    from albums_core.domain.cover_images import MAX_FRAMES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS
 
     write(
         "scan-bomb.jpg", scan_bomb(4000, 4000, 40_000), 4000, 4000, label="40,000-scan progressive JPEG", refused=True
@@ -196,8 +196,8 @@ def _hwm_mb() -> float | None:
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     from PIL import Image, ImageOps  # noqa: F401  (process() imports both on its first call)
 
-    from albums_core.covers import check_structure, decode, process, sniff
-    from albums_core.errors import ServiceError
+    from albums_core.domain.cover_images import check_structure, decode, process, sniff
+    from albums_core.domain.errors import ServiceError
 
     if job.get("preload"):
         # The function's handler module, loaded the way the local runtime loads it.

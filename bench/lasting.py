@@ -24,9 +24,9 @@ MB = 2**20
 
 def run(stack: LocalStack) -> list[tuple[str, bool]]:
     # Imported once the stack runs: Powertools reads the environment the stack sets up.
-    from albums_core import auth
-    from albums_core.records import TRACK
-    from albums_core.session_store import pds_session
+    from albums_core.adapters.dynamodb.session_store import pds_session
+    from albums_core.domain.records import TRACK
+    from albums_core.services import auth
     from bench.writes import Bench, _track, patient_writer
 
     def publish_tracks(pds: Any, size: int) -> list[str]:

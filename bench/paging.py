@@ -8,14 +8,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from albums_core import keys
-from albums_core.aws import dynamodb
-from albums_core.codec import to_item
-from albums_core.cursor import encode_cursor
-from albums_core.listing import list_albums
-from albums_core.models import Album, Artist
-from albums_core.repository import CatalogueRepository
-from albums_core.slugs import slugify
+from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.cursor_signing import encode_cursor
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.domain.models import Album, Artist
+from albums_core.domain.slugs import slugify
+from albums_core.services.listing import list_albums
 from bench.common import CallRecorder, heading, median, ms, table, verdict
 from local_runtime.resources import table_definitions
 from local_runtime.stack import LocalStack, aws_session

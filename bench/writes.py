@@ -17,16 +17,16 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-import albums_core.safe_http
-import albums_core.xrpc
-from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
-from albums_core.aws import dynamodb
-from albums_core.record_writes import MAX_WRITES, read_records
-from albums_core.records import LIST, TRACK, rkey_of
-from albums_core.repository import CatalogueWriter
-from albums_core.session_store import pds_session
-from albums_core.xrpc import PdsSession
+import albums_core.adapters.atproto.safe_http
+import albums_core.adapters.atproto.xrpc
+from albums_core.adapters.atproto.record_writes import MAX_WRITES, read_records
+from albums_core.adapters.atproto.xrpc import PdsSession
+from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.session_store import pds_session
+from albums_core.domain.records import LIST, TRACK, rkey_of
+from albums_core.services import auth
+from albums_core.services.album_admin import AlbumAdmin
 from bench.common import ROOT, CallRecorder, function_logs, heading, median, ms, table, verdict
 from bench.pds_proxy import CountingProxy
 from local_runtime.modules import load_module
@@ -53,7 +53,7 @@ def covered(spans: list[tuple[float, float]]) -> float:
 class XrpcRecorder:
     """Every HTTP exchange the service's XRPC client makes while entered, by NSID, and when.
 
-    Wraps the name `albums_core.xrpc.call` sends through (`safe_http.request`), so each PDS
+    Wraps the name `albums_core.adapters.atproto.xrpc.call` sends through (`safe_http.request`), so each PDS
     call is counted once, as it goes on the wire, token refreshes and retries included. Thread
     safe: read_records fetches in parallel."""
 
@@ -61,7 +61,7 @@ class XrpcRecorder:
         self.calls: list[str] = []
         self.spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
-        self._original: Callable[..., Any] = albums_core.xrpc.request
+        self._original: Callable[..., Any] = albums_core.adapters.atproto.xrpc.request
 
     def __enter__(self) -> XrpcRecorder:
         original = self._original
@@ -76,11 +76,11 @@ class XrpcRecorder:
                     self.calls.append(nsid)
                     self.spans.append((started, time.perf_counter()))
 
-        albums_core.xrpc.request = counted
+        albums_core.adapters.atproto.xrpc.request = counted
         return self
 
     def __exit__(self, *_: object) -> None:
-        albums_core.xrpc.request = self._original
+        albums_core.adapters.atproto.xrpc.request = self._original
 
     def seconds(self, nsid: str | None = None) -> float:
         """Time with at least one PDS call (of `nsid`, or any) in flight: parallel reads overlap."""
@@ -295,7 +295,7 @@ def _context() -> Any:
 
 def _close_idle() -> None:
     # The kept-alive connections of earlier calls would hide what one rename opens.
-    close = getattr(albums_core.safe_http, "close_idle_connections", None)
+    close = getattr(albums_core.adapters.atproto.safe_http, "close_idle_connections", None)
     if close is not None:
         close()
 

@@ -58,7 +58,7 @@ def fill_placeholders(text: str, values: dict[str, str]) -> str:
 
 
 def demo_values(stack: LocalStack) -> dict[str, str]:
-    from albums_core import auth
+    from albums_core.services import auth
 
     assert stack.pds is not None
     account = stack.pds.accounts[0]

@@ -28,7 +28,7 @@ class DemoAlbum:
 
     @property
     def slug(self) -> str:
-        from albums_core.slugs import slugify
+        from albums_core.domain.slugs import slugify
 
         return slugify(self.title)
 
@@ -104,7 +104,7 @@ def _put_cover(s3: Any, bucket: str, base_url: str, rgb: tuple[int, int, int]) -
 
 
 def _upload_blob(pds: Any, data: bytes, mime: str) -> dict[str, Any]:
-    from albums_core.safe_http import request
+    from albums_core.adapters.atproto.safe_http import request
 
     reply = request(
         "POST",
@@ -122,11 +122,11 @@ def _upload_blob(pds: Any, data: bytes, mime: str) -> dict[str, Any]:
 
 def publish_demo(accounts: list[dict[str, str]], s3: Any, bucket: str, covers_base_url: str) -> dict[str, Any]:
     """Publish the demo records on the local PDS and index them; a summary for stack.json."""
-    from albums_core import auth
-    from albums_core.indexer import sync_artist
-    from albums_core.records import LIST, TRACK
-    from albums_core.repository import CatalogueWriter
-    from albums_core.session_store import pds_session
+    from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+    from albums_core.adapters.dynamodb.session_store import pds_session
+    from albums_core.domain.records import LIST, TRACK
+    from albums_core.services import auth
+    from albums_core.services.indexer import sync_artist
 
     passwords = {a["handle"]: a["password"] for a in accounts}
     repo = CatalogueWriter()

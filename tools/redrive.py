@@ -77,7 +77,7 @@ def redrive_async(sqs: Any, queue_url: str, invoke: Any) -> int:
 
 def redrive_local(host: Any) -> int:
     """Through a LambdaHost of the local runtime (its environment names the queue)."""
-    from albums_core.aws import client
+    from albums_core.adapters.aws_clients import client
     from albums_core.config import settings
 
     return _drain(
@@ -89,7 +89,7 @@ def redrive_local(host: Any) -> int:
 
 def redrive_async_local(host: Any) -> int:
     """The local runtime's AsyncFailureQueue, through a LambdaHost: each event on its function."""
-    from albums_core.aws import client
+    from albums_core.adapters.aws_clients import client
     from local_runtime.async_invoke import logical_id_of
 
     stack = host.stack

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from albums_core import auth
-from albums_core.api_models import LoginResponse, responses
 from albums_core.config import settings
-from albums_core.indexer import sync_artist
+from albums_core.http.request_models import LoginBody
+from albums_core.http.response_models import LoginResponse, responses
+from albums_core.http.web import json_response, lambda_entry, make_app
 from albums_core.observability import logger
-from albums_core.schemas import LoginBody
-from albums_core.web import json_response, lambda_entry, make_app
+from albums_core.services import auth
+from albums_core.services.indexer import sync_artist
 
 app = make_app()
 

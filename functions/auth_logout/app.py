@@ -4,9 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from albums_core import auth
-from albums_core.api_models import SESSION, LogoutResponse, responses
-from albums_core.web import json_response, lambda_entry, make_app
+from albums_core.http.response_models import SESSION, LogoutResponse, responses
+from albums_core.http.web import json_response, lambda_entry, make_app
+from albums_core.services import auth
 
 app = make_app()
 

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from albums_core import auth
-from albums_core.api_models import SESSION, MeResponse, responses
-from albums_core.web import lambda_entry, make_app
+from albums_core.http.response_models import SESSION, MeResponse, responses
+from albums_core.http.web import lambda_entry, make_app
+from albums_core.services import auth
 
 app = make_app()
 

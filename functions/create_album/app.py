@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
-from albums_core.api_models import SESSION, AlbumMetadata, responses
-from albums_core.schemas import CreateAlbumBody
-from albums_core.web import json_response, lambda_entry, make_app
+from albums_core.http.request_models import CreateAlbumBody
+from albums_core.http.response_models import SESSION, AlbumMetadata, responses
+from albums_core.http.web import json_response, lambda_entry, make_app
+from albums_core.services import auth
+from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 

@@ -6,10 +6,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.album_pages import AlbumPages
-from albums_core.api_models import AlbumResponse, responses
+from albums_core.http.response_models import AlbumResponse, responses
+from albums_core.http.web import make_app, optional_viewer, path_param, resolve
 from albums_core.observability import logger, metrics, tracer
-from albums_core.web import make_app, optional_viewer, path_param, resolve
+from albums_core.services.album_pages import AlbumPages
 
 app = make_app()
 pages = AlbumPages()

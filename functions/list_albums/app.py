@@ -6,11 +6,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.api_models import AlbumListResponse, responses
 from albums_core.config import require
-from albums_core.listing import list_albums as list_page
+from albums_core.http.response_models import AlbumListResponse, responses
+from albums_core.http.web import make_app, resolve
 from albums_core.observability import logger, metrics, tracer
-from albums_core.web import make_app, resolve
+from albums_core.services.listing import list_albums as list_page
 
 # Only this function signs cursors: without the key's parameter name its init fails at once,
 # not its first request for a second page.

@@ -5,10 +5,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.api_models import ArtistAlbumsResponse, responses
-from albums_core.listing import list_artist_albums as list_for_artist
+from albums_core.http.response_models import ArtistAlbumsResponse, responses
+from albums_core.http.web import make_app, path_param, resolve
 from albums_core.observability import logger, metrics, tracer
-from albums_core.web import make_app, path_param, resolve
+from albums_core.services.listing import list_artist_albums as list_for_artist
 
 app = make_app()
 

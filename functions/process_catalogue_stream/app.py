@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.config import require
 from albums_core.observability import STREAM_EVENT_ID, logger, metrics, tracer
-from albums_core.repository import CatalogueWriter
-from albums_core.stream_events import PageInvalidations, handle_with_dead_letters
+from albums_core.services.stream_events import PageInvalidations, handle_with_dead_letters
 
 # Poison records go to this queue: without its URL the init fails, not the first bad record.
 require("DEAD_LETTER_QUEUE_URL")

@@ -7,12 +7,12 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.aws import client
-from albums_core.cover_service import album_of_upload, attach, bucket
-from albums_core.covers import MAX_UPLOAD_BYTES, process
-from albums_core.errors import ServiceError
+from albums_core.adapters.aws_clients import client
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.domain.cover_images import MAX_UPLOAD_BYTES, process
+from albums_core.domain.errors import ServiceError
 from albums_core.observability import S3_REQUEST_ID, logger, metrics, tracer
-from albums_core.repository import CatalogueWriter
+from albums_core.services.covers import album_of_upload, attach, bucket
 
 
 def _handle(key: str, size: int) -> str:

@@ -7,7 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from albums_core.observability import logger, metrics, tracer
-from albums_core.sweep import run_sweep
+from albums_core.services.sweep import run_sweep
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

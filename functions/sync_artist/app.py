@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from albums_core import auth
-from albums_core.album_admin import pds_errors
-from albums_core.api_models import SESSION, SyncResponse, responses
-from albums_core.indexer import sync_artist
-from albums_core.web import lambda_entry, make_app
+from albums_core.http.response_models import SESSION, SyncResponse, responses
+from albums_core.http.web import lambda_entry, make_app
+from albums_core.services import auth
+from albums_core.services.album_admin import pds_errors
+from albums_core.services.indexer import sync_artist
 
 app = make_app()
 

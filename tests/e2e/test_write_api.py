@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from albums_core import xrpc
-from albums_core.atproto_records import AtUri
+from albums_core.adapters.atproto import xrpc
+from albums_core.domain.at_uri import AtUri
 from tests.e2e.conftest import Api
 
 

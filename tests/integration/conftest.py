@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from albums_core import aws, config, cursor
-from albums_core.repository import CatalogueRepository
+from albums_core import config
+from albums_core.adapters import aws_clients as aws
+from albums_core.adapters import cursor_signing as cursor
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer, RecordStore
 from local_runtime.resources import create_all

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from albums_core import keys
-from albums_core.codec import to_item
-from albums_core.models import Album, Artist, Track
-from albums_core.repository import CatalogueRepository, CatalogueWriter
-from albums_core.slugs import slugify
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.domain.models import Album, Artist, Track
+from albums_core.domain.slugs import slugify
 from local_runtime.record_server import RecordStore
 
 

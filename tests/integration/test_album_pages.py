@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from albums_core.album_pages import AlbumPages
-from albums_core.cache import AlbumPageCache, album_cache_key
-from albums_core.errors import AlbumNotFound
-from albums_core.repository import CatalogueRepository, CatalogueWriter
-from albums_core.sessions import Viewer
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
+from albums_core.adapters.dynamodb.session_lookup import Viewer
+from albums_core.domain.errors import AlbumNotFound
+from albums_core.services.album_pages import AlbumPages
 from local_runtime.record_server import Fault, RecordServer
 from tests.integration.factory import like, make_album, make_artist, publish_list
 
@@ -139,6 +139,6 @@ def test_image_fallback_to_the_artist_avatar(repo, pds: RecordServer) -> None:
 
 
 def test_session_key_is_a_hash(aws_env) -> None:
-    from albums_core.sessions import session_key
+    from albums_core.adapters.dynamodb.session_lookup import session_key
 
     assert session_key("abc") == hashlib.sha256(b"abc").hexdigest()

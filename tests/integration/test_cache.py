@@ -3,14 +3,14 @@ import time
 
 import pytest
 
-from albums_core.cache import (
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+from albums_core.adapters.dynamodb.page_cache import (
     AlbumPageCache,
     album_cache_key,
     invalidate_album_cache,
     invalidate_album_cache_by_id,
     now_ms,
 )
-from albums_core.repository import CatalogueRepository
 from tests.integration.factory import make_album, make_artist
 
 KEY = album_cache_key("Alice.Test", "Some-Album")

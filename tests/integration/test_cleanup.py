@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from albums_core import auth, cleanup
-from albums_core.aws import client
-from albums_core.cache import AlbumPageCache, album_cache_key, now_ms
+from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.aws_clients import client
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, now_ms
 from albums_core.config import settings
-from albums_core.indexer import sync_artist
-from albums_core.records import TRACK
-from albums_core.repository import CatalogueWriter
-from albums_core.sweep import Sweep
+from albums_core.domain.records import TRACK
+from albums_core.services import auth, cleanup
+from albums_core.services.indexer import sync_artist
+from albums_core.services.sweep import Sweep
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer
@@ -81,10 +82,7 @@ def assert_agree(artist: Artist, album_id: str, uris: list[str], cascade: bool) 
     assert repo.get_album(album_id) is None
     assert cleanup.remaining_tracks(repo, album_id) == []
     local = {t.record_uri: t for t in repo.artist_tracks(artist.did)}
-    on_pds = {
-        r.uri: r
-        for r in __import__("albums_core.xrpc", fromlist=["x"]).list_records(artist.pds.pds_url, artist.did, TRACK)
-    }
+    on_pds = {r.uri: r for r in xrpc.list_records(artist.pds.pds_url, artist.did, TRACK)}
     for uri in uris:
         if cascade:
             assert uri not in on_pds and uri not in local
@@ -208,16 +206,10 @@ def test_the_same_batch_delivered_twice_changes_nothing_the_second_time(alice: A
     alice.admin().delete(album_id, False)
     pump.drain()
     pump._invoke = original  # type: ignore[method-assign]
-    before = {
-        r.uri: r.cid
-        for r in __import__("albums_core.xrpc", fromlist=["x"]).list_records(alice.pds.pds_url, alice.did, TRACK)
-    }
+    before = {r.uri: r.cid for r in xrpc.list_records(alice.pds.pds_url, alice.did, TRACK)}
     again = pump.host.invoke("ProcessCatalogueStreamFunction", {"Records": stack_records})
     assert again == {"batchItemFailures": []}
-    after = {
-        r.uri: r.cid
-        for r in __import__("albums_core.xrpc", fromlist=["x"]).list_records(alice.pds.pds_url, alice.did, TRACK)
-    }
+    after = {r.uri: r.cid for r in xrpc.list_records(alice.pds.pds_url, alice.did, TRACK)}
     assert before == after
     assert_agree(alice, album_id, uris, False)
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from albums_core.aws import client
-from albums_core.cache import AlbumPageCache, album_cache_key, now_ms
-from albums_core.cover_service import attach, delete_if_unreferenced, is_referenced, public_url, upload_form
-from albums_core.covers import Cover, process
-from albums_core.errors import AlbumNotFound
-from albums_core.models import Album, Artist, Track
-from albums_core.repository import CatalogueWriter
+from albums_core.adapters.aws_clients import client
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, now_ms
+from albums_core.domain.cover_images import Cover, process
+from albums_core.domain.errors import AlbumNotFound
+from albums_core.domain.models import Album, Artist, Track
+from albums_core.services.covers import attach, delete_if_unreferenced, is_referenced, public_url, upload_form
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.template import Stack

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from albums_core import repository
-from albums_core.listing import list_artist_albums
-from albums_core.models import Artist
-from albums_core.repository import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb import catalogue as repository
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.domain.models import Artist
+from albums_core.services.listing import list_artist_albums
 from tests.integration.factory import make_album, make_artist
 
 

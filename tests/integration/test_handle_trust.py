@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from albums_core import auth, xrpc
-from albums_core.album_admin import AlbumAdmin
-from albums_core.album_pages import AlbumPages
-from albums_core.errors import AlbumNotFound, ArtistNotFound, UpstreamFailure
-from albums_core.listing import list_artist_albums
-from albums_core.models import Artist
-from albums_core.repository import CatalogueWriter
+from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, UpstreamFailure
+from albums_core.domain.models import Artist
+from albums_core.services import auth
+from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.album_pages import AlbumPages
+from albums_core.services.listing import list_artist_albums
 from local_runtime.pds import LocalPds
 from tests.support.plc import OwnedAccount, create_owned_account
 

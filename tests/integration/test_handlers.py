@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from albums_core import aws
-from albums_core.cache import invalidate_album_cache
-from albums_core.repository import CatalogueRepository
-from albums_core.sessions import session_key
+from albums_core.adapters import aws_clients as aws
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.adapters.dynamodb.session_lookup import session_key
 from local_runtime.lambda_host import InProcessHost, LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
@@ -188,7 +188,7 @@ def test_dynamodb_calls_per_read(in_process: InProcessHost, calls: Counter) -> N
 def test_no_stack_trace_or_exception_text_in_error_bodies(
     in_process: InProcessHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from albums_core import listing
+    from albums_core.services import listing
 
     def boom(*_: Any, **__: Any) -> None:
         raise RuntimeError("secret internals")

@@ -15,7 +15,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from albums_core.repository import CatalogueRepository
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from local_runtime.iam import create_function_users, function_policies, grants, unused_grants
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from albums_core.album_pages import AlbumPages
-from albums_core.errors import InvalidCursor, Unprocessable
-from albums_core.indexer import sync_artist
-from albums_core.listing import list_albums, list_artist_albums
-from albums_core.repository import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.domain.errors import InvalidCursor, Unprocessable
+from albums_core.services.album_pages import AlbumPages
+from albums_core.services.indexer import sync_artist
+from albums_core.services.listing import list_albums, list_artist_albums
 from tests.integration.factory import add_tracks, make_album, make_artist
 from tests.integration.write_fixtures import Artist
 

@@ -1,8 +1,8 @@
 import pytest
 
-from albums_core.errors import ArtistNotFound, InvalidCursor
-from albums_core.listing import list_albums, list_artist_albums
-from albums_core.repository import CatalogueRepository
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+from albums_core.domain.errors import ArtistNotFound, InvalidCursor
+from albums_core.services.listing import list_albums, list_artist_albums
 from tests.integration.factory import make_album, make_artist
 
 

@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from albums_core.errors import Conflict
-from albums_core.models import Album
-from albums_core.repository import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.domain.errors import Conflict
+from albums_core.domain.models import Album
 from tests.integration.factory import like, make_album, make_artist
 
 
@@ -49,7 +49,7 @@ def test_album_and_tracks_come_back_in_one_query(repo: CatalogueRepository) -> N
 def test_counters_stay_exact_under_concurrent_adds(repo: CatalogueRepository) -> None:
     """Twenty attaches at once, each the transaction AlbumAdmin's attach commits (the track's
     conditional put and the album's counter ADD): no update lost."""
-    from albums_core.models import Track
+    from albums_core.domain.models import Track
 
     artist = make_artist(repo)
     album, _ = make_album(repo, artist, "Busy")

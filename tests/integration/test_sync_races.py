@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from albums_core import cleanup
-from albums_core.album_admin import AlbumAdmin
-from albums_core.codec import to_value
-from albums_core.indexer import sync_artist
-from albums_core.models import Album
-from albums_core.repository import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import to_value
+from albums_core.domain.models import Album
+from albums_core.services import cleanup
+from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.indexer import sync_artist
 from tests.integration.write_fixtures import Artist
 
 

@@ -8,10 +8,10 @@ import queue
 
 import pytest
 
-from albums_core.album_admin import TRACK_TAKEN
-from albums_core.errors import Conflict
-from albums_core.indexer import sync_artist
-from albums_core.repository import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.domain.errors import Conflict
+from albums_core.services.album_admin import TRACK_TAKEN
+from albums_core.services.indexer import sync_artist
 from tests.integration import racing
 from tests.integration.write_fixtures import Artist
 

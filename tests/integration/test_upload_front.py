@@ -17,11 +17,11 @@ import pytest
 import requests
 from botocore.config import Config
 
-from albums_core import cover_service
-from albums_core.aws import client
-from albums_core.cover_service import upload_form
-from albums_core.models import Album
-from albums_core.repository import CatalogueWriter
+from albums_core.adapters.aws_clients import client
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.domain.models import Album
+from albums_core.services import covers as cover_service
+from albums_core.services.covers import upload_form
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.template import Stack

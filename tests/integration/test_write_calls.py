@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 from bench.pds_proxy import CountingProxy
 
-import albums_core.xrpc
-from albums_core import keys, safe_http
-from albums_core.album_admin import AlbumCaller, album_guard
-from albums_core.aws import dynamodb
-from albums_core.codec import to_item
-from albums_core.records import TRACK
+import albums_core.adapters.atproto.xrpc
+from albums_core.adapters.atproto import safe_http
+from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.domain.records import TRACK
+from albums_core.services.album_admin import AlbumCaller, album_guard
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.modules import load_module
 from local_runtime.pds import LocalPds
@@ -56,17 +57,17 @@ def dynamodb_calls(client: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
 def pds_calls() -> Iterator[list[str]]:
     """The NSID of every HTTP exchange the service's XRPC client makes while entered."""
     seen: list[str] = []
-    original = albums_core.xrpc.request
+    original = albums_core.adapters.atproto.xrpc.request
 
     def counted(method: str, url: str, **kw: Any) -> Any:
         seen.append(urlsplit(url).path.rsplit("/xrpc/", 1)[-1])
         return original(method, url, **kw)
 
-    albums_core.xrpc.request = counted  # type: ignore[assignment]
+    albums_core.adapters.atproto.xrpc.request = counted  # type: ignore[assignment]
     try:
         yield seen
     finally:
-        albums_core.xrpc.request = original  # type: ignore[assignment]
+        albums_core.adapters.atproto.xrpc.request = original  # type: ignore[assignment]
 
 
 def album_reads(calls: list[tuple[str, dict[str, Any]]], album_id: str) -> int:

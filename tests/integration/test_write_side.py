@@ -5,12 +5,20 @@ import json
 
 import pytest
 
-from albums_core import auth
-from albums_core.album_admin import AlbumAdmin
-from albums_core.errors import AlbumNotFound, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, UpstreamFailure
-from albums_core.indexer import sync_artist
-from albums_core.repository import CatalogueWriter
-from albums_core.session_store import load_session
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.session_store import load_session
+from albums_core.domain.errors import (
+    AlbumNotFound,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UpstreamFailure,
+)
+from albums_core.services import auth
+from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.indexer import sync_artist
 from tests.integration.write_fixtures import Artist
 from tests.support.fault_proxy import FaultProxy, Rule
 

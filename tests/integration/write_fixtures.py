@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from albums_core import auth, xrpc
-from albums_core.album_admin import AlbumAdmin
-from albums_core.atproto_records import AtUri
-from albums_core.auth import Caller
-from albums_core.records import LIST, TRACK, now_iso
-from albums_core.session_store import pds_session
+from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.dynamodb.session_store import pds_session
+from albums_core.domain.at_uri import AtUri
+from albums_core.domain.records import LIST, TRACK, now_iso
+from albums_core.services import auth
+from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.auth import Caller
 from local_runtime.pds import LocalPds
 from tests.integration.pds_fixture import ACCOUNTS
 from tests.support.fault_proxy import FaultProxy
@@ -76,7 +77,7 @@ class Artist:
         return xrpc.get_record(self.pds.pds_url, at.repo, at.collection, at.rkey) is not None
 
     def upload_blob(self, data: bytes, mime: str = "audio/mpeg") -> dict[str, Any]:
-        from albums_core.safe_http import request
+        from albums_core.adapters.atproto.safe_http import request
 
         reply = request(
             "POST",

@@ -1,6 +1,6 @@
 import pytest
 
-from albums_core.atproto_records import AtUri, list_item_uris, record_url
+from albums_core.domain.at_uri import AtUri, list_item_uris, record_url
 
 
 def test_parse_at_uri() -> None:

@@ -1,5 +1,5 @@
-"""Cover images judged from their bytes (albums_core.covers) and the strict multipart reader
-(albums_core.multipart), with crafted inputs. The image and form builders below are shared by
+"""Cover images judged from their bytes (albums_core.domain.cover_images) and the strict multipart reader
+(albums_core.http.multipart), with crafted inputs. The image and form builders below are shared by
 the integration and e2e cover tests."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from PIL import ExifTags, Image, ImageFile
 
-from albums_core import covers
-from albums_core.covers import (
+from albums_core.domain import cover_images as covers
+from albums_core.domain.cover_images import (
     JPEG,
     MAX_DIRECT_BYTES,
     MAX_UPLOAD_BYTES,
@@ -28,8 +28,8 @@ from albums_core.covers import (
     process,
     sniff,
 )
-from albums_core.errors import BadRequest, Unprocessable
-from albums_core.multipart import Part, boundary_of, parse, single_file
+from albums_core.domain.errors import BadRequest, Unprocessable
+from albums_core.http.multipart import Part, boundary_of, parse, single_file
 
 MB = 1024 * 1024
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from albums_core.cursor import decode_cursor, encode_cursor
-from albums_core.errors import InvalidCursor
+from albums_core.adapters.cursor_signing import decode_cursor, encode_cursor
+from albums_core.domain.errors import InvalidCursor
 
 KEY = b"k" * 32
 FIELDS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})

@@ -1,6 +1,6 @@
 import pytest
 
-from albums_core.handles import normalize_artist_ref, normalize_handle, normalize_slug
+from albums_core.domain.handles import normalize_artist_ref, normalize_handle, normalize_slug
 
 
 @pytest.mark.parametrize(

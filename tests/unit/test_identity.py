@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from albums_core import identity
-from albums_core.xrpc import PdsUnavailable
+from albums_core.adapters.atproto import identity
+from albums_core.adapters.atproto.xrpc import PdsUnavailable
 
 VICTIM = "did:plc:" + "v" * 24
 ATTACKER = "did:plc:" + "m" * 24

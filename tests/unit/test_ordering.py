@@ -1,5 +1,5 @@
-from albums_core.models import Track
-from albums_core.ordering import order_tracks
+from albums_core.domain.models import Track
+from albums_core.domain.ordering import order_tracks
 
 
 def track(n: int, created: str, uri: str | None = None) -> Track:

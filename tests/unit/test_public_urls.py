@@ -2,7 +2,7 @@
 
 import pytest
 
-from albums_core.public_urls import public_url
+from albums_core.domain.public_urls import public_url
 
 REFUSED_EVERYWHERE = [
     "javascript:alert(1)",
@@ -98,7 +98,7 @@ def test_public_https_urls_are_returned_verbatim(url: str) -> None:
 
 
 def test_track_records_are_checked_at_indexing_time() -> None:
-    from albums_core.records import track_fields
+    from albums_core.domain.records import track_fields
 
     uri = "at://did:plc:a/fm.plyr.track/3k"
     hostile = track_fields(uri, "c", {"title": "t", "audioUrl": "javascript:alert(1)", "imageUrl": "http://10.0.0.1/"})

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from albums_core.models import Album, Artist, Track, pick_images
-from albums_core.responses import album_list_item, album_page, artist_album_item, personalise
+from albums_core.domain.models import Album, Artist, Track, pick_images
+from albums_core.domain.views import album_list_item, album_page, artist_album_item, personalise
 
 ARTIST = Artist("did:plc:owner", "owner.test", "Owner", "https://img/avatar.png", "https://pds.example")
 ALBUM = Album(id="a1", artist_did=ARTIST.did, slug="s", title="T", list_uri="at://did:plc:owner/fm.plyr.list/1")

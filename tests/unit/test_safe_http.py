@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from albums_core import safe_http
-from albums_core.safe_http import FetchError, get_json, resolve_checked
+from albums_core.adapters.atproto import safe_http
+from albums_core.adapters.atproto.safe_http import FetchError, get_json, resolve_checked
 from local_runtime.record_server import Fault, RecordServer
 
 
@@ -189,7 +189,7 @@ def test_the_guard_does_not_depend_on_the_ipaddress_classification(
 
 
 def test_embedded_ipv4_extraction() -> None:
-    from albums_core.ip_ranges import embedded_ipv4
+    from albums_core.domain.ip_ranges import embedded_ipv4
 
     def found(address: str) -> list[str]:
         return [str(a) for a in embedded_ipv4(ipaddress.IPv6Address(address))]

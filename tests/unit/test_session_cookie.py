@@ -4,7 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from albums_core import auth, config
+from albums_core import config
+from albums_core.services import auth
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from albums_core.handles import MAX_SLUG, normalize_slug
-from albums_core.slugs import slugify
+from albums_core.domain.handles import MAX_SLUG, normalize_slug
+from albums_core.domain.slugs import slugify
 
 
 def test_latin_title() -> None:

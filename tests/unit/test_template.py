@@ -156,7 +156,7 @@ def test_cover_urls_are_on_the_distribution_unless_a_base_url_is_given() -> None
 
 
 def test_covers_are_cached_for_a_year_as_immutable() -> None:
-    from albums_core import cover_service
+    from albums_core.services import covers as cover_service
     from local_runtime import gateway
 
     dist = STACK.resources["CoversDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]

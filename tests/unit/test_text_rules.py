@@ -3,8 +3,8 @@ and the name fits both limits of the lexicon (64 graphemes, 256 bytes of UTF-8).
 
 import pytest
 
-from albums_core.errors import Unprocessable
-from albums_core.text_rules import clean_description, clean_title, salvage_title
+from albums_core.domain.errors import Unprocessable
+from albums_core.domain.text_rules import clean_description, clean_title, salvage_title
 
 FLAG = "\U0001f1ef\U0001f1f5"  # a regional-indicator pair: one grapheme, 8 bytes
 SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"

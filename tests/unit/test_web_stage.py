@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from albums_core.web import make_app, path_param, resolve
+from albums_core.http.web import make_app, path_param, resolve
 
 app = make_app()
 

@@ -1,0 +1,1 @@
+"""ATProto over the network: guarded HTTP, XRPC, identity, public reads, record writes."""

@@ -1,0 +1,850 @@
+"""DynamoDB adapter of the catalogue. Access patterns and call counts: ACCESS_PATTERNS.md."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.config import settings
+from albums_core.domain.errors import Conflict
+from albums_core.domain.models import Album, Artist, Track
+
+_BATCH_GET_MAX = 100
+_MAX_TRANSACTION = 100  # items in one TransactWriteItems
+_HANDLE_CLAIM_ATTEMPTS = 5
+_TRACK_PREFIX = "TRACK#"
+
+
+def _unchanged(attribute: str, value: str | None) -> dict[str, Any]:
+    """The condition of a write that must find `attribute` as read (or the item absent)."""
+    if value is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": f"{attribute} = :was", "ExpressionAttributeValues": {":was": to_value(value)}}
+
+
+class CatalogueRepository:
+    def __init__(self, table: str | None = None, client: Any = None) -> None:
+        self.table = table or settings().catalogue_table
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb()
+
+    # ---- reads -----------------------------------------------------------------------
+
+    def batch_get(self, key_list: list[dict[str, str]], consistent: bool = False) -> list[dict[str, Any]]:
+        """BatchGetItem in chunks of 100, retrying unprocessed keys with a short back-off."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(key_list), _BATCH_GET_MAX):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [to_item(k) for k in key_list[start : start + _BATCH_GET_MAX]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(8):
+                out = self.client.batch_get_item(RequestItems=request)
+                found.extend(from_item(i) for i in out.get("Responses", {}).get(self.table, []))
+                request = out.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.02 * 2**attempt, 0.5))
+        return found
+
+    def get_artist_by_handle(self, handle: str) -> Artist | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.handle_profile(handle)))
+        item = out.get("Item")
+        return Artist.from_data(from_item(item)) if item else None
+
+    def get_artist(self, did: str) -> Artist | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.artist(did)))
+        item = out.get("Item")
+        return Artist.from_data(from_item(item)) if item else None
+
+    def get_artists(self, dids: set[str]) -> dict[str, Artist]:
+        items = self.batch_get([keys.artist(d) for d in sorted(dids)])
+        return {i["did"]: Artist.from_data(i) for i in items}
+
+    def _query_all(self, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            out = self.client.query(TableName=self.table, **params)
+            items.extend(from_item(i) for i in out.get("Items", []))
+            last = out.get("LastEvaluatedKey")
+            if not last:
+                return items
+            params["ExclusiveStartKey"] = last
+
+    def load_album(self, album_id: str) -> tuple[Album, list[Track]] | None:
+        """The album item and its tracks: one strongly consistent Query (paged past 1 MB)."""
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": to_value(keys.album_partition(album_id))},
+            ConsistentRead=True,
+        )
+        album: Album | None = None
+        tracks: list[Track] = []
+        for item in items:
+            if item["sk"] == keys.ALBUM:
+                album = Album.from_data(item)
+            elif item["sk"].startswith(_TRACK_PREFIX):
+                tracks.append(Track.from_data(item))
+        return (album, tracks) if album else None
+
+    def load_album_by_slug(self, handle: str, slug: str) -> tuple[Artist, Album, list[Track]] | None:
+        """Handle profile and slug pointer in one BatchGetItem, then the album partition."""
+        items = self.batch_get([keys.handle_profile(handle), keys.slug_pointer(handle, slug)])
+        profile = next((i for i in items if i["sk"] == keys.PROFILE), None)
+        pointer = next((i for i in items if i["sk"] != keys.PROFILE), None)
+        if profile is None or pointer is None or pointer.get("artist_did") != profile.get("did"):
+            return None
+        loaded = self.load_album(pointer["album_id"])
+        if loaded is None:
+            return None
+        album, tracks = loaded
+        # A pointer left behind by a handle change or a rename must not serve another album.
+        if album.artist_did != profile["did"] or album.slug != slug:
+            return None
+        return Artist.from_data(profile), album, tracks
+
+    def get_album(self, album_id: str) -> Album | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.album(album_id)), ConsistentRead=True)
+        item = out.get("Item")
+        return Album.from_data(from_item(item)) if item else None
+
+    def listed_albums_page(self, limit: int, after: dict[str, str] | None) -> tuple[list[Album], dict[str, str] | None]:
+        """One page of listed albums by title. Asks for one item more than the page to know,
+        without a second round trip, whether another page exists."""
+        params: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": to_value(keys.LISTED)},
+            "Limit": limit + 1,
+        }
+        if after:
+            params["ExclusiveStartKey"] = to_item(after)
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
+            out = self.client.query(TableName=self.table, **params)
+            items.extend(from_item(i) for i in out.get("Items", []))
+            last = out.get("LastEvaluatedKey")
+            if not last:
+                break
+            params["ExclusiveStartKey"] = last
+            params["Limit"] = limit + 1 - len(items)
+        page = items[:limit]
+        if len(items) <= limit or not page:
+            return [Album.from_data(i) for i in page], None
+        tail = page[-1]
+        next_key = {k: tail[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+        return [Album.from_data(i) for i in page], next_key
+
+    def artist_albums(self, did: str) -> list[Album]:
+        items = self._query_all(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            ExpressionAttributeValues={":p": to_value(f"ARTIST#{did}"), ":s": to_value("ALBUM#")},
+        )
+        return [Album.from_data(i) for i in items]
+
+    def liked_track_ids(self, user_did: str, track_ids: list[int]) -> set[int]:
+        if not track_ids:
+            return set()
+        items = self.batch_get([keys.like(user_did, t) for t in track_ids])
+        return {int(i["track_id"]) for i in items}
+
+    # ---- writes ----------------------------------------------------------------------
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        # The token makes botocore's retry of a timed-out call a no-op in DynamoDB instead of
+        # a second application (counters ADDed twice).
+        self.client.transact_write_items(TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
+
+    def put_artist(self, artist: Artist) -> None:
+        """The artist item and its handle pointer (the read-side projection by handle), written
+        blindly: for fixtures and benchmarks. Logins go through CatalogueWriter.upsert_artist,
+        which claims the pointer only from the holder it read."""
+        data = asdict(artist)
+        self._transact(
+            [
+                {"Put": {"TableName": self.table, "Item": to_item({**keys.artist(artist.did), **data})}},
+                {"Put": {"TableName": self.table, "Item": to_item({**keys.handle_profile(artist.handle), **data})}},
+            ]
+        )
+
+    def _album_item(self, album: Album, handle: str | None = None) -> dict[str, Any]:
+        data = asdict(album)
+        return {
+            **keys.album(album.id),
+            **data,
+            **keys.album_index_attributes(album.artist_did, album.title, album.id, album.track_count > 0),
+            "image_key": keys.image_key(album.image_id),
+        }
+
+    def create_album(self, album: Album, handle: str) -> None:
+        """Album, slug claim and slug pointer in one transaction; the claim's condition is
+        what makes (artist, slug) unique."""
+        try:
+            self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item({**keys.slug_claim(album.artist_did, album.slug), "album_id": album.id}),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(
+                                {
+                                    **keys.slug_pointer(handle, album.slug),
+                                    "album_id": album.id,
+                                    "artist_did": album.artist_did,
+                                }
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(self._album_item(album)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise Conflict("another of your albums already uses that name") from exc
+            raise
+
+    def next_track_id(self) -> int:
+        return self.reserve_track_ids(1)[0]
+
+    def reserve_track_ids(self, count: int) -> range:
+        """`count` fresh track ids in one counter update: the counter's new value is the last."""
+        if count <= 0:
+            return range(0)
+        out = self.client.update_item(
+            TableName=self.table,
+            Key=to_item(keys.track_id_counter()),
+            UpdateExpression="ADD next_id :n",
+            ExpressionAttributeValues={":n": {"N": str(count)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        last = int(out["Attributes"]["next_id"]["N"])
+        return range(last - count + 1, last + 1)
+
+
+class CatalogueWriter(CatalogueRepository):
+    """The write side's operations: each a conditional write or a transaction, so counters,
+    slugs and membership change atomically with what they describe."""
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": to_item(item)}}
+
+    def _delete(
+        self, key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        action: dict[str, Any] = {"TableName": self.table, "Key": to_item(key)}
+        if condition:
+            action["ConditionExpression"] = condition
+        if values:
+            action["ExpressionAttributeValues"] = values
+        return {"Delete": action}
+
+    def transact_in_batches(self, actions: list[dict[str, Any]], size: int = 100) -> None:
+        for start in range(0, len(actions), size):
+            self._transact(actions[start : start + size])
+
+    # ---- artists -------------------------------------------------------------------------
+
+    def upsert_artist(self, artist: Artist) -> None:
+        """Write the artist and point HANDLE#<its handle> at it.
+
+        `artist.handle` must be verified (it resolves to `artist.did`) or be the DID itself.
+        The pointer is taken on the condition that its holder is still the one read here; a
+        previous holder loses the name in the same transaction (its artist item and profile
+        fall back to its DID, its album pointers move under HANDLE#<its did>), so a handle
+        never names two artists. Retried from a fresh read when a concurrent write wins."""
+        for _ in range(_HANDLE_CLAIM_ATTEMPTS):
+            try:
+                rest, pages = self._claim_handle(artist)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                continue
+            # Outside the retry: a fresh read would find the claim done and skip these.
+            for start in range(0, len(rest), _MAX_TRANSACTION):
+                self._transact_retrying(rest[start : start + _MAX_TRANSACTION])
+            for handle, slug in sorted(pages):
+                invalidate_album_cache(handle, slug)
+            return
+        raise Conflict("the handle changed while logging in; try again")
+
+    def _profile_item(self, key: dict[str, str]) -> Artist | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(key), ConsistentRead=True)
+        item = out.get("Item")
+        return Artist.from_data(from_item(item)) if item else None
+
+    def _slug_items(self, pk: str) -> dict[str, dict[str, Any]]:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":pk": to_value(pk), ":s": to_value("SLUG#")},
+            ConsistentRead=True,
+        )
+        return {i["sk"].removeprefix("SLUG#"): i for i in items}
+
+    def _claim_handle(self, artist: Artist) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+        """One conditional transaction; returns the album pointer writes that did not fit in
+        it and the (handle, slug) pages whose pointers change."""
+        me, name = artist.did, artist.handle
+        old = self._profile_item(keys.artist(me))
+        holder = self._profile_item(keys.handle_profile(name))
+        # Unchanged only when the pointer is ours too: a holder re-verifying restores it.
+        if old == artist and holder == artist:
+            return [], set()
+        data = asdict(artist)
+        head = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**keys.artist(me), **data}),
+                    **_unchanged("handle", old.handle if old else None),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**keys.handle_profile(name), **data}),
+                    **_unchanged("did", holder.did if holder else None),
+                }
+            },
+        ]
+        puts: list[dict[str, Any]] = []
+        deletes: list[dict[str, Any]] = []
+        pages: set[tuple[str, str]] = set()
+
+        def put_pointer(handle: str, slug: str, album_id: str, did: str) -> None:
+            puts.append(self._put({**keys.slug_pointer(handle, slug), "album_id": album_id, "artist_did": did}))
+            pages.add((handle, slug))
+
+        def drop_pointer(handle: str, slug: str) -> None:
+            deletes.append(self._delete(keys.slug_pointer(handle, slug)))
+            pages.add((handle, slug))
+
+        if holder is None or holder.did != me or old is None or old.handle != name:
+            # Our album pointers under the name are rebuilt from our slug claims (the source
+            # of truth); anything else there (another DID's, or stale) goes.
+            mine = {slug: str(c["album_id"]) for slug, c in self._slug_items(f"ARTIST#{me}").items()}
+            for slug, album_id in mine.items():
+                put_pointer(name, slug, album_id, me)
+            for slug in self._slug_items(f"HANDLE#{name}"):
+                if slug not in mine:
+                    drop_pointer(name, slug)
+        if holder is not None and holder.did != me:
+            previous = self._profile_item(keys.artist(holder.did))
+            if previous is not None and previous.handle == name:
+                # The name resolves to us now, so its previous holder has no verified handle.
+                fallback = replace(previous, handle=previous.did)
+                head.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item(keys.artist(previous.did)),
+                            "UpdateExpression": "SET handle = :d",
+                            "ConditionExpression": "handle = :n",
+                            "ExpressionAttributeValues": {":d": to_value(previous.did), ":n": to_value(name)},
+                        }
+                    }
+                )
+                head.append(self._put({**keys.handle_profile(previous.did), **asdict(fallback)}))
+                for slug, claim in self._slug_items(f"ARTIST#{previous.did}").items():
+                    put_pointer(previous.did, slug, str(claim["album_id"]), previous.did)
+        if old is not None and old.handle != name:
+            if (old_holder := self._profile_item(keys.handle_profile(old.handle))) and old_holder.did == me:
+                head.append(self._delete(keys.handle_profile(old.handle), "did = :me", {":me": to_value(me)}))
+            for slug, pointer in self._slug_items(f"HANDLE#{old.handle}").items():
+                if pointer.get("artist_did") == me:
+                    drop_pointer(old.handle, slug)
+        # Profiles (and as many album pointers as fit) in one transaction; a large catalogue's
+        # remaining pointers follow. Readers match a pointer's artist_did against the profile,
+        # so a pointer written late or left behind never serves another artist's album.
+        pointers = puts + deletes
+        room = _MAX_TRANSACTION - len(head)
+        self._transact(head + pointers[:room])
+        return pointers[room:], pages
+
+    def _transact_retrying(self, actions: list[dict[str, Any]]) -> None:
+        """Unconditional writes: only a conflict with another transaction can cancel them."""
+        for attempt in range(5):
+            try:
+                self._transact(actions)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException" or attempt == 4:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    # ---- slugs ---------------------------------------------------------------------------
+
+    def slug_owner(self, did: str, slug: str) -> str | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.slug_claim(did, slug)), ConsistentRead=True)
+        item = out.get("Item")
+        return str(from_item(item)["album_id"]) if item else None
+
+    def claim_slug(self, did: str, handle: str, slug: str, album_id: str) -> bool:
+        """Claim (artist, slug) for an album; True when it is (now or already) that album's."""
+        try:
+            self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item({**keys.slug_claim(did, slug), "album_id": album_id}),
+                            "ConditionExpression": "attribute_not_exists(pk) OR album_id = :me",
+                            "ExpressionAttributeValues": {":me": to_value(album_id)},
+                        }
+                    },
+                    self._put({**keys.slug_pointer(handle, slug), "album_id": album_id, "artist_did": did}),
+                ]
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+
+    def release_slug(self, did: str, handle: str, slug: str, album_id: str) -> None:
+        """Drop a claim (and its pointer) only while it is still this album's."""
+        try:
+            self._transact(
+                [
+                    self._delete(keys.slug_claim(did, slug), "album_id = :me", {":me": to_value(album_id)}),
+                    self._delete(keys.slug_pointer(handle, slug), "album_id = :me", {":me": to_value(album_id)}),
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+
+    # ---- albums --------------------------------------------------------------------------
+
+    def set_album_fields(self, album: Album, **changes: Any) -> Album:
+        """Update album attributes (and its index keys when the title changes)."""
+        updated = Album.from_data({**asdict(album), **changes})
+        attrs: dict[str, Any] = dict(changes)
+        sort = keys.title_sort(updated.title, updated.id)
+        if "title" in changes:
+            attrs.update(gsi1sk=sort, gsi2sk=f"ALBUM#{sort}")
+        if "track_count" in changes:
+            listed = updated.track_count > 0
+            attrs.update(gsi1pk=keys.LISTED if listed else None, gsi1sk=sort if listed else None)
+        if "image_id" in changes:
+            attrs["image_key"] = keys.image_key(updated.image_id)
+        sets, removes, values, names = [], [], {}, {}
+        for i, (name, value) in enumerate(attrs.items()):
+            names[f"#a{i}"] = name
+            if value is None:
+                removes.append(f"#a{i}")
+            else:
+                sets.append(f"#a{i} = :v{i}")
+                values[f":v{i}"] = to_value(value)
+        expression = " ".join(
+            p
+            for p in ["SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else ""]
+            if p
+        )
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_item(keys.album(album.id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            params["ExpressionAttributeValues"] = values
+        self.client.update_item(**params)
+        return updated
+
+    def finish_rename(self, album: Album, handle: str, title: str, slug: str, updated_at: str) -> Album:
+        """The album takes its new title and slug; the old slug's claim and pointer go, in one
+        transaction (the new claim was taken before anything was written elsewhere). An update,
+        not a put: counters changed meanwhile by others are kept."""
+        sort = keys.title_sort(title, album.id)
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_item(keys.album(album.id)),
+                    "UpdateExpression": "SET title = :t, slug = :s, updated_at = :u, gsi1sk = :g1, gsi2sk = :g2",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {
+                        ":t": to_value(title),
+                        ":s": to_value(slug),
+                        ":u": to_value(updated_at),
+                        ":g1": to_value(sort),
+                        ":g2": to_value(f"ALBUM#{sort}"),
+                    },
+                }
+            }
+        ]
+        if slug != album.slug:
+            # Re-assert the new claim: a failed concurrent rename may have released it.
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item({**keys.slug_claim(album.artist_did, slug), "album_id": album.id}),
+                        "ConditionExpression": "attribute_not_exists(pk) OR album_id = :me",
+                        "ExpressionAttributeValues": {":me": to_value(album.id)},
+                    }
+                }
+            )
+            actions.append(
+                self._put({**keys.slug_pointer(handle, slug), "album_id": album.id, "artist_did": album.artist_did})
+            )
+            # Already gone when a concurrent rename of this album finished first.
+            actions.append(
+                self._delete(
+                    keys.slug_claim(album.artist_did, album.slug),
+                    "attribute_not_exists(pk) OR album_id = :me",
+                    {":me": to_value(album.id)},
+                )
+            )
+            actions.append(
+                self._delete(
+                    keys.slug_pointer(handle, album.slug),
+                    "attribute_not_exists(pk) OR album_id = :me",
+                    {":me": to_value(album.id)},
+                )
+            )
+        self._transact(actions)
+        return Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
+
+    def delete_album_items(self, album: Album, handle: str) -> None:
+        self._transact(
+            [
+                self._delete(keys.album(album.id)),
+                self._delete(
+                    keys.slug_claim(album.artist_did, album.slug), "album_id = :me", {":me": to_value(album.id)}
+                ),
+                self._delete(keys.slug_pointer(handle, album.slug)),
+            ]
+        )
+
+    # ---- tracks --------------------------------------------------------------------------
+
+    def artist_tracks(self, did: str) -> list[Track]:
+        items = self._query_all(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            ExpressionAttributeValues={":p": to_value(f"ARTIST#{did}"), ":s": to_value("TRACK#")},
+        )
+        return [Track.from_data(i) for i in items]
+
+    def find_track(self, track_id: int) -> Track | None:
+        items = self._query_all(
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p",
+            ExpressionAttributeValues={":p": to_value(f"TRACK#{track_id}")},
+        )
+        return Track.from_data(items[0]) if items else None
+
+    def _track_key(self, track: Track) -> dict[str, str]:
+        if track.album_id:
+            return keys.album_track(track.album_id, track.id)
+        return keys.standalone_track(track.artist_did, track.id)
+
+    def _track_item(self, track: Track) -> dict[str, Any]:
+        return {
+            **self._track_key(track),
+            **asdict(track),
+            **keys.track_index_attributes(track.artist_did, track.id, track.record_uri, track.created_at),
+            "image_key": keys.image_key(track.image_id),
+        }
+
+    def put_track(self, track: Track, new: bool = False) -> dict[str, Any]:
+        """A Put action of the track item where its album (or none) puts it; `new` makes it
+        conditional on the item not being there (a replayed move fails instead of repeating)."""
+        action = self._put(self._track_item(track))
+        if new:
+            action["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        return action
+
+    def delete_track_action(self, track: Track, must_exist: bool = False) -> dict[str, Any]:
+        """A Delete action of the track item; `must_exist` fails the transaction when the track
+        is no longer where it was read (moved or deleted meanwhile)."""
+        return self._delete(self._track_key(track), "attribute_exists(pk)" if must_exist else None)
+
+    def counter_action(self, album_id: str, tracks: int, plays: int, title: str | None = None) -> dict[str, Any]:
+        """ADD to an album's counters; listed in gsi1 while it has tracks (`title` given when
+        the album may become listed)."""
+        values = {":n": {"N": str(tracks)}, ":p": {"N": str(plays)}}
+        expression = "ADD track_count :n, total_plays :p"
+        if title is not None:
+            expression += " SET gsi1pk = :l, gsi1sk = :s"
+            values[":l"] = to_value(keys.LISTED)
+            values[":s"] = to_value(keys.title_sort(title, album_id))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.album(album_id)),
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25, retrying unprocessed items (each write is atomic on
+        its own; used where no counter depends on the batch being whole)."""
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.table: requests[start : start + 25]}
+            for attempt in range(10):
+                out = self.client.batch_write_item(RequestItems=pending)
+                pending = out.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.02 * 2**attempt, 1.0))
+            if pending:
+                raise RuntimeError("DynamoDB kept items unprocessed")
+
+    def release_tracks(self, tracks: list[Track], delete: bool, cids: dict[str, str | None]) -> None:
+        """Tracks leave a (deleted) album: gone with `delete`, otherwise standalone with the
+        CIDs their records got. Idempotent: the standalone item is written before the album's
+        copy goes, so a run cut short is finished by the next one."""
+        if not delete:
+            self.batch_write(
+                [
+                    {
+                        "PutRequest": {
+                            "Item": to_item(
+                                self._track_item(
+                                    replace(t, album_id=None, record_cid=cids.get(t.record_uri or "") or t.record_cid)
+                                )
+                            )
+                        }
+                    }
+                    for t in tracks
+                ]
+            )
+        self.batch_write([{"DeleteRequest": {"Key": to_item(self._track_key(t))}} for t in tracks])
+
+    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
+        """Record the CIDs the PDS gave the tracks' records after a change: one small update
+        each, in parallel (each stands alone; a missed one is corrected by the next indexing)."""
+        changed = [(t, cid) for t in tracks if (cid := cids.get(t.record_uri or "")) and cid != t.record_cid]
+
+        def update(pair: tuple[Track, str]) -> None:
+            track, cid = pair
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=to_item(self._track_key(track)),
+                    UpdateExpression="SET record_cid = :c",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":c": to_value(cid)},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+        if changed:
+            with ThreadPoolExecutor(min(8, len(changed))) as pool:
+                list(pool.map(update, changed))
+
+    def recount(self, album_id: str) -> Album | None:
+        """Set the album's counters from its tracks (under the album's lease): exact whatever
+        a failed or replayed request left behind."""
+        loaded = self.load_album(album_id)
+        if loaded is None:
+            return None
+        album, tracks = loaded
+        count, plays = len(tracks), sum(t.play_count for t in tracks)
+        if (album.track_count, album.total_plays) != (count, plays):
+            album = self.set_album_fields(album, track_count=count, total_plays=plays)
+        elif count == 0:
+            self.unlist_if_empty(album_id)  # ADDs down to 0 leave it in the listing index
+        return album
+
+    def unlist_if_empty(self, album_id: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                ConditionExpression="attribute_exists(pk) AND track_count <= :z",
+                ExpressionAttributeValues={":z": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    # ---- track claims ----------------------------------------------------------------------
+    # The album lease serializes the changes of one album, not of one track: two albums
+    # attaching the same track would both pass. A claim item per track record names the one
+    # album that may take it: "pending" (with a lease) from before the first PDS write, then
+    # "member" in the very transaction that moves the track in.
+
+    def _claim_condition_failed(self, exc: ClientError) -> bool:
+        return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+    def _holds(self, claim: dict[str, Any]) -> bool:
+        """Whether a membership claim still describes the catalogue: its track is in its album
+        (claims are not released when a track leaves, so a stale one is recognised here)."""
+        if claim.get("track_id") is None:
+            return False
+        out = self.client.get_item(
+            TableName=self.table,
+            Key=to_item(keys.album_track(str(claim["album_id"]), int(claim["track_id"]))),
+            ConsistentRead=True,
+        )
+        return "Item" in out
+
+    def _claim_one(self, did: str, album_id: str, uri: str, token: str, seconds: int) -> bool:
+        key = keys.track_claim(did, uri)
+        names = {"#st": "claim_state", "#u": "claim_until", "#tk": "claim_token"}
+        for _ in range(3):
+            now = int(time.time())
+            item: dict[str, Any] = {**key, "album_id": album_id, "record_uri": uri, "claim_state": "pending"}
+            item.update(claim_token=token, claim_until=now + seconds)
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(item),
+                    ConditionExpression="attribute_not_exists(pk) OR album_id = :me OR (#st = :p AND #u < :now)",
+                    ExpressionAttributeNames={"#st": names["#st"], "#u": names["#u"]},
+                    ExpressionAttributeValues={
+                        ":me": to_value(album_id),
+                        ":p": to_value("pending"),
+                        ":now": {"N": str(now)},
+                    },
+                )
+                return True
+            except ClientError as exc:
+                if not self._claim_condition_failed(exc):
+                    raise
+            found = self.client.get_item(TableName=self.table, Key=to_item(key), ConsistentRead=True).get("Item")
+            if found is None:
+                continue  # released meanwhile
+            current = from_item(found)
+            if current.get("claim_state") != "member" or self._holds(current):
+                return False  # another album is attaching it, or has it
+            try:  # a stale membership (the track left that album): take it over, exactly it
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(item),
+                    ConditionExpression="album_id = :z AND #st = :m AND track_id = :t",
+                    ExpressionAttributeNames={"#st": names["#st"]},
+                    ExpressionAttributeValues={
+                        ":z": to_value(current["album_id"]),
+                        ":m": to_value("member"),
+                        ":t": to_value(current["track_id"]),
+                    },
+                )
+                return True
+            except ClientError as exc:
+                if not self._claim_condition_failed(exc):
+                    raise
+        return False
+
+    def claim_tracks(self, did: str, album_id: str, uris: list[str], token: str, seconds: int) -> list[str]:
+        """Claim track records for an album before anything is written for them. Returns the
+        URIs another album holds or is attaching; when there are any, the claims taken here
+        are released again and nothing is claimed."""
+        if not uris:
+            return []
+        with ThreadPoolExecutor(min(8, len(uris))) as pool:
+            won = list(pool.map(lambda u: self._claim_one(did, album_id, u, token, seconds), uris))
+        lost = [u for u, ok in zip(uris, won, strict=True) if not ok]
+        if lost:
+            self.release_claims(did, album_id, [u for u, ok in zip(uris, won, strict=True) if ok], token)
+        return lost
+
+    def release_claims(self, did: str, album_id: str, uris: list[str], token: str) -> None:
+        """Drop pending claims this request took (never a membership, never another's)."""
+        for uri in uris:
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=to_item(keys.track_claim(did, uri)),
+                    ConditionExpression="album_id = :me AND #st = :p AND #tk = :t",
+                    ExpressionAttributeNames={"#st": "claim_state", "#tk": "claim_token"},
+                    ExpressionAttributeValues={
+                        ":me": to_value(album_id),
+                        ":p": to_value("pending"),
+                        ":t": to_value(token),
+                    },
+                )
+            except ClientError as exc:
+                if not self._claim_condition_failed(exc):
+                    raise
+
+    def claim_membership_action(self, did: str, album_id: str, uri: str, track_id: int) -> dict[str, Any]:
+        """The Update that turns this album's pending claim into the membership, in the
+        transaction that moves the track in: it fails when the claim is not this album's."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.track_claim(did, uri)),
+                "UpdateExpression": "SET #st = :m, track_id = :id REMOVE #u, #tk",
+                "ConditionExpression": "album_id = :me",
+                "ExpressionAttributeNames": {"#st": "claim_state", "#u": "claim_until", "#tk": "claim_token"},
+                "ExpressionAttributeValues": {
+                    ":m": to_value("member"),
+                    ":id": to_value(track_id),
+                    ":me": to_value(album_id),
+                },
+            }
+        }
+
+    # ---- album lease -----------------------------------------------------------------------
+
+    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
+        """Take the album's lease for one multi-step change; returns the album as it stands
+        under the lease (read by the same call), None while another holds it."""
+        now = int(time.time())
+        try:
+            out = self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="SET lock_token = :t, lock_until = :u",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(lock_until) OR lock_until < :now)",
+                ExpressionAttributeValues={
+                    ":t": to_value(token),
+                    ":u": {"N": str(now + seconds)},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return Album.from_data(from_item(out["Attributes"]))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+
+    def unlock_album(self, album_id: str, token: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="REMOVE lock_token, lock_until",
+                ConditionExpression="lock_token = :t",
+                ExpressionAttributeValues={":t": to_value(token)},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # gone with the album, or the lease expired and passed on

@@ -1,0 +1,132 @@
+"""Album-page cache in a DynamoDB table with a TTL attribute.
+
+DynamoDB removes expired items late (up to days), so every read checks `expires_at` itself.
+Invalidation leaves a tombstone stamped with the time it was written instead of deleting the
+entry: a reader that loaded the album before that moment cannot put its (stale) page back,
+because its write is conditional on the tombstone being older than its own read.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.aws_clients import dynamodb
+from albums_core.config import settings
+from albums_core.observability import logger
+
+# A DynamoDB item holds 400 KB; leave room for the key and the other attributes.
+_PLAIN_LIMIT = 100_000
+_ITEM_LIMIT = 380_000
+
+
+def album_cache_key(handle: str, slug: str) -> str:
+    return f"album#{handle.lower()}#{slug.lower()}"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class AlbumPageCache:
+    def __init__(self, table: str | None = None, ttl_seconds: int | None = None, client: Any = None) -> None:
+        self.table = table or settings().cache_table
+        self.ttl = ttl_seconds if ttl_seconds is not None else settings().cache_ttl_seconds
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb()
+
+    def get(self, key: str) -> str | None:
+        """The cached body, or None on a miss, an expired entry, a tombstone or a corrupt item."""
+        try:
+            item = self.client.get_item(TableName=self.table, Key={"cache_key": {"S": key}}).get("Item")
+        except ClientError:
+            logger.warning("cache read failed", extra={"cache_key": key}, exc_info=True)
+            return None
+        if not item:
+            return None
+        try:
+            if int(item["expires_at"]["N"]) <= time.time():
+                return None
+            if "body" in item:
+                return str(item["body"]["S"])
+            if "body_z" in item:
+                return zlib.decompress(item["body_z"]["B"]).decode("utf-8")
+        except (KeyError, ValueError, TypeError, zlib.error, UnicodeDecodeError):
+            logger.warning("corrupt cache item ignored", extra={"cache_key": key})
+        return None
+
+    def put(self, key: str, body: str, read_started_ms: int) -> bool:
+        """Store a page read from the database at `read_started_ms`. Refused (False) when an
+        invalidation happened after that read, or when the page is too large even compressed."""
+        raw = body.encode("utf-8")
+        attr: dict[str, Any]
+        if len(raw) <= _PLAIN_LIMIT:
+            attr = {"body": {"S": body}}
+        else:
+            packed = zlib.compress(raw, 6)
+            if len(packed) > _ITEM_LIMIT:
+                logger.info("album page too large to cache", extra={"cache_key": key, "bytes": len(raw)})
+                return False
+            attr = {"body_z": {"B": packed}}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "cache_key": {"S": key},
+                    "expires_at": {"N": str(int(time.time()) + self.ttl)},
+                    "written_at": {"N": str(now_ms())},
+                    **attr,
+                },
+                ConditionExpression="attribute_not_exists(invalidated_at) OR invalidated_at < :r",
+                ExpressionAttributeValues={":r": {"N": str(read_started_ms)}},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                logger.warning("cache write failed", extra={"cache_key": key}, exc_info=True)
+            return False
+
+    def invalidate(self, key: str) -> None:
+        """Replace the entry with a tombstone. Never raises."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "cache_key": {"S": key},
+                    "invalidated_at": {"N": str(now_ms())},
+                    "expires_at": {"N": str(int(time.time()) + self.ttl)},
+                },
+            )
+        except Exception:  # noqa: BLE001 - invalidation must never break the caller
+            logger.warning("cache invalidation failed", extra={"cache_key": key}, exc_info=True)
+
+
+def invalidate_album_cache(handle: str, slug: str, cache: AlbumPageCache | None = None) -> None:
+    """Drop the cached page of one album. Never raises."""
+    try:
+        (cache or AlbumPageCache()).invalidate(album_cache_key(handle, slug))
+    except Exception:  # noqa: BLE001
+        logger.warning("cache invalidation failed", exc_info=True)
+
+
+def invalidate_album_cache_by_id(album_id: str, cache: AlbumPageCache | None = None, repo: Any = None) -> None:
+    """Look up the album's handle and slug, then drop its cached page. Never raises."""
+    try:
+        from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+
+        repository = repo or CatalogueRepository()
+        album = repository.get_album(album_id)
+        if album is None:
+            return
+        artist = repository.get_artist(album.artist_did)
+        if artist is None:
+            return
+        invalidate_album_cache(artist.handle, album.slug, cache)
+    except Exception:  # noqa: BLE001
+        logger.warning("cache invalidation by id failed", extra={"album_id": album_id}, exc_info=True)

@@ -1,0 +1,65 @@
+"""Domain errors. Each carries its HTTP status and the message the contract gives it;
+albums_core.http.web maps them to responses in one place."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 500
+    detail = "internal error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        if detail is not None:
+            self.detail = detail
+
+
+class BadRequest(ServiceError):
+    status = 400
+    detail = "bad request"
+
+
+class InvalidCursor(BadRequest):
+    detail = "invalid cursor"
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+    detail = "not authenticated - login required"
+
+
+class InvalidSession(Unauthenticated):
+    detail = "invalid or expired session"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    detail = "forbidden"
+
+
+class NotFound(ServiceError):
+    status = 404
+    detail = "not found"
+
+
+class ArtistNotFound(NotFound):
+    detail = "artist not found"
+
+
+class AlbumNotFound(NotFound):
+    detail = "album not found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    detail = "conflict"
+
+
+class Unprocessable(ServiceError):
+    status = 422
+    detail = "invalid input"
+
+
+class UpstreamFailure(ServiceError):
+    status = 502
+    detail = "the artist's PDS could not complete the request"

@@ -1,0 +1,82 @@
+"""Our view of the artist's ATProto records (pure): record keys, and tracks built from
+track records."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from albums_core.domain.at_uri import AtUri
+from albums_core.domain.models import Track
+from albums_core.domain.public_urls import public_url
+
+LIST = "fm.plyr.list"
+TRACK = "fm.plyr.track"
+_B32 = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def new_tid() -> str:
+    """A record key in the TID format: microseconds since the epoch and a random clock id,
+    13 characters of sortable base32."""
+    value = (time.time_ns() // 1000) << 10 | int.from_bytes(os.urandom(2), "big") & 0x3FF
+    return "".join(_B32[(value >> (5 * i)) & 31] for i in range(12, -1, -1))
+
+
+def album_id_for(list_uri: str) -> str:
+    """An album's id follows from its list record, so two indexers racing over one record
+    create one album (the second create fails its condition)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, list_uri))
+
+
+def rkey_of(uri: str) -> str:
+    at = AtUri.parse(uri)
+    assert at is not None, uri
+    return at.rkey
+
+
+def _str(value: Any, limit: int = 10_000) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def track_fields(record_uri: str, cid: str, value: dict[str, Any]) -> dict[str, Any]:
+    """The Track fields a track record determines (ids, counters and album are ours)."""
+    blob = value.get("audioBlob")
+    ref = blob.get("ref") if isinstance(blob, dict) else None
+    blob_cid = ref.get("$link") if isinstance(ref, dict) else None
+    duration = value.get("duration")
+    features = value.get("features")
+    gate = value.get("supportGate")
+    audio_url = public_url(value.get("audioUrl"))  # anyone can write a record: no javascript: or metadata hosts
+    return {
+        "title": _str(value.get("title"), 256) or "untitled",
+        "file_id": _str(value.get("fileId"), 256) or rkey_of(record_uri),
+        "file_type": _str(value.get("fileType"), 16) or "unknown",
+        "r2_url": audio_url,
+        "duration": duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
+        "features": features if isinstance(features, list) else [],
+        "image_url": public_url(value.get("imageUrl")),
+        "support_gate": gate if isinstance(gate, dict) else None,
+        "description": _str(value.get("description"), 5000),
+        "created_at": _str(value.get("createdAt"), 64) or now_iso(),
+        "record_uri": record_uri,
+        "record_cid": cid,
+        "pds_blob_cid": blob_cid if isinstance(blob_cid, str) else None,
+        "audio_storage": "pds" if blob_cid else ("r2" if audio_url else None),
+    }
+
+
+def is_track_record(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("title"), str) and bool(value.get("title"))
+
+
+def new_track(track_id: int, did: str, album_id: str | None, record_uri: str, cid: str, value: dict[str, Any]) -> Track:
+    return Track.from_data(
+        {"id": track_id, "artist_did": did, "album_id": album_id, **track_fields(record_uri, cid, value)}
+    )

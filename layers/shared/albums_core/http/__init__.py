@@ -1,0 +1,1 @@
+"""HTTP plumbing of the API functions: the resolver, the error map, request and response models."""

@@ -1,0 +1,52 @@
+"""get_album: the album page, from the cache or from the catalogue and the artist's PDS."""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from albums_core.adapters.atproto.public_reads import fetch_list_order
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, now_ms
+from albums_core.adapters.dynamodb.session_lookup import Viewer
+from albums_core.domain.errors import AlbumNotFound
+from albums_core.domain.handles import normalize_artist_ref, normalize_slug
+from albums_core.domain.ordering import order_tracks
+from albums_core.domain.views import album_page, personalise
+from albums_core.observability import metrics
+
+
+class AlbumPages:
+    def __init__(self, repo: CatalogueRepository | None = None, cache: AlbumPageCache | None = None) -> None:
+        self.repo = repo or CatalogueRepository()
+        self.cache = cache or AlbumPageCache()
+
+    def render(self, raw_handle: str, raw_slug: str, viewer: Viewer | None) -> str:
+        handle, slug = normalize_artist_ref(raw_handle), normalize_slug(raw_slug)
+        if handle is None or slug is None:
+            raise AlbumNotFound()
+        key = album_cache_key(handle, slug)
+        body = self.cache.get(key)
+        if body is None:
+            metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
+            body = self._build(handle, slug, key)
+        else:
+            metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+        if viewer is None:
+            return body
+        page = json.loads(body)
+        liked = self.repo.liked_track_ids(viewer.did, [t["id"] for t in page["tracks"]])
+        return json.dumps(personalise(page, viewer.did, liked), separators=(",", ":"))
+
+    def _build(self, handle: str, slug: str, key: str) -> str:
+        started = now_ms()
+        loaded = self.repo.load_album_by_slug(handle, slug)
+        if loaded is None:
+            raise AlbumNotFound()
+        artist, album, tracks = loaded
+        record_order = fetch_list_order(artist.pds_url, album.list_uri)
+        ordered = order_tracks(tracks, record_order, album.track_order)
+        body = json.dumps(album_page(album, artist, ordered), separators=(",", ":"))
+        self.cache.put(key, body, started)
+        return body

@@ -1,0 +1,163 @@
+"""Logging in with an app password, logging out, and the guard of artist-only endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
+from albums_core.adapters.atproto import identity, xrpc
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.session_lookup import COOKIE_NAME, credentials_from
+from albums_core.adapters.dynamodb.session_store import Session, create_session, delete_session, load_session
+from albums_core.config import settings
+from albums_core.domain.errors import Forbidden, InvalidSession, ServiceError, Unauthenticated, UpstreamFailure
+from albums_core.domain.models import Artist
+from albums_core.domain.public_urls import public_url
+from albums_core.observability import logger
+
+PROFILE_COLLECTION = "app.bsky.actor.profile"
+
+
+class LoginFailed(ServiceError):
+    status = 401
+    detail = "invalid identifier or password"
+
+
+class ArtistProfileRequired(Forbidden):
+    detail = "artist_profile_required"
+
+
+@dataclass(frozen=True)
+class Caller:
+    session: Session
+    artist: Artist
+
+
+def session_cookie(session_id: str, max_age: int) -> Cookie:
+    """The session cookie, for a frontend that may live on another origin: HttpOnly, Path=/,
+    SameSite and Domain as deployed (SESSION_COOKIE_SAMESITE, SESSION_COOKIE_DOMAIN), Secure
+    outside local mode (loopback has no TLS) and always with SameSite=None, which browsers
+    refuse without it."""
+    config = settings()
+    same_site = SameSite(config.session_cookie_samesite)
+    return Cookie(
+        COOKIE_NAME,
+        session_id,
+        path="/",
+        domain=config.session_cookie_domain,
+        secure=not config.local_mode or same_site is SameSite.NONE_MODE,
+        http_only=True,
+        max_age=max_age,
+        same_site=same_site,
+    )
+
+
+def cleared_cookie() -> Cookie:
+    return session_cookie("", 0)
+
+
+def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
+    """Display name and avatar URL from the account's profile record, when there is one."""
+    try:
+        record = xrpc.get_record(pds_url, did, PROFILE_COLLECTION, "self")
+    except (xrpc.XrpcError, xrpc.PdsUnavailable):
+        return None, None
+    if record is None:
+        return None, None
+    name = record.value.get("displayName")
+    avatar = record.value.get("avatar")
+    cid = None
+    if isinstance(avatar, dict):
+        ref = avatar.get("ref")
+        cid = ref.get("$link") if isinstance(ref, dict) else None
+    avatar_url = public_url(  # the PDS endpoint comes from a DID document anyone can write
+        f"{pds_url}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
+        if isinstance(cid, str)
+        else None
+    )
+    return (name.strip()[:640] or None) if isinstance(name, str) else None, avatar_url
+
+
+def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -> tuple[Session, Artist]:
+    repo = repo or CatalogueWriter()
+    try:
+        who = identity.resolve(identifier)
+        out = xrpc.create_session(who.pds_url, who.did, password)
+    except (identity.UnknownIdentity, xrpc.XrpcError) as exc:
+        logger.info("login refused", extra={"reason": type(exc).__name__})
+        raise LoginFailed() from exc
+    except xrpc.PdsUnavailable as exc:
+        raise UpstreamFailure("the account's PDS could not be reached; try again") from exc
+    if out.get("did") != who.did:
+        raise LoginFailed()
+    tokens = xrpc.Tokens(str(out["accessJwt"]), str(out["refreshJwt"]))
+    display_name, avatar_url = _profile(who.pds_url, who.did)
+    artist = Artist(
+        did=who.did,
+        handle=who.handle,
+        display_name=display_name or who.handle,
+        avatar_url=avatar_url,
+        pds_url=who.pds_url,
+    )
+    repo.upsert_artist(artist)
+    session = create_session(who.did, who.handle, who.pds_url, tokens)
+    from albums_core.services.cleanup import resume_parked
+
+    resumed = resume_parked(repo, who.did, tokens)
+    if resumed:
+        logger.info("parked cleanups resumed", extra={"jobs": resumed})
+    return session, artist
+
+
+def logout(session: Session) -> None:
+    try:
+        xrpc.call(session.pds_url, "POST", "com.atproto.server.deleteSession", token=session.tokens.refresh_jwt)
+    except (xrpc.XrpcError, xrpc.PdsUnavailable):
+        logger.info("PDS session not deleted; ours is")
+    delete_session(session.session_id)
+
+
+def require_session(headers: Mapping[str, str] | None, cookies: Sequence[str] | None) -> Session:
+    session_id = credentials_from(headers, cookies)
+    if not session_id:
+        raise Unauthenticated()
+    return load_session(session_id)
+
+
+def require_artist(
+    headers: Mapping[str, str] | None, cookies: Sequence[str] | None, repo: CatalogueRepository | None = None
+) -> Caller:
+    session = require_session(headers, cookies)
+    artist = (repo or CatalogueRepository()).get_artist(session.did)
+    if artist is None:
+        raise ArtistProfileRequired()
+    return Caller(session, artist)
+
+
+def me(session: Session, repo: CatalogueRepository | None = None) -> dict[str, Any]:
+    artist = (repo or CatalogueRepository()).get_artist(session.did)
+    return {
+        "did": session.did,
+        "handle": artist.handle if artist else session.handle,
+        "display_name": artist.display_name if artist else None,
+        "avatar_url": public_url(artist.avatar_url) if artist else None,
+        "is_artist": artist is not None,
+    }
+
+
+__all__ = ["Caller", "InvalidSession", "login", "logout", "me", "require_artist", "require_session"]
+
+
+# Guards run before routing and body validation: they take the API Gateway event.
+
+
+def session_guard(event: dict[str, Any]) -> Session:
+    return require_session(event.get("headers"), event.get("cookies"))
+
+
+def artist_guard(event: dict[str, Any]) -> Caller:
+    return require_artist(event.get("headers"), event.get("cookies"))

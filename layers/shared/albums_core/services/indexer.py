@@ -1,0 +1,250 @@
+"""Indexing an artist's repository: their fm.plyr.track records and fm.plyr.list (album)
+records, read with listRecords, upserted into the catalogue. Only differences are written,
+so a second run changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import to_item, to_value
+from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.domain.at_uri import list_item_uris
+from albums_core.domain.errors import Conflict
+from albums_core.domain.models import Album, Artist, Track
+from albums_core.domain.records import LIST, TRACK, album_id_for, is_track_record, new_track, now_iso, track_fields
+from albums_core.domain.slugs import slugify
+from albums_core.domain.text_rules import salvage_title
+from albums_core.services import cleanup
+
+UNTITLED = "Untitled album"
+# The album lease the indexer takes to remove an album (as long as a request's).
+_LEASE_SECONDS = 60
+_RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _raced(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in _RACED
+
+
+def _title(value: dict[str, Any]) -> str:
+    return salvage_title(value.get("name")) or UNTITLED
+
+
+class Indexer:
+    def __init__(self, artist: Artist, repo: CatalogueWriter | None = None) -> None:
+        assert artist.pds_url
+        self.artist = artist
+        self.repo = repo or CatalogueWriter()
+        self.touched: set[str] = set()
+        # Albums another actor is changing or deleting right now (a request holding the
+        # album's lease, a cleanup job, a delete that finished meanwhile): their tracks are
+        # left to it, so no run reports or writes a state that actor is undoing.
+        self.busy: set[str] = set()
+        self.counts = {
+            "albums_created": 0,
+            "albums_updated": 0,
+            "albums_removed": 0,
+            "tracks_created": 0,
+            "tracks_updated": 0,
+            "tracks_removed": 0,
+        }
+
+    def run(self) -> dict[str, int]:
+        did, pds = self.artist.did, self.artist.pds_url
+        assert pds
+        # The catalogue before the PDS: a delete removes the list record before the album, so
+        # an album missing here is missing there too (read the other way round, a delete
+        # finishing in between would have the run create the album again).
+        local_albums = {a.list_uri: a for a in self.repo.artist_albums(did) if a.list_uri}
+        self.busy.update(cleanup.albums_in_cleanup(self.repo, did))
+        local_tracks = {t.record_uri: t for t in self.repo.artist_tracks(did) if t.record_uri}
+        remote_tracks = {r.uri: r for r in xrpc.list_records(pds, did, TRACK) if is_track_record(r.value)}
+        remote_lists = {r.uri: r for r in xrpc.list_records(pds, did, LIST) if r.value.get("listType") == "album"}
+
+        # Membership from the list records: a track belongs to the first album listing it.
+        membership: dict[str, str] = {}
+        orders: dict[str, list[str]] = {}
+        for list_uri in sorted(remote_lists, key=lambda u: (str(remote_lists[u].value.get("createdAt", "")), u)):
+            order = []
+            for uri in list_item_uris({"value": remote_lists[list_uri].value}):
+                if uri in remote_tracks and uri not in membership:
+                    membership[uri] = list_uri
+                    order.append(uri)
+            orders[list_uri] = order
+
+        albums: dict[str, Album] = {}
+        for list_uri, record in remote_lists.items():
+            try:
+                albums[list_uri] = self._upsert_album(local_albums.get(list_uri), list_uri, record, orders[list_uri])
+            except ClientError as exc:
+                # Deleted between the reads and this write: the delete finishes it.
+                if not _raced(exc) or self.repo.get_album(album_id_for(list_uri)) is not None:
+                    raise
+                self.busy.add(album_id_for(list_uri))
+        for list_uri, album in local_albums.items():
+            if list_uri not in remote_lists and album.list_cid:
+                self._remove_album(album, local_tracks)
+
+        for uri, record in remote_tracks.items():
+            local = local_tracks.get(uri)
+            member_of = albums.get(membership.get(uri, ""))
+            if (local and local.album_id in self.busy) or (member_of and member_of.id in self.busy):
+                continue
+            self._upsert_track(local, uri, record, member_of)
+        for uri, track in local_tracks.items():
+            if uri not in remote_tracks and track.album_id not in self.busy:
+                self.repo._transact([self.repo.delete_track_action(track)])
+                self.counts["tracks_removed"] += 1
+                if track.album_id:
+                    self.touched.add(track.album_id)
+
+        for album_id in self.touched - self.busy:
+            self._recount(album_id)
+        self.repo.client.update_item(
+            TableName=self.repo.table,
+            Key=to_item(keys.artist(did)),
+            UpdateExpression="SET synced_at = :n",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":n": to_value(now_iso())},
+        )
+        return self.counts
+
+    def _upsert_album(self, album: Album | None, list_uri: str, record: xrpc.Record, order: list[str]) -> Album:
+        title = _title(record.value)
+        if album is None:
+            created = str(record.value.get("createdAt") or now_iso())[:64]
+            base = slugify(title)
+            for n in range(1, 50):
+                slug = base if n == 1 else f"{base[:95]}-{n}"
+                album = Album(
+                    id=album_id_for(list_uri),
+                    artist_did=self.artist.did,
+                    slug=slug,
+                    title=title,
+                    list_uri=list_uri,
+                    list_cid=record.cid,
+                    created_at=created,
+                    updated_at=now_iso(),
+                    track_order=order,
+                )
+                try:
+                    self.repo.create_album(album, self.artist.handle)
+                    break
+                except Conflict:
+                    raced = self.repo.get_album(album.id)
+                    if raced is not None:  # another run indexed this record meanwhile
+                        return raced
+                    continue
+            assert album is not None
+            self.counts["albums_created"] += 1
+            self.touched.add(album.id)
+            return album
+        changes: dict[str, Any] = {}
+        if album.list_cid != record.cid:
+            changes["list_cid"] = record.cid
+        if album.track_order != order:
+            changes["track_order"] = order
+        if title != album.title:
+            slug = slugify(title)
+            if slug == album.slug or self.repo.claim_slug(self.artist.did, self.artist.handle, slug, album.id):
+                invalidate_album_cache(self.artist.handle, album.slug)
+                album = self.repo.finish_rename(album, self.artist.handle, title, slug, now_iso())
+            else:
+                changes["title"] = title
+        if changes:
+            album = self.repo.set_album_fields(album, **changes)
+        if changes or title != album.title:
+            self.counts["albums_updated"] += 1
+            self.touched.add(album.id)
+        return album
+
+    def _remove_album(self, album: Album, local_tracks: dict[str, Track]) -> None:
+        """An album whose list record is gone: its tracks become standalone, it goes. Under
+        the album's lease, like a request: when a request holds it (most likely the delete
+        that removed the list record) or the album is gone already, that request finishes."""
+        token = uuid.uuid4().hex
+        if not self.repo.lock_album(album.id, token, _LEASE_SECONDS):
+            self.busy.add(album.id)
+            return
+        try:
+            loaded = self.repo.load_album(album.id)
+            actions = []
+            for track in loaded[1] if loaded else []:
+                actions.append(self.repo.delete_track_action(track))
+                moved = replace(track, album_id=None)
+                actions.append(self.repo.put_track(moved))
+                if track.record_uri:
+                    local_tracks[track.record_uri] = moved
+            self.repo.transact_in_batches(actions, 98)
+            self.repo.delete_album_items(album, self.artist.handle)
+        finally:
+            self.repo.unlock_album(album.id, token)
+        invalidate_album_cache(self.artist.handle, album.slug)
+        self.counts["albums_removed"] += 1
+
+    def _upsert_track(self, local: Track | None, uri: str, record: xrpc.Record, album: Album | None) -> None:
+        album_id = album.id if album else None
+        if local is None:
+            track = new_track(self.repo.next_track_id(), self.artist.did, album_id, uri, record.cid, record.value)
+            if not self._write_track([self.repo.put_track(track)], album_id):
+                return
+            self.counts["tracks_created"] += 1
+        else:
+            track = Track.from_data(
+                {**asdict(local), **track_fields(uri, record.cid, record.value), "album_id": album_id}
+            )
+            if track == local:
+                return
+            actions = [self.repo.put_track(track)]
+            if local.album_id != album_id:
+                actions.insert(0, self.repo.delete_track_action(local))
+                if local.album_id:
+                    self.touched.add(local.album_id)
+            if not self._write_track(actions, album_id):
+                return
+            self.counts["tracks_updated"] += 1
+        if album_id:
+            self.touched.add(album_id)
+
+    def _write_track(self, actions: list[dict[str, Any]], album_id: str | None) -> bool:
+        """Into an album only while it exists: a track put in the partition of an album
+        deleted meanwhile would outlive it. False when it is gone (its delete finishes)."""
+        if album_id:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.repo.table,
+                        "Key": to_item(keys.album(album_id)),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self.repo._transact(actions)
+        except ClientError as exc:
+            if not album_id or not _raced(exc) or self.repo.get_album(album_id) is not None:
+                raise
+            self.busy.add(album_id)
+            return False
+        return True
+
+    def _recount(self, album_id: str) -> None:
+        try:
+            album = self.repo.recount(album_id)
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+            return  # deleted after it was read
+        if album is not None:
+            invalidate_album_cache(self.artist.handle, album.slug)
+
+
+def sync_artist(artist: Artist, repo: CatalogueWriter | None = None) -> dict[str, int]:
+    return Indexer(artist, repo).run()
