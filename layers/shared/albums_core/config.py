@@ -71,6 +71,13 @@ class Settings(BaseModel):
         alias="SESSION_COOKIE_DOMAIN", default=""
     )
     resync_after_seconds: int = Field(alias="RESYNC_AFTER_SECONDS", default=24 * 3600, ge=1)
+    # OAuth sign-in: the API's public base URL (its stage included: the client id and redirect
+    # URI are under it), the web app's base URL (where the callback sends the browser), the scope.
+    public_api_url: Url = Field(alias="PUBLIC_API_URL", default="")
+    frontend_url: Url = Field(alias="FRONTEND_URL", default="")
+    oauth_scope: Annotated[str, BeforeValidator(lambda v: " ".join(str(v).split()))] = Field(
+        alias="OAUTH_SCOPE", default="atproto repo:fm.plyr.list repo:fm.plyr.track"
+    )
 
     @property
     def cursor_key_parameter(self) -> str:

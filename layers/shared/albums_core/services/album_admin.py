@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.atproto.record_writes import DELETE, Edit, apply_edits, read_snapshot, write_records
-from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, XrpcError
+from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, ScopeMissing, SessionRevoked, XrpcError
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.adapters.dynamodb.session_store import pds_session
@@ -56,6 +56,8 @@ def pds_errors() -> Iterator[None]:
         yield
     except SessionRevoked as exc:
         raise InvalidSession() from exc
+    except ScopeMissing as exc:
+        raise Forbidden(f"the sign-in did not grant the permission this change needs: {exc.scope}") from exc
     except PdsUnavailable as exc:
         metrics.add_metric(name="PdsCallFailed", unit=MetricUnit.Count, value=1)
         logger.warning("PDS call failed", extra={"reason": str(exc)})

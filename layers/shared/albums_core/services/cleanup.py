@@ -3,9 +3,13 @@ album (the album is gone from every read at once) and leaves a job item; the cat
 stream hands the job to the cleanup function, which orphans or deletes the remaining tracks
 on the PDS and in DynamoDB in batches, then the cover when nothing refers to it.
 
-A job carries its own sealed copy of the requesting session's PDS tokens, so a later logout
-does not strand it. When the PDS refuses them, the job parks; the artist's next login hands
-it fresh tokens and it resumes. Every step is idempotent: a job may run any number of times.
+A job of an app-password session carries its own sealed copy of the session's PDS tokens, so
+a later logout does not strand it. A job of an OAuth session refers to the session instead
+(`session_ref`, the session's stored key): OAuth refresh tokens rotate and a spent one revokes
+the grant, so there is one copy of the tokens and the job refreshes them under the session's
+lease like any request. When the PDS refuses the tokens (or the session is gone), the job
+parks; the artist's next sign-in hands it fresh credentials and it resumes. Every step is
+idempotent: a job may run any number of times.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import uuid
 from typing import Any
 
 from albums_core.adapters.atproto.record_writes import DELETE, MAX_WRITES, Edit, apply_edits
-from albums_core.adapters.atproto.xrpc import PdsSession, SessionRevoked, Tokens
+from albums_core.adapters.atproto.xrpc import DpopPdsSession, PdsSession, SessionRevoked, Tokens
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
+from albums_core.domain.errors import InvalidSession
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger
@@ -42,8 +47,11 @@ def _sealed(tokens: Tokens, job_id: str) -> dict[str, Any]:
     return seal(payload, f"job:{job_id}")
 
 
-def job_item(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tokens) -> dict[str, Any]:
+def job_item(
+    album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tokens, session_ref: str = ""
+) -> dict[str, Any]:
     job_id = uuid.uuid4().hex
+    credentials = {"session_ref": session_ref} if session_ref else _sealed(tokens, job_id)
     return {
         **job_key(job_id),
         "job_id": job_id,
@@ -59,14 +67,15 @@ def job_item(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tok
         "created_at": now_iso(),
         "gsi2pk": f"JOBS#{album.artist_did}",
         "gsi2sk": f"{PENDING}#{job_id}",
-        **_sealed(tokens, job_id),
+        **credentials,
     }
 
 
 def hand_over(repo: CatalogueWriter, album: Album, handle: str, cascade: bool, pds: PdsSession) -> None:
     """The album and its slug go, the job comes, in one transaction (the list record is
     already deleted on the PDS)."""
-    job = job_item(album, handle, cascade, pds.pds_url, pds.tokens)
+    session_ref = pds.session_key if isinstance(pds, DpopPdsSession) else ""
+    job = job_item(album, handle, cascade, pds.pds_url, pds.tokens, session_ref)
     repo._transact(
         [
             repo._delete(keys.album(album.id)),
@@ -116,14 +125,9 @@ def load_job(repo: CatalogueWriter, job_id: str) -> dict[str, Any] | None:
     return from_item(item) if item else None
 
 
-def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_WRITES) -> str:
-    """Finish an album deletion; returns "done", "parked" or "gone" (already finished)."""
-    repo = repo or CatalogueWriter()
-    job = load_job(repo, job_id)
-    if job is None:
-        return "gone"
-    if job["status"] == PARKED:
-        return PARKED
+def _job_session(repo: CatalogueWriter, job: dict[str, Any]) -> PdsSession:
+    """The job's own copy of an app-password session's tokens; refreshed ones are stored back."""
+    job_id = str(job["job_id"])
     context = f"job:{job_id}"
     try:
         opened = json.loads(unseal({k: job[k] for k in ("sealed_key", "sealed_nonce", "sealed_data")}, context))
@@ -141,7 +145,28 @@ def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_W
             },
         )
 
-    pds = PdsSession(job["pds_url"], job["artist_did"], Tokens(opened["access"], opened["refresh"]), store_back)
+    return PdsSession(job["pds_url"], job["artist_did"], Tokens(opened["access"], opened["refresh"]), store_back)
+
+
+def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_WRITES) -> str:
+    """Finish an album deletion; returns "done", "parked" or "gone" (already finished)."""
+    repo = repo or CatalogueWriter()
+    job = load_job(repo, job_id)
+    if job is None:
+        return "gone"
+    if job["status"] == PARKED:
+        return PARKED
+    if job.get("session_ref"):
+        from albums_core.adapters.dynamodb.session_store import load_session_by_key, pds_session
+
+        try:
+            pds = pds_session(load_session_by_key(str(job["session_ref"])))
+        except InvalidSession:
+            _set_status(repo, job, PARKED)
+            logger.info("cleanup parked until the artist signs in again", extra={"job_id": job_id})
+            return PARKED
+    else:
+        pds = _job_session(repo, job)
     cascade = bool(job["cascade"])
     try:
         while True:
@@ -178,8 +203,10 @@ def albums_in_cleanup(repo: CatalogueWriter, did: str) -> set[str]:
     return {str(j["album_id"]) for j in jobs if j.get("album_id")}
 
 
-def resume_parked(repo: CatalogueWriter, did: str, tokens: Tokens) -> int:
-    """At login: parked jobs of the artist get the new session's tokens and run again."""
+def resume_parked(repo: CatalogueWriter | None, did: str, tokens: Tokens | None = None, session_ref: str = "") -> int:
+    """At sign-in: parked jobs of the artist get the new session's credentials (a sealed copy
+    of app-password tokens, or a reference to the OAuth session) and run again."""
+    repo = repo or CatalogueWriter()
     items = repo._query_all(
         IndexName="gsi2",
         KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
@@ -187,6 +214,10 @@ def resume_parked(repo: CatalogueWriter, did: str, tokens: Tokens) -> int:
     )
     for item in items:
         job_id = item["job_id"]
+        if session_ref:
+            _set_status(repo, item, PENDING, session_ref=session_ref)
+            continue
+        assert tokens is not None
         sealed = _sealed(tokens, job_id)
         _set_status(
             repo,
@@ -195,5 +226,6 @@ def resume_parked(repo: CatalogueWriter, did: str, tokens: Tokens) -> int:
             sealed_key=sealed["sealed_key"],
             sealed_nonce=sealed["sealed_nonce"],
             sealed_data=sealed["sealed_data"],
+            session_ref="",
         )
     return len(items)
