@@ -335,3 +335,68 @@ def test_pds_options(settings_env: pytest.MonkeyPatch) -> None:
 
 
 _ = (Callable, Iterator)
+
+
+def test_a_cleanup_job_after_a_refresh_uses_the_sessions_tokens(oauth_env: LocalPds) -> None:
+    """A job of an OAuth session holds no tokens of its own: it refers to the session, and
+    refreshes it under the same lease as any request."""
+    from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+    from albums_core.domain.records import TRACK
+    from albums_core.services import cleanup
+    from albums_core.services.indexer import sync_artist
+
+    session_id = session_for("alice.test")
+    session = session_store.load_session(session_id)
+    pds = session_store.pds_session(session)
+    n = cleanup.SYNC_DELETE_MAX_TRACKS + 5
+    writes = [
+        {
+            "$type": "com.atproto.repo.applyWrites#create",
+            "collection": TRACK,
+            "value": {
+                "$type": TRACK,
+                "title": f"T{i}",
+                "artist": "A",
+                "fileType": "mp3",
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "album": "Big",
+            },
+        }
+        for i in range(n)
+    ]
+    uris = [r["uri"] for r in pds.apply_writes(writes, swap_commit=None)["results"]]
+    items = [{"subject": {"uri": u, "cid": xrpc.get_record(session.pds_url, *u[5:].split("/")).cid}} for u in uris]  # type: ignore[union-attr]
+    pds.create_record(
+        LIST,
+        {"$type": LIST, "name": "Big", "listType": "album", "items": items, "createdAt": "2026-01-01T00:00:00.000Z"},
+    )
+    repo = CatalogueWriter()
+    artist = repo.get_artist(session.did)
+    assert artist is not None
+    sync_artist(artist)
+    loaded = repo.load_album_by_slug("alice.test", "big")
+    assert loaded is not None
+    album_id = loaded[1].id
+
+    status, _, body, _ = call(
+        "delete_album",
+        "DELETE",
+        f"/albums/{album_id}",
+        query={"cascade": "false"},
+        session=session_id,
+        path_params={"ref": album_id},
+    )
+    assert status == 200, body
+    (job,) = repo._query_all(
+        IndexName="gsi2",
+        KeyConditionExpression="gsi2pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"JOBS#{session.did}"}},
+    )
+    assert job["session_ref"] and "sealed_data" not in job  # no copy of the rotating tokens
+
+    _expire_access_token(session_id)
+    assert cleanup.run_job(str(job["job_id"])) == "done"
+    assert cleanup.remaining_tracks(repo, album_id) == []
+    assert session_store.load_session(session_id).grant_version == 1  # the job refreshed the session itself
+    on_pds = {r.uri: r for r in xrpc.list_records(session.pds_url, session.did, TRACK)}
+    assert all(u in on_pds and "album" not in on_pds[u].value for u in uris)
