@@ -4,11 +4,12 @@ import base64
 from typing import Any
 
 from albums_core.domain.cover_images import MAX_DIRECT_BYTES, TooLarge, process
+from albums_core.http.guards import album_guard
 from albums_core.http.multipart import parse, single_file
 from albums_core.http.response_models import COVER_BODY, SESSION, CoverResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin, album_guard
+from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.covers import attach
 
 app = make_app()

@@ -63,3 +63,7 @@ class Unprocessable(ServiceError):
 class UpstreamFailure(ServiceError):
     status = 502
     detail = "the artist's PDS could not complete the request"
+
+
+class TrackTaken(Conflict):
+    detail = "track already belongs to another album"
