@@ -87,7 +87,7 @@ def test_renamed_changes_nothing_when_the_name_is_already_right() -> None:
 uris = st.sampled_from([A, B, C, D])
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(st.lists(uris), st.permutations([A, B, C, D]))
 def test_reordered_lists_the_order_first_and_drops_only_duplicates(listed: list[str], order: list[str]) -> None:
     record = a_list(*(ref(u, f"c{i}") for i, u in enumerate(listed)))
@@ -99,7 +99,7 @@ def test_reordered_lists_the_order_first_and_drops_only_duplicates(listed: list[
             assert item == ref(uri, f"c{listed.index(uri)}")  # the first occurrence, as it was
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(st.lists(uris), st.lists(uris))
 def test_appended_never_lists_a_uri_twice_that_was_once(listed: list[str], new: list[str]) -> None:
     record = a_list(*(ref(u) for u in dict.fromkeys(listed)))
