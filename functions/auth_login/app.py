@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from albums_core.config import settings
+from albums_core.http import cookies
 from albums_core.http.request_models import LoginBody
 from albums_core.http.response_models import LoginResponse, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
@@ -31,7 +32,7 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
         sync_artist(artist)
     except Exception:  # noqa: BLE001 - the login stands; POST /artists/me/sync retries the indexing
         logger.warning("indexing at login failed", exc_info=True)
-    cookie = auth.session_cookie(session.session_id, settings().session_ttl_seconds)
+    cookie = cookies.session_cookie(session.session_id, settings().session_ttl_seconds)
     return json_response(
         200, {"session_id": session.session_id, "did": session.did, "handle": session.handle}, cookies=[cookie]
     )

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from albums_core.http import cookies
 from albums_core.http.response_models import SESSION, LogoutResponse, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
 from albums_core.services import auth
@@ -21,7 +22,7 @@ app = make_app()
 )
 def logout() -> Response[Any]:
     auth.logout(app.context["caller"])
-    cleared = auth.cleared_cookie()
+    cleared = cookies.cleared_cookie()
     return json_response(200, {"logged_out": True}, cookies=[cleared])
 
 

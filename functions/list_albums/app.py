@@ -3,13 +3,10 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from albums_core.config import require
 from albums_core.http.response_models import AlbumListResponse, responses
-from albums_core.http.web import make_app, resolve
-from albums_core.observability import logger, metrics, tracer
+from albums_core.http.web import lambda_entry, make_app
 from albums_core.services.listing import list_albums as list_page
 
 # Only this function signs cursors: without the key's parameter name its init fails at once,
@@ -33,8 +30,4 @@ def list_albums(
     return list_page(limit, cursor)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context)
+lambda_handler = lambda_entry(app)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.config import require
-from albums_core.observability import STREAM_EVENT_ID, logger, metrics, tracer
+from albums_core.observability import STREAM_EVENT_ID, trigger_entry
 from albums_core.services.stream_events import PageInvalidations, handle_with_dead_letters
 
 # Poison records go to this queue: without its URL the init fails, not the first bad record.
@@ -18,9 +18,7 @@ require("DEAD_LETTER_QUEUE_URL")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@logger.inject_lambda_context(correlation_id_path=STREAM_EVENT_ID)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@trigger_entry(STREAM_EVENT_ID)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     # Each album page the batch makes stale is dropped once, after its records; before the
     # response, so a crash here has the whole batch delivered again.

@@ -11,7 +11,7 @@ from albums_core.adapters.aws_clients import client
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.domain.cover_images import MAX_UPLOAD_BYTES, process
 from albums_core.domain.errors import ServiceError
-from albums_core.observability import S3_REQUEST_ID, logger, metrics, tracer
+from albums_core.observability import S3_REQUEST_ID, logger, metrics, trigger_entry
 from albums_core.services.covers import album_of_upload, attach, bucket
 
 
@@ -43,9 +43,7 @@ def _handle(key: str, size: int) -> str:
     return outcome
 
 
-@logger.inject_lambda_context(correlation_id_path=S3_REQUEST_ID)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@trigger_entry(S3_REQUEST_ID)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes = {}
     for record in event.get("Records", []):

@@ -1,13 +1,12 @@
 """POST /albums/{album_id}/cover: a cover from a multipart upload (field `image`)."""
 
-import base64
 from typing import Any
 
 from albums_core.domain.cover_images import MAX_DIRECT_BYTES, TooLarge, process
 from albums_core.http.guards import album_guard
 from albums_core.http.multipart import parse, single_file
 from albums_core.http.response_models import COVER_BODY, SESSION, CoverResponse, responses
-from albums_core.http.web import lambda_entry, make_app, path_param
+from albums_core.http.web import lambda_entry, make_app, path_param, raw_body
 from albums_core.services import auth
 from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.covers import attach
@@ -33,8 +32,7 @@ def upload_cover(ref: str) -> dict[str, Any]:
     admin = AlbumAdmin(caller)
     album = admin.owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
     event = app.current_event.raw_event
-    raw = event.get("body") or ""
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8", "surrogateescape")
+    body = raw_body(event)
     if len(body) > MAX_DIRECT_BYTES + _FRAMING:
         raise TooLarge()
     content_type = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -19,6 +21,18 @@ metrics = Metrics()
 S3_REQUEST_ID = 'Records[0].responseElements."x-amz-request-id"'
 STREAM_EVENT_ID = "Records[0].eventID"
 
-# Every handler imports this module at init (directly or through web): a function deployed
-# without one of the Globals' resource names fails its init here, naming the variable.
-settings()
+Handler = Callable[[Any, Any], Any]
+
+
+def trigger_entry(correlation_id_path: str) -> Callable[[Handler], Handler]:
+    """The handler of an event-triggered function: settings checked at init (a function
+    deployed without one of the Globals' resource names fails its init, naming the variable),
+    then correlation id, tracing and metrics around each invocation."""
+    settings()
+
+    def wrap(handler: Handler) -> Handler:
+        traced = tracer.capture_lambda_handler(handler)
+        measured = metrics.log_metrics(capture_cold_start_metric=True)(traced)
+        return cast(Handler, logger.inject_lambda_context(correlation_id_path=correlation_id_path)(measured))
+
+    return wrap

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from albums_core.domain.errors import NotFound, ServiceError
-from albums_core.observability import logger
+from albums_core.observability import logger, trigger_entry
 
 
 def error_response(status: int, detail: str) -> Response:
@@ -73,7 +73,8 @@ def _header(event: dict[str, Any], name: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _raw_body(event: dict[str, Any]) -> bytes:
+def raw_body(event: dict[str, Any]) -> bytes:
+    """The request body as bytes, decoded as API Gateway encoded it."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return base64.b64decode(body)
@@ -99,7 +100,7 @@ def check_body(event: dict[str, Any], accepts: tuple[str, ...]) -> tuple[dict[st
         return event, (415, f"Content-Type must be {' or '.join(accepts)}")
     if media == JSON:
         try:
-            parsed = json.loads(_raw_body(event))
+            parsed = json.loads(raw_body(event))
         except (ValueError, RecursionError):
             return event, (422, "body: must be valid JSON")
         if not isinstance(parsed, dict):
@@ -177,14 +178,11 @@ def optional_viewer(app: APIGatewayHttpResolver) -> Any:
 def lambda_entry(
     app: APIGatewayHttpResolver, guard: Any = None, accepts: tuple[str, ...] = (JSON,)
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The function's handler: correlation id, tracing, metrics, then the (guarded) route."""
+    """The handler of every API function: settings checked at init, then correlation id,
+    tracing, metrics and the (guarded) route."""
     from aws_lambda_powertools.logging import correlation_paths
 
-    from albums_core.observability import metrics, tracer
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics(capture_cold_start_metric=True)
+    @trigger_entry(correlation_paths.API_GATEWAY_HTTP)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if guard is None:
             return resolve(app, event, context, accepts)

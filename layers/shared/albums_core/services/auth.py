@@ -7,13 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-
 from albums_core.adapters.atproto import identity, xrpc
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
-from albums_core.adapters.dynamodb.session_lookup import COOKIE_NAME, credentials_from
+from albums_core.adapters.dynamodb.session_lookup import credentials_from
 from albums_core.adapters.dynamodb.session_store import Session, create_session, delete_session, load_session
-from albums_core.config import settings
 from albums_core.domain.errors import Forbidden, InvalidSession, ServiceError, Unauthenticated, UpstreamFailure
 from albums_core.domain.models import Artist
 from albums_core.domain.public_urls import public_url
@@ -35,29 +32,6 @@ class ArtistProfileRequired(Forbidden):
 class Caller:
     session: Session
     artist: Artist
-
-
-def session_cookie(session_id: str, max_age: int) -> Cookie:
-    """The session cookie, for a frontend that may live on another origin: HttpOnly, Path=/,
-    SameSite and Domain as deployed (SESSION_COOKIE_SAMESITE, SESSION_COOKIE_DOMAIN), Secure
-    outside local mode (loopback has no TLS) and always with SameSite=None, which browsers
-    refuse without it."""
-    config = settings()
-    same_site = SameSite(config.session_cookie_samesite)
-    return Cookie(
-        COOKIE_NAME,
-        session_id,
-        path="/",
-        domain=config.session_cookie_domain,
-        secure=not config.local_mode or same_site is SameSite.NONE_MODE,
-        http_only=True,
-        max_age=max_age,
-        same_site=same_site,
-    )
-
-
-def cleared_cookie() -> Cookie:
-    return session_cookie("", 0)
 
 
 def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
