@@ -152,14 +152,22 @@ class Sealer(Protocol):
 
 
 class CoverStore(Protocol):
-    """Cover objects: the image and its thumbnail, and forms for uploads straight to the store."""
+    """Cover objects: each cover's image and thumbnail, uploads straight to the store."""
 
-    def store(self, cover: Cover) -> None: ...
+    def put(self, cover: Cover) -> None:
+        """The image and its thumbnail, under the keys the cover names."""
+        ...
+
+    def read(self, key: str, max_bytes: int) -> bytes | None:
+        """An object's bytes; None when it is missing or larger than `max_bytes`."""
+        ...
+
+    def delete(self, key: str) -> None: ...
 
     def delete_image(self, image_id: str) -> None:
         """Every object of one cover (image and thumbnail); nothing when there is none."""
         ...
 
-    def upload_form(self, key: str, max_bytes: int, seconds: int) -> dict[str, Any]:
-        """A presigned POST: `url` and `fields`."""
+    def upload_form(self, key: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        """A presigned POST for one key: `url` and `fields`."""
         ...
