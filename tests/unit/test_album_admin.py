@@ -218,7 +218,8 @@ def test_attach_that_failed_between_the_tracks_and_the_list_is_finished_by_a_ret
             raise refused("InternalServerError")()
 
     pds.before_write = second_write_fails
-    raises(UpstreamFailure, 502, lambda: admin.attach(meta["id"], uris))
+    refusal = "your PDS refused the change (InternalServerError); repeat the request to finish it"
+    raises(UpstreamFailure, 502, lambda: admin.attach(meta["id"], uris), refusal)
     # The track records carry the album already; the list and the catalogue do not.
     assert all((pds.value(u) or {}).get("album") == "Midway" for u in uris)
     assert world.listed(meta) == [] and world.album_tracks(meta["id"]) == []
