@@ -4,6 +4,7 @@ in this process as Lambda would, sign-in and consent over the provider's JSON AP
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -256,7 +257,7 @@ def test_production_settings_refuse_loopback_and_http_issuers(
 def test_client_metadata_and_jwks(oauth_env: LocalPds, settings_env: pytest.MonkeyPatch) -> None:
     setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
     setenv(settings_env, "PUBLIC_API_URL", "https://api.example.org/dev")
-    oauth_client.client_keys.cache_clear()
+    oauth_client.clear_client_keys()
     status, _, doc, _ = call("oauth_client_metadata", "GET", "/oauth-client-metadata.json")
     assert status == 200
     assert doc["client_id"] == "https://api.example.org/dev/oauth-client-metadata.json"
@@ -265,6 +266,21 @@ def test_client_metadata_and_jwks(oauth_env: LocalPds, settings_env: pytest.Monk
     assert doc["jwks_uri"] == "https://api.example.org/dev/.well-known/jwks.json"
     status, _, jwks, _ = call("oauth_jwks", "GET", "/.well-known/jwks.json")
     assert status == 200 and jwks["keys"] and all("d" not in k and k["alg"] == "ES256" for k in jwks["keys"])
+
+    # a rotation: both keys published, the promoted one signs
+    from tools.oauth_key import key_set
+
+    from albums_core.adapters.aws_clients import client
+
+    name = os.environ["OAUTH_KEY_PARAMETER"]
+    current = json.loads(client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+    rotated = key_set(key_set(current, "add"), "promote")
+    client("ssm").put_parameter(Name=name, Value=json.dumps(rotated), Type="SecureString", Overwrite=True)
+    oauth_client.clear_client_keys()
+    status, _, jwks, _ = call("oauth_jwks", "GET", "/.well-known/jwks.json")
+    assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in rotated["keys"]]
+    signer = oauth_client.make_client(oauth_client.client_identity())
+    assert signer.client_secret_kid == rotated["keys"][0]["kid"]
 
 
 def _expire_access_token(session_id: str) -> None:

@@ -5,7 +5,8 @@ internals, named where used).
 Production is a confidential client (`private_key_jwt`, ES256) whose metadata document and
 JWKS the API serves; its keys are in an SSM SecureString (`OAUTH_KEY_PARAMETER`, JSON
 `{"keys": [private JWK, ...]}`: the first signs, all are published, so a key is rotated by
-putting a new one first and dropping the old one later). In local mode the client is the
+publishing a new one, making it the signing one once every container has read it, and
+dropping the old one later: tools/oauth_key.py). In local mode the client is the
 loopback development client (no key), and only there are the library's https/loopback/issuer
 checks relaxed: the local PDS is `http://localhost:<port>`.
 
@@ -26,7 +27,6 @@ import time
 from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -139,9 +139,25 @@ def _b64url_int(raw: str) -> int:
     return int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big")
 
 
-@lru_cache(maxsize=1)
+# Keys are read again after this long: a rotation reaches warm containers without a deploy.
+KEYS_TTL_SECONDS = 300
+_KEYS: dict[str, Any] = {}
+
+
 def client_keys() -> tuple[tuple[str, Any, dict[str, str]], ...]:
     """(kid, private key, public JWK) of every configured client key, the signing one first."""
+    if _KEYS and time.monotonic() - _KEYS["at"] < KEYS_TTL_SECONDS:
+        return tuple(_KEYS["keys"])
+    keys = _read_client_keys()
+    _KEYS.update(at=time.monotonic(), keys=keys)
+    return keys
+
+
+def clear_client_keys() -> None:
+    _KEYS.clear()
+
+
+def _read_client_keys() -> tuple[tuple[str, Any, dict[str, str]], ...]:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from albums_core.adapters.aws_clients import client as aws_client
