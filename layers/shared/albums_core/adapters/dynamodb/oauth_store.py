@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from atproto_oauth.stores.base import StateStore as LibraryStateStore
+
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
 from albums_core.config import settings
@@ -61,13 +63,7 @@ def _take(key: str) -> tuple[str, bytes | None]:
         return "missing", None
 
 
-def _state_base() -> type:
-    from atproto_oauth.stores.base import StateStore as Base
-
-    return Base
-
-
-class StateStore(_state_base()):  # type: ignore[misc]
+class StateStore(LibraryStateStore):
     """The library's state store. Reading a state consumes it; `outcome` tells the last read
     apart (missing: never issued or already used; expired)."""
 
