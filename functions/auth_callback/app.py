@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from albums_core.http.response_models import redirect_responses
-from albums_core.http.web import lambda_entry, make_app, request_base
+from albums_core.http.web import lambda_entry, make_app, redirect, request_base
 from albums_core.services import oauth_login
 
 app = make_app()
@@ -25,7 +25,7 @@ app = make_app()
 def callback() -> Response[Any]:
     params = {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if isinstance(v, str)}
     location = oauth_login.callback(params, request_base(app))
-    return Response(status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
+    return redirect(303, location)
 
 
 lambda_handler = lambda_entry(app)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from albums_core.http.response_models import redirect_responses
-from albums_core.http.web import lambda_entry, make_app, request_base
+from albums_core.http.web import lambda_entry, make_app, redirect, request_base
 from albums_core.services import oauth_login
 
 app = make_app()
@@ -19,14 +19,14 @@ app = make_app()
     description="Exactly one of `handle` (a handle or DID) and `pds_url`; redirects to the authorization server.",
     operation_id="auth_start",
     tags=["sessions"],
-    responses=redirect_responses(307, "to the authorization server's authorize page", 400, 502),
+    responses=redirect_responses(307, "to the authorization server's authorize page", 400, 422, 502),
 )
 def start(
     handle: Annotated[str | None, Query(max_length=2048)] = None,
     pds_url: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[Any]:
     location = oauth_login.start(handle, pds_url, request_base(app))
-    return Response(status_code=307, headers={"Location": location, "Cache-Control": "no-store"})
+    return redirect(307, location)
 
 
 lambda_handler = lambda_entry(app)

@@ -188,10 +188,19 @@ def responses(model: type[BaseModel], *errors: int, status: int = 200, also: dic
     return out
 
 
+class RedirectResponse(BaseModel):
+    location: str = Field(description="where the browser is sent (also the Location header)")
+
+
 def redirect_responses(status: int, where: str, *errors: int) -> Any:
-    """The `responses` of a route that answers with a redirect (its Location header)."""
+    """The `responses` of a route that answers with a redirect: the Location header, and the
+    same URL as a JSON body (every answer of the API is JSON)."""
     out: dict[int, dict[str, Any]] = {
-        status: {"description": f"redirect {where}", "headers": {"Location": {"schema": {"type": "string"}}}}
+        status: {
+            "description": f"redirect {where}",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"model": RedirectResponse}},
+        }
     }
     for code in errors:
         out[code] = {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorResponse}}}

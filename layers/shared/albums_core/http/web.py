@@ -206,5 +206,15 @@ def request_base(app: APIGatewayHttpResolver) -> str:
     return f"{scheme}://{host}{prefix}" if host else ""
 
 
+def redirect(status: int, location: str) -> Response:
+    """A redirect (303/307) that is JSON too, like every answer of the API; never cached."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"location": location},
+        headers={"Location": location, "Cache-Control": "no-store"},
+    )
+
+
 def json_response(status: int, body: Any, cookies: list[Any] | None = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, cookies=cookies)
