@@ -416,3 +416,13 @@ def test_a_cleanup_job_after_a_refresh_uses_the_sessions_tokens(oauth_env: Local
     assert session_store.load_session(session_id).grant_version == 1  # the job refreshed the session itself
     on_pds = {r.uri: r for r in xrpc.list_records(session.pds_url, session.did, TRACK)}
     assert all(u in on_pds and "album" not in on_pds[u].value for u in uris)
+
+
+def test_a_did_whose_pds_is_no_authorization_server(oauth_env: LocalPds, pds: Any) -> None:
+    """The DID document names a PDS that offers no OAuth (here the record server): 400."""
+    from tests.support.plc import create_owned_account
+
+    owned = create_owned_account(oauth_env, f"noauth{int(time.time())}.test", "noauth-pass-1234")
+    owned.move_to(pds.url)
+    status, body, _ = start(handle=owned.did)
+    assert status == 400 and "OAuth" in body["detail"], body
