@@ -274,7 +274,11 @@ def refresh_oauth(session: Session) -> Grant:
     while True:
         if _take_lease(session.key, owner):
             try:
-                if _adopt(session, _read(session.key)):
+                try:
+                    current = _read(session.key)
+                except InvalidSession as exc:
+                    raise SessionRevoked("the session ended") from exc
+                if _adopt(session, current):
                     return session.grant
                 try:
                     grant = oauth_client.refresh(session.did, session.pds_url, session.grant)
