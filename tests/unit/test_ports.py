@@ -23,9 +23,6 @@ IMPLEMENTATIONS: dict[type, tuple[str, type]] = {
     ports.Pds: ("albums_core.adapters.atproto.xrpc:PdsSession", fakes.FakePds),
 }
 
-# Adapters another branch adds (the ports were written against it): checked once it is merged.
-NOT_YET_MERGED = {"albums_core.adapters.s3_covers"}
-
 
 def methods(port: type) -> dict[str, inspect.Signature]:
     return {
@@ -45,12 +42,7 @@ def parameters(signature: inspect.Signature) -> list[tuple[str, Any, bool]]:
 
 def adapter_class(path: str) -> type:
     module, name = path.split(":")
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except ModuleNotFoundError as exc:
-        if exc.name != module or module not in NOT_YET_MERGED:
-            raise
-        pytest.skip(f"{module} comes with the branch that moves S3 calls into adapters")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("port", list(IMPLEMENTATIONS), ids=lambda p: p.__name__)
