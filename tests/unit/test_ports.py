@@ -21,6 +21,7 @@ IMPLEMENTATIONS: dict[type, tuple[str, type]] = {
     ports.Sealer: ("albums_core.adapters.kms_sealer:KmsSealer", fakes.FakeSealer),
     ports.CoverStore: ("albums_core.adapters.s3_covers:CoverStore", fakes.FakeCoverStore),
     ports.Pds: ("albums_core.adapters.atproto.xrpc:PdsSession", fakes.FakePds),
+    ports.DeletionJobs: ("albums_core.services.album_admin:CleanupHandOver", fakes.FakeDeletionJobs),
 }
 
 
