@@ -2,8 +2,9 @@
 swap-guarded), then in the catalogue, then the cache is invalidated. A PDS failure answers
 502 and leaves a state from which the same request, repeated, finishes the job.
 
-The catalogue, the PDS session and the page cache are ports (albums_core.ports) given to the
-constructor; a handler gives none and gets the production adapters. Request bodies are
+The catalogue, the PDS session, the page cache and the deletion jobs are ports
+(albums_core.ports) given to the constructor; a handler gives none and gets the production
+adapters (tests/unit/test_album_admin.py gives the in-memory fakes). Request bodies are
 typed and bounded by http.request_models before they get here: what is checked here are the
 rules of the domain (whose tracks, which album, how many)."""
 
@@ -52,7 +53,7 @@ UNSET: Any = object()
 _LEASE_SECONDS = 60
 TRACK_TAKEN = TrackTaken.detail
 SLUG_TAKEN = "another of your albums already uses that name"
-# The handlers of sync_artist wrap the indexer in the same PDS-error mapping.
+# The sync_artist handler wraps the indexer in the same PDS-error mapping.
 pds_errors = pds_failures
 
 __all__ = ["MAX_TRACKS", "TRACK_TAKEN", "UNSET", "AlbumAdmin", "AlbumCaller", "pds_errors"]
