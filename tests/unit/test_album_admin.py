@@ -544,3 +544,27 @@ def test_a_large_album_is_handed_to_a_cleanup_job_after_its_list_record_is_gone(
     assert (job.album.id, job.cascade, job.tokens) == (meta["id"], False, pds.tokens)
     assert pds.value(meta["list_uri"]) is None and all(pds.value(u) is not None for u in uris)
     assert meta["id"] not in world.catalogue.albums and world.catalogue.slug_owner(ALICE, "too-big") is None
+
+
+# ---- the guard of the album routes -----------------------------------------------------------------
+
+
+def test_the_album_guard_checks_the_album_of_the_path_and_passes_it_on(world: World) -> None:
+    from albums_core.http.guards import album_guard
+    from albums_core.services.album_admin import AlbumCaller
+
+    _, meta = world.admin().create("Guarded")
+    callers = {"alice": world.admin().caller, "bob": world.admin(BOB).caller}
+
+    def guard_for(who: str) -> Callable[[dict[str, Any]], Caller]:
+        return album_guard(
+            "you can only modify your own albums",
+            caller_of=lambda event: callers[who],
+            admin_for=lambda caller: AlbumAdmin(caller, repo=world.catalogue, cache=world.cache, jobs=world.jobs),
+        )
+
+    caller = guard_for("alice")({"pathParameters": {"ref": meta["id"]}, "rawPath": "/stage/albums/x"})
+    assert isinstance(caller, AlbumCaller) and caller.album == world.catalogue.albums[meta["id"]]
+    raises(Forbidden, 403, lambda: guard_for("bob")({"pathParameters": {"ref": meta["id"]}}))
+    for event in ({"pathParameters": {"ref": "nope"}}, {"pathParameters": None}, {}):
+        raises(AlbumNotFound, 404, lambda event=event: guard_for("alice")(event), "album not found")
