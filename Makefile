@@ -49,8 +49,9 @@ test: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 fuzz: $(STAMP) $(PDS_STAMP)
 	FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(PY) -m pytest -s tests/e2e/test_fuzz.py
 
+## Unit tests: no moto, no PDS, no network (schemathesis' plugin serves only the fuzzing run).
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest -p no:schemathesis tests/unit
 
 test-integration: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m pytest tests/integration
