@@ -6,6 +6,8 @@
   (urllib.request, http.client: import-linter forbids only top-level external packages).
 - A service never reaches into another object's private members (`repo._transact`,
   `repo._query_all`): what it needs from an adapter is an intent method.
+- Every DynamoDB key is built in adapters/dynamodb/keys.py: no other module of the layer spells
+  a key prefix ("ARTIST#", "JOBS#", ...) or a fixed sort key ("PROFILE").
 
 `python -m tools.check_imports` prints each violation and exits 1 when there is any.
 """
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +42,12 @@ def imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
             yield node.lineno, node.module
             for alias in node.names:  # `from urllib import request` names urllib.request
                 yield node.lineno, f"{node.module}.{alias.name}"
+
+
+KEYS_MODULE = "adapters/dynamodb/keys.py"
+_KEY_LITERAL = re.compile(
+    r"^(ARTIST|HANDLE|ALBUM|TRACK|SLUG|CLAIM|JOBS?|USER|LIKE|IMAGE)#|^(PROFILE|LISTED|SWEEP|COUNTER)$"
+)
 
 
 def _show(path: Path) -> str:
@@ -69,10 +78,17 @@ def handler_violations(path: Path) -> list[str]:
 
 def layer_violations(path: Path, layer: Path = LAYER) -> list[str]:
     relative = path.relative_to(layer).as_posix()
-    if relative.startswith("adapters/"):
-        return []
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    out = [
+    out: list[str] = []
+    if relative != KEYS_MODULE:
+        out.extend(
+            f"{_show(path)}:{node.lineno}: spells the key part {node.value!r} (build keys in {KEYS_MODULE})"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _KEY_LITERAL.match(node.value)
+        )
+    if relative.startswith("adapters/"):
+        return out
+    out += [
         f"{_show(path)}:{line}: imports the network module {module} (only adapters/ may)"
         for line, module in imported(tree)
         if _within(module, NETWORK)

@@ -80,13 +80,16 @@ def test_a_handler_importing_an_adapter_or_a_library_is_reported(tmp_path: Path)
     assert [f.split(":")[1] for f in found] == ["5", "5", "6", "7", "9", "9"], found
 
 
-def test_a_service_reaching_into_a_private_member_or_urllib_request_is_reported(tmp_path: Path) -> None:
+def test_a_service_reaching_into_a_private_member_or_urllib_request_or_spelling_a_key_is_reported(
+    tmp_path: Path,
+) -> None:
     service = tmp_path / "services" / "thing.py"
     service.parent.mkdir()
     service.write_text(
         "from urllib import request\n"
-        "def f(repo):\n"
+        "def f(repo, did):\n"
         "    repo._query_all()\n"
+        "    return {'pk': f'ARTIST#{did}', 'sk': 'PROFILE', 'doc': 'the ARTIST# items (prose is fine)'}\n"
         "    repo.public()\n"
         "class A:\n"
         "    def g(self):\n"
@@ -94,6 +97,8 @@ def test_a_service_reaching_into_a_private_member_or_urllib_request_is_reported(
         encoding="utf-8",
     )
     found = check_imports.layer_violations(service, tmp_path)
-    assert len(found) == 2, found
-    assert "urllib.request" in found[0]
-    assert "_query_all" in found[1]
+    assert len(found) == 4, found
+    assert any(":1: imports the network module urllib.request" in f for f in found), found
+    assert any(":3: reaches into a private member _query_all" in f for f in found), found
+    assert any(":4: spells the key part 'ARTIST#'" in f for f in found), found
+    assert any(":4: spells the key part 'PROFILE'" in f for f in found), found
