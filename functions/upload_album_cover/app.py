@@ -2,11 +2,12 @@
 
 from typing import Any
 
+from albums_core.http.guards import album_guard
 from albums_core.http.multipart import parse, single_file
 from albums_core.http.response_models import COVER_BODY, SESSION, CoverResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param, raw_body
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin, album_guard
+from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.covers import attach_direct, check_direct_size
 
 app = make_app()

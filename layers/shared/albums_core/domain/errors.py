@@ -76,3 +76,7 @@ class JobGone(NotFound):
     """A cleanup job is not there any more (another run finished it)."""
 
     detail = "cleanup job not found"
+
+
+class TrackTaken(Conflict):
+    detail = "track already belongs to another album"

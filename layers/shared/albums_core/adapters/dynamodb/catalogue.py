@@ -15,12 +15,14 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
-from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, ConcurrentUpdate, Conflict
+from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, ConcurrentUpdate, Conflict, TrackTaken
 from albums_core.domain.models import Album, Artist, Track
 
 _BATCH_GET_MAX = 100
 _MAX_TRANSACTION = 100  # items in one TransactWriteItems
 _HANDLE_CLAIM_ATTEMPTS = 5
+# A transaction holds 100 actions (four per moved track); smaller ones finish well inside a timeout.
+_MOVES_PER_TRANSACTION = 24
 
 
 def _code(exc: ClientError) -> str:
@@ -960,3 +962,42 @@ class CatalogueWriter(CatalogueRepository):
             actions.append(self.put_track(after))
         self.transact_in_batches(actions, 98)
         return moved
+
+    # ---- membership, as the album's mutations change it ---------------------------------------
+
+    def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+        """Each (the track's item where it was, or None; the track in `album`) moves in with
+        its membership claim and the album's counters, a few per transaction. A batch whose
+        conditions fail is a replay when its tracks are all in the album already (a request
+        repeated after a failure); otherwise a track moved elsewhere, or its claim lapsed and
+        another album took it: `TrackTaken`."""
+        for start in range(0, len(moves), _MOVES_PER_TRANSACTION):
+            batch = moves[start : start + _MOVES_PER_TRANSACTION]
+            actions = []
+            for known, track in batch:
+                if known is not None:
+                    actions.append(self.delete_track_action(known, must_exist=True))
+                actions.append(self.put_track(track, new=True))
+                if track.record_uri:
+                    actions.append(self.claim_membership_action(album.artist_did, album.id, track.record_uri, track.id))
+            actions.append(self.counter_action(album.id, len(batch), sum(t.play_count for _, t in batch), album.title))
+            try:
+                self._transact(actions)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                loaded = self.load_album(album.id)
+                present = {t.id for t in (loaded[1] if loaded else [])}
+                if not all(t.id in present for _, t in batch):
+                    raise TrackTaken() from exc
+
+    def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
+        """The album's `track` becomes `standalone` (no album) and the album's counters drop,
+        in one transaction."""
+        self._transact(
+            [
+                self.delete_track_action(track),
+                self.put_track(standalone),
+                self.counter_action(album_id, -1, -track.play_count),
+            ]
+        )
