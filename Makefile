@@ -65,6 +65,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py
+	PYTHONPATH=layers/shared $(VENV)/bin/lint-imports
+	$(PY) -m tools.check_imports
 
 ## The OpenAPI document, generated from the handlers' routes and models (committed).
 openapi: $(STAMP)
