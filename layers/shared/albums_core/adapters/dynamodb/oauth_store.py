@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from atproto_oauth.stores.base import StateStore as LibraryStateStore
 
 from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
 from albums_core.config import settings
 
@@ -24,12 +25,10 @@ if TYPE_CHECKING:
 
 STATE_TTL_SECONDS = 600
 EXCHANGE_TTL_SECONDS = 60
-_STATE_PREFIX = "oauth-state#"
-_EXCHANGE_PREFIX = "exchange#"
 
 
-def _key(prefix: str, secret: str) -> str:
-    return prefix + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def _put(key: str, kind: str, payload: bytes, ttl: int) -> None:
@@ -84,7 +83,7 @@ class StateStore(LibraryStateStore):
             "pds_url": state.pds_url,
             "created_at": state.created_at.timestamp(),
         }
-        _put(_key(_STATE_PREFIX, state.state), "oauth_state", json.dumps(payload).encode(), STATE_TTL_SECONDS)
+        _put(keys.oauth_state(_hash(state.state)), "oauth_state", json.dumps(payload).encode(), STATE_TTL_SECONDS)
 
     async def get_state(self, state_key: str) -> OAuthState | None:
         from atproto_oauth import OAuthState
@@ -94,7 +93,7 @@ class StateStore(LibraryStateStore):
         if not state_key or len(state_key) > 512:
             self.outcome = "missing"
             return None
-        self.outcome, raw = _take(_key(_STATE_PREFIX, state_key))
+        self.outcome, raw = _take(keys.oauth_state(_hash(state_key)))
         if raw is None:
             return None
         data: dict[str, Any] = json.loads(raw)
@@ -119,12 +118,12 @@ class StateStore(LibraryStateStore):
 def discard_state(state: str) -> None:
     """A callback that carries an error still uses up its state."""
     if state and len(state) <= 512:
-        _take(_key(_STATE_PREFIX, state))
+        _take(keys.oauth_state(_hash(state)))
 
 
 def issue_exchange_token(session_id: str) -> str:
     token = secrets.token_urlsafe(32)
-    _put(_key(_EXCHANGE_PREFIX, token), "exchange", session_id.encode("utf-8"), EXCHANGE_TTL_SECONDS)
+    _put(keys.exchange_token(_hash(token)), "exchange", session_id.encode("utf-8"), EXCHANGE_TTL_SECONDS)
     return token
 
 
@@ -132,5 +131,5 @@ def redeem_exchange_token(token: str) -> str | None:
     """The session id the token was issued for, once; None when unknown, used or expired."""
     if not token or len(token) > 512:
         return None
-    outcome, raw = _take(_key(_EXCHANGE_PREFIX, token))
+    outcome, raw = _take(keys.exchange_token(_hash(token)))
     return raw.decode("utf-8") if outcome == "ok" and raw is not None else None
