@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from albums_core.http import cookies
 from albums_core.http.response_models import redirect_responses
 from albums_core.http.web import lambda_entry, make_app, redirect, request_base
 from albums_core.services import oauth_login
@@ -16,7 +17,8 @@ app = make_app()
 @app.get(
     "/auth/callback",
     summary="OAuth redirect URI",
-    description="`code`, `state`, `iss` (or `error`). Redirects to `<frontend>/portal?exchange_token=...` "
+    description="`code`, `state`, `iss` (or `error`), and the `oauth_state` cookie the start set (the "
+    "browser that started must be the one that comes back). Redirects to `<frontend>/portal?exchange_token=...` "
     "or `<frontend>/?auth_error=failed|expired|scope_mismatch`.",
     operation_id="auth_callback",
     tags=["sessions"],
@@ -24,8 +26,10 @@ app = make_app()
 )
 def callback() -> Response[Any]:
     params = {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if isinstance(v, str)}
-    location = oauth_login.callback(params, request_base(app))
-    return redirect(303, location)
+    event = app.current_event
+    browser_state = cookies.cookie_value(event.get("cookies"), event.headers, cookies.STATE_COOKIE_NAME)
+    location = oauth_login.callback(params, request_base(app), browser_state)
+    return redirect(303, location, cookies=[cookies.cleared_state_cookie()])
 
 
 lambda_handler = lambda_entry(app)

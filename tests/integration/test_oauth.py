@@ -46,6 +46,7 @@ def call(
     session: str | None = None,
     headers: dict[str, str] | None = None,
     path_params: dict[str, str] | None = None,
+    cookies: list[str] | None = None,
 ) -> tuple[int, dict[str, str], Any, list[str]]:
     """(status, headers, JSON body or None, cookies) of one invocation, as API Gateway sends it."""
     sent = {"host": "127.0.0.1:3999", "user-agent": "pytest", **(headers or {})}
@@ -70,6 +71,8 @@ def call(
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,
     }
+    if cookies:
+        event["cookies"] = cookies
     out = handler(name).lambda_handler(
         event, LambdaContext(function_name=name, memory_limit_in_mb=512, timeout_ms=29000)
     )
@@ -89,6 +92,7 @@ def oauth_env(pds_env: LocalPds, settings_env: pytest.MonkeyPatch) -> LocalPds:
     settings_env.setenv("FRONTEND_URL", FRONTEND)
     setenv(settings_env, "ALBUMS_LOCAL_MODE", "true")
     setenv(settings_env, "OAUTH_SCOPE", "atproto repo:fm.plyr.list repo:fm.plyr.track")
+    JAR.clear()
     return pds_env
 
 
@@ -98,14 +102,32 @@ def setenv(env: pytest.MonkeyPatch, name: str, value: str) -> None:
     config.settings.cache_clear()
 
 
+# The browser's cookies for the API, as a browser keeps them: /auth/start sets the state cookie
+# that /auth/callback must bring back.
+JAR: dict[str, str] = {}
+
+
+def keep(cookies: list[str]) -> None:
+    for cookie in cookies:
+        name, _, value = cookie.split(";")[0].partition("=")
+        if value:
+            JAR[name] = value
+        else:
+            JAR.pop(name, None)
+
+
 def start(**query: str) -> tuple[int, Any, str]:
-    status, headers, body, _ = call("auth_start", "GET", "/auth/start", query=query)
+    status, headers, body, cookies = call("auth_start", "GET", "/auth/start", query=query)
+    keep(cookies)
     return status, body, headers.get("location", "")
 
 
-def callback(params: dict[str, str]) -> str:
-    status, headers, _, _ = call("auth_callback", "GET", "/auth/callback", query=params)
+def callback(params: dict[str, str], jar: dict[str, str] | None = None) -> str:
+    sent = [f"{k}={v}" for k, v in (JAR if jar is None else jar).items()]
+    status, headers, _, cookies = call("auth_callback", "GET", "/auth/callback", query=params, cookies=sent)
     assert status == 303
+    if jar is None:
+        keep(cookies)
     return headers["location"]
 
 
@@ -426,3 +448,181 @@ def test_a_did_whose_pds_is_no_authorization_server(oauth_env: LocalPds, pds: An
     owned.move_to(pds.url)
     status, body, _ = start(handle=owned.did)
     assert status == 400 and "OAuth" in body["detail"], body
+
+
+def test_the_callback_signs_in_only_the_browser_that_started(oauth_env: LocalPds) -> None:
+    """Login CSRF: someone's own code and state, sent to another browser (a link), must not sign
+    that browser in to their account. The start sets the state cookie; the callback needs it."""
+    status, headers, _, cookies = call("auth_start", "GET", "/auth/start", query={"handle": "alice.test"})
+    assert status == 307
+    (cookie,) = cookies
+    assert cookie.startswith("oauth_state=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Max-Age=600" in cookie and "Path=/" in cookie and "Secure" not in cookie  # loopback: local mode
+    keep(cookies)
+    attacker = dict(JAR)
+    params = authorize(headers["location"], "alice.test", PASSWORDS["alice.test"])
+
+    assert redirected(callback(params, jar={})) == (f"{FRONTEND}/", {"auth_error": "failed"})  # no cookie
+    start(handle="bob.test")  # the victim's browser started a sign-in of its own
+    victim = dict(JAR)
+    assert victim != attacker
+    assert redirected(callback(params, jar=victim)) == (f"{FRONTEND}/", {"auth_error": "failed"})
+    assert redirected(callback(params, jar={"oauth_state": "\u00e9t\u00e9"})) == (
+        f"{FRONTEND}/",
+        {"auth_error": "failed"},
+    )
+    # the browser that started it comes back: signed in, and the state cookie is cleared
+    status, headers, _, cookies = call(
+        "auth_callback", "GET", "/auth/callback", query=params, cookies=[f"oauth_state={attacker['oauth_state']}"]
+    )
+    assert status == 303 and redirected(headers["location"])[0] == f"{FRONTEND}/portal"
+    (cleared,) = cookies
+    assert cleared.startswith("oauth_state=;") and "Max-Age=0" in cleared
+
+
+def test_the_state_cookie_is_secure_outside_local_mode(settings_env: pytest.MonkeyPatch) -> None:
+    from albums_core.http import cookies
+
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
+    assert "Secure" in str(cookies.state_cookie("s", 600)) and "Secure" in str(cookies.session_cookie("s", 60))
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "true")
+    assert "Secure" not in str(cookies.state_cookie("s", 600))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"handle": ""},
+        {"handle": "   "},
+        {"pds_url": ""},
+        {"handle": "\u00e5lice.test"},
+        {"handle": "alice.test,bob.test"},
+        {"handle": "did:plc:" + "a" * 24},
+        {"handle": "did:web:no-such-host.invalid"},
+        {"handle": "did:nope"},
+        {"handle": "x" * 2000},
+        {"pds_url": "https://[::1"},
+        {"pds_url": "https://example.org:notaport"},
+        {"pds_url": "javascript:alert(1)"},
+        {"pds_url": "https://user:pw@example.org"},
+        {"pds_url": "https://example.org/path"},
+        {"pds_url": "https://example.org/?q=1"},
+        {"pds_url": "ftp://example.org"},
+        {"pds_url": "https://\u00e9xample.invalid"},
+        {"pds_url": "//evil.example"},
+        {"handle": "alice.test", "pds_url": "https://example.org"},
+    ],
+)
+def test_odd_start_inputs_are_4xx(oauth_env: LocalPds, query: dict[str, str]) -> None:
+    status, body, _ = start(**query)
+    assert status in (400, 422), (status, body)
+    assert isinstance(body.get("detail"), str) and "Traceback" not in body["detail"]
+
+
+def test_over_long_start_inputs_are_422(oauth_env: LocalPds) -> None:
+    assert start(handle="a" * 3000)[0] == 422
+    assert start(pds_url="https://" + "a" * 3000)[0] == 422
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"code": "x"},
+        {"code": "x", "state": "y"},
+        {"code": "x" * 5000, "state": "s" * 5000, "iss": "i" * 5000},
+        {"code": "\u00e9", "state": "\u00e9", "iss": "\u00e9"},
+        {"error": "access_denied"},
+        {"error": "x" * 5000, "error_description": "\u00e9" * 1000, "state": "s" * 600},
+    ],
+)
+def test_odd_callbacks_go_to_the_frontend_failed(oauth_env: LocalPds, params: dict[str, str]) -> None:
+    assert redirected(callback(params, jar={"oauth_state": params.get("state", "") or "z"})) == (
+        f"{FRONTEND}/",
+        {"auth_error": "failed"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({}, 422),
+        ({"exchange_token": ""}, 422),
+        ({"exchange_token": 5}, 422),
+        ({"exchange_token": ["a"]}, 422),
+        ({"exchange_token": None}, 422),
+        ({"exchange_token": "x" * 513}, 422),
+        ({"exchange_token": "\u00e9t\u00e9"}, 401),
+        ({"exchange_token": "\ud800"}, 422),
+        ({"exchange_token": "never-issued"}, 401),
+        ({"exchange_token": "never-issued", "extra": 1}, 401),  # extra fields are ignored, as everywhere
+        ([], 422),
+    ],
+)
+def test_odd_exchange_bodies_are_4xx(oauth_env: LocalPds, body: Any, status: int) -> None:
+    got, _, answer, cookies = call("auth_exchange", "POST", "/auth/exchange", body=body)
+    assert (got, cookies) == (status, []), answer
+    assert isinstance(answer["detail"], str)
+
+
+def test_exchange_refuses_other_content_types(oauth_env: LocalPds) -> None:
+    for content_type, raw in (("text/plain", '{"exchange_token": "x"}'), ("application/json", "{not json")):
+        event_headers = {"content-type": content_type}
+        status, _, answer, _ = _raw_call("auth_exchange", "/auth/exchange", raw, event_headers)
+        assert status in (415, 422), answer
+
+
+def _raw_call(name: str, path: str, raw: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any, list[str]]:
+    event = {
+        "version": "2.0",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": "127.0.0.1:3999", **headers},
+        "requestContext": {
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": "oauth-test",
+            "routeKey": f"POST {path}",
+            "stage": "$default",
+        },
+        "body": raw,
+        "isBase64Encoded": False,
+    }
+    out = handler(name).lambda_handler(
+        event, LambdaContext(function_name=name, memory_limit_in_mb=512, timeout_ms=29000)
+    )
+    return out["statusCode"], out.get("headers") or {}, json.loads(out["body"]), out.get("cookies") or []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"pds_url": "https://127.0.0.1"},
+        {"pds_url": "https://10.0.0.1"},
+        {"pds_url": "https://localhost:2583"},
+        {"pds_url": "https://169.254.169.254"},
+        {"pds_url": "https://no-such-host.invalid"},
+        {"pds_url": "https://private.example.org"},  # a name that resolves to a private address
+        {"pds_url": "https://loopback.example.org"},
+        {"handle": "did:web:127.0.0.1"},
+        {"handle": "did:web:private.example.org"},
+    ],
+)
+def test_production_refuses_pds_urls_that_are_not_public(
+    oauth_env: LocalPds, settings_env: pytest.MonkeyPatch, monkeypatch: pytest.MonkeyPatch, query: dict[str, str]
+) -> None:
+    import socket
+
+    real = socket.getaddrinfo
+    planted = {"private.example.org": "10.0.0.5", "loopback.example.org": "127.0.0.1"}
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        return real(planted.get(name, name), port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
+    setenv(settings_env, "ALBUMS_ALLOW_LOOPBACK_PDS", "false")
+    setenv(settings_env, "PUBLIC_API_URL", "https://api.example.org/dev")
+    status, body, _ = start(**query)
+    assert status == 400, (status, body)

@@ -206,13 +206,14 @@ def request_base(app: APIGatewayHttpResolver) -> str:
     return f"{scheme}://{host}{prefix}" if host else ""
 
 
-def redirect(status: int, location: str) -> Response:
+def redirect(status: int, location: str, cookies: list[Any] | None = None) -> Response:
     """A redirect (303/307) that is JSON too, like every answer of the API; never cached."""
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body={"location": location},
         headers={"Location": location, "Cache-Control": "no-store"},
+        cookies=cookies,
     )
 
 

@@ -4,6 +4,7 @@ the frontend), and the exchange of that token for the session cookie or id."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from albums_core.observability import logger
 from albums_core.services.auth import upsert_artist
 
 FAILED, EXPIRED, SCOPE_MISMATCH = "failed", "expired", "scope_mismatch"
+STATE_TTL_SECONDS = oauth_store.STATE_TTL_SECONDS
 
 
 class InvalidExchangeToken(ServiceError):
@@ -54,7 +56,11 @@ def pds_options() -> dict[str, Any]:
 
 def _checked_pds_url(raw: str) -> str:
     url = raw.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as exc:
+        raise BadRequest("pds_url must be a plain URL of a PDS") from exc
     local = settings().local_mode and parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
     if parts.scheme != "https" and not local:
         raise BadRequest("pds_url must be an https URL")
@@ -65,7 +71,16 @@ def _checked_pds_url(raw: str) -> str:
     return url
 
 
-def start(handle: str | None, pds_url: str | None, request_base: str = "") -> str:
+@dataclass(frozen=True)
+class Started:
+    """Where the browser goes (the authorization server's authorize page) and the state the
+    flow was started with: the browser keeps it in a cookie, and the callback must bring both."""
+
+    location: str
+    state: str
+
+
+def start(handle: str | None, pds_url: str | None, request_base: str = "") -> Started:
     """The authorization server's authorize URL, after a pushed authorization request."""
     handle = handle.strip() if handle else None
     pds_url = pds_url.strip() if pds_url else None
@@ -77,8 +92,8 @@ def start(handle: str | None, pds_url: str | None, request_base: str = "") -> st
                 who = identity.resolve(handle)
             except identity.UnknownIdentity as exc:
                 raise BadRequest("handle could not be resolved") from exc
-            return oauth_client.begin(who.did, request_base)
-        return oauth_client.begin_at_pds(_checked_pds_url(pds_url or ""), request_base)
+            return Started(*oauth_client.begin(who.did, request_base))
+        return Started(*oauth_client.begin_at_pds(_checked_pds_url(pds_url or ""), request_base))
     except oauth_client.NoAuthServer as exc:
         logger.info("no usable authorization server", extra={"reason": str(exc)[:300]})
         raise BadRequest("the account's PDS does not offer OAuth sign-in we can use") from exc
@@ -101,9 +116,18 @@ class SignedIn:
     artist: Artist
 
 
-def callback(params: dict[str, str], request_base: str = "") -> str:
+def same_browser(state: str, browser_state: str | None) -> bool:
+    """The callback comes from the browser that started the flow: it brings back, in its
+    cookie, the state it was given (else someone else's code could sign this browser in)."""
+    if not state or not browser_state:
+        return False
+    return hmac.compare_digest(state.encode("utf-8", "surrogatepass"), browser_state.encode("utf-8", "surrogatepass"))
+
+
+def callback(params: dict[str, str], request_base: str = "", browser_state: str | None = None) -> str:
     """Where the browser goes next: the portal with a one-time exchange token, or the
-    frontend's home page with the reason the sign-in failed."""
+    frontend's home page with the reason the sign-in failed. `browser_state` is the state
+    the browser's cookie holds (set by the start)."""
     state = params.get("state") or ""
     if params.get("error"):
         logger.info("authorization refused", extra={"error": params.get("error", "")[:100]})
@@ -111,6 +135,9 @@ def callback(params: dict[str, str], request_base: str = "") -> str:
         return failure_url(FAILED)
     code, iss = params.get("code") or "", params.get("iss") or ""
     if not code or not state or not iss:
+        return failure_url(FAILED)
+    if not same_browser(state, browser_state):
+        logger.info("OAuth callback refused: the state is not the one this browser started")
         return failure_url(FAILED)
     try:
         signed_in = complete(code, state, iss, request_base)

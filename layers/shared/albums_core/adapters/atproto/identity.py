@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from albums_core.adapters.atproto.safe_http import FetchError, get_json
+from albums_core.adapters.atproto.safe_http import FetchError, RefusedUrl, get_json
 from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError, call
 from albums_core.config import settings
 from albums_core.domain.handles import normalize_handle
@@ -64,6 +64,8 @@ def did_document(did: str) -> dict[str, Any]:
             url, timeout=cfg.pds_timeout_seconds * 2, max_bytes=_MAX_DOC, allow_loopback=cfg.allow_loopback_pds
         )
     except FetchError as exc:
+        if isinstance(exc, RefusedUrl) and did.startswith("did:web:"):  # no such host, or one we may not fetch
+            raise UnknownIdentity(did) from exc
         if "status 404" in str(exc) or "status 410" in str(exc):
             raise UnknownIdentity(did) from exc
         raise PdsUnavailable(f"DID document: {exc}") from exc

@@ -226,7 +226,8 @@ def _library_mode(local: bool) -> None:
             hardened=security.get_hardened_async_client,
             validate=security.validate_authserver_metadata,
         )
-    is_safe, hardened, validate = _ORIGINALS["is_safe_url"], _ORIGINALS["hardened"], _ORIGINALS["validate"]
+    is_safe, validate = _ORIGINALS["is_safe_url"], _ORIGINALS["validate"]
+    hardened = _address_checked_client
     if local:
 
         def relaxed_is_safe(url: str, allow_localhost: bool = False) -> bool:
@@ -244,7 +245,7 @@ def _library_mode(local: bool) -> None:
                 fetch_url = f"https://{fetched.hostname}{fetched.path}"
             validate(metadata, fetch_url)
 
-        patched = {"is_safe_url": relaxed_is_safe, "get_hardened_async_client": relaxed_hardened}
+        patched: dict[str, Any] = {"is_safe_url": relaxed_is_safe, "get_hardened_async_client": relaxed_hardened}
         lib_metadata.validate_authserver_metadata = relaxed_validate
     else:
         patched = {"is_safe_url": is_safe, "get_hardened_async_client": hardened}
@@ -252,6 +253,46 @@ def _library_mode(local: bool) -> None:
     for module in (lib_client, lib_metadata):
         for name, value in patched.items():
             setattr(module, name, value)
+
+
+def _address_checked_client(
+    timeout: float | None = None, max_redirects: int | None = None, allow_localhost: bool = False
+) -> Any:
+    """The library's hardened client, whose check reads the URL only (a host name that resolves
+    to a private or loopback address passes it), with every request's host also resolved and
+    each of its addresses checked as the project's own fetches are (safe_http)."""
+    import httpx
+    from atproto_oauth import security
+
+    from albums_core.adapters.atproto.safe_http import FetchError, RefusedUrl, resolve_checked
+
+    class AddressChecking(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self._inner = inner
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            url = request.url
+            if not security.is_safe_url(str(url), allow_localhost):
+                raise security.UnsafeUrlError(f"refusing request to {url}")
+            port = url.port or (443 if url.scheme == "https" else 80)
+            try:
+                await asyncio.to_thread(resolve_checked, url.host, port, allow_localhost)
+            except RefusedUrl as exc:
+                raise security.UnsafeUrlError(f"refusing request to {url}: {exc}") from exc
+            except FetchError as exc:  # the name could not be looked up now: a network failure
+                raise httpx.ConnectError(str(exc), request=request) from exc
+            return await self._inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    limits = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+    return httpx.AsyncClient(
+        timeout=security.DEFAULT_TIMEOUT if timeout is None else timeout,
+        follow_redirects=True,
+        max_redirects=security.MAX_REDIRECTS if max_redirects is None else max_redirects,
+        transport=AddressChecking(httpx.AsyncHTTPTransport(limits=limits)),
+    )
 
 
 class _Resolver:
@@ -341,29 +382,31 @@ def _network_errors(*more: type[BaseException]) -> tuple[type[BaseException], ..
 # --- the flow -------------------------------------------------------------------------------
 
 
-def begin(did: str, request_base: str = "") -> str:
-    """PAR for a known account: its PDS's authorization server, from its DID document."""
+def begin(did: str, request_base: str = "") -> tuple[str, str]:
+    """PAR for a known account: its PDS's authorization server, from its DID document.
+    (the authorize URL, the state)."""
     from atproto_oauth import OAuthError
 
     client = make_client(client_identity(request_base))
     try:
-        url, _ = _run(client.start_authorization(did))
+        url, state = _run(client.start_authorization(did))
     except (ValueError, OAuthError) as exc:
         raise NoAuthServer(str(exc)) from exc
     except _network_errors() as exc:
         raise _start_failure(exc) from exc
-    return url
+    return url, state
 
 
-def begin_at_pds(pds_url: str, request_base: str = "") -> str:
+def begin_at_pds(pds_url: str, request_base: str = "") -> tuple[str, str]:
     """PAR without an account: the user picks it at the PDS's authorization server. The
-    library's start needs a handle, so this uses its PKCE, DPoP and token-request internals."""
+    library's start needs a handle, so this uses its PKCE, DPoP and token-request internals.
+    (the authorize URL, the state)."""
     from atproto_oauth import OAuthError, OAuthState
     from atproto_oauth import metadata as lib_metadata
 
     client = make_client(client_identity(request_base))
 
-    async def start() -> str:
+    async def start() -> tuple[str, str]:
         issuer = (await lib_metadata.discover_authserver_from_pds_async(pds_url)).rstrip("/")
         meta = await lib_metadata.fetch_authserver_metadata_async(issuer)
         verifier, challenge = client._pkce.generate_pair()
@@ -399,7 +442,7 @@ def begin_at_pds(pds_url: str, request_base: str = "") -> str:
             )
         )
         query = {"client_id": client.client_id, "request_uri": response.json()["request_uri"]}
-        return f"{meta.authorization_endpoint}?{urlencode(query)}"
+        return f"{meta.authorization_endpoint}?{urlencode(query)}", state
 
     try:
         return _run(start())

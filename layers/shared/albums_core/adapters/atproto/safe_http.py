@@ -31,15 +31,24 @@ class FetchError(Exception):
     """The URL was refused or the server did not give a usable answer in time."""
 
 
+class RefusedUrl(FetchError):
+    """The URL itself is unusable: a scheme, host, port or address the guard refuses, or a
+    host name that does not exist. Asking again will not help (the caller's input is wrong)."""
+
+
 def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
     """One address of `host` to connect to; every address it resolves to must be allowed."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except UnicodeError as exc:
+        raise RefusedUrl(f"cannot resolve {host!r}") from exc
+    except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            raise RefusedUrl(f"{host!r} does not exist") from exc
         raise FetchError(f"cannot resolve {host!r}") from exc
     addresses = [str(info[4][0]) for info in infos]
     if not addresses or not all(address_allowed(a, allow_loopback) for a in addresses):
-        raise FetchError(f"{host!r} resolves to an address that is not allowed")
+        raise RefusedUrl(f"{host!r} resolves to an address that is not allowed")
     return addresses[0]
 
 
@@ -132,13 +141,13 @@ def request(
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not allow_loopback):
-        raise FetchError(f"scheme {parts.scheme!r} is not allowed")
+        raise RefusedUrl(f"scheme {parts.scheme!r} is not allowed")
     if not parts.hostname or parts.username or parts.password:
-        raise FetchError("URL has no host, or carries credentials")
+        raise RefusedUrl("URL has no host, or carries credentials")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise FetchError("bad port") from exc
+        raise RefusedUrl("bad port") from exc
     key = (parts.scheme, parts.hostname, port, allow_loopback)
     path = parts.path or "/"
     if parts.query:
@@ -161,7 +170,7 @@ def _connect(scheme: str, host: str, port: int, allow_loopback: bool, deadline: 
     """A new connection, to an address checked now (every new connection is checked)."""
     address = resolve_checked(host, port, allow_loopback)
     if scheme == "http" and not is_loopback(address):
-        raise FetchError("plain http is allowed to loopback only")
+        raise RefusedUrl("plain http is allowed to loopback only")
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError("timed out")

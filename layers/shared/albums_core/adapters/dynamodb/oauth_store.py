@@ -28,7 +28,7 @@ EXCHANGE_TTL_SECONDS = 60
 
 
 def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _put(key: str, kind: str, payload: bytes, ttl: int) -> None:
