@@ -534,6 +534,8 @@ def test_over_long_start_inputs_are_422(oauth_env: LocalPds) -> None:
         {"code": "\u00e9", "state": "\u00e9", "iss": "\u00e9"},
         {"error": "access_denied"},
         {"error": "x" * 5000, "error_description": "\u00e9" * 1000, "state": "s" * 600},
+        {"code": "x", "state": "y", "iss": "z", "redirect_uri": "https://evil.example", "next": "//evil.example"},
+        {"error": "access_denied", "redirect_uri": "https://evil.example", "return_to": "https://evil.example"},
     ],
 )
 def test_odd_callbacks_go_to_the_frontend_failed(oauth_env: LocalPds, params: dict[str, str]) -> None:
@@ -626,3 +628,58 @@ def test_production_refuses_pds_urls_that_are_not_public(
     setenv(settings_env, "PUBLIC_API_URL", "https://api.example.org/dev")
     status, body, _ = start(**query)
     assert status == 400, (status, body)
+
+
+@pytest.mark.parametrize(
+    "frontend", ["", "/relative", "//evil.example", "javascript:alert(1)", "https://x.example/?a=1", "http://x.example"]
+)
+def test_the_callback_redirects_only_to_a_configured_absolute_frontend(
+    oauth_env: LocalPds, settings_env: pytest.MonkeyPatch, frontend: str
+) -> None:
+    setenv(settings_env, "FRONTEND_URL", frontend)
+    status, headers, body, _ = call("auth_callback", "GET", "/auth/callback", query={"error": "access_denied"})
+    assert status == 500 and "location" not in headers and body == {"detail": "internal error"}
+
+
+def test_logs_carry_no_code_token_or_key(oauth_env: LocalPds) -> None:
+    import io
+    import logging
+
+    from albums_core.observability import logger
+
+    sink = io.StringIO()
+    catch = logging.StreamHandler(sink)
+    catch.setFormatter(logger.registered_formatter)
+    watched = [logging.getLogger(logger.service), logging.getLogger()]
+    for watched_logger in watched:
+        watched_logger.addHandler(catch)
+    try:
+        _sign_in_and_out_logged()
+    finally:
+        for watched_logger in watched:
+            watched_logger.removeHandler(catch)
+    logged, secrets_ = sink.getvalue(), SECRETS
+    assert "OAuth callback refused" in logged  # the logs were captured
+    assert [s for s in secrets_ if s in logged] == []
+
+
+SECRETS: list[str] = []
+
+
+def _sign_in_and_out_logged() -> None:
+    SECRETS.clear()
+    status, _, location = start(handle="alice.test")
+    params = authorize(location, "alice.test", PASSWORDS["alice.test"])
+    bad = callback({**params, "iss": "https://evil.example"})  # refused: logged with its reason
+    assert redirected(bad)[1] == {"auth_error": "failed"}
+    _, _, location = start(handle="alice.test")
+    params = authorize(location, "alice.test", PASSWORDS["alice.test"])
+    state = JAR["oauth_state"]
+    _, query = redirected(callback(params))
+    status, _, body, _ = call("auth_exchange", "POST", "/auth/exchange", body=query)
+    assert status == 200
+    assert call("auth_exchange", "POST", "/auth/exchange", body=query)[0] == 401
+    stored = session_store.load_session(body["session_id"])
+    assert stored.grant is not None
+    SECRETS.extend([params["code"], state, query["exchange_token"], body["session_id"]])
+    SECRETS.extend([stored.grant.access_token, stored.grant.refresh_token, stored.grant.dpop_key_pem.splitlines()[1]])

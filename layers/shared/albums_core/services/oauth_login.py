@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 from albums_core.adapters.atproto import identity, oauth_client, xrpc
 from albums_core.adapters.dynamodb import oauth_store
 from albums_core.adapters.dynamodb.session_store import Session, create_oauth_session, load_session
-from albums_core.config import settings
+from albums_core.config import ConfigurationError, settings
 from albums_core.domain.errors import BadRequest, ServiceError, UpstreamFailure
 from albums_core.domain.models import Artist
 from albums_core.observability import logger
@@ -102,7 +102,24 @@ def start(handle: str | None, pds_url: str | None, request_base: str = "") -> St
 
 
 def _frontend(path: str, **params: str) -> str:
+    """A page of the web app (FRONTEND_URL, from the deployment only: nothing in the request
+    names where the browser goes). An absolute https URL (http on loopback), else the exchange
+    token would go to wherever a relative or odd URL lands."""
     base = settings().frontend_url
+    try:
+        parts = urlsplit(base)
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    except ValueError:
+        parts, loopback = urlsplit(""), False
+    if (
+        not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigurationError("FRONTEND_URL must be an absolute https URL (http only on loopback)")
     return f"{base}{path}?{urlencode(params)}"
 
 
