@@ -54,7 +54,7 @@ def call(
         sent["content-type"] = "application/json"
     if session:
         sent["authorization"] = f"Bearer {session}"
-    event = {
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
