@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from albums_core.adapters.atproto.record_writes import DELETE, Edit, apply_edits, read_snapshot, write_records
+from albums_core.adapters.atproto.record_writes import DELETE, Edit, apply_edits, keep, read_snapshot, write_records
 from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, XrpcError
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
@@ -295,20 +295,22 @@ class AlbumAdmin:
             raise Conflict(TRACK_TAKEN)
         album = self.ensure_list_record(album)
         assert album.list_uri
+        published = {u: r.cid for u, r in records.items() if r is not None}
+
+        def append(record: dict[str, Any]) -> dict[str, Any]:
+            items = _items(record)
+            listed = {_item_uri(i) for i in items}
+            # Pinned by the write to the CID each track record gets in the same applyWrites.
+            items += [{"subject": {"uri": u, "cid": published[u]}} for u in new if u not in listed]
+            record["items"] = items
+            record["updatedAt"] = now_iso()
+            return record
+
+        edits = [Edit(u, _set_field("album", album.title)) for u in new] + [Edit(album.list_uri, append)]
         with pds_errors():
-            # Tracks first: the list then refers to their new CIDs.
-            fresh = write_records(self.pds, [Edit(u, _set_field("album", album.title)) for u in new], snapshot)
-            cids = {u: (r.cid if r else None) for u, r in fresh.items()}
-
-            def append(record: dict[str, Any]) -> dict[str, Any]:
-                items = _items(record)
-                listed = {_item_uri(i) for i in items}
-                items += [{"subject": {"uri": u, "cid": cids[u]}} for u in new if u not in listed]
-                record["items"] = items
-                record["updatedAt"] = now_iso()
-                return record
-
-            list_cid = apply_edits(self.pds, [Edit(album.list_uri, append)])[album.list_uri]
+            fresh = write_records(self.pds, edits, snapshot)
+        listed = fresh.get(album.list_uri)
+        list_cid = listed.cid if listed else None
         present = [u for u in new if fresh.get(u) is not None]
         # One counter update for every track the catalogue does not know yet.
         ids = iter(self.repo.reserve_track_ids(sum(1 for u in present if u not in local)))
@@ -423,9 +425,14 @@ class AlbumAdmin:
             record["updatedAt"] = now_iso()
             return record
 
+        # The tracks are read, not written: the list pins each by the CID its record has now.
+        edits = [Edit(u, keep) for u in order] + [Edit(album.list_uri, reorder_items)]
         with pds_errors():
-            list_cid = apply_edits(self.pds, [Edit(album.list_uri, reorder_items)])[album.list_uri]
-        album = self.repo.set_album_fields(album, track_order=order, list_cid=list_cid, updated_at=now_iso())
+            cids = apply_edits(self.pds, edits)
+        self.repo.set_track_cids(list(tracks.values()), cids)
+        album = self.repo.set_album_fields(
+            album, track_order=order, list_cid=cids[album.list_uri], updated_at=now_iso()
+        )
         self._invalidate(album.slug)
         return self.metadata(album)
 
