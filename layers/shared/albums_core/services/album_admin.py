@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from albums_core.adapters.atproto import syntax
 from albums_core.adapters.atproto.record_writes import DELETE, Edit, apply_edits, keep, read_snapshot, write_records
 from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, XrpcError
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
@@ -348,7 +349,8 @@ class AlbumAdmin:
             raise Unprocessable(f"track_uris: at most {MAX_TRACKS}")
         seen: set[str] = set()
         for i, uri in enumerate(uris):
-            at = AtUri.parse(uri) if isinstance(uri, str) else None
+            # The SDK's syntax (DID, NSID, record key), then our parse of the same string.
+            at = AtUri.parse(uri) if syntax.record_uri_parts(uri) else None
             if at is None:
                 raise Unprocessable(f"track_uris[{i}]: not an AT-URI")
             if at.collection != TRACK:

@@ -31,6 +31,11 @@ class FetchError(Exception):
     """The URL was refused or the server did not give a usable answer in time."""
 
 
+class RefusedUrl(FetchError):
+    """The guard refused the URL itself (scheme, credentials, an address that is not allowed):
+    no request was sent, and asking again gives the same answer."""
+
+
 def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
     """One address of `host` to connect to; every address it resolves to must be allowed."""
     try:
@@ -39,7 +44,7 @@ def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
         raise FetchError(f"cannot resolve {host!r}") from exc
     addresses = [str(info[4][0]) for info in infos]
     if not addresses or not all(address_allowed(a, allow_loopback) for a in addresses):
-        raise FetchError(f"{host!r} resolves to an address that is not allowed")
+        raise RefusedUrl(f"{host!r} resolves to an address that is not allowed")
     return addresses[0]
 
 
@@ -114,6 +119,7 @@ def close_idle_connections() -> None:
 class HttpReply:
     status: int
     body: Any  # parsed JSON, or None when the body is empty or not JSON
+    raw: bytes = b""  # the body as received (a text answer: a handle's atproto-did)
 
 
 def request(
@@ -131,9 +137,9 @@ def request(
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not allow_loopback):
-        raise FetchError(f"scheme {parts.scheme!r} is not allowed")
+        raise RefusedUrl(f"scheme {parts.scheme!r} is not allowed")
     if not parts.hostname or parts.username or parts.password:
-        raise FetchError("URL has no host, or carries credentials")
+        raise RefusedUrl("URL has no host, or carries credentials")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
@@ -160,7 +166,7 @@ def _connect(scheme: str, host: str, port: int, allow_loopback: bool, deadline: 
     """A new connection, to an address checked now (every new connection is checked)."""
     address = resolve_checked(host, port, allow_loopback)
     if scheme == "http" and not is_loopback(address):
-        raise FetchError("plain http is allowed to loopback only")
+        raise RefusedUrl("plain http is allowed to loopback only")
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError("timed out")
@@ -216,7 +222,7 @@ def _exchange(
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        return HttpReply(response.status, parsed)
+        return HttpReply(response.status, parsed, raw)
     except FetchError:
         raise
     except _STALE as exc:
