@@ -37,10 +37,11 @@ def main() -> int:
         stack.start()
         # Only now: Powertools reads its environment (metrics namespace, service name) when the
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
-        from bench import calls, cleanups, coldstart, lasting, paging, writes
+        from bench import calls, cleanups, coldstart, lasting, paging, sdk_cost, writes
 
         for section, module in (
             ("1", coldstart),
+            ("1", sdk_cost),
             ("2", calls),
             ("3", paging),
             ("4", writes),

@@ -18,6 +18,7 @@ from albums_core.config import settings
 from albums_core.observability import logger
 from albums_core.services.cleanup import JOB, PENDING, run_job
 from albums_core.services.covers import delete_if_unreferenced
+from albums_core.services.indexer import INDEX_JOB, run_backfill
 
 # After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
 MAX_ATTEMPTS = 3
@@ -109,6 +110,8 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
     event = record.get("eventName")
     sk = str(keys.get("sk", ""))
     if sk == JOB and new is not None and new.get("status") == PENDING:
+        if new.get("kind") == INDEX_JOB:
+            return run_backfill(str(new["job_id"]), repo)
         return run_job(str(new["job_id"]), repo)
     if sk == "ALBUM" and event == "REMOVE" and old is not None:
         if old.get("id"):
