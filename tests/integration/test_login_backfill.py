@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from albums_core import config
+from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import to_item
 from albums_core.domain.records import LIST, TRACK
-from albums_core.services import cleanup, indexer, stream_events
+from albums_core.services import indexer, stream_events
 from tests.integration.write_fixtures import Artist
 
 TRACKS = 150
@@ -62,7 +63,7 @@ def publish_catalogue(artist: Artist) -> tuple[str, list[str]]:
 def job_record(job_id: str) -> dict[str, Any]:
     """The stream record the catalogue gives the job's item, as Lambda delivers it."""
     repo = CatalogueWriter()
-    item = repo.client.get_item(TableName=repo.table, Key=to_item(cleanup.job_key(job_id)))["Item"]
+    item = repo.client.get_item(TableName=repo.table, Key=to_item(keys.job(job_id)))["Item"]
     return {
         "eventID": job_id,
         "eventName": "INSERT",

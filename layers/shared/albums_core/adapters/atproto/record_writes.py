@@ -24,11 +24,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.adapters.atproto.record_cids import NotDataModel, record_cid
-from albums_core.adapters.atproto.xrpc import PdsSession, Record, XrpcError
+from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
 from albums_core.domain.records import pin_strong_refs, strong_ref_uris
 from albums_core.observability import logger, metrics
+from albums_core.ports import Pds
 
 DELETE = object()  # returned by a change function: delete the record
 # The PDS accepts at most 200 writes in one applyWrites call.
@@ -51,7 +52,7 @@ class Edit:
     change: Change
 
 
-def read_records(pds: PdsSession, uris: list[str]) -> dict[str, Record | None]:
+def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
     def one(uri: str) -> tuple[str, Record | None]:
         at = AtUri.parse(uri)
         assert at is not None
@@ -73,7 +74,7 @@ class Snapshot:
     records: dict[str, Record | None]
 
 
-def read_snapshot(pds: PdsSession, uris: list[str]) -> Snapshot:
+def read_snapshot(pds: Pds, uris: list[str]) -> Snapshot:
     commit = pds.latest_commit()
     return Snapshot(commit, read_records(pds, uris))
 
@@ -148,7 +149,7 @@ def _pinning(plan: list[_Write], uris: set[str]) -> list[str]:
     return out
 
 
-def apply_edits(pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
+def apply_edits(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
     """Apply every edit; returns the record CIDs afterwards (None for deleted or missing
     records). Raises PdsUnavailable / XrpcError when the PDS fails, Conflict when the
     repository keeps changing under us."""
@@ -156,7 +157,7 @@ def apply_edits(pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = 
 
 
 def write_records(
-    pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = None, *, verify: bool = True
+    pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None, *, verify: bool = True
 ) -> dict[str, Record | None]:
     """`apply_edits`, returning each record as it now stands on the PDS (its value as written,
     its new CID; None when deleted or missing). With a `snapshot`, the first attempt reads only
@@ -197,7 +198,7 @@ def write_records(
 
 
 def _apply(
-    pds: PdsSession, plan: list[_Write], records: dict[str, Record | None], commit: str
+    pds: Pds, plan: list[_Write], records: dict[str, Record | None], commit: str
 ) -> tuple[dict[str, Record | None], set[str]]:
     """Write `plan` in chunks the PDS accepts, each swapping on the commit the last left; the
     records afterwards, and the updates whose CID is not the one computed (or not computed)."""
