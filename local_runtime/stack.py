@@ -66,6 +66,8 @@ class LocalStack:
                 "CoversBaseUrl": f"{origin}/covers",
                 "PlcUrl": self.pds.plc_url,
                 "HandleResolverUrl": self.pds.pds_url,
+                # The loopback OAuth client's redirect URI is under it (the gateway serves the stage).
+                "PublicApiUrl": f"{origin}/{local_stack().parameters['Stage']}",
             },
         )
         session = aws_session(self.stack.region)
