@@ -66,6 +66,8 @@ class LocalStack:
                 "CoversBaseUrl": f"{origin}/covers",
                 "PlcUrl": self.pds.plc_url,
                 "HandleResolverUrl": self.pds.pds_url,
+                # The local PDS's own subscribeRepos stands in for a relay.
+                "RelayUrl": self.pds.pds_url.replace("http://", "ws://", 1),
             },
         )
         session = aws_session(self.stack.region)
@@ -93,6 +95,9 @@ class LocalStack:
             float(os.environ.get("ALBUMS_LOCAL_SCHEDULE_SECONDS", "300")),
             invoker=AsyncInvoker(self.stack, self.host, session.client("sqs", endpoint_url=self.moto.url)),
         ).start()
+        from local_runtime.firehose_pump import FirehosePump
+
+        self.firehose_pump = FirehosePump(self.stack, self.host).start()
         self.gateway = Gateway(
             self.host, self.stack.routes(), port, s3=s3, bucket=bucket, settings=ApiSettings.from_stack(self.stack)
         ).start()
@@ -149,7 +154,7 @@ class LocalStack:
             from local_runtime.iam import write_calls
 
             write_calls(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]), getattr(self, "_function_keys", {}))
-        for pump in ("s3_pump", "stream_pump", "schedule_pump"):
+        for pump in ("s3_pump", "stream_pump", "schedule_pump", "firehose_pump"):
             if getattr(self, pump, None):
                 getattr(self, pump).stop()
         if self.gateway:
