@@ -4,11 +4,15 @@ replays, duplicates, bad records and error frames change nothing they should not
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -22,7 +26,12 @@ from albums_core.domain.records import now_iso
 from albums_core.services.album_pages import AlbumPages
 from albums_core.services.firehose_consumer import Consumer, ConsumerConfig, RunReport
 from albums_core.services.listing import list_artist_albums
+from local_runtime.firehose_pump import FUNCTION
+from local_runtime.lambda_host import FunctionError, LambdaHost
 from local_runtime.pds import LocalPds
+from local_runtime.processes import MotoServer
+from local_runtime.stream_pump import scheduled_event
+from local_runtime.template import local_stack
 
 TRACK, LIST, LIKE = "fm.plyr.track", "fm.plyr.list", "fm.plyr.like"
 
@@ -290,3 +299,83 @@ def test_a_cursor_from_the_future_restarts_from_now(pds_env: LocalPds, relay: st
 def test_one_consumer_at_a_time(relay: str, consumer: Running) -> None:
     second = Consumer(ConsumerConfig(relay_url=relay)).run(lambda: 10**9)
     assert second.status == "lease held by another consumer"
+
+
+# ---- a consumer killed in the middle of a burst ------------------------------------------------
+
+
+def test_sigkill_in_the_middle_of_a_burst_then_restart_counts_exact(
+    pds_env: LocalPds, relay: str, moto: MotoServer
+) -> None:
+    """The consumer in its Lambda-like worker, killed with SIGKILL while a burst is applied; the
+    next invocation resumes from the checkpoint: nothing missing, nothing doubled."""
+    kim, lee, max_ = Client(pds_env, handle("kim")), Client(pds_env, handle("lee")), Client(pds_env, handle("max"))
+    state = FirehoseState()
+    source = ConsumerConfig(relay_url=relay).source_id
+    warm = Running(relay)  # learn where the stream stands, then hand over at that cursor
+    kim.track("warm-up")
+    start = eventually(lambda: (state.read_lease(source) or {}).get("cursor"))
+    warm.stop()
+
+    stack = local_stack(overrides={"PlcUrl": pds_env.plc_url, "HandleResolverUrl": pds_env.pds_url, "RelayUrl": relay})
+    env = {FUNCTION: {"FIREHOSE_LEASE_SECONDS": "2", "FIREHOSE_HOLD_SECONDS": "120"}}
+    event = scheduled_event(stack, FUNCTION, "rate(1 minute)")
+    with LambdaHost(stack, moto.url, env, export_environment=False) as host:
+        first = threading.Thread(target=_invoke_once, args=(host, event), daemon=True)
+        first.start()
+        tracks = [kim.track(f"Burst {i:02d}") for i in range(40)]
+        kim.album("Burst", tracks)
+        with ThreadPoolExecutor(2) as pool:
+            futures = {who.did: pool.submit(lambda w=who: [w.like(t) for t in tracks]) for who in (lee, max_)}
+            # Killed while the likes are still arriving.
+            killed_at = eventually(lambda: _past(state, source, start + 45), timeout=60)
+            (pid,) = host.worker_pids()[FUNCTION]
+            os.kill(pid, signal.SIGKILL)
+            liked = {did: f.result() for did, f in futures.items()}
+        first.join(10)
+        assert not first.is_alive()
+        assert killed_at < start + 40 + 1 + 80  # the burst was not all applied when it died
+        for uri in liked[lee.did][:10]:
+            lee.delete(uri)
+        for uri, _ in tracks[35:]:
+            kim.delete(uri)
+        second = threading.Thread(target=_invoke_quietly, args=(host, event), daemon=True)
+        second.start()  # waits out the dead consumer's lease, then resumes from its checkpoint
+
+        expected = [1] * 10 + [2] * 25
+
+        def counts() -> list[int]:
+            return [t["like_count"] for t in page(kim.handle, "burst")["tracks"]]
+
+        eventually(lambda: counts() == expected, timeout=90)
+        time.sleep(2)  # anything doubled would show now
+        assert counts() == expected
+        shown = page(kim.handle, "burst", viewer=lee.did)["tracks"]
+        assert [t["is_liked"] for t in shown] == [False] * 10 + [True] * 25
+        assert [t["title"] for t in shown] == [f"Burst {i:02d}" for i in range(35)]
+        album = list_artist_albums(kim.handle)["albums"][0]
+        assert album["track_count"] == 35
+
+
+def _past(state: FirehoseState, source: str, seq: int) -> int | None:
+    cursor = (state.read_lease(source) or {}).get("cursor")
+    return int(cursor) if cursor is not None and cursor > seq else None
+
+
+def _invoke_once(host: LambdaHost, event: dict[str, Any]) -> None:
+    with contextlib.suppress(FunctionError, RuntimeError):  # killed; the host closed
+        host.invoke(FUNCTION, event)
+
+
+def _invoke_quietly(host: LambdaHost, event: dict[str, Any]) -> None:
+    """Invoke until an invocation gets the lease (as the schedule would, every minute)."""
+    for _ in range(40):
+        try:
+            result = host.invoke(FUNCTION, event)
+        except FunctionError:
+            result = {}
+        except RuntimeError:  # the host closed at the test's end
+            return
+        if not str(result.get("status", "")).startswith("lease held"):
+            return
+        time.sleep(0.5)

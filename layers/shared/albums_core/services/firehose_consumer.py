@@ -25,6 +25,7 @@ from albums_core.services.firehose_ingest import BatchReport, Ingest
 class Source(Protocol):
     counts: Counter[str]
 
+    def wait_connected(self, timeout: float) -> bool: ...
     def start(self) -> Any: ...
     def take(self, limit: int, wait: float) -> list[Event]: ...
     def stop(self, timeout: float = 3.0) -> None: ...
@@ -36,6 +37,9 @@ class ConsumerConfig:
     lease_seconds: float = 30.0
     hold_seconds: float = 0.0  # 0: until `stop_margin_seconds` before the invocation's end
     stop_margin_seconds: float = 20.0
+    # A relay not reached in this time ends the run (the next scheduled one tries again) instead
+    # of holding a function that can do nothing.
+    connect_seconds: float = 10.0
     batch_size: int = 500
     batch_wait_seconds: float = 0.25
     metrics_every_seconds: float = 60.0
@@ -92,6 +96,7 @@ class Consumer:
         self.state = state or self.ingest.state
         self.source_factory = source_factory
         self.holder = uuid.uuid4().hex
+        self._failures = 0
 
     def run(self, remaining_ms: Callable[[], int], should_stop: Callable[[], bool] = lambda: False) -> RunReport:
         cfg = self.config
@@ -105,6 +110,13 @@ class Consumer:
         report.cursor = cursor
         source = self.source_factory(cfg.relay_url, cursor)
         source.start()
+        if not source.wait_connected(cfg.connect_seconds):
+            source.stop()
+            self.state.release(cfg.source_id, self.holder)
+            report.status = "relay unreachable"
+            logger.warning("firehose relay unreachable", extra={"relay": cfg.source_id})
+            metrics.add_metric(name="FirehoseRelayUnreachable", unit=MetricUnit.Count, value=1)
+            return report
         last_checkpoint = time.monotonic()
         last_metrics = time.monotonic()
         published: Counter[str] = Counter()
@@ -153,9 +165,8 @@ class Consumer:
             try:
                 one = self.ingest.apply([event])
             except Exception:
-                failures = getattr(self, "_failures", 0) + 1
-                self._failures = failures
-                if failures > 20:
+                self._failures += 1
+                if self._failures > 20:
                     raise  # not one event's fault: let the invocation fail and resume later
                 logger.exception("firehose event failed and was passed over", extra={"seq": event.seq})
                 total.counts["failed_event"] += 1
