@@ -68,6 +68,8 @@ class LocalStack:
                 "HandleResolverUrl": self.pds.pds_url,
                 # The local PDS's own subscribeRepos stands in for a relay.
                 "RelayUrl": self.pds.pds_url.replace("http://", "ws://", 1),
+                # Everything the local PDS holds: edits made before the consumer first connected too.
+                "FirehoseStartCursor": "0",
             },
         )
         session = aws_session(self.stack.region)

@@ -13,6 +13,8 @@ from albums_core.observability import logger, trigger_entry
 from albums_core.services.firehose_consumer import Consumer, ConsumerConfig
 
 RELAY_URL = require("RELAY_URL")[0]
+_START = os.environ.get("FIREHOSE_START_CURSOR", "").strip()
+START_CURSOR = int(_START) if _START.isdigit() else None
 
 
 def _seconds(name: str, default: float) -> float:
@@ -27,6 +29,7 @@ def _seconds(name: str, default: float) -> float:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = ConsumerConfig(
         relay_url=RELAY_URL,
+        start_cursor=START_CURSOR,
         lease_seconds=_seconds("FIREHOSE_LEASE_SECONDS", 30.0) or 30.0,
         hold_seconds=_seconds("FIREHOSE_HOLD_SECONDS", 0.0),
         stop_margin_seconds=_seconds("FIREHOSE_STOP_MARGIN_SECONDS", 20.0),

@@ -34,6 +34,7 @@ class Source(Protocol):
 @dataclass(frozen=True)
 class ConsumerConfig:
     relay_url: str
+    start_cursor: int | None = None  # with no checkpoint for this relay: None is live
     lease_seconds: float = 30.0
     hold_seconds: float = 0.0  # 0: until `stop_margin_seconds` before the invocation's end
     stop_margin_seconds: float = 20.0
@@ -106,7 +107,7 @@ class Consumer:
             report.status = "lease held by another consumer"
             return report
         began = time.monotonic()
-        cursor = lease.cursor
+        cursor = lease.cursor if lease.cursor is not None else cfg.start_cursor
         report.cursor = cursor
         source = self.source_factory(cfg.relay_url, cursor)
         source.start()

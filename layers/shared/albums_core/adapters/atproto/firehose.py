@@ -125,10 +125,15 @@ class _Client(FirehoseSubscribeReposClient):
         super()._handle_frame_decoding_error(exception)
 
     def _track_reconnection(self, connected_at: float | None) -> None:
-        # A relay that closes connections every few seconds while frames flow must not push the
-        # SDK's backoff to a minute: a connection that delivered anything resets it.
-        if self._source.delivered_since_connect:
-            self._reconnect_no = 1
+        # The SDK escalates its backoff (up to 64 s) unless a connection lived a minute. A quiet
+        # stream ends each connection at the receive timeout, and a relay may close connections
+        # every few seconds while frames flow: neither is an outage, and every second spent
+        # away is a second of events to catch up (or, with no cursor yet, lost). A connection
+        # that delivered frames, or lived a while, is followed by another at once; only one
+        # that failed at once or delivered nothing backs off.
+        lived = connected_at is not None and time.monotonic() - connected_at >= 1.0
+        if self._source.delivered_since_connect or lived:
+            self._reconnect_no = 0
         else:
             super()._track_reconnection(connected_at)
         self._source.delivered_since_connect = False
