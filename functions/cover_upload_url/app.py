@@ -3,10 +3,11 @@ uploaded object is checked and attached by the ProcessCoverUpload trigger."""
 
 from typing import Any
 
+from albums_core.http.guards import album_guard
 from albums_core.http.response_models import SESSION, UploadFormResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin, album_guard
+from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.covers import upload_form
 
 app = make_app()

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.config import require
 from albums_core.observability import STREAM_EVENT_ID, trigger_entry
 from albums_core.services.stream_events import PageInvalidations, handle_with_dead_letters
@@ -22,7 +21,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     # Each album page the batch makes stale is dropped once, after its records; before the
     # response, so a crash here has the whole batch delivered again.
-    pages = PageInvalidations(CatalogueWriter())
+    pages = PageInvalidations()
 
     def record_handler(record: DynamoDBRecord) -> str:
         return handle_with_dead_letters(record.raw_event, pages)

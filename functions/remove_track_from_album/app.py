@@ -4,9 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from albums_core.http.guards import album_guard
 from albums_core.http.response_models import SESSION, RemoveTrackResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin, album_guard
+from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 

@@ -4,10 +4,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from albums_core.http.guards import album_guard
 from albums_core.http.request_models import UpdateAlbumBody
 from albums_core.http.response_models import SESSION, AlbumMetadata, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import UNSET, AlbumAdmin, album_guard
+from albums_core.services.album_admin import UNSET, AlbumAdmin
 
 app = make_app()
 

@@ -156,7 +156,7 @@ def test_cover_urls_are_on_the_distribution_unless_a_base_url_is_given() -> None
 
 
 def test_covers_are_cached_for_a_year_as_immutable() -> None:
-    from albums_core.services import covers as cover_service
+    from albums_core.adapters import s3_covers
     from local_runtime import gateway
 
     dist = STACK.resources["CoversDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
@@ -169,7 +169,7 @@ def test_covers_are_cached_for_a_year_as_immutable() -> None:
     (item,) = headers["CustomHeadersConfig"]["Items"]
     assert item["Header"] == "Cache-Control" and item["Override"] is True
     # The same value on the stored objects, on the distribution and on the local gateway.
-    assert item["Value"] == cover_service._IMMUTABLE == gateway.IMMUTABLE == "public, max-age=31536000, immutable"
+    assert item["Value"] == s3_covers._IMMUTABLE == gateway.IMMUTABLE == "public, max-age=31536000, immutable"
 
 
 # ---- asynchronous failures -------------------------------------------------------------------

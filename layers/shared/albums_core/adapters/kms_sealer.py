@@ -38,3 +38,13 @@ def unseal(item: dict[str, Any], context: str) -> bytes:
         )
     except (KeyError, TypeError, ValueError, ClientError, InvalidTag) as exc:
         raise SealError(type(exc).__name__) from exc
+
+
+class KmsSealer:
+    """`seal` and `unseal` as the `Sealer` port (albums_core.ports) a service takes."""
+
+    def seal(self, plaintext: bytes, context: str) -> dict[str, bytes]:
+        return seal(plaintext, context)
+
+    def unseal(self, item: dict[str, Any], context: str) -> bytes:
+        return unseal(item, context)

@@ -63,3 +63,20 @@ class Unprocessable(ServiceError):
 class UpstreamFailure(ServiceError):
     status = 502
     detail = "the artist's PDS could not complete the request"
+
+
+class ConcurrentUpdate(Conflict):
+    """A conditional write lost to another actor's change made meanwhile (the item moved, went
+    or was taken): the caller decides whether that is a retry, a no-op or a 409."""
+
+    detail = "the album changed meanwhile; try again"
+
+
+class JobGone(NotFound):
+    """A cleanup job is not there any more (another run finished it)."""
+
+    detail = "cleanup job not found"
+
+
+class TrackTaken(Conflict):
+    detail = "track already belongs to another album"

@@ -1,6 +1,11 @@
 """An artist managing their albums: every change lands on their PDS first (read-modify-write,
 swap-guarded), then in the catalogue, then the cache is invalidated. A PDS failure answers
-502 and leaves a state from which the same request, repeated, finishes the job."""
+502 and leaves a state from which the same request, repeated, finishes the job.
+
+The catalogue, the PDS session and the page cache are ports (albums_core.ports) given to the
+constructor; a handler gives none and gets the production adapters. Request bodies are
+typed and bounded by http.request_models before they get here: what is checked here are the
+rules of the domain (whose tracks, which album, how many)."""
 
 from __future__ import annotations
 
@@ -9,61 +14,48 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
-from albums_core.adapters.atproto.record_writes import DELETE, Edit, apply_edits, read_snapshot, write_records
-from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, XrpcError
+from albums_core.adapters.atproto.record_editor import RecordEditor, pds_failures
+from albums_core.adapters.atproto.record_writes import DELETE, Edit
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
 from albums_core.adapters.dynamodb.session_store import pds_session
+from albums_core.domain import list_records
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import (
     AlbumNotFound,
     BadRequest,
     Conflict,
     Forbidden,
-    InvalidSession,
     NotFound,
+    TrackTaken,
     Unprocessable,
-    UpstreamFailure,
 )
 from albums_core.domain.models import Album, Track
 from albums_core.domain.ordering import order_tracks
-from albums_core.domain.records import LIST, TRACK, album_id_for, is_track_record, new_tid, new_track, now_iso, rkey_of
+from albums_core.domain.records import LIST, TRACK, album_id_for, is_track_record, new_tid, new_track, now_iso
 from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import clean_description, clean_title
 from albums_core.domain.views import album_page
-from albums_core.observability import logger, metrics
+from albums_core.observability import metrics
+from albums_core.ports import Catalogue, PageCache, Pds
 from albums_core.services import cleanup
-from albums_core.services.auth import Caller, artist_guard
+from albums_core.services.auth import Caller
 
 MAX_TRACKS = 500
-# A DynamoDB transaction holds 100 actions; smaller ones finish well inside a timeout.
-_MOVES_PER_TRANSACTION = 24
 UNSET: Any = object()
 # Longer than a function may run: a crashed request frees the album after this.
 _LEASE_SECONDS = 60
-TRACK_TAKEN = "track already belongs to another album"
+TRACK_TAKEN = TrackTaken.detail
+SLUG_TAKEN = "another of your albums already uses that name"
+# The handlers of sync_artist wrap the indexer in the same PDS-error mapping.
+pds_errors = pds_failures
 
-
-@contextmanager
-def pds_errors() -> Iterator[None]:
-    """What the artist's PDS does wrong, as the API reports it."""
-    try:
-        yield
-    except SessionRevoked as exc:
-        raise InvalidSession() from exc
-    except PdsUnavailable as exc:
-        metrics.add_metric(name="PdsCallFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("PDS call failed", extra={"reason": str(exc)})
-        raise UpstreamFailure("your PDS did not complete the change; repeat the request to finish it") from exc
-    except XrpcError as exc:
-        metrics.add_metric(name="PdsCallFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("PDS refused a call", extra={"status": exc.status, "error": exc.error})
-        raise UpstreamFailure(f"your PDS refused the change ({exc.error}); repeat the request to finish it") from exc
+__all__ = ["MAX_TRACKS", "TRACK_TAKEN", "UNSET", "AlbumAdmin", "AlbumCaller", "pds_errors"]
 
 
 @dataclass(frozen=True)
@@ -74,19 +66,6 @@ class AlbumCaller(Caller):
     album: Album | None = None
 
 
-def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
-    """The guard of an album's mutations: a session, then the album exists (404), then it is
-    the caller's (403) - before the request's body or parameters are validated."""
-
-    def guard(event: dict[str, Any]) -> Caller:
-        caller = artist_guard(event)
-        # API Gateway's own path parameters: the raw path carries the stage on a named stage.
-        album = AlbumAdmin(caller).owned(str((event.get("pathParameters") or {}).get("ref") or ""), message)
-        return AlbumCaller(caller.session, caller.artist, album)
-
-    return guard
-
-
 def _valid_album_id(album_id: str) -> bool:
     try:
         return str(uuid.UUID(album_id)) == album_id.lower() and len(album_id) == 36
@@ -94,54 +73,48 @@ def _valid_album_id(album_id: str) -> bool:
         return False
 
 
-def _set_field(name: str, value: Any) -> Any:
-    def change(record: dict[str, Any]) -> dict[str, Any]:
-        record[name] = value
-        return record
-
-    return change
-
-
-def _drop_field(name: str) -> Any:
-    def change(record: dict[str, Any]) -> dict[str, Any]:
-        record.pop(name, None)
-        return record
-
-    return change
-
-
 def _delete(_: dict[str, Any]) -> Any:
     return DELETE
 
 
-def _items(record: dict[str, Any]) -> list[Any]:
-    items = record.get("items")
-    return list(items) if isinstance(items, list) else []
+def _set_album(title: str) -> Callable[[dict[str, Any]], Any]:
+    return partial(list_records.with_field, name="album", value=title)
 
 
-def _item_uri(item: Any) -> str | None:
-    subject = item.get("subject") if isinstance(item, dict) else None
-    uri = subject.get("uri") if isinstance(subject, dict) else None
-    return uri if isinstance(uri, str) else None
+_DROP_ALBUM = partial(list_records.without_field, name="album")
 
 
 class AlbumAdmin:
-    def __init__(self, caller: Caller, repo: CatalogueWriter | None = None, pds: PdsSession | None = None) -> None:
+    def __init__(
+        self,
+        caller: Caller,
+        repo: Catalogue | None = None,
+        pds: Pds | None = None,
+        cache: PageCache | None = None,
+    ) -> None:
         self.caller = caller
         self.did = caller.artist.did
         self.handle = caller.artist.handle
-        self.repo = repo or CatalogueWriter()
+        self.repo: Catalogue = repo or CatalogueWriter()
+        self.cache: PageCache = cache or AlbumPageCache()
         self._pds = pds
 
     @property
-    def pds(self) -> PdsSession:
+    def pds(self) -> Pds:
+        """The artist's PDS session, opened on first use (a request refused before any PDS
+        call never unseals the session's tokens)."""
         if self._pds is None:
             self._pds = pds_session(self.caller.session)
         return self._pds
 
+    @property
+    def records(self) -> RecordEditor:
+        return RecordEditor(self.pds)
+
     # ---- shared ----------------------------------------------------------------------------
 
     def owned(self, album_id: str, message: str) -> Album:
+        """The album, which must exist (404) and be the caller's (403 with `message`)."""
         known = getattr(self.caller, "album", None)
         if isinstance(known, Album) and known.id == album_id:
             # Loaded by the guard of this request (and checked there).
@@ -167,6 +140,11 @@ class AlbumAdmin:
         finally:
             self.repo.unlock_album(album.id, token)
 
+    def tracks(self, album: Album) -> list[Track]:
+        """The album's tracks as the catalogue holds them now."""
+        loaded = self.repo.load_album(album.id)
+        return loaded[1] if loaded else []
+
     def metadata(self, album: Album) -> dict[str, Any]:
         loaded = self.repo.load_album(album.id)
         album, tracks = loaded if loaded else (album, [])
@@ -174,34 +152,19 @@ class AlbumAdmin:
 
     def _invalidate(self, *slugs: str) -> None:
         for slug in dict.fromkeys(slugs):
-            invalidate_album_cache(self.handle, slug)
+            self.cache.invalidate(album_cache_key(self.handle, slug))
 
     def ensure_list_record(self, album: Album) -> Album:
         """The album's list record exists on the PDS (created at the key chosen up front)."""
         if album.list_cid:
             return album
         assert album.list_uri
-        with pds_errors():
-            record = self.pds.get_record(LIST, rkey_of(album.list_uri))
-            if record is None:
-                _, cid = self.pds.create_record(
-                    LIST,
-                    {
-                        "$type": LIST,
-                        "name": album.title,
-                        "listType": "album",
-                        "items": [],
-                        "createdAt": album.created_at,
-                    },
-                    rkey=rkey_of(album.list_uri),
-                )
-            else:
-                cid = record.cid
+        cid = self.records.ensure(album.list_uri, list_records.new_list(album.title, album.created_at))
         return self.repo.set_album_fields(album, list_cid=cid)
 
     # ---- create ------------------------------------------------------------------------------
 
-    def create(self, title: object, description: object = None) -> tuple[int, dict[str, Any]]:
+    def create(self, title: str, description: str | None = None) -> tuple[int, dict[str, Any]]:
         clean = clean_title(title)
         text = clean_description(description)
         slug = slugify(clean)
@@ -227,7 +190,7 @@ class AlbumAdmin:
         if existing is not None:
             found = self.repo.get_album(existing)
             if found is None:
-                raise Conflict("another of your albums already uses that name")
+                raise Conflict(SLUG_TAKEN)
             album, status = found, 200
         album = self.ensure_list_record(album)
         self._invalidate(slug)
@@ -237,7 +200,7 @@ class AlbumAdmin:
 
     # ---- the mutations of an existing album: owner checked, then the album's lease ----------
 
-    def _guarded(self, album_id: str, message: str, work: Any, *args: Any) -> Any:
+    def _guarded(self, album_id: str, message: str, work: Callable[..., Any], *args: Any) -> Any:
         album = self.owned(album_id, message)
         with self.locked(album) as current:
             try:
@@ -247,10 +210,10 @@ class AlbumAdmin:
                 # Also after a failure: the PDS may already show part of the change.
                 self._invalidate(album.slug)
 
-    def attach(self, album_id: str, uris: object) -> dict[str, Any]:
+    def attach(self, album_id: str, uris: list[str]) -> dict[str, Any]:
         return self._guarded(album_id, "you can only modify your own albums", self._attach, uris)
 
-    def reorder(self, album_id: str, track_ids: object) -> dict[str, Any]:
+    def reorder(self, album_id: str, track_ids: list[int]) -> dict[str, Any]:
         return self._guarded(album_id, "you can only modify your own albums", self._reorder, track_ids)
 
     def remove_track(self, album_id: str, track_id: int) -> dict[str, Any]:
@@ -264,10 +227,9 @@ class AlbumAdmin:
 
     # ---- membership ------------------------------------------------------------------------
 
-    def _attach(self, album: Album, uris: object) -> dict[str, Any]:
-        wanted = self._valid_track_uris(uris)
-        loaded = self.repo.load_album(album.id)
-        current = loaded[1] if loaded else []
+    def _attach(self, album: Album, uris: list[str]) -> dict[str, Any]:
+        wanted = self._own_track_uris(uris)
+        current = self.tracks(album)
         have = {t.record_uri for t in current}
         new = [u for u in wanted if u not in have]
         if not new:
@@ -275,16 +237,12 @@ class AlbumAdmin:
         if len(current) + len(new) > MAX_TRACKS:
             raise Unprocessable(f"track_uris: an album holds at most {MAX_TRACKS} tracks")
         local = {t.record_uri: t for t in self.repo.artist_tracks(self.did)}
+        if any((other := local.get(u)) is not None and other.album_id not in (None, album.id) for u in new):
+            raise TrackTaken()
+        # Read once: the commit first, so the write below can swap against it unread.
+        snapshot = self.records.read(new)
         for uri in new:
-            other = local.get(uri)
-            if other is not None and other.album_id not in (None, album.id):
-                raise Conflict(TRACK_TAKEN)
-        with pds_errors():
-            # Read once: the commit first, so the write below can swap against it unread.
-            snapshot = read_snapshot(self.pds, new)
-        records = snapshot.records
-        for uri in new:
-            record = records[uri]
+            record = snapshot.records[uri]
             if record is None:
                 raise NotFound(f"track record not found: {uri}")
             if not is_track_record(record.value):
@@ -292,27 +250,18 @@ class AlbumAdmin:
         # Claimed before any PDS write: of two albums taking one track at once, the loser
         # writes nothing. A claim left by a failed request lapses with its lease.
         if self.repo.claim_tracks(self.did, album.id, new, uuid.uuid4().hex, _LEASE_SECONDS):
-            raise Conflict(TRACK_TAKEN)
+            raise TrackTaken()
         album = self.ensure_list_record(album)
         assert album.list_uri
-        with pds_errors():
-            # Tracks first: the list then refers to their new CIDs.
-            fresh = write_records(self.pds, [Edit(u, _set_field("album", album.title)) for u in new], snapshot)
-            cids = {u: (r.cid if r else None) for u, r in fresh.items()}
-
-            def append(record: dict[str, Any]) -> dict[str, Any]:
-                items = _items(record)
-                listed = {_item_uri(i) for i in items}
-                items += [{"subject": {"uri": u, "cid": cids[u]}} for u in new if u not in listed]
-                record["items"] = items
-                record["updatedAt"] = now_iso()
-                return record
-
-            list_cid = apply_edits(self.pds, [Edit(album.list_uri, append)])[album.list_uri]
+        # Tracks first: the list then refers to their new CIDs.
+        fresh = self.records.write([Edit(u, _set_album(album.title)) for u in new], snapshot)
+        refs = [(u, record.cid if (record := fresh.get(u)) else None) for u in new]
+        append = partial(list_records.appended, refs=refs, now=now_iso())
+        list_cid = self.records.apply([Edit(album.list_uri, append)])[album.list_uri]
         present = [u for u in new if fresh.get(u) is not None]
         # One counter update for every track the catalogue does not know yet.
         ids = iter(self.repo.reserve_track_ids(sum(1 for u in present if u not in local)))
-        tracks = []
+        moves: list[tuple[Track | None, Track]] = []
         for uri in present:
             record = fresh[uri]
             assert record is not None
@@ -327,26 +276,26 @@ class AlbumAdmin:
                     image_id=known.image_id,
                     thumbnail_url=known.thumbnail_url,
                 )
-            tracks.append((known, track))
-        self._move_in(album, tracks)
+            moves.append((known, track))
+        self.repo.move_tracks_into(album, moves)
+        self.repo.recount(album.id)
         order = [t.record_uri for t in order_tracks(current, None, album.track_order) if t.record_uri]
         album = self.repo.set_album_fields(
             album,
             list_cid=list_cid,
-            track_order=order + [t.record_uri for _, t in tracks if t.record_uri],
+            track_order=order + [t.record_uri for _, t in moves if t.record_uri],
             updated_at=now_iso(),
         )
         self._invalidate(album.slug)
         return self.metadata(album)
 
-    def _valid_track_uris(self, uris: object) -> list[str]:
-        if not isinstance(uris, list) or not uris:
+    def _own_track_uris(self, uris: list[str]) -> list[str]:
+        """The URIs, each once, of the caller's own track records."""
+        if not uris:
             raise Unprocessable("track_uris: must be a non-empty list of AT-URIs")
-        if len(uris) > MAX_TRACKS:
-            raise Unprocessable(f"track_uris: at most {MAX_TRACKS}")
         seen: set[str] = set()
         for i, uri in enumerate(uris):
-            at = AtUri.parse(uri) if isinstance(uri, str) else None
+            at = AtUri.parse(uri)
             if at is None:
                 raise Unprocessable(f"track_uris[{i}]: not an AT-URI")
             if at.collection != TRACK:
@@ -358,42 +307,8 @@ class AlbumAdmin:
             seen.add(uri)
         return list(uris)
 
-    def _move_in(self, album: Album, tracks: list[tuple[Track | None, Track]]) -> None:
-        for start in range(0, len(tracks), _MOVES_PER_TRANSACTION):
-            batch = tracks[start : start + _MOVES_PER_TRANSACTION]
-            actions = []
-            for known, track in batch:
-                if known is not None:
-                    actions.append(self.repo.delete_track_action(known, must_exist=True))
-                actions.append(self.repo.put_track(track, new=True))
-                if track.record_uri:
-                    actions.append(self.repo.claim_membership_action(self.did, album.id, track.record_uri, track.id))
-            actions.append(
-                self.repo.counter_action(album.id, len(batch), sum(t.play_count for _, t in batch), album.title)
-            )
-            try:
-                self.repo._transact(actions)
-            except ClientError as exc:
-                # A replay of a batch that did land (its puts are conditional): verified below.
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                loaded = self.repo.load_album(album.id)
-                present = {t.id for t in (loaded[1] if loaded else [])}
-                if not all(t.id in present for _, t in batch):
-                    # Not a replay: a track moved elsewhere, or its claim lapsed and another
-                    # album took it.
-                    raise Conflict(TRACK_TAKEN) from exc
-        self.repo.recount(album.id)
-
-    def _reorder(self, album: Album, track_ids: object) -> dict[str, Any]:
-        loaded = self.repo.load_album(album.id)
-        tracks = {t.id: t for t in (loaded[1] if loaded else [])}
-        if not isinstance(track_ids, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in track_ids
-        ):
-            raise Unprocessable("track_ids: must be a list of integers")
-        if len(track_ids) > MAX_TRACKS:
-            raise Unprocessable(f"track_ids: at most {MAX_TRACKS}")
+    def _reorder(self, album: Album, track_ids: list[int]) -> dict[str, Any]:
+        tracks = {t.id: t for t in self.tracks(album)}
         counts = Counter(track_ids)
         duplicates = sorted(i for i, n in counts.items() if n > 1)
         foreign = sorted(i for i in counts if i not in tracks)
@@ -404,27 +319,11 @@ class AlbumAdmin:
                 f" (duplicates: {duplicates[:20]}, not in the album: {foreign[:20]}, missing: {missing[:20]})"
             )
         order: list[str] = [u for i in track_ids if (u := tracks[i].record_uri)]
+        cids = {t.record_uri: t.record_cid for t in tracks.values() if t.record_uri}
         album = self.ensure_list_record(album)
         assert album.list_uri
-
-        def reorder_items(record: dict[str, Any]) -> dict[str, Any]:
-            items = _items(record)
-            by_uri: dict[str, Any] = {}
-            for item in items:
-                uri = _item_uri(item)
-                if uri and uri not in by_uri:
-                    by_uri[uri] = item
-            ours = set(order)
-            record["items"] = [
-                by_uri.get(u)
-                or {"subject": {"uri": u, "cid": next(t.record_cid for t in tracks.values() if t.record_uri == u)}}
-                for u in order
-            ] + [i for i in items if _item_uri(i) not in ours]
-            record["updatedAt"] = now_iso()
-            return record
-
-        with pds_errors():
-            list_cid = apply_edits(self.pds, [Edit(album.list_uri, reorder_items)])[album.list_uri]
+        change = partial(list_records.reordered, order=order, cids=cids, now=now_iso())
+        list_cid = self.records.apply([Edit(album.list_uri, change)])[album.list_uri]
         album = self.repo.set_album_fields(album, track_order=order, list_cid=list_cid, updated_at=now_iso())
         self._invalidate(album.slug)
         return self.metadata(album)
@@ -433,30 +332,16 @@ class AlbumAdmin:
         track = self.repo.find_track(track_id)
         if track is None or track.artist_did != self.did:
             raise NotFound("track not found")
-        loaded = self.repo.load_album(album.id)
-        in_album = next((t for t in (loaded[1] if loaded else []) if t.id == track_id), None)
+        in_album = next((t for t in self.tracks(album) if t.id == track_id), None)
         if in_album is None:
             raise BadRequest("track is not in this album")
         uri = in_album.record_uri
-
-        def drop_item(record: dict[str, Any]) -> dict[str, Any]:
-            record["items"] = [i for i in _items(record) if _item_uri(i) != uri]
-            record["updatedAt"] = now_iso()
-            return record
-
-        edits = [Edit(uri, _drop_field("album"))] if uri else []
+        edits = [Edit(uri, _DROP_ALBUM)] if uri else []
         if album.list_uri and album.list_cid:
-            edits.append(Edit(album.list_uri, drop_item))
-        with pds_errors():
-            cids = apply_edits(self.pds, edits)
+            edits.append(Edit(album.list_uri, partial(list_records.without_item, uri=uri, now=now_iso())))
+        cids = self.records.apply(edits)
         standalone = replace(in_album, album_id=None, record_cid=cids.get(uri or "") or in_album.record_cid)
-        self.repo._transact(
-            [
-                self.repo.delete_track_action(in_album),
-                self.repo.put_track(standalone),
-                self.repo.counter_action(album.id, -1, -in_album.play_count),
-            ]
-        )
+        self.repo.detach_track(album.id, in_album, standalone)
         self.repo.recount(album.id)
         changes: dict[str, Any] = {"track_order": [u for u in album.track_order if u != uri], "updated_at": now_iso()}
         if album.list_uri and cids.get(album.list_uri):
@@ -483,23 +368,14 @@ class AlbumAdmin:
     def _rename(self, album: Album, title: str) -> Album:
         slug = slugify(title)
         if slug != album.slug and not self.repo.claim_slug(self.did, self.handle, slug, album.id):
-            raise Conflict("another of your albums already uses that name")
+            raise Conflict(SLUG_TAKEN)
         try:
             album = self.ensure_list_record(album)
             assert album.list_uri
-            loaded = self.repo.load_album(album.id)
-            tracks = loaded[1] if loaded else []
-
-            def rename_list(record: dict[str, Any]) -> dict[str, Any]:
-                if record.get("name") != title:
-                    record["name"] = title
-                    record["updatedAt"] = now_iso()
-                return record
-
-            edits = [Edit(t.record_uri, _set_field("album", title)) for t in tracks if t.record_uri]
-            edits.append(Edit(album.list_uri, rename_list))
-            with pds_errors():
-                cids = apply_edits(self.pds, edits)
+            tracks = self.tracks(album)
+            edits = [Edit(t.record_uri, _set_album(title)) for t in tracks if t.record_uri]
+            edits.append(Edit(album.list_uri, partial(list_records.renamed, name=title, now=now_iso())))
+            cids = self.records.apply(edits)
         except Exception:
             if slug != album.slug:
                 self.repo.release_slug(self.did, self.handle, slug, album.id)
@@ -517,23 +393,20 @@ class AlbumAdmin:
         """A large album: its list record goes now (502 and nothing removed if that fails), the
         album leaves every read at once, and the cleanup job finishes the tracks."""
         if album.list_uri:
-            with pds_errors():
-                apply_edits(self.pds, [Edit(album.list_uri, _delete)])
-        cleanup.hand_over(self.repo, album, self.handle, cascade, self.pds)
+            self.records.apply([Edit(album.list_uri, _delete)])
+        cleanup.hand_over(self.repo, album, self.handle, cascade, self.pds)  # type: ignore[arg-type]
         metrics.add_metric(name="AlbumDeleted", unit=MetricUnit.Count, value=1)
         return {"deleted": True, "cascade": cascade}
 
     def _delete_album(self, album: Album, cascade: bool) -> dict[str, Any]:
-        loaded = self.repo.load_album(album.id)
-        tracks = loaded[1] if loaded else []
+        tracks = self.tracks(album)
         if len(tracks) > cleanup.SYNC_DELETE_MAX_TRACKS:
             return self._delete_in_background(album, cascade)
-        change = _delete if cascade else _drop_field("album")
+        change = _delete if cascade else _DROP_ALBUM
         edits = [Edit(t.record_uri, change) for t in tracks if t.record_uri]
         if album.list_uri:
             edits.append(Edit(album.list_uri, _delete))  # last: the album stays whole until then
-        with pds_errors():
-            cids = apply_edits(self.pds, edits)
+        cids = self.records.apply(edits)
         self.repo.release_tracks(tracks, cascade, cids)
         self.repo.delete_album_items(album, self.handle)
         self._invalidate(album.slug)

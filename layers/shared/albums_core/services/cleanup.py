@@ -16,25 +16,20 @@ from typing import Any
 
 from albums_core.adapters.atproto.record_writes import DELETE, MAX_WRITES, Edit, apply_edits
 from albums_core.adapters.atproto.xrpc import PdsSession, SessionRevoked, Tokens
-from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
+from albums_core.domain.errors import JobGone
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger
 from albums_core.services.covers import delete_if_unreferenced
 
-JOB = "JOB"
 PENDING = "pending"
 PARKED = "parked"
 # Albums up to this size are deleted within the request; larger ones finish in the cleanup.
 SYNC_DELETE_MAX_TRACKS = 100
-
-
-def job_key(job_id: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": JOB}
 
 
 def _sealed(tokens: Tokens, job_id: str) -> dict[str, Any]:
@@ -42,10 +37,9 @@ def _sealed(tokens: Tokens, job_id: str) -> dict[str, Any]:
     return seal(payload, f"job:{job_id}")
 
 
-def job_item(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tokens) -> dict[str, Any]:
+def new_job(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tokens) -> dict[str, Any]:
     job_id = uuid.uuid4().hex
     return {
-        **job_key(job_id),
         "job_id": job_id,
         "kind": "album_delete",
         "status": PENDING,
@@ -57,8 +51,6 @@ def job_item(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tok
         "image_id": album.image_id,
         "pds_url": pds_url,
         "created_at": now_iso(),
-        "gsi2pk": f"JOBS#{album.artist_did}",
-        "gsi2sk": f"{PENDING}#{job_id}",
         **_sealed(tokens, job_id),
     }
 
@@ -66,60 +58,20 @@ def job_item(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tok
 def hand_over(repo: CatalogueWriter, album: Album, handle: str, cascade: bool, pds: PdsSession) -> None:
     """The album and its slug go, the job comes, in one transaction (the list record is
     already deleted on the PDS)."""
-    job = job_item(album, handle, cascade, pds.pds_url, pds.tokens)
-    repo._transact(
-        [
-            repo._delete(keys.album(album.id)),
-            repo._delete(
-                keys.slug_claim(album.artist_did, album.slug),
-                "attribute_not_exists(pk) OR album_id = :me",
-                {":me": to_value(album.id)},
-            ),
-            repo._delete(keys.slug_pointer(handle, album.slug)),
-            {"Put": {"TableName": repo.table, "Item": to_item(job)}},
-        ]
-    )
+    CleanupJobs(repo).hand_over(album, handle, new_job(album, handle, cascade, pds.pds_url, pds.tokens))
 
 
 def remaining_tracks(repo: CatalogueWriter, album_id: str, limit: int | None = None) -> list[Track]:
     """The tracks still in a deleted album's partition (the next `limit` of them: handled ones
     are gone, so each batch reads only itself)."""
-    params: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
-        "ExpressionAttributeValues": {":pk": to_value(keys.album_partition(album_id)), ":t": to_value("TRACK#")},
-        "ConsistentRead": True,
-    }
-    if limit is None:
-        return [Track.from_data(i) for i in repo._query_all(**params)]
-    out = repo.client.query(TableName=repo.table, Limit=limit, **params)
-    return [Track.from_data(from_item(i)) for i in out.get("Items", [])]
-
-
-def _set_status(repo: CatalogueWriter, job: dict[str, Any], status: str, **extra: Any) -> None:
-    values = {":s": to_value(status), ":g": to_value(f"{status}#{job['job_id']}")}
-    expression = "SET #st = :s, gsi2sk = :g"
-    for i, (name, value) in enumerate(extra.items()):
-        expression += f", {name} = :x{i}"
-        values[f":x{i}"] = to_value(value)
-    repo.client.update_item(
-        TableName=repo.table,
-        Key=to_item(job_key(job["job_id"])),
-        UpdateExpression=expression,
-        ExpressionAttributeNames={"#st": "status"},
-        ExpressionAttributeValues=values,
-        ConditionExpression="attribute_exists(pk)",
-    )
-
-
-def load_job(repo: CatalogueWriter, job_id: str) -> dict[str, Any] | None:
-    item = repo.client.get_item(TableName=repo.table, Key=to_item(job_key(job_id)), ConsistentRead=True).get("Item")
-    return from_item(item) if item else None
+    return repo.album_tracks(album_id, limit)
 
 
 def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_WRITES) -> str:
     """Finish an album deletion; returns "done", "parked" or "gone" (already finished)."""
     repo = repo or CatalogueWriter()
-    job = load_job(repo, job_id)
+    jobs = CleanupJobs(repo)
+    job = jobs.get(job_id)
     if job is None:
         return "gone"
     if job["status"] == PARKED:
@@ -131,34 +83,29 @@ def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_W
         raise RuntimeError(f"job {job_id}: credentials do not open") from exc
 
     def store_back(tokens: Tokens) -> None:
-        sealed = _sealed(tokens, job_id)
-        repo.client.update_item(
-            TableName=repo.table,
-            Key=to_item(job_key(job_id)),
-            UpdateExpression="SET sealed_key = :k, sealed_nonce = :n, sealed_data = :d",
-            ExpressionAttributeValues={
-                f":{c}": to_value(sealed[f"sealed_{name}"]) for c, name in (("k", "key"), ("n", "nonce"), ("d", "data"))
-            },
-        )
+        jobs.store_credentials(job_id, _sealed(tokens, job_id))
 
     pds = PdsSession(job["pds_url"], job["artist_did"], Tokens(opened["access"], opened["refresh"]), store_back)
     cascade = bool(job["cascade"])
     try:
         while True:
-            tracks = remaining_tracks(repo, job["album_id"], batch)
+            tracks = repo.album_tracks(job["album_id"], batch)
             if not tracks:
                 break
             change = (lambda _: DELETE) if cascade else _drop_album_field
             cids = apply_edits(pds, [Edit(t.record_uri, change) for t in tracks if t.record_uri])
             repo.release_tracks(tracks, cascade, cids)
     except SessionRevoked:
-        _set_status(repo, job, PARKED)
+        try:
+            jobs.set_status(job_id, PARKED)
+        except JobGone:
+            return "gone"  # another run finished it meanwhile
         logger.info("cleanup parked until the artist logs in again", extra={"job_id": job_id})
         return PARKED
     if job.get("image_id"):
         delete_if_unreferenced(str(job["image_id"]), repo)
     invalidate_album_cache(str(job["handle"]), str(job["slug"]))
-    repo.client.delete_item(TableName=repo.table, Key=to_item(job_key(job_id)))
+    jobs.finish(job_id)
     return "done"
 
 
@@ -170,30 +117,18 @@ def _drop_album_field(record: dict[str, Any]) -> dict[str, Any]:
 def albums_in_cleanup(repo: CatalogueWriter, did: str) -> set[str]:
     """The albums of an artist whose deletion a job is finishing (pending or parked): their
     remaining tracks are the job's, whatever their records still say."""
-    jobs = repo._query_all(
-        IndexName="gsi2",
-        KeyConditionExpression="gsi2pk = :p",
-        ExpressionAttributeValues={":p": to_value(f"JOBS#{did}")},
-    )
-    return {str(j["album_id"]) for j in jobs if j.get("album_id")}
+    return {str(j["album_id"]) for j in CleanupJobs(repo).of_artist(did) if j.get("album_id")}
 
 
 def resume_parked(repo: CatalogueWriter, did: str, tokens: Tokens) -> int:
     """At login: parked jobs of the artist get the new session's tokens and run again."""
-    items = repo._query_all(
-        IndexName="gsi2",
-        KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
-        ExpressionAttributeValues={":p": to_value(f"JOBS#{did}"), ":s": to_value(f"{PARKED}#")},
-    )
-    for item in items:
-        job_id = item["job_id"]
-        sealed = _sealed(tokens, job_id)
-        _set_status(
-            repo,
-            item,
-            PENDING,
-            sealed_key=sealed["sealed_key"],
-            sealed_nonce=sealed["sealed_nonce"],
-            sealed_data=sealed["sealed_data"],
-        )
-    return len(items)
+    jobs = CleanupJobs(repo)
+    resumed = 0
+    for item in jobs.of_artist(did, PARKED):
+        job_id = str(item["job_id"])
+        try:
+            jobs.set_status(job_id, PENDING, _sealed(tokens, job_id))
+        except JobGone:
+            continue  # finished meanwhile
+        resumed += 1
+    return resumed

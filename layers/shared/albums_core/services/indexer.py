@@ -5,18 +5,14 @@ so a second run changes nothing."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from albums_core.adapters.atproto import xrpc
-from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.codec import to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.domain.at_uri import list_item_uris
-from albums_core.domain.errors import Conflict
+from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict
 from albums_core.domain.firehose_events import record_problem
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
@@ -27,11 +23,8 @@ from albums_core.services import cleanup
 UNTITLED = "Untitled album"
 # The album lease the indexer takes to remove an album (as long as a request's).
 _LEASE_SECONDS = 60
-_RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
-
-
-def _raced(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in _RACED
+# What the catalogue raises when a write finds the album gone or changed meanwhile.
+_RACED = (AlbumNotFound, ConcurrentUpdate)
 
 
 def _title(value: dict[str, Any]) -> str:
@@ -86,9 +79,9 @@ class Indexer:
         for list_uri, record in remote_lists.items():
             try:
                 albums[list_uri] = self._upsert_album(local_albums.get(list_uri), list_uri, record, orders[list_uri])
-            except ClientError as exc:
+            except _RACED:
                 # Deleted between the reads and this write: the delete finishes it.
-                if not _raced(exc) or self.repo.get_album(album_id_for(list_uri)) is not None:
+                if self.repo.get_album(album_id_for(list_uri)) is not None:
                     raise
                 self.busy.add(album_id_for(list_uri))
         for list_uri, album in local_albums.items():
@@ -103,20 +96,14 @@ class Indexer:
             self._upsert_track(local, uri, record, member_of)
         for uri, track in local_tracks.items():
             if uri not in remote_tracks and track.album_id not in self.busy:
-                self.repo._transact([self.repo.delete_track_action(track)])
+                self.repo.remove_track(track)
                 self.counts["tracks_removed"] += 1
                 if track.album_id:
                     self.touched.add(track.album_id)
 
         for album_id in self.touched - self.busy:
             self._recount(album_id)
-        self.repo.client.update_item(
-            TableName=self.repo.table,
-            Key=to_item(keys.artist(did)),
-            UpdateExpression="SET synced_at = :n",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":n": to_value(now_iso())},
-        )
+        self.repo.mark_synced(did, now_iso())
         return self.counts
 
     def _upsert_album(self, album: Album | None, list_uri: str, record: xrpc.Record, order: list[str]) -> Album:
@@ -178,14 +165,9 @@ class Indexer:
             return
         try:
             loaded = self.repo.load_album(album.id)
-            actions = []
-            for track in loaded[1] if loaded else []:
-                actions.append(self.repo.delete_track_action(track))
-                moved = replace(track, album_id=None)
-                actions.append(self.repo.put_track(moved))
-                if track.record_uri:
-                    local_tracks[track.record_uri] = moved
-            self.repo.transact_in_batches(actions, 98)
+            for moved in self.repo.detach_tracks(loaded[1] if loaded else []):
+                if moved.record_uri:
+                    local_tracks[moved.record_uri] = moved
             self.repo.delete_album_items(album, self.artist.handle)
         finally:
             self.repo.unlock_album(album.id, token)
@@ -196,7 +178,7 @@ class Indexer:
         album_id = album.id if album else None
         if local is None:
             track = new_track(self.repo.next_track_id(), self.artist.did, album_id, uri, record.cid, record.value)
-            if not self._write_track([self.repo.put_track(track)], album_id):
+            if not self._write_track(track, None):
                 return
             self.counts["tracks_created"] += 1
         else:
@@ -205,46 +187,28 @@ class Indexer:
             )
             if track == local:
                 return
-            actions = [self.repo.put_track(track)]
-            if local.album_id != album_id:
-                actions.insert(0, self.repo.delete_track_action(local))
-                if local.album_id:
-                    self.touched.add(local.album_id)
-            if not self._write_track(actions, album_id):
+            if local.album_id != album_id and local.album_id:
+                self.touched.add(local.album_id)
+            if not self._write_track(track, local):
                 return
             self.counts["tracks_updated"] += 1
         if album_id:
             self.touched.add(album_id)
 
-    def _write_track(self, actions: list[dict[str, Any]], album_id: str | None) -> bool:
+    def _write_track(self, track: Track, replaces: Track | None) -> bool:
         """Into an album only while it exists: a track put in the partition of an album
         deleted meanwhile would outlive it. False when it is gone (its delete finishes)."""
-        if album_id:
-            actions.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.repo.table,
-                        "Key": to_item(keys.album(album_id)),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                }
-            )
         try:
-            self.repo._transact(actions)
-        except ClientError as exc:
-            if not album_id or not _raced(exc) or self.repo.get_album(album_id) is not None:
+            self.repo.save_track(track, replaces)
+        except ConcurrentUpdate:
+            if not track.album_id or self.repo.get_album(track.album_id) is not None:
                 raise
-            self.busy.add(album_id)
+            self.busy.add(track.album_id)
             return False
         return True
 
     def _recount(self, album_id: str) -> None:
-        try:
-            album = self.repo.recount(album_id)
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
-            return  # deleted after it was read
+        album = self.repo.recount(album_id)  # None when deleted after it was read
         if album is not None:
             invalidate_album_cache(self.artist.handle, album.slug)
 

@@ -4,19 +4,16 @@ idempotent: records arrive at least once, and out of order across shards."""
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-import time
 from typing import Any, ClassVar
 
-from albums_core.adapters.aws_clients import client
+from albums_core.adapters import sqs_dead_letters
+from albums_core.adapters.dynamodb.attempts import count_attempt
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.codec import from_item
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache, invalidate_album_cache_by_id
-from albums_core.config import settings
+from albums_core.adapters.dynamodb.stream_images import item_change
 from albums_core.observability import logger
-from albums_core.services.cleanup import JOB, PENDING, run_job
+from albums_core.services.cleanup import PENDING, run_job
 from albums_core.services.covers import delete_if_unreferenced
 
 # After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
@@ -37,28 +34,6 @@ def _image_id(item: dict[str, Any]) -> str | None:
     return image_id
 
 
-def _decoded(value: Any) -> Any:
-    """A stream image as Lambda delivers it (JSON: binary attributes as base64 text)."""
-    if isinstance(value, dict):
-        return {
-            k: (
-                base64.b64decode(v)
-                if k == "B" and isinstance(v, str)
-                else [base64.b64decode(b) for b in v]
-                if k == "BS"
-                else _decoded(v)
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_decoded(v) for v in value]
-    return value
-
-
-def _image(body: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return from_item(_decoded(body[name])) if body.get(name) else None
-
-
 class PageInvalidations:
     """The album pages a batch of stream records makes stale, each dropped once when the batch
     is handled (`flush`), however many of its records touch the album: a rename of 100 tracks
@@ -72,8 +47,8 @@ class PageInvalidations:
     _GONE_KEPT = 4096
     _gone: ClassVar[dict[str, None]] = {}  # shared by the container's invocations, oldest first
 
-    def __init__(self, repo: CatalogueWriter) -> None:
-        self.repo = repo
+    def __init__(self, repo: CatalogueWriter | None = None) -> None:
+        self.repo = repo or CatalogueWriter()
         self.albums: dict[str, None] = {}
 
     @classmethod
@@ -102,15 +77,11 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
             return handle(record, repo, pages)
         finally:
             pages.flush()
-    body = record.get("dynamodb") or {}
-    keys = _image(body, "Keys") or {}
-    new = _image(body, "NewImage")
-    old = _image(body, "OldImage")
-    event = record.get("eventName")
-    sk = str(keys.get("sk", ""))
-    if sk == JOB and new is not None and new.get("status") == PENDING:
+    change = item_change(record)
+    new, old, event = change.new, change.old, change.event
+    if change.kind == "job" and new is not None and new.get("status") == PENDING:
         return run_job(str(new["job_id"]), repo)
-    if sk == "ALBUM" and event == "REMOVE" and old is not None:
+    if change.kind == "album" and event == "REMOVE" and old is not None:
         if old.get("id"):
             PageInvalidations.album_removed(str(old["id"]))
         image_id = _image_id(old)
@@ -120,7 +91,7 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
         if image_id:
             delete_if_unreferenced(image_id, repo)
         return "album removed"
-    if sk.startswith("TRACK#"):
+    if change.kind == "track":
         albums = {str(i.get("album_id")) for i in (old, new) if i and i.get("album_id")}
         for album_id in albums:
             pages.add(album_id)
@@ -132,23 +103,8 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
     return "ignored"
 
 
-def _attempt(event_id: str) -> int:
-    """Count this attempt at a record (kept two days in the cache table's TTL)."""
-    out = client("dynamodb").update_item(
-        TableName=settings().cache_table,
-        Key={"cache_key": {"S": f"attempt#{event_id}"}},
-        UpdateExpression="ADD attempts :one SET expires_at = :e",
-        ExpressionAttributeValues={":one": {"N": "1"}, ":e": {"N": str(int(time.time()) + 2 * 86400)}},
-        ReturnValues="UPDATED_NEW",
-    )
-    return int(out["Attributes"]["attempts"]["N"])
-
-
 def dead_letter(record: dict[str, Any], reason: str) -> None:
-    client("sqs").send_message(
-        QueueUrl=settings().dead_letter_queue_url,
-        MessageBody=json.dumps({"record": record, "reason": reason}, default=str),
-    )
+    sqs_dead_letters.send(record, reason)
 
 
 def handle_with_dead_letters(record: dict[str, Any], pages: PageInvalidations | None = None) -> str:
@@ -157,7 +113,7 @@ def handle_with_dead_letters(record: dict[str, Any], pages: PageInvalidations | 
     try:
         return handle(record, pages.repo if pages else None, pages)
     except Exception as exc:
-        attempts = _attempt(str(record.get("eventID")))
+        attempts = count_attempt(str(record.get("eventID")))
         if attempts < MAX_ATTEMPTS and not isinstance(exc, PoisonRecord):
             logger.warning("stream record failed; it will be retried", extra={"attempts": attempts}, exc_info=True)
             raise

@@ -9,17 +9,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from albums_core.adapters.aws_clients import client
-from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.adapters.dynamodb.sweep_store import SweepStore
+from albums_core.adapters.s3_covers import IMAGE_PREFIX, CoverStore, StoredObject
 from albums_core.config import settings
-from albums_core.domain.models import Artist
 from albums_core.observability import logger
-from albums_core.services.covers import UPLOAD_PREFIX, bucket, is_referenced
+from albums_core.services.covers import UPLOAD_PREFIX
 from albums_core.services.indexer import sync_artist
-
-STATE = {"pk": "SWEEP", "sk": "STATE"}
 
 
 def _stamp(moment: datetime) -> str:
@@ -32,10 +28,18 @@ _IMAGE_KEY = re.compile(r"^images/([0-9a-f]{32})[.-]")
 
 
 class Sweep:
-    def __init__(self, now: datetime, budget: int = 500, repo: CatalogueWriter | None = None) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        budget: int = 500,
+        repo: CatalogueWriter | None = None,
+        objects: CoverStore | None = None,
+    ) -> None:
         self.now = now
         self.budget = budget
         self.repo = repo or CatalogueWriter()
+        self.store = SweepStore(self.repo)
+        self.objects = objects or CoverStore()
         self.report: dict[str, int] = {
             "covers_deleted": 0,
             "uploads_deleted": 0,
@@ -43,97 +47,54 @@ class Sweep:
             "sessions_deleted": 0,
             "artists_resynced": 0,
         }
-        item = self.repo.client.get_item(TableName=self.repo.table, Key=to_item(STATE), ConsistentRead=True).get("Item")
-        self.state: dict[str, Any] = from_item(item) if item else {}
-
-    def _save(self) -> None:
-        self.repo.client.put_item(TableName=self.repo.table, Item=to_item({**self.state, **STATE}))
+        self.state: dict[str, Any] = self.store.load_state()
 
     # ---- S3 -------------------------------------------------------------------------------
 
-    def _objects(self, prefix: str, cursor_name: str) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"Bucket": bucket(), "Prefix": prefix, "MaxKeys": self.budget}
-        if self.state.get(cursor_name):
-            params["ContinuationToken"] = self.state[cursor_name]
-        out = client("s3").list_objects_v2(**params)
-        self.state[cursor_name] = out.get("NextContinuationToken") if out.get("IsTruncated") else None
-        return list(out.get("Contents", []))
+    def _objects(self, prefix: str, cursor_name: str) -> list[StoredObject]:
+        objects, self.state[cursor_name] = self.objects.list_page(prefix, self.budget, self.state.get(cursor_name))
+        return objects
 
     def covers(self) -> None:
         stale = self.now - GRACE
-        doomed: list[dict[str, str]] = []
+        doomed: list[str] = []
         checked: dict[str, bool] = {}
-        for obj in self._objects("images/", "covers_cursor"):
-            match = _IMAGE_KEY.match(obj["Key"])
-            if not match or obj["LastModified"] > stale:
+        for obj in self._objects(IMAGE_PREFIX, "covers_cursor"):
+            match = _IMAGE_KEY.match(obj.key)
+            if not match or obj.last_modified > stale:
                 continue
             image_id = match.group(1)
             if image_id not in checked:
-                checked[image_id] = is_referenced(image_id, self.repo)
+                checked[image_id] = self.repo.image_in_use(image_id)
             if not checked[image_id]:
-                doomed.append({"Key": obj["Key"]})
+                doomed.append(obj.key)
         self._delete_objects(doomed, "covers_deleted")
 
     def uploads(self) -> None:
         stale = self.now - GRACE
-        doomed = [
-            {"Key": o["Key"]} for o in self._objects(UPLOAD_PREFIX, "uploads_cursor") if o["LastModified"] <= stale
-        ]
+        doomed = [o.key for o in self._objects(UPLOAD_PREFIX, "uploads_cursor") if o.last_modified <= stale]
         self._delete_objects(doomed, "uploads_deleted")
 
-    def _delete_objects(self, objects: list[dict[str, str]], counter: str) -> None:
-        for start in range(0, len(objects), 1000):
-            client("s3").delete_objects(
-                Bucket=bucket(), Delete={"Objects": objects[start : start + 1000], "Quiet": True}
-            )
-        self.report[counter] += len(objects)
+    def _delete_objects(self, object_keys: list[str], counter: str) -> None:
+        self.objects.delete_keys(object_keys)
+        self.report[counter] += len(object_keys)
 
     # ---- DynamoDB TTL stragglers ------------------------------------------------------------
 
     def expired(self, table: str, key: str, cursor_name: str, counter: str) -> None:
-        params: dict[str, Any] = {
-            "TableName": table,
-            "Limit": self.budget,
-            "ProjectionExpression": "#k",
-            "FilterExpression": "expires_at < :now",
-            "ExpressionAttributeNames": {"#k": key},
-            "ExpressionAttributeValues": {":now": {"N": str(int(self.now.timestamp()))}},
-        }
-        if self.state.get(cursor_name):
-            params["ExclusiveStartKey"] = {key: {"S": self.state[cursor_name]}}
-        out = client("dynamodb").scan(**params)
-        last = out.get("LastEvaluatedKey")
-        self.state[cursor_name] = last[key]["S"] if last else None
-        items = out.get("Items", [])
-        for start in range(0, len(items), 25):
-            client("dynamodb").batch_write_item(
-                RequestItems={table: [{"DeleteRequest": {"Key": {key: i[key]}}} for i in items[start : start + 25]]}
-            )
-        self.report[counter] += len(items)
+        deleted, self.state[cursor_name] = self.store.delete_expired(
+            table, key, self.now.timestamp(), self.budget, self.state.get(cursor_name)
+        )
+        self.report[counter] += deleted
 
     # ---- re-indexing ------------------------------------------------------------------------
 
     def resync(self, limit: int = 5) -> None:
         cutoff = _stamp(self.now - timedelta(seconds=settings().resync_after_seconds))
-        params: dict[str, Any] = {
-            "TableName": self.repo.table,
-            "Limit": self.budget,
-            "FilterExpression": (
-                "begins_with(pk, :a) AND sk = :p AND (attribute_not_exists(synced_at) OR synced_at < :c)"
-            ),
-            "ExpressionAttributeValues": {
-                ":a": to_value("ARTIST#"),
-                ":p": to_value(keys.PROFILE),
-                ":c": to_value(cutoff),
-            },
-        }
-        if self.state.get("artists_cursor"):
-            params["ExclusiveStartKey"] = to_item(self.state["artists_cursor"])
-        out = self.repo.client.scan(**params)
-        last = out.get("LastEvaluatedKey")
-        self.state["artists_cursor"] = from_item(last) if last else None
-        for item in [from_item(i) for i in out.get("Items", [])][:limit]:
-            artist = Artist.from_data(item)
+        artists, self.state["artists_cursor"] = self.store.stale_artists(
+            cutoff, self.budget, self.state.get("artists_cursor")
+        )
+        for artist in artists[:limit]:
             if not artist.pds_url:
                 continue
             try:
@@ -141,12 +102,7 @@ class Sweep:
             except Exception:  # noqa: BLE001 - one artist's PDS being down does not stop the sweep
                 logger.warning("re-indexing failed", extra={"did": artist.did}, exc_info=True)
                 continue
-            self.repo.client.update_item(
-                TableName=self.repo.table,
-                Key=to_item(keys.artist(artist.did)),
-                UpdateExpression="SET synced_at = :n",
-                ExpressionAttributeValues={":n": to_value(self.now.isoformat())},
-            )
+            self.repo.mark_synced(artist.did, self.now.isoformat(), must_exist=False)
             self.report["artists_resynced"] += 1
 
     def run(self) -> dict[str, int]:
@@ -156,7 +112,7 @@ class Sweep:
         self.expired(cfg.cache_table, "cache_key", "cache_cursor", "cache_items_deleted")
         self.expired(cfg.sessions_table, "session_key", "sessions_cursor", "sessions_deleted")
         self.resync()
-        self._save()
+        self.store.save_state(self.state)
         return self.report
 
 

@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from albums_core.adapters.atproto.xrpc import PdsSession, Record, XrpcError
+from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
+from albums_core.ports import Pds
 
 DELETE = object()  # returned by a change function: delete the record
 # The PDS accepts at most 200 writes in one applyWrites call.
@@ -34,7 +35,7 @@ class Edit:
     change: Change
 
 
-def read_records(pds: PdsSession, uris: list[str]) -> dict[str, Record | None]:
+def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
     def one(uri: str) -> tuple[str, Record | None]:
         at = AtUri.parse(uri)
         assert at is not None
@@ -66,19 +67,19 @@ class Snapshot:
     records: dict[str, Record | None]
 
 
-def read_snapshot(pds: PdsSession, uris: list[str]) -> Snapshot:
+def read_snapshot(pds: Pds, uris: list[str]) -> Snapshot:
     commit = pds.latest_commit()
     return Snapshot(commit, read_records(pds, uris))
 
 
-def apply_edits(pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
+def apply_edits(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
     """Apply every edit; returns the record CIDs afterwards (None for deleted or missing
     records). Raises PdsUnavailable / XrpcError when the PDS fails, Conflict when the
     repository keeps changing under us."""
     return {u: (r.cid if r else None) for u, r in write_records(pds, edits, snapshot).items()}
 
 
-def write_records(pds: PdsSession, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, Record | None]:
+def write_records(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, Record | None]:
     """`apply_edits`, returning each record as it now stands on the PDS (its value as written,
     its new CID; None when deleted or missing). With a `snapshot` that covers every edit, the
     first attempt reads nothing; a swap failure reads again, as without one."""

@@ -15,13 +15,18 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
-from albums_core.domain.errors import Conflict
+from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, ConcurrentUpdate, Conflict, TrackTaken
 from albums_core.domain.models import Album, Artist, Track
 
 _BATCH_GET_MAX = 100
 _MAX_TRANSACTION = 100  # items in one TransactWriteItems
 _HANDLE_CLAIM_ATTEMPTS = 5
-_TRACK_PREFIX = "TRACK#"
+# A transaction holds 100 actions (four per moved track); smaller ones finish well inside a timeout.
+_MOVES_PER_TRANSACTION = 24
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _unchanged(attribute: str, value: str | None) -> dict[str, Any]:
@@ -97,7 +102,7 @@ class CatalogueRepository:
         for item in items:
             if item["sk"] == keys.ALBUM:
                 album = Album.from_data(item)
-            elif item["sk"].startswith(_TRACK_PREFIX):
+            elif item["sk"].startswith(keys.TRACK_PREFIX):
                 tracks.append(Track.from_data(item))
         return (album, tracks) if album else None
 
@@ -153,7 +158,10 @@ class CatalogueRepository:
         items = self._query_all(
             IndexName="gsi2",
             KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
-            ExpressionAttributeValues={":p": to_value(f"ARTIST#{did}"), ":s": to_value("ALBUM#")},
+            ExpressionAttributeValues={
+                ":p": to_value(keys.artist_partition(did)),
+                ":s": to_value(keys.ALBUM_BY_ARTIST_PREFIX),
+            },
         )
         return [Album.from_data(i) for i in items]
 
@@ -302,10 +310,10 @@ class CatalogueWriter(CatalogueRepository):
     def _slug_items(self, pk: str) -> dict[str, dict[str, Any]]:
         items = self._query_all(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
-            ExpressionAttributeValues={":pk": to_value(pk), ":s": to_value("SLUG#")},
+            ExpressionAttributeValues={":pk": to_value(pk), ":s": to_value(keys.SLUG_PREFIX)},
             ConsistentRead=True,
         )
-        return {i["sk"].removeprefix("SLUG#"): i for i in items}
+        return {keys.slug_of(i["sk"]): i for i in items}
 
     def _claim_handle(self, artist: Artist) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
         """One conditional transaction; returns the album pointer writes that did not fit in
@@ -348,10 +356,10 @@ class CatalogueWriter(CatalogueRepository):
         if holder is None or holder.did != me or old is None or old.handle != name:
             # Our album pointers under the name are rebuilt from our slug claims (the source
             # of truth); anything else there (another DID's, or stale) goes.
-            mine = {slug: str(c["album_id"]) for slug, c in self._slug_items(f"ARTIST#{me}").items()}
+            mine = {slug: str(c["album_id"]) for slug, c in self._slug_items(keys.artist_partition(me)).items()}
             for slug, album_id in mine.items():
                 put_pointer(name, slug, album_id, me)
-            for slug in self._slug_items(f"HANDLE#{name}"):
+            for slug in self._slug_items(keys.handle_partition(name)):
                 if slug not in mine:
                     drop_pointer(name, slug)
         if holder is not None and holder.did != me:
@@ -371,12 +379,12 @@ class CatalogueWriter(CatalogueRepository):
                     }
                 )
                 head.append(self._put({**keys.handle_profile(previous.did), **asdict(fallback)}))
-                for slug, claim in self._slug_items(f"ARTIST#{previous.did}").items():
+                for slug, claim in self._slug_items(keys.artist_partition(previous.did)).items():
                     put_pointer(previous.did, slug, str(claim["album_id"]), previous.did)
         if old is not None and old.handle != name:
             if (old_holder := self._profile_item(keys.handle_profile(old.handle))) and old_holder.did == me:
                 head.append(self._delete(keys.handle_profile(old.handle), "did = :me", {":me": to_value(me)}))
-            for slug, pointer in self._slug_items(f"HANDLE#{old.handle}").items():
+            for slug, pointer in self._slug_items(keys.handle_partition(old.handle)).items():
                 if pointer.get("artist_did") == me:
                     drop_pointer(old.handle, slug)
         # Profiles (and as many album pointers as fit) in one transaction; a large catalogue's
@@ -448,7 +456,7 @@ class CatalogueWriter(CatalogueRepository):
         attrs: dict[str, Any] = dict(changes)
         sort = keys.title_sort(updated.title, updated.id)
         if "title" in changes:
-            attrs.update(gsi1sk=sort, gsi2sk=f"ALBUM#{sort}")
+            attrs.update(gsi1sk=sort, gsi2sk=keys.album_by_artist_sort(sort))
         if "track_count" in changes:
             listed = updated.track_count > 0
             attrs.update(gsi1pk=keys.LISTED if listed else None, gsi1sk=sort if listed else None)
@@ -476,7 +484,12 @@ class CatalogueWriter(CatalogueRepository):
         }
         if values:
             params["ExpressionAttributeValues"] = values
-        self.client.update_item(**params)
+        try:
+            self.client.update_item(**params)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise AlbumNotFound() from exc  # deleted meanwhile
+            raise
         return updated
 
     def finish_rename(self, album: Album, handle: str, title: str, slug: str, updated_at: str) -> Album:
@@ -496,7 +509,7 @@ class CatalogueWriter(CatalogueRepository):
                         ":s": to_value(slug),
                         ":u": to_value(updated_at),
                         ":g1": to_value(sort),
-                        ":g2": to_value(f"ALBUM#{sort}"),
+                        ":g2": to_value(keys.album_by_artist_sort(sort)),
                     },
                 }
             }
@@ -531,7 +544,12 @@ class CatalogueWriter(CatalogueRepository):
                     {":me": to_value(album.id)},
                 )
             )
-        self._transact(actions)
+        try:
+            self._transact(actions)
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                raise ConcurrentUpdate() from exc  # the album went, or the new slug was taken meanwhile
+            raise
         return Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
 
     def delete_album_items(self, album: Album, handle: str) -> None:
@@ -551,7 +569,10 @@ class CatalogueWriter(CatalogueRepository):
         items = self._query_all(
             IndexName="gsi2",
             KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
-            ExpressionAttributeValues={":p": to_value(f"ARTIST#{did}"), ":s": to_value("TRACK#")},
+            ExpressionAttributeValues={
+                ":p": to_value(keys.artist_partition(did)),
+                ":s": to_value(keys.TRACK_BY_ARTIST_PREFIX),
+            },
         )
         return [Track.from_data(i) for i in items]
 
@@ -559,7 +580,7 @@ class CatalogueWriter(CatalogueRepository):
         items = self._query_all(
             IndexName="gsi3",
             KeyConditionExpression="gsi3pk = :p",
-            ExpressionAttributeValues={":p": to_value(f"TRACK#{track_id}")},
+            ExpressionAttributeValues={":p": to_value(keys.track_lookup(track_id))},
         )
         return Track.from_data(items[0]) if items else None
 
@@ -668,14 +689,18 @@ class CatalogueWriter(CatalogueRepository):
 
     def recount(self, album_id: str) -> Album | None:
         """Set the album's counters from its tracks (under the album's lease): exact whatever
-        a failed or replayed request left behind."""
+        a failed or replayed request left behind. None when the album is gone (or went
+        meanwhile)."""
         loaded = self.load_album(album_id)
         if loaded is None:
             return None
         album, tracks = loaded
         count, plays = len(tracks), sum(t.play_count for t in tracks)
         if (album.track_count, album.total_plays) != (count, plays):
-            album = self.set_album_fields(album, track_count=count, total_plays=plays)
+            try:
+                album = self.set_album_fields(album, track_count=count, total_plays=plays)
+            except AlbumNotFound:
+                return None  # deleted after it was read
         elif count == 0:
             self.unlist_if_empty(album_id)  # ADDs down to 0 leave it in the listing index
         return album
@@ -848,3 +873,131 @@ class CatalogueWriter(CatalogueRepository):
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise  # gone with the album, or the lease expired and passed on
+
+    # ---- what the indexer, the cleanup and the sweep ask of the catalogue -------------------
+
+    def album_tracks(self, album_id: str, limit: int | None = None) -> list[Track]:
+        """The tracks in an album's partition (the next `limit` of them), read consistently:
+        what a deleted album's cleanup has still to release."""
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
+            "ExpressionAttributeValues": {
+                ":pk": to_value(keys.album_partition(album_id)),
+                ":t": to_value(keys.TRACK_PREFIX),
+            },
+            "ConsistentRead": True,
+        }
+        if limit is None:
+            return [Track.from_data(i) for i in self._query_all(**params)]
+        out = self.client.query(TableName=self.table, Limit=limit, **params)
+        return [Track.from_data(from_item(i)) for i in out.get("Items", [])]
+
+    def image_in_use(self, image_id: str) -> bool:
+        """Whether an album or a track refers to the image (by the eventually consistent
+        by_image index: a reference just dropped may still show, one just made may not yet)."""
+        out = self.client.query(
+            TableName=self.table,
+            IndexName="by_image",
+            KeyConditionExpression="image_key = :k",
+            ExpressionAttributeValues={":k": to_value(keys.image_key(image_id))},
+            Limit=1,
+            Select="COUNT",
+        )
+        return int(out.get("Count", 0)) > 0
+
+    def mark_synced(self, did: str, stamp: str, must_exist: bool = True) -> None:
+        """Note when the artist's repository was last indexed; ArtistNotFound when `must_exist`
+        and the artist is not in the catalogue."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_item(keys.artist(did)),
+            "UpdateExpression": "SET synced_at = :n",
+            "ExpressionAttributeValues": {":n": to_value(stamp)},
+        }
+        if must_exist:
+            params["ConditionExpression"] = "attribute_exists(pk)"
+        try:
+            self.client.update_item(**params)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise ArtistNotFound() from exc
+            raise
+
+    def remove_track(self, track: Track) -> None:
+        """The track item goes (its record is gone from the PDS)."""
+        self._transact([self.delete_track_action(track)])
+
+    def save_track(self, track: Track, replaces: Track | None = None) -> None:
+        """Write an indexed track where its album (or none) puts it, and drop the item it
+        `replaces` when that lived elsewhere (another album, or standalone), in one transaction.
+        Into an album only while the album exists: ConcurrentUpdate when it is gone (or when
+        another write got in the way); the caller tells the two apart."""
+        actions = [self.put_track(track)]
+        if replaces is not None and self._track_key(replaces) != self._track_key(track):
+            actions.insert(0, self.delete_track_action(replaces))
+        if track.album_id:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": to_item(keys.album(track.album_id)),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._transact(actions)
+        except ClientError as exc:
+            if _code(exc) in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                raise ConcurrentUpdate() from exc
+            raise
+
+    def detach_tracks(self, tracks: list[Track]) -> list[Track]:
+        """Tracks leave their album and become standalone (each move a delete and a put in one
+        transaction; 49 moves per transaction). Returns the moved tracks."""
+        moved = [replace(t, album_id=None) for t in tracks]
+        actions: list[dict[str, Any]] = []
+        for before, after in zip(tracks, moved, strict=True):
+            actions.append(self.delete_track_action(before))
+            actions.append(self.put_track(after))
+        self.transact_in_batches(actions, 98)
+        return moved
+
+    # ---- membership, as the album's mutations change it ---------------------------------------
+
+    def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+        """Each (the track's item where it was, or None; the track in `album`) moves in with
+        its membership claim and the album's counters, a few per transaction. A batch whose
+        conditions fail is a replay when its tracks are all in the album already (a request
+        repeated after a failure); otherwise a track moved elsewhere, or its claim lapsed and
+        another album took it: `TrackTaken`."""
+        for start in range(0, len(moves), _MOVES_PER_TRANSACTION):
+            batch = moves[start : start + _MOVES_PER_TRANSACTION]
+            actions = []
+            for known, track in batch:
+                if known is not None:
+                    actions.append(self.delete_track_action(known, must_exist=True))
+                actions.append(self.put_track(track, new=True))
+                if track.record_uri:
+                    actions.append(self.claim_membership_action(album.artist_did, album.id, track.record_uri, track.id))
+            actions.append(self.counter_action(album.id, len(batch), sum(t.play_count for _, t in batch), album.title))
+            try:
+                self._transact(actions)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                loaded = self.load_album(album.id)
+                present = {t.id for t in (loaded[1] if loaded else [])}
+                if not all(t.id in present for _, t in batch):
+                    raise TrackTaken() from exc
+
+    def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
+        """The album's `track` becomes `standalone` (no album) and the album's counters drop,
+        in one transaction."""
+        self._transact(
+            [
+                self.delete_track_action(track),
+                self.put_track(standalone),
+                self.counter_action(album_id, -1, -track.play_count),
+            ]
+        )

@@ -1,31 +1,56 @@
-"""Every key of the catalogue table is built here, and only here.
+"""Every key of the catalogue table (and of the cache table's entries) is built here, and
+only here: key attributes, index keys and the prefixes queries begin with.
 
 See ACCESS_PATTERNS.md beside this file for the layout and the calls each endpoint makes.
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 LISTED = "LISTED"
 PROFILE = "PROFILE"
 ALBUM = "ALBUM"
+JOB = "JOB"
+_ARTIST = "ARTIST#"
+_HANDLE = "HANDLE#"
+_SLUG = "SLUG#"
+_TRACK = "TRACK#"
+_ALBUM_SORT = "ALBUM#"
 # Title part of a sort key: long enough to order by, short enough for the 1 KB key limit.
 _TITLE_KEY_CHARS = 200
 
 
+def artist_partition(did: str) -> str:
+    return f"{_ARTIST}{did}"
+
+
+def handle_partition(handle: str) -> str:
+    return f"{_HANDLE}{handle}"
+
+
 def artist(did: str) -> dict[str, str]:
-    return {"pk": f"ARTIST#{did}", "sk": PROFILE}
+    return {"pk": artist_partition(did), "sk": PROFILE}
 
 
 def handle_profile(handle: str) -> dict[str, str]:
-    return {"pk": f"HANDLE#{handle}", "sk": PROFILE}
+    return {"pk": handle_partition(handle), "sk": PROFILE}
+
+
+# Sort keys of the slug items under an artist (claims) or a handle (pointers) begin with this.
+SLUG_PREFIX = _SLUG
 
 
 def slug_claim(did: str, slug: str) -> dict[str, str]:
-    return {"pk": f"ARTIST#{did}", "sk": f"SLUG#{slug}"}
+    return {"pk": artist_partition(did), "sk": f"{_SLUG}{slug}"}
 
 
 def slug_pointer(handle: str, slug: str) -> dict[str, str]:
-    return {"pk": f"HANDLE#{handle}", "sk": f"SLUG#{slug}"}
+    return {"pk": handle_partition(handle), "sk": f"{_SLUG}{slug}"}
+
+
+def slug_of(sort_key: str) -> str:
+    return sort_key.removeprefix(_SLUG)
 
 
 def album_partition(album_id: str) -> str:
@@ -36,8 +61,12 @@ def album(album_id: str) -> dict[str, str]:
     return {"pk": album_partition(album_id), "sk": ALBUM}
 
 
+# Sort keys of track items (in an album's partition or an artist's) begin with this.
+TRACK_PREFIX = _TRACK
+
+
 def track_sort(track_id: int) -> str:
-    return f"TRACK#{track_id:012d}"
+    return f"{_TRACK}{track_id:012d}"
 
 
 def album_track(album_id: str, track_id: int) -> dict[str, str]:
@@ -45,13 +74,13 @@ def album_track(album_id: str, track_id: int) -> dict[str, str]:
 
 
 def standalone_track(did: str, track_id: int) -> dict[str, str]:
-    return {"pk": f"ARTIST#{did}", "sk": track_sort(track_id)}
+    return {"pk": artist_partition(did), "sk": track_sort(track_id)}
 
 
 def track_claim(did: str, record_uri: str) -> dict[str, str]:
     """Which album a track record belongs to (or is being attached to): one item per record,
     keyed by its URI because the track item itself moves between partitions."""
-    return {"pk": f"ARTIST#{did}", "sk": f"CLAIM#{record_uri}"}
+    return {"pk": artist_partition(did), "sk": f"CLAIM#{record_uri}"}
 
 
 def like(user_did: str, track_id: int) -> dict[str, str]:
@@ -67,14 +96,29 @@ def title_sort(title: str, album_id: str) -> str:
     return f"{title.lower()[:_TITLE_KEY_CHARS]}\x01{album_id}"
 
 
+def album_by_artist_sort(title_sort_key: str) -> str:
+    """gsi2 sort key of an album under its artist (its albums begin with ALBUM_BY_ARTIST_PREFIX)."""
+    return f"{_ALBUM_SORT}{title_sort_key}"
+
+
+ALBUM_BY_ARTIST_PREFIX = _ALBUM_SORT
+# gsi2 sort keys of an artist's tracks begin with this.
+TRACK_BY_ARTIST_PREFIX = _TRACK
+
+
+def track_lookup(track_id: int) -> str:
+    """gsi3 partition key: a track found by its id wherever its item lives."""
+    return f"{_TRACK}{track_id}"
+
+
 def album_index_attributes(did: str, title: str, album_id: str, listed: bool) -> dict[str, str | None]:
     """GSI attributes of an album item: gsi1 only while it has tracks (a sparse index)."""
     sort = title_sort(title, album_id)
     return {
         "gsi1pk": LISTED if listed else None,
         "gsi1sk": sort if listed else None,
-        "gsi2pk": f"ARTIST#{did}",
-        "gsi2sk": f"ALBUM#{sort}",
+        "gsi2pk": artist_partition(did),
+        "gsi2sk": album_by_artist_sort(sort),
         "gsi3pk": None,
         "gsi3sk": None,
     }
@@ -82,9 +126,9 @@ def album_index_attributes(did: str, title: str, album_id: str, listed: bool) ->
 
 def track_index_attributes(did: str, track_id: int, record_uri: str | None, created_at: str) -> dict[str, str | None]:
     return {
-        "gsi2pk": f"ARTIST#{did}",
-        "gsi2sk": f"TRACK#{created_at}#{track_id:012d}",
-        "gsi3pk": f"TRACK#{track_id}",
+        "gsi2pk": artist_partition(did),
+        "gsi2sk": f"{_TRACK}{created_at}#{track_id:012d}",
+        "gsi3pk": track_lookup(track_id),
         "gsi3sk": record_uri or "-",
     }
 
@@ -94,6 +138,60 @@ def image_key(image_id: str | None) -> str | None:
 
 
 ALBUM_FIELDS_INDEX = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "image_key")
+
+
+# ---- cleanup jobs: one item each, listed under their artist in gsi2 by status -------------
+
+
+def job(job_id: str) -> dict[str, str]:
+    return {"pk": f"JOB#{job_id}", "sk": JOB}
+
+
+def jobs_of(did: str) -> str:
+    """gsi2 partition key of an artist's cleanup jobs."""
+    return f"JOBS#{did}"
+
+
+def job_status_sort(status: str, job_id: str) -> str:
+    return f"{status}#{job_id}"
+
+
+def job_status_prefix(status: str) -> str:
+    return f"{status}#"
+
+
+def sweep_state() -> dict[str, str]:
+    return {"pk": "SWEEP", "sk": "STATE"}
+
+
+ItemKind = Literal["job", "album", "track", "other"]
+
+
+def kind_of(key: dict[str, Any]) -> ItemKind:
+    """What a catalogue item is, from its key (a stream record carries only keys and images)."""
+    sk = str(key.get("sk", ""))
+    if sk == JOB:
+        return "job"
+    if sk == ALBUM:
+        return "album"
+    if sk.startswith(_TRACK):
+        return "track"
+    return "other"
+
+
+# ---- the cache table ---------------------------------------------------------------------
+
+
+def album_page(handle: str, slug: str) -> str:
+    return f"album#{handle.lower()}#{slug.lower()}"
+
+
+def stream_attempt(event_id: str) -> str:
+    """The counter of attempts at one stream record."""
+    return f"attempt#{event_id}"
+
+
+# ---- the firehose consumer's own items ---------------------------------------------------
 
 
 def firehose_lease(source: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.aws_clients import dynamodb
+from albums_core.adapters.dynamodb import keys
 from albums_core.config import settings
 from albums_core.observability import logger
 
@@ -24,7 +25,7 @@ _ITEM_LIMIT = 380_000
 
 
 def album_cache_key(handle: str, slug: str) -> str:
-    return f"album#{handle.lower()}#{slug.lower()}"
+    return keys.album_page(handle, slug)
 
 
 def now_ms() -> int:

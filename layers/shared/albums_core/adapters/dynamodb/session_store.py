@@ -102,3 +102,19 @@ def delete_session(session_id: str) -> None:
 def pds_session(session: Session) -> PdsSession:
     """Authenticated PDS calls as this session; refreshed tokens are sealed and stored back."""
     return PdsSession(session.pds_url, session.did, session.tokens, on_refresh=lambda t: store_tokens(session, t))
+
+
+class DynamoSessionStore:
+    """The functions above as the `SessionStore` port (albums_core.ports) a service takes."""
+
+    def create(self, did: str, handle: str, pds_url: str, tokens: Tokens) -> Session:
+        return create_session(did, handle, pds_url, tokens)
+
+    def load(self, session_id: str) -> Session:
+        return load_session(session_id)
+
+    def store_tokens(self, session: Session, tokens: Tokens) -> None:
+        store_tokens(session, tokens)
+
+    def delete(self, session_id: str) -> None:
+        delete_session(session_id)

@@ -1,0 +1,114 @@
+"""Cleanup jobs in the catalogue table: one item per album deletion that did not finish within
+its request, listed under its artist (gsi2) by status. The item is what the catalogue stream
+hands to the cleanup function, so its creation is a transaction with the album's removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.domain.errors import JobGone
+from albums_core.domain.models import Album
+
+_SEALED = ("sealed_key", "sealed_nonce", "sealed_data")
+
+
+class CleanupJobs:
+    """The job store. Jobs are plain dicts of their fields (`job_id`, `status`, `album_id`,
+    `artist_did`, `handle`, `slug`, `cascade`, `image_id`, `pds_url`, `created_at` and the
+    sealed credentials); the keys and index attributes are this store's business."""
+
+    def __init__(self, catalogue: CatalogueWriter | None = None) -> None:
+        self.catalogue = catalogue or CatalogueWriter()
+
+    def _item(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **job,
+            **keys.job(job["job_id"]),
+            "gsi2pk": keys.jobs_of(job["artist_did"]),
+            "gsi2sk": keys.job_status_sort(job["status"], job["job_id"]),
+        }
+
+    def hand_over(self, album: Album, handle: str, job: dict[str, Any]) -> None:
+        """The album and its slug go, the job comes, in one transaction."""
+        repo = self.catalogue
+        repo._transact(
+            [
+                repo._delete(keys.album(album.id)),
+                repo._delete(
+                    keys.slug_claim(album.artist_did, album.slug),
+                    "attribute_not_exists(pk) OR album_id = :me",
+                    {":me": to_value(album.id)},
+                ),
+                repo._delete(keys.slug_pointer(handle, album.slug)),
+                repo._put(self._item(job)),
+            ]
+        )
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        repo = self.catalogue
+        out = repo.client.get_item(TableName=repo.table, Key=to_item(keys.job(job_id)), ConsistentRead=True)
+        item = out.get("Item")
+        return from_item(item) if item else None
+
+    def set_status(self, job_id: str, status: str, sealed: dict[str, Any] | None = None) -> None:
+        """Move a job to `status` (with fresh sealed credentials when given); JobGone when it
+        has finished meanwhile."""
+        values = {":s": to_value(status), ":g": to_value(keys.job_status_sort(status, job_id))}
+        expression = "SET #st = :s, gsi2sk = :g"
+        for i, name in enumerate(_SEALED):
+            if sealed is not None:
+                expression += f", {name} = :x{i}"
+                values[f":x{i}"] = to_value(sealed[name])
+        self._update(job_id, expression, values, {"#st": "status"}, "attribute_exists(pk)")
+
+    def store_credentials(self, job_id: str, sealed: dict[str, Any]) -> None:
+        """Keep the refreshed PDS tokens a running job was handed (sealed by the caller)."""
+        values = {f":x{i}": to_value(sealed[name]) for i, name in enumerate(_SEALED)}
+        expression = "SET " + ", ".join(f"{name} = :x{i}" for i, name in enumerate(_SEALED))
+        self._update(job_id, expression, values, None, None)
+
+    def _update(
+        self,
+        job_id: str,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None,
+        condition: str | None,
+    ) -> None:
+        repo = self.catalogue
+        params: dict[str, Any] = {
+            "TableName": repo.table,
+            "Key": to_item(keys.job(job_id)),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            params["ExpressionAttributeNames"] = names
+        if condition:
+            params["ConditionExpression"] = condition
+        try:
+            repo.client.update_item(**params)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise JobGone() from exc
+            raise
+
+    def finish(self, job_id: str) -> None:
+        repo = self.catalogue
+        repo.client.delete_item(TableName=repo.table, Key=to_item(keys.job(job_id)))
+
+    def of_artist(self, did: str, status: str | None = None) -> list[dict[str, Any]]:
+        """The artist's jobs (in every status, or in `status` only)."""
+        values = {":p": to_value(keys.jobs_of(did))}
+        condition = "gsi2pk = :p"
+        if status is not None:
+            condition += " AND begins_with(gsi2sk, :s)"
+            values[":s"] = to_value(keys.job_status_prefix(status))
+        return self.catalogue._query_all(
+            IndexName="gsi2", KeyConditionExpression=condition, ExpressionAttributeValues=values
+        )

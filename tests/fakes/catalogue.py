@@ -1,0 +1,254 @@
+"""The catalogue in memory: `albums_core.ports.Catalogue` with the conditions the DynamoDB
+adapter enforces (one album per (artist, slug), one album per track record, one change of an
+album at a time, counters that follow the tracks)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from albums_core.domain.errors import AlbumNotFound, Conflict, TrackTaken
+from albums_core.domain.models import Album, Track
+from tests.fakes.journal import Faults, Journal
+
+SLUG_TAKEN = "another of your albums already uses that name"
+
+
+@dataclass
+class _Claim:
+    album_id: str
+    state: str  # "pending" | "member"
+    until: float = 0.0
+    token: str | None = None
+    track_id: int | None = None
+
+
+@dataclass
+class _Lease:
+    token: str
+    until: float
+
+
+class FakeCatalogue:
+    def __init__(self, journal: Journal | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.journal = journal or Journal()
+        self.clock = clock
+        self.faults = Faults()
+        self.albums: dict[str, Album] = {}
+        self.tracks: dict[int, Track] = {}
+        self.slugs: dict[tuple[str, str], str] = {}  # (did, slug) -> album id
+        self.pointers: dict[tuple[str, str], str] = {}  # (handle, slug) -> album id
+        self.claims: dict[tuple[str, str], _Claim] = {}  # (did, record uri)
+        self.leases: dict[str, _Lease] = {}
+        self._ids = itertools.count(1)
+
+    def _write(self, operation: str) -> None:
+        self.faults.check(operation)
+        self.journal.add("catalogue", operation)
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def get_album(self, album_id: str) -> Album | None:
+        return self.albums.get(album_id)
+
+    def load_album(self, album_id: str) -> tuple[Album, list[Track]] | None:
+        album = self.albums.get(album_id)
+        if album is None:
+            return None
+        return album, sorted((t for t in self.tracks.values() if t.album_id == album_id), key=lambda t: t.id)
+
+    def artist_tracks(self, did: str) -> list[Track]:
+        return sorted((t for t in self.tracks.values() if t.artist_did == did), key=lambda t: (t.created_at, t.id))
+
+    def find_track(self, track_id: int) -> Track | None:
+        return self.tracks.get(track_id)
+
+    def slug_owner(self, did: str, slug: str) -> str | None:
+        return self.slugs.get((did, slug))
+
+    # ---- albums and slugs -------------------------------------------------------------------
+
+    def create_album(self, album: Album, handle: str) -> None:
+        if (album.artist_did, album.slug) in self.slugs or album.id in self.albums:
+            raise Conflict(SLUG_TAKEN)
+        self._write("create_album")
+        self.slugs[(album.artist_did, album.slug)] = album.id
+        self.pointers[(handle, album.slug)] = album.id
+        self.albums[album.id] = album
+
+    def set_album_fields(self, album: Album, **changes: Any) -> Album:
+        if album.id not in self.albums:
+            raise AlbumNotFound()
+        self._write("set_album_fields")
+        # An update of the named fields: what others changed meanwhile (counters) is kept.
+        self.albums[album.id] = replace(self.albums[album.id], **changes)
+        return replace(album, **changes)
+
+    def claim_slug(self, did: str, handle: str, slug: str, album_id: str) -> bool:
+        if self.slugs.get((did, slug), album_id) != album_id:
+            return False
+        self._write("claim_slug")
+        self.slugs[(did, slug)] = album_id
+        self.pointers[(handle, slug)] = album_id
+        return True
+
+    def release_slug(self, did: str, handle: str, slug: str, album_id: str) -> None:
+        if self.slugs.get((did, slug)) != album_id:
+            return
+        self._write("release_slug")
+        del self.slugs[(did, slug)]
+        if self.pointers.get((handle, slug)) == album_id:
+            del self.pointers[(handle, slug)]
+
+    def finish_rename(self, album: Album, handle: str, title: str, slug: str, updated_at: str) -> Album:
+        if album.id not in self.albums or self.slugs.get((album.artist_did, slug), album.id) != album.id:
+            raise Conflict("the album changed meanwhile; try again")
+        self._write("finish_rename")
+        if slug != album.slug:
+            self.slugs[(album.artist_did, slug)] = album.id
+            self.pointers[(handle, slug)] = album.id
+            if self.slugs.get((album.artist_did, album.slug)) == album.id:
+                del self.slugs[(album.artist_did, album.slug)]
+            if self.pointers.get((handle, album.slug)) == album.id:
+                del self.pointers[(handle, album.slug)]
+        self.albums[album.id] = replace(self.albums[album.id], title=title, slug=slug, updated_at=updated_at)
+        return replace(album, title=title, slug=slug, updated_at=updated_at)
+
+    def delete_album_items(self, album: Album, handle: str) -> None:
+        self._write("delete_album_items")
+        self.albums.pop(album.id, None)
+        self.leases.pop(album.id, None)
+        if self.slugs.get((album.artist_did, album.slug)) == album.id:
+            del self.slugs[(album.artist_did, album.slug)]
+        self.pointers.pop((handle, album.slug), None)
+
+    # ---- the album's lease ------------------------------------------------------------------
+
+    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
+        album = self.albums.get(album_id)
+        lease = self.leases.get(album_id)
+        now = self.clock()
+        if album is None or (lease is not None and lease.until >= now):
+            return None
+        self._write("lock_album")
+        self.leases[album_id] = _Lease(token, now + seconds)
+        return album
+
+    def unlock_album(self, album_id: str, token: str) -> None:
+        lease = self.leases.get(album_id)
+        if lease is not None and lease.token == token:
+            self._write("unlock_album")
+            del self.leases[album_id]
+
+    # ---- tracks -----------------------------------------------------------------------------
+
+    def reserve_track_ids(self, count: int) -> range:
+        if count <= 0:
+            return range(0)
+        self._write("reserve_track_ids")
+        ids = [next(self._ids) for _ in range(count)]
+        return range(ids[0], ids[-1] + 1)
+
+    def _holds(self, claim: _Claim) -> bool:
+        track = self.tracks.get(claim.track_id) if claim.track_id is not None else None
+        return track is not None and track.album_id == claim.album_id
+
+    def claim_tracks(self, did: str, album_id: str, uris: list[str], token: str, seconds: int) -> list[str]:
+        if not uris:
+            return []
+        now = self.clock()
+        lost = []
+        for uri in uris:
+            claim = self.claims.get((did, uri))
+            free = (
+                claim is None
+                or claim.album_id == album_id
+                or (claim.state == "pending" and claim.until < now)
+                or (claim.state == "member" and not self._holds(claim))
+            )
+            if not free:
+                lost.append(uri)
+        if lost:
+            return lost
+        self._write("claim_tracks")
+        for uri in uris:
+            claim = self.claims.get((did, uri))
+            if claim is not None and claim.album_id == album_id and claim.state == "member" and self._holds(claim):
+                continue  # already this album's
+            self.claims[(did, uri)] = _Claim(album_id, "pending", now + seconds, token)
+        return []
+
+    def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+        # All or nothing (the adapter commits a few moves per transaction; each batch behaves so).
+        landed = all((t := self.tracks.get(track.id)) is not None and t.album_id == album.id for _, track in moves)
+        for known, track in moves:
+            claim = self.claims.get((album.artist_did, track.record_uri or ""))
+            ok = (
+                (known is None or ((t := self.tracks.get(known.id)) is not None and t.album_id == known.album_id))
+                and not ((t := self.tracks.get(track.id)) is not None and t.album_id == album.id)
+                and (track.record_uri is None or (claim is not None and claim.album_id == album.id))
+                and album.id in self.albums
+            )
+            if not ok:
+                if landed:
+                    return  # a replay of moves that landed
+                raise TrackTaken()
+        self._write("move_tracks_into")
+        for _, track in moves:
+            self.tracks[track.id] = track
+            if track.record_uri:
+                self.claims[(album.artist_did, track.record_uri)] = _Claim(album.id, "member", track_id=track.id)
+        stored = self.albums[album.id]
+        self.albums[album.id] = replace(
+            stored,
+            track_count=stored.track_count + len(moves),
+            total_plays=stored.total_plays + sum(t.play_count for _, t in moves),
+        )
+
+    def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
+        if album_id not in self.albums:
+            raise AlbumNotFound()
+        self._write("detach_track")
+        self.tracks[standalone.id] = standalone
+        stored = self.albums[album_id]
+        self.albums[album_id] = replace(
+            stored, track_count=stored.track_count - 1, total_plays=stored.total_plays - track.play_count
+        )
+
+    def recount(self, album_id: str) -> Album | None:
+        loaded = self.load_album(album_id)
+        if loaded is None:
+            return None
+        album, tracks = loaded
+        count, plays = len(tracks), sum(t.play_count for t in tracks)
+        if (album.track_count, album.total_plays) != (count, plays):
+            album = self.set_album_fields(album, track_count=count, total_plays=plays)
+        return album
+
+    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
+        for track in tracks:
+            cid = cids.get(track.record_uri or "")
+            stored = self.tracks.get(track.id)
+            if cid and stored is not None and stored.record_cid != cid:
+                self._write("set_track_cid")
+                self.tracks[track.id] = replace(stored, record_cid=cid)
+
+    def release_tracks(self, tracks: list[Track], delete: bool, cids: dict[str, str | None]) -> None:
+        self._write("release_tracks")
+        for track in tracks:
+            if delete:
+                self.tracks.pop(track.id, None)
+            else:
+                cid = cids.get(track.record_uri or "") or track.record_cid
+                self.tracks[track.id] = replace(track, album_id=None, record_cid=cid)
+
+    # ---- for tests --------------------------------------------------------------------------
+
+    def add_track(self, track: Track) -> Track:
+        """A track the catalogue already knows (indexed standalone, or in an album)."""
+        stored = replace(track, id=track.id or next(self._ids))
+        self.tracks[stored.id] = stored
+        return stored

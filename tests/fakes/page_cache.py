@@ -1,0 +1,59 @@
+"""The album-page cache in memory, with the adapter's tombstones: a page read before an
+invalidation cannot be put back after it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tests.fakes.journal import Journal
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class _Entry:
+    body: str | None
+    expires_at: float
+    invalidated_ms: int | None = None
+
+
+class FakePageCache:
+    def __init__(
+        self,
+        journal: Journal | None = None,
+        ttl_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+        clock_ms: Callable[[], int] = _now_ms,
+        max_body: int = 380_000,
+    ) -> None:
+        self.journal = journal or Journal()
+        self.ttl = ttl_seconds
+        self.clock = clock
+        self.clock_ms = clock_ms
+        self.max_body = max_body
+        self.entries: dict[str, _Entry] = {}
+        self.invalidated: list[str] = []
+
+    def get(self, key: str) -> str | None:
+        entry = self.entries.get(key)
+        if entry is None or entry.expires_at <= self.clock():
+            return None
+        return entry.body
+
+    def put(self, key: str, body: str, read_started_ms: int) -> bool:
+        if len(body.encode("utf-8")) > self.max_body:
+            return False
+        entry = self.entries.get(key)
+        if entry is not None and entry.invalidated_ms is not None and entry.invalidated_ms >= read_started_ms:
+            return False
+        self.entries[key] = _Entry(body, self.clock() + self.ttl)
+        return True
+
+    def invalidate(self, key: str) -> None:
+        self.journal.add("cache", f"invalidate {key}")
+        self.invalidated.append(key)
+        self.entries[key] = _Entry(None, self.clock() + self.ttl, self.clock_ms())

@@ -1,0 +1,142 @@
+"""An artist's repository on a PDS, in memory: the record calls of `albums_core.ports.Pds`."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from albums_core.adapters.atproto.xrpc import PdsUnavailable, Record, Tokens, XrpcError
+from albums_core.domain.records import TRACK, new_tid
+from tests.fakes.journal import Faults, Journal
+
+_APPLY = "com.atproto.repo.applyWrites#"
+
+
+def cid_of(value: dict[str, Any]) -> str:
+    """A content address: equal values, equal CIDs (as on a PDS)."""
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"bafyrei{digest[:40]}"
+
+
+def unavailable() -> BaseException:
+    return PdsUnavailable("connection refused")
+
+
+def refused(error: str = "InternalServerError") -> Callable[[], BaseException]:
+    return lambda: XrpcError(400, error, "refused by the fake")
+
+
+class FakePds:
+    """One DID's records. `applyWrites` is atomic and swap-guarded by the repository commit,
+    as on a PDS; `faults` raises the XRPC client's exceptions from chosen calls and `before_write`
+    runs just before each `applyWrites` (another client writing in between)."""
+
+    def __init__(self, did: str, journal: Journal | None = None, pds_url: str = "https://pds.example") -> None:
+        self.did = did
+        self.pds_url = pds_url
+        self.tokens = Tokens("access", "refresh")
+        self.journal = journal or Journal()
+        self.faults = Faults()
+        self.before_write: Callable[[], None] | None = None
+        self.records: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self.calls: list[str] = []
+        self._commits = itertools.count(1)
+        self.commit = self._next_commit()
+
+    def _next_commit(self) -> str:
+        return f"bafycommit{next(self._commits):06d}"
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        self.faults.check(name)
+
+    def uri(self, collection: str, rkey: str) -> str:
+        return f"at://{self.did}/{collection}/{rkey}"
+
+    # ---- the port ---------------------------------------------------------------------------
+
+    def get_record(self, collection: str, rkey: str) -> Record | None:
+        self._call("get_record")
+        found = self.records.get((collection, rkey))
+        if found is None:
+            return None
+        cid, value = found
+        return Record(self.uri(collection, rkey), cid, copy.deepcopy(value))
+
+    def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
+        self._call("create_record")
+        key = (collection, rkey or new_tid())
+        if key in self.records:
+            raise XrpcError(400, "InvalidRequest", "record already exists")
+        cid = cid_of(record)
+        self.records[key] = (cid, copy.deepcopy(record))
+        self.commit = self._next_commit()
+        self.journal.add("pds", f"create {collection}")
+        return self.uri(*key), cid
+
+    def apply_writes(self, writes: list[dict[str, Any]], swap_commit: str | None) -> dict[str, Any]:
+        self._call("apply_writes")
+        if self.before_write is not None:
+            self.before_write()
+        if swap_commit is not None and swap_commit != self.commit:
+            raise XrpcError(400, "InvalidSwap", "commit was not the head")
+        staged = dict(self.records)
+        results: list[dict[str, Any]] = []
+        for write in writes:
+            kind = str(write["$type"]).removeprefix(_APPLY)
+            key = (str(write["collection"]), str(write.get("rkey") or new_tid()))
+            if kind == "delete":
+                if key not in staged:
+                    raise XrpcError(400, "InvalidRequest", "no such record to delete")
+                del staged[key]
+                results.append({"$type": f"{_APPLY}deleteResult"})
+                continue
+            if kind == "update" and key not in staged:
+                raise XrpcError(400, "InvalidRequest", "no such record to update")
+            if kind == "create" and key in staged:
+                raise XrpcError(400, "InvalidRequest", "record already exists")
+            value = copy.deepcopy(write["value"])
+            staged[key] = (cid_of(value), value)
+            results.append({"$type": f"{_APPLY}{kind}Result", "uri": self.uri(*key), "cid": staged[key][0]})
+        self.records = staged
+        self.commit = self._next_commit()
+        self.journal.add("pds", f"applyWrites x{len(writes)}")
+        return {"commit": {"cid": self.commit, "rev": self.commit}, "results": results}
+
+    def latest_commit(self) -> str:
+        self._call("latest_commit")
+        return self.commit
+
+    # ---- for tests --------------------------------------------------------------------------
+
+    def put(self, collection: str, value: dict[str, Any], rkey: str | None = None) -> str:
+        """A record written by another client (no journal entry); its URI."""
+        key = (collection, rkey or new_tid())
+        self.records[key] = (cid_of(value), copy.deepcopy(value))
+        self.commit = self._next_commit()
+        return self.uri(*key)
+
+    def publish_track(self, title: str, **fields: Any) -> str:
+        value = {
+            "$type": TRACK,
+            "title": title,
+            "artist": "Fake Artist",
+            "fileType": "mp3",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            **fields,
+        }
+        return self.put(TRACK, value)
+
+    def value(self, uri: str) -> dict[str, Any] | None:
+        collection, rkey = uri.split("/")[-2:]
+        found = self.records.get((collection, rkey))
+        return copy.deepcopy(found[1]) if found else None
+
+    def cid(self, uri: str) -> str | None:
+        collection, rkey = uri.split("/")[-2:]
+        found = self.records.get((collection, rkey))
+        return found[0] if found else None

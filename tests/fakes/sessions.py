@@ -1,0 +1,65 @@
+"""Sessions and the sealer in memory. The sealer binds a payload to its context like the KMS
+one (a payload moved to another session does not open); it is not encryption."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from albums_core.adapters.atproto.xrpc import Tokens
+from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN
+from albums_core.adapters.dynamodb.session_store import Session
+from albums_core.adapters.kms_sealer import SealError
+from albums_core.domain.errors import InvalidSession
+
+
+class FakeSealer:
+    def __init__(self) -> None:
+        self.available = True
+
+    def _tag(self, data: bytes, context: str) -> bytes:
+        return hashlib.sha256(context.encode() + b"\x00" + data).digest()
+
+    def seal(self, plaintext: bytes, context: str) -> dict[str, bytes]:
+        if not self.available:
+            raise SealError("key unavailable")
+        return {"sealed_key": b"fake", "sealed_nonce": self._tag(plaintext, context), "sealed_data": plaintext}
+
+    def unseal(self, item: dict[str, Any], context: str) -> bytes:
+        try:
+            data, tag = bytes(item["sealed_data"]), bytes(item["sealed_nonce"])
+        except (KeyError, TypeError) as exc:
+            raise SealError(type(exc).__name__) from exc
+        if not self.available or tag != self._tag(data, context):
+            raise SealError("InvalidTag")
+        return data
+
+
+class FakeSessionStore:
+    def __init__(self, ttl_seconds: int = 3600, clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl_seconds
+        self.clock = clock
+        self.sessions: dict[str, Session] = {}
+
+    def create(self, did: str, handle: str, pds_url: str, tokens: Tokens) -> Session:
+        session = Session(secrets.token_urlsafe(32), did, handle, pds_url, tokens, int(self.clock()) + self.ttl)
+        self.sessions[session.session_id] = session
+        return replace(session)
+
+    def load(self, session_id: str) -> Session:
+        session = self.sessions.get(session_id) if SESSION_ID_PATTERN.match(session_id) else None
+        if session is None or session.expires_at <= self.clock():
+            raise InvalidSession()
+        return replace(session)
+
+    def store_tokens(self, session: Session, tokens: Tokens) -> None:
+        session.tokens = tokens
+        if session.session_id in self.sessions:
+            self.sessions[session.session_id] = replace(self.sessions[session.session_id], tokens=tokens)
+
+    def delete(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
