@@ -57,6 +57,7 @@ class RunReport:
     status: str = "ok"
     cursor: int | None = None
     batches: int = 0
+    busy_seconds: float = 0.0  # spent applying batches
     counts: Counter[str] = field(default_factory=Counter)
     lags: list[float] = field(default_factory=list)
 
@@ -66,6 +67,7 @@ class RunReport:
             "status": self.status,
             "cursor": self.cursor,
             "batches": self.batches,
+            "busy_seconds": round(self.busy_seconds, 3),
             "lag_p50": _quantile(lags, 0.5),
             "lag_p95": _quantile(lags, 0.95),
             **dict(sorted(self.counts.items())),
@@ -129,7 +131,9 @@ class Consumer:
                     break
                 events = source.take(cfg.batch_size, cfg.batch_wait_seconds)
                 if events:
+                    began_batch = time.perf_counter()
                     batch = self._apply(events)
+                    report.busy_seconds += time.perf_counter() - began_batch
                     report.batches += 1
                     report.counts.update(batch.counts)
                     report.lags.extend(batch.lags)

@@ -41,11 +41,12 @@ from albums_core.domain.firehose_events import (
     seconds_since,
     strong_ref_track,
 )
-from albums_core.domain.models import Artist
+from albums_core.domain.models import Artist, Track
 from albums_core.observability import logger
 from albums_core.services.indexer import sync_artist
 
 _LIKE_ATTEMPTS = 3
+_TRACKS_KEPT = 2000
 
 
 @dataclass
@@ -79,6 +80,14 @@ class Ingest:
         self.indexer = indexer or (lambda artist, repo: sync_artist(artist, repo))
         self.resolve = resolve or identity.resolve
         self._revs: dict[str, str | None] = {}  # per repository, for this container's life
+        # Tracks liked lately, by record URI: a like's transaction fails when the track is no
+        # longer where it was read, and the entry is dropped then.
+        self._tracks: dict[str, Track] = {}
+
+    def _remember(self, uri: str, track: Track) -> None:
+        if len(self._tracks) >= _TRACKS_KEPT:
+            self._tracks.pop(next(iter(self._tracks)))
+        self._tracks[uri] = track
 
     # ---- one batch -----------------------------------------------------------------------------
 
@@ -245,7 +254,7 @@ class Ingest:
         assert subject is not None  # checked when decoded
         artist_did, uri, cid = subject
         for _ in range(_LIKE_ATTEMPTS):
-            track = self.state.track_by_uri(artist_did, uri)
+            track = self._tracks.get(uri) or self.state.track_by_uri(artist_did, uri)
             if track is None:
                 if self.state.orphan_like(liker, op.rkey, uri, cid):
                     report.counts["likes_orphan"] += 1
@@ -253,6 +262,10 @@ class Ingest:
                     report.counts["skipped_replayed"] += 1
                 return
             outcome = self.state.add_like(liker, op.rkey, track, cid)
+            if outcome == "moved":
+                self._tracks.pop(uri, None)  # read again: it moved or went
+            else:
+                self._remember(uri, track)
             if outcome != "moved":
                 report.counts[f"likes_{outcome}"] += 1
                 if outcome == "applied":

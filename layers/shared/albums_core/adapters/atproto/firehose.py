@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from atproto_client.models.com.atproto.sync import subscribe_repos
@@ -120,6 +120,13 @@ class _Client(FirehoseSubscribeReposClient):
         self._source.connected.set()
         return connection
 
+    def _decode_frame(self, raw_frame: str | bytes) -> Any:
+        began = time.perf_counter()
+        try:
+            return super()._decode_frame(raw_frame)
+        finally:
+            self._source.last_frame_seconds = time.perf_counter() - began
+
     def _handle_frame_decoding_error(self, exception: Exception) -> None:
         self._source.count("undecodable")
         super()._handle_frame_decoding_error(exception)
@@ -148,8 +155,10 @@ class FirehoseSource:
         self.recv_timeout = recv_timeout
         self.events: queue.Queue[Event] = queue.Queue(_QUEUE_LIMIT)
         self.counts: Counter[str] = Counter()
+        self.seconds: dict[str, float] = defaultdict(float)
         self.connected = threading.Event()
         self.delivered_since_connect = False
+        self.last_frame_seconds = 0.0
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._client: _Client | None = None
@@ -167,12 +176,23 @@ class FirehoseSource:
     def _params(self) -> dict[str, Any]:
         return {"cursor": self.cursor} if self.cursor is not None else {}
 
+    def time(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[name] += seconds
+
     def _on_message(self, message: Any) -> None:
+        began = time.perf_counter()
         try:
             event = decode_message(message)
         except Exception:  # noqa: BLE001 - never let one frame stop the stream
             logger.warning("firehose frame not decoded", exc_info=True)
             event = Skipped("undecodable")
+        # What each kind of event costs to decode (the benchmark reads it): the frame itself
+        # (the SDK, every frame) and then ours (filtered ones stop at their op paths).
+        kind = "filtered" if isinstance(event, Skipped) and event.reason == "filtered" else "decoded"
+        self.time(kind, time.perf_counter() - began)
+        self.time(f"frame_{kind}", self.last_frame_seconds)
+        self.count(f"frames_{kind}")
         self.delivered_since_connect = True
         while not self._stopped.is_set():
             try:
@@ -236,7 +256,3 @@ def _error_name(exc: SubscriptionError) -> str:
     error = exc.args[0] if exc.args else None
     name = getattr(error, "error", None)
     return str(name) if name else type(exc).__name__
-
-
-def monotonic() -> float:
-    return time.monotonic()
