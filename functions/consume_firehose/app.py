@@ -33,6 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         lease_seconds=_seconds("FIREHOSE_LEASE_SECONDS", 30.0) or 30.0,
         hold_seconds=_seconds("FIREHOSE_HOLD_SECONDS", 0.0),
         stop_margin_seconds=_seconds("FIREHOSE_STOP_MARGIN_SECONDS", 20.0),
+        batch_size=max(1, int(_seconds("FIREHOSE_BATCH_SIZE", 500))),
     )
     report = Consumer(config).run(context.get_remaining_time_in_millis).summary()
     logger.info("firehose consumer finished", extra=report)
