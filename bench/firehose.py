@@ -77,7 +77,9 @@ class _Consumer:
 
     def finish(self) -> Any:
         self.stop.set()
-        self.thread.join(30)
+        self.thread.join(600)  # the batch in hand is applied first
+        if self.report is None:
+            raise RuntimeError("the consumer did not stop")
         return self.report
 
 
@@ -108,7 +110,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         artist.create(LIST, {"$type": LIST, "name": "Bench Burst", "listType": "album", "items": items})  # 1
 
         def fan_likes(fan: _Account) -> list[str]:
-            return [fan.create(LIKE, {"$type": LIKE, "subject": {"uri": u, "cid": c}})[0] for u, c in tracks[:250]]
+            return [fan.create(LIKE, {"$type": LIKE, "subject": {"uri": u, "cid": c}})[0] for u, c in tracks]
 
         with ThreadPoolExecutor(3) as pool:
             likes = [pool.submit(fan_likes, fan) for fan in (fan_a, fan_b)]  # 2 x 200 likes
@@ -117,11 +119,11 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
             liked = [f.result() for f in likes]
         for uri in liked[0][:150]:  # 150 unlikes
             fan_a.delete(uri)
-        for uri, _ in tracks[150:200]:  # 49 deletes (one is left)
-            if uri != tracks[199][0]:
-                artist.delete(uri)
+        for uri, _ in tracks[101:200]:  # 99 deletes: 1,000 commits in all
+            artist.delete(uri)
         published = time.perf_counter() - began
         report_source = consumer.sources[0]
+        # 200 creates, 1 list, 400 likes, 150 updates, 150 unlikes, 99 deletes.
         _wait(lambda: report_source.counts["frames_decoded"] >= 1000 and report_source.events.empty())
         time.sleep(1.0)  # the last batch applied and checkpointed
         report = consumer.finish()
