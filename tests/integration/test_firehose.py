@@ -382,3 +382,30 @@ def _invoke_quietly(host: LambdaHost, event: dict[str, Any]) -> None:
         if not str(result.get("status", "")).startswith("lease held"):
             return
         time.sleep(0.5)
+
+
+def test_a_deactivated_account_leaves_every_read_and_returns_when_active(pds_env: LocalPds, consumer: Running) -> None:
+    from albums_core.services.listing import list_albums
+
+    quinn = Client(pds_env, handle("quinn"))
+    track = quinn.track("Gone for a while")
+    quinn.album("Hiatus", [track])
+    eventually(lambda: any(a["title"] == "Hiatus" for a in list_albums(100, None)["albums"]))
+
+    quinn.session.authed("POST", "com.atproto.server.deactivateAccount", body={})
+
+    def gone() -> bool:
+        try:
+            list_artist_albums(quinn.handle)
+        except ArtistNotFound:
+            return True
+        return False
+
+    eventually(gone)
+    with pytest.raises(AlbumNotFound):
+        page(quinn.handle, "hiatus")
+    assert not any(a["title"] == "Hiatus" for a in list_albums(100, None)["albums"])
+
+    quinn.session.authed("POST", "com.atproto.server.activateAccount")
+    eventually(lambda: page(quinn.handle, "hiatus")["tracks"][0]["title"] == "Gone for a while")
+    eventually(lambda: any(a["title"] == "Hiatus" for a in list_albums(100, None)["albums"]))

@@ -167,14 +167,16 @@ class FirehoseState:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item(keys.repo_state(did)),
-                UpdateExpression="SET hidden = :t, account_status = :s",
+                UpdateExpression="SET #h = :t, account_status = :s",
+                ExpressionAttributeNames={"#h": "hidden"},
                 ExpressionAttributeValues={":t": to_value(True), ":s": to_value(status or "inactive")},
             )
         else:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item(keys.repo_state(did)),
-                UpdateExpression="REMOVE hidden, account_status",
+                UpdateExpression="REMOVE #h, account_status",
+                ExpressionAttributeNames={"#h": "hidden"},
             )
 
     # ---- tracks by record URI (a like's subject) --------------------------------------------
