@@ -87,6 +87,7 @@ class LocalStack:
             self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{origin}/covers")
         from local_runtime.async_invoke import AsyncInvoker
         from local_runtime.event_pump import S3EventPump
+        from local_runtime.firehose_pump import FUNCTION as FIREHOSE_FUNCTION
         from local_runtime.stream_pump import SchedulePump, StreamPump
 
         self.s3_pump = S3EventPump(self.stack, self.host, session, self.moto.url).start()
@@ -96,6 +97,7 @@ class LocalStack:
             self.host,
             float(os.environ.get("ALBUMS_LOCAL_SCHEDULE_SECONDS", "300")),
             invoker=AsyncInvoker(self.stack, self.host, session.client("sqs", endpoint_url=self.moto.url)),
+            exclude=frozenset({FIREHOSE_FUNCTION}),
         ).start()
         from local_runtime.firehose_pump import FirehosePump
 

@@ -22,6 +22,10 @@ from albums_core.observability import logger, metrics
 from albums_core.services.firehose_ingest import BatchReport, Ingest
 
 
+class LeaseLost(Exception):
+    """Another consumer holds the lease now: stop at once, checkpoint nothing."""
+
+
 class Source(Protocol):
     counts: Counter[str]
 
@@ -132,7 +136,22 @@ class Consumer:
                 events = source.take(cfg.batch_size, cfg.batch_wait_seconds)
                 if events:
                     began_batch = time.perf_counter()
-                    batch = self._apply(events)
+                    committed = cursor
+                    last_beat = [time.monotonic()]
+
+                    def heartbeat(committed: int | None = committed, last_beat: list[float] = last_beat) -> None:
+                        if time.monotonic() - last_beat[0] < cfg.lease_seconds / 3:
+                            return
+                        if not self.state.checkpoint(cfg.source_id, self.holder, committed, cfg.lease_seconds):
+                            raise LeaseLost()
+                        last_beat[0] = time.monotonic()
+
+                    try:
+                        batch = self._apply(events, heartbeat)
+                    except LeaseLost:
+                        report.status = "lease lost"
+                        logger.warning("firehose lease lost", extra={"cursor": cursor})
+                        return report
                     report.busy_seconds += time.perf_counter() - began_batch
                     report.batches += 1
                     report.counts.update(batch.counts)
@@ -157,18 +176,22 @@ class Consumer:
             self._publish(report, source, published)
         return report
 
-    def _apply(self, events: list[Event]) -> BatchReport:
+    def _apply(self, events: list[Event], heartbeat: Callable[[], None]) -> BatchReport:
         """The batch at once; when that fails, event by event, so one event that cannot be
         applied is logged, counted and passed over instead of stopping the consumer for good
         (an exception that is not the event's fault fails the invocation: the next resumes)."""
         try:
-            return self.ingest.apply(events)
+            return self.ingest.apply(events, heartbeat=heartbeat)
+        except LeaseLost:
+            raise
         except Exception:  # noqa: BLE001 - retried one by one below
             logger.warning("firehose batch failed; applying its events one by one", exc_info=True)
         total = BatchReport()
         for event in events:
             try:
-                one = self.ingest.apply([event])
+                one = self.ingest.apply([event], heartbeat=heartbeat)
+            except LeaseLost:
+                raise
             except Exception:
                 self._failures += 1
                 if self._failures > 20:

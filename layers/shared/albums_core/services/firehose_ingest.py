@@ -91,7 +91,16 @@ class Ingest:
 
     # ---- one batch -----------------------------------------------------------------------------
 
-    def apply(self, events: list[Event], now: Callable[[], datetime] | None = None) -> BatchReport:
+    def apply(
+        self,
+        events: list[Event],
+        now: Callable[[], datetime] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> BatchReport:
+        """Apply a batch. `heartbeat` is called between units of work (a repository's
+        indexing, a like, an identity): the consumer renews its lease there, so a long batch
+        never outlives it (and it raises there when the lease was lost)."""
+        beat = heartbeat or (lambda: None)
         clock = now or (lambda: datetime.now(UTC))
         report = BatchReport()
         work: dict[str, _RepoWork] = {}
@@ -116,14 +125,17 @@ class Ingest:
         for entry in work.values():
             if entry.index:
                 self._index(entry, report)
+                beat()
         for entry in work.values():
             for op, _ in entry.likes:
                 self._like(entry.did, op, report)
+                beat()
         for event in others:
             if isinstance(event, IdentityChange):
                 self._identity(event, report)
             elif isinstance(event, AccountChange):
                 self._account(event, report)
+            beat()
         for entry in work.values():
             if entry.rev is not None and not entry.failed:
                 self.state.set_repo_rev(entry.did, entry.rev)
