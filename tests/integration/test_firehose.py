@@ -113,6 +113,21 @@ class Running:
     def _run(self) -> None:
         self.report = self.consumer.run(lambda: 10**9, self.stop_flag.is_set)
 
+    def settle(self, quiet: float = 1.5) -> None:
+        """Until the consumer has applied everything it received: its queue empty and its
+        checkpoint unchanged for `quiet` seconds (a page can show a record before its event is
+        applied, since an indexing reads the whole repository)."""
+        state, source = FirehoseState(), self.consumer.config.source_id
+        last: Any = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cursor = (state.read_lease(source) or {}).get("cursor")
+            if cursor == last and self.sources[-1].events.empty():
+                return
+            last = cursor
+            time.sleep(quiet)
+        raise AssertionError("the consumer did not settle")
+
     def stop(self) -> RunReport:
         self.stop_flag.set()
         self.thread.join(15)
@@ -276,6 +291,7 @@ def test_bad_records_are_counted_and_skipped_and_the_next_good_one_applies(
     ivy.create(LIKE, {"$type": LIKE, "subject": "not a ref"}, validate=False)
     ivy.album("Fine", [good])
     eventually(lambda: page(ivy.handle, "fine")["tracks"][0]["title"] == "Good")
+    consumer.settle()
     report = consumer.stop()
     assert report.counts["skipped_invalid"] >= 5
     assert report.status == "ok"
