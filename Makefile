@@ -49,8 +49,9 @@ test: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 fuzz: $(STAMP) $(PDS_STAMP)
 	FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(PY) -m pytest -s tests/e2e/test_fuzz.py
 
+## Unit tests: no moto, no PDS, no network (schemathesis' plugin serves only the fuzzing run).
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest -p no:schemathesis tests/unit
 
 test-integration: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m pytest tests/integration
@@ -64,6 +65,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py
+	PYTHONPATH=layers/shared $(VENV)/bin/lint-imports
+	$(PY) -m tools.check_imports
 
 ## The OpenAPI document, generated from the handlers' routes and models (committed).
 openapi: $(STAMP)

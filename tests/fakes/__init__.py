@@ -8,6 +8,7 @@ written before the catalogue."""
 
 from tests.fakes.catalogue import FakeCatalogue
 from tests.fakes.covers import FakeCoverStore
+from tests.fakes.jobs import FakeDeletionJobs
 from tests.fakes.journal import Journal
 from tests.fakes.page_cache import FakePageCache
 from tests.fakes.pds import FakePds
@@ -16,6 +17,7 @@ from tests.fakes.sessions import FakeSealer, FakeSessionStore
 __all__ = [
     "FakeCatalogue",
     "FakeCoverStore",
+    "FakeDeletionJobs",
     "FakePageCache",
     "FakePds",
     "FakeSealer",

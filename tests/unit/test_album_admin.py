@@ -29,9 +29,10 @@ from albums_core.domain.errors import (
 )
 from albums_core.domain.models import Artist
 from albums_core.domain.records import LIST, TRACK, new_track
+from albums_core.services import cleanup
 from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.auth import Caller
-from tests.fakes import FakeCatalogue, FakePageCache, FakePds, Journal
+from tests.fakes import FakeCatalogue, FakeDeletionJobs, FakePageCache, FakePds, Journal
 from tests.fakes.pds import refused, unavailable
 
 ALICE = "did:plc:alicealicealicealice01"
@@ -54,6 +55,7 @@ class World:
         self.clock = Clock()
         self.catalogue = FakeCatalogue(self.journal, clock=self.clock)
         self.cache = FakePageCache(self.journal, clock=self.clock)
+        self.jobs = FakeDeletionJobs(self.catalogue)
         self.pds: dict[str, FakePds] = {}
 
     def admin(self, did: str = ALICE, handle: str | None = None) -> AlbumAdmin:
@@ -61,7 +63,7 @@ class World:
         artist = Artist(did=did, handle=handle, display_name=handle, pds_url="https://pds.example")
         session = Session("s" * 32, did, handle, "https://pds.example", Tokens("a", "r"), 2**31)
         pds = self.pds.setdefault(did, FakePds(did, self.journal))
-        return AlbumAdmin(Caller(session, artist), repo=self.catalogue, pds=pds, cache=self.cache)
+        return AlbumAdmin(Caller(session, artist), repo=self.catalogue, pds=pds, cache=self.cache, jobs=self.jobs)
 
     def list_items(self, meta: dict[str, Any], did: str = ALICE) -> list[dict[str, Any]]:
         value = self.pds[did].value(meta["list_uri"])
@@ -522,3 +524,47 @@ def test_delete_pds_failure_is_502_and_nothing_is_removed(world: World) -> None:
     assert meta["id"] in world.catalogue.albums and len(world.album_tracks(meta["id"])) == 2
     world.admin().delete(meta["id"], True)
     assert pds.value(meta["list_uri"]) is None and meta["id"] not in world.catalogue.albums
+
+
+def test_a_large_album_is_handed_to_a_cleanup_job_after_its_list_record_is_gone(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cleanup, "SYNC_DELETE_MAX_TRACKS", 2)
+    meta, uris = album_with_tracks(world, "Too Big", 3)
+    pds = world.pds[ALICE]
+    pds.faults.fail("apply_writes", unavailable)
+    raises(UpstreamFailure, 502, lambda: world.admin().delete(meta["id"], False))
+    assert world.jobs.jobs == [] and meta["id"] in world.catalogue.albums
+    world.journal.clear()
+    assert world.admin().delete(meta["id"], False) == {"deleted": True, "cascade": False}
+    before, _ = catalogue_writes_around_the_pds(world.journal)
+    assert before == ["lock_album"] and world.journal.of("pds") == ["applyWrites x1"]  # the list record only
+    assert world.journal.of("catalogue")[1] == "hand_over"
+    (job,) = world.jobs.jobs
+    assert (job.album.id, job.cascade, job.tokens) == (meta["id"], False, pds.tokens)
+    assert pds.value(meta["list_uri"]) is None and all(pds.value(u) is not None for u in uris)
+    assert meta["id"] not in world.catalogue.albums and world.catalogue.slug_owner(ALICE, "too-big") is None
+
+
+# ---- the guard of the album routes -----------------------------------------------------------------
+
+
+def test_the_album_guard_checks_the_album_of_the_path_and_passes_it_on(world: World) -> None:
+    from albums_core.http.guards import album_guard
+    from albums_core.services.album_admin import AlbumCaller
+
+    _, meta = world.admin().create("Guarded")
+    callers = {"alice": world.admin().caller, "bob": world.admin(BOB).caller}
+
+    def guard_for(who: str) -> Callable[[dict[str, Any]], Caller]:
+        return album_guard(
+            "you can only modify your own albums",
+            caller_of=lambda event: callers[who],
+            admin_for=lambda caller: AlbumAdmin(caller, repo=world.catalogue, cache=world.cache, jobs=world.jobs),
+        )
+
+    caller = guard_for("alice")({"pathParameters": {"ref": meta["id"]}, "rawPath": "/stage/albums/x"})
+    assert isinstance(caller, AlbumCaller) and caller.album == world.catalogue.albums[meta["id"]]
+    raises(Forbidden, 403, lambda: guard_for("bob")({"pathParameters": {"ref": meta["id"]}}))
+    for event in ({"pathParameters": {"ref": "nope"}}, {"pathParameters": None}, {}):
+        raises(AlbumNotFound, 404, lambda event=event: guard_for("alice")(event), "album not found")

@@ -21,10 +21,8 @@ IMPLEMENTATIONS: dict[type, tuple[str, type]] = {
     ports.Sealer: ("albums_core.adapters.kms_sealer:KmsSealer", fakes.FakeSealer),
     ports.CoverStore: ("albums_core.adapters.s3_covers:CoverStore", fakes.FakeCoverStore),
     ports.Pds: ("albums_core.adapters.atproto.xrpc:PdsSession", fakes.FakePds),
+    ports.DeletionJobs: ("albums_core.services.album_admin:CleanupHandOver", fakes.FakeDeletionJobs),
 }
-
-# Adapters another branch adds (the ports were written against it): checked once it is merged.
-NOT_YET_MERGED = {"albums_core.adapters.s3_covers"}
 
 
 def methods(port: type) -> dict[str, inspect.Signature]:
@@ -45,12 +43,7 @@ def parameters(signature: inspect.Signature) -> list[tuple[str, Any, bool]]:
 
 def adapter_class(path: str) -> type:
     module, name = path.split(":")
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except ModuleNotFoundError as exc:
-        if exc.name != module or module not in NOT_YET_MERGED:
-            raise
-        pytest.skip(f"{module} comes with the branch that moves S3 calls into adapters")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("port", list(IMPLEMENTATIONS), ids=lambda p: p.__name__)

@@ -1,5 +1,6 @@
 """What the services need from the world, as Protocols: the catalogue, the album-page cache,
-the session store, the sealer of secrets, the cover store and the artist's PDS.
+the session store, the sealer of secrets, the cover store, the artist's PDS, and the jobs
+that finish large deletions.
 
 Adapters implement them (adapters/dynamodb, adapters/kms_sealer, adapters/atproto); services
 take them by constructor injection, so a service can run on the in-memory fakes of
@@ -110,6 +111,15 @@ class Catalogue(Protocol):
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None: ...
 
     def release_tracks(self, tracks: list[Track], delete: bool, cids: dict[str, str | None]) -> None: ...
+
+
+class DeletionJobs(Protocol):
+    """Deletions of albums too large for a request."""
+
+    def hand_over(self, album: Album, handle: str, cascade: bool, pds: Pds) -> None:
+        """At once: the album and its slug leave the catalogue, and a cleanup job (holding its
+        own copy of the session's PDS credentials) takes over its tracks."""
+        ...
 
 
 class PageCache(Protocol):

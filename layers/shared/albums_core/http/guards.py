@@ -9,16 +9,20 @@ from albums_core.services.album_admin import AlbumAdmin, AlbumCaller
 from albums_core.services.auth import Caller, artist_guard
 
 
-def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
+def album_guard(
+    message: str,
+    caller_of: Callable[[dict[str, Any]], Caller] = artist_guard,
+    admin_for: Callable[[Caller], AlbumAdmin] = AlbumAdmin,
+) -> Callable[[dict[str, Any]], Caller]:
     """The guard of an album's mutations: a session, then the album exists (404), then it is
     the caller's (403 with `message`) - before the request's body or parameters are validated.
     The album it loads rides on the caller, so the handler does not read it again."""
 
     def guard(event: dict[str, Any]) -> Caller:
-        caller = artist_guard(event)
+        caller = caller_of(event)
         # API Gateway's own path parameters: the raw path carries the stage on a named stage.
         album_id = str((event.get("pathParameters") or {}).get("ref") or "")
-        album = AlbumAdmin(caller).owned(album_id, message)
+        album = admin_for(caller).owned(album_id, message)
         return AlbumCaller(caller.session, caller.artist, album)
 
     return guard

@@ -2,8 +2,9 @@
 swap-guarded), then in the catalogue, then the cache is invalidated. A PDS failure answers
 502 and leaves a state from which the same request, repeated, finishes the job.
 
-The catalogue, the PDS session and the page cache are ports (albums_core.ports) given to the
-constructor; a handler gives none and gets the production adapters. Request bodies are
+The catalogue, the PDS session, the page cache and the deletion jobs are ports
+(albums_core.ports) given to the constructor; a handler gives none and gets the production
+adapters (tests/unit/test_album_admin.py gives the in-memory fakes). Request bodies are
 typed and bounded by http.request_models before they get here: what is checked here are the
 rules of the domain (whose tracks, which album, how many)."""
 
@@ -42,7 +43,7 @@ from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import clean_description, clean_title
 from albums_core.domain.views import album_page
 from albums_core.observability import metrics
-from albums_core.ports import Catalogue, PageCache, Pds
+from albums_core.ports import Catalogue, DeletionJobs, PageCache, Pds
 from albums_core.services import cleanup
 from albums_core.services.auth import Caller
 
@@ -52,7 +53,7 @@ UNSET: Any = object()
 _LEASE_SECONDS = 60
 TRACK_TAKEN = TrackTaken.detail
 SLUG_TAKEN = "another of your albums already uses that name"
-# The handlers of sync_artist wrap the indexer in the same PDS-error mapping.
+# The sync_artist handler wraps the indexer in the same PDS-error mapping.
 pds_errors = pds_failures
 
 __all__ = ["MAX_TRACKS", "TRACK_TAKEN", "UNSET", "AlbumAdmin", "AlbumCaller", "pds_errors"]
@@ -84,6 +85,17 @@ def _set_album(title: str) -> Callable[[dict[str, Any]], Any]:
 _DROP_ALBUM = partial(list_records.without_field, name="album")
 
 
+class CleanupHandOver:
+    """`DeletionJobs` in production: a cleanup job in the catalogue table, handed over in the
+    transaction that deletes the album (services.cleanup)."""
+
+    def __init__(self, repo: CatalogueWriter) -> None:
+        self.repo = repo
+
+    def hand_over(self, album: Album, handle: str, cascade: bool, pds: Pds) -> None:
+        cleanup.hand_over(self.repo, album, handle, cascade, pds)  # type: ignore[arg-type]
+
+
 class AlbumAdmin:
     def __init__(
         self,
@@ -91,12 +103,14 @@ class AlbumAdmin:
         repo: Catalogue | None = None,
         pds: Pds | None = None,
         cache: PageCache | None = None,
+        jobs: DeletionJobs | None = None,
     ) -> None:
         self.caller = caller
         self.did = caller.artist.did
         self.handle = caller.artist.handle
         self.repo: Catalogue = repo or CatalogueWriter()
         self.cache: PageCache = cache or AlbumPageCache()
+        self._jobs = jobs
         self._pds = pds
 
     @property
@@ -106,6 +120,15 @@ class AlbumAdmin:
         if self._pds is None:
             self._pds = pds_session(self.caller.session)
         return self._pds
+
+    @property
+    def jobs(self) -> DeletionJobs:
+        if self._jobs is None:
+            # The job and the album's deletion share a transaction: the catalogue's own table.
+            if not isinstance(self.repo, CatalogueWriter):
+                raise TypeError("AlbumAdmin: give `jobs` along with a catalogue that is not the DynamoDB one")
+            self._jobs = CleanupHandOver(self.repo)
+        return self._jobs
 
     @property
     def records(self) -> RecordEditor:
@@ -394,7 +417,7 @@ class AlbumAdmin:
         album leaves every read at once, and the cleanup job finishes the tracks."""
         if album.list_uri:
             self.records.apply([Edit(album.list_uri, _delete)])
-        cleanup.hand_over(self.repo, album, self.handle, cascade, self.pds)  # type: ignore[arg-type]
+        self.jobs.hand_over(album, self.handle, cascade, self.pds)
         metrics.add_metric(name="AlbumDeleted", unit=MetricUnit.Count, value=1)
         return {"deleted": True, "cascade": cascade}
 

@@ -27,10 +27,6 @@ def public_url(key: str) -> str:
     return f"{settings().covers_base_url}/{key}"
 
 
-def store(cover: Cover, objects: CoverStore | None = None) -> None:
-    (objects or CoverStore()).put(cover)
-
-
 def is_referenced(image_id: str, repo: CatalogueWriter) -> bool:
     return repo.image_in_use(image_id)
 

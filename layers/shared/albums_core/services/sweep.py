@@ -34,11 +34,12 @@ class Sweep:
         budget: int = 500,
         repo: CatalogueWriter | None = None,
         objects: CoverStore | None = None,
+        store: SweepStore | None = None,
     ) -> None:
         self.now = now
         self.budget = budget
         self.repo = repo or CatalogueWriter()
-        self.store = SweepStore(self.repo)
+        self.store = store or SweepStore(self.repo)
         self.objects = objects or CoverStore()
         self.report: dict[str, int] = {
             "covers_deleted": 0,
