@@ -83,6 +83,7 @@ class Ingest:
         # Tracks liked lately, by record URI: a like's transaction fails when the track is no
         # longer where it was read, and the entry is dropped then.
         self._tracks: dict[str, Track] = {}
+        self._pages: set[str] = set()
 
     def _remember(self, uri: str, track: Track) -> None:
         if len(self._tracks) >= _TRACKS_KEPT:
@@ -136,6 +137,10 @@ class Ingest:
             elif isinstance(event, AccountChange):
                 self._account(event, report)
             beat()
+        # Pages whose like counts changed: once per album per batch, however many likes.
+        for album_id in sorted(self._pages):
+            invalidate_album_cache_by_id(album_id, repo=self.catalogue)
+        self._pages.clear()
         for entry in work.values():
             if entry.rev is not None and not entry.failed:
                 self.state.set_repo_rev(entry.did, entry.rev)
@@ -282,7 +287,8 @@ class Ingest:
                 report.counts[f"likes_{outcome}"] += 1
                 if outcome == "applied":
                     report.counts["applied"] += 1
-                    self._invalidate_track(track.album_id)
+                    if track.album_id:
+                        self._pages.add(track.album_id)
                 return
         report.counts["failed_like"] += 1
 
@@ -297,14 +303,10 @@ class Ingest:
                 report.counts[f"unlikes_{outcome}"] += 1
                 if outcome == "applied":
                     report.counts["applied"] += 1
-                    if track is not None:
-                        self._invalidate_track(track.album_id)
+                    if track is not None and track.album_id:
+                        self._pages.add(track.album_id)
                 return
         report.counts["failed_like"] += 1
-
-    def _invalidate_track(self, album_id: str | None) -> None:
-        if album_id:
-            invalidate_album_cache_by_id(album_id, repo=self.catalogue)
 
     # ---- identity and account --------------------------------------------------------------------
 
