@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -52,6 +53,15 @@ def create_cursor_key(stack: Stack, ssm: Any) -> None:
     ssm.put_parameter(Name=name, Value=secrets.token_urlsafe(32), Type="SecureString", Overwrite=True)
 
 
+def create_oauth_client_keys(stack: Stack, ssm: Any) -> None:
+    """The OAuth client's key set (used only outside local mode: locally the client is the
+    loopback one), so the JWKS and client-metadata endpoints answer as deployed."""
+    from tools.oauth_key import key_set
+
+    name = "/" + stack.parameters["OAuthKeyParameterName"]
+    ssm.put_parameter(Name=name, Value=json.dumps(key_set()), Type="SecureString", Overwrite=True)
+
+
 def create_keys(stack: Stack, kms: Any) -> None:
     aliases = {a["AliasName"] for a in kms.list_aliases().get("Aliases", [])}
     for logical in stack.of_type("AWS::KMS::Key"):
@@ -70,5 +80,6 @@ def create_all(stack: Stack, session: Any, endpoint: str) -> None:
     create_tables(stack, session.client("dynamodb", endpoint_url=endpoint))
     create_buckets(stack, session.client("s3", endpoint_url=endpoint))
     create_cursor_key(stack, session.client("ssm", endpoint_url=endpoint))
+    create_oauth_client_keys(stack, session.client("ssm", endpoint_url=endpoint))
     create_keys(stack, session.client("kms", endpoint_url=endpoint))
     create_queues(stack, session.client("sqs", endpoint_url=endpoint))

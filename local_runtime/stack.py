@@ -70,6 +70,8 @@ class LocalStack:
                 "RelayUrl": self.pds.pds_url.replace("http://", "ws://", 1),
                 # Everything the local PDS holds: edits made before the consumer first connected too.
                 "FirehoseStartCursor": "0",
+                # The loopback OAuth client's redirect URI is under it (the gateway serves the stage).
+                "PublicApiUrl": f"{origin}/{local_stack().parameters['Stage']}",
             },
         )
         session = aws_session(self.stack.region)

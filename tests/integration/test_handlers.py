@@ -80,7 +80,7 @@ def invoke(host: LambdaHost | InProcessHost, name: str, event: dict[str, Any] | 
         event = json.loads((EVENTS / f"{name}.json").read_text())
     function = FUNCTION_OF[max((k for k in FUNCTION_OF if name == k or name.startswith(k + "_")), key=len)]
     out = host.invoke(function, event)
-    return out["statusCode"], json.loads(out["body"])
+    return out["statusCode"], json.loads(out["body"]) if out.get("body") else None
 
 
 def with_query(name: str, query: str) -> dict[str, Any]:
@@ -205,7 +205,7 @@ READ_PATH_PROBE = """
 import importlib.util, json, sys, uuid
 
 args = json.load(sys.stdin)
-missing = [m for m in ("atproto", "PIL") if importlib.util.find_spec(m) is None]
+missing = [m for m in ("atproto", "atproto_oauth", "PIL") if importlib.util.find_spec(m) is None]
 assert not missing, f"not importable here, so the check would prove nothing: {missing}"
 sys.path.insert(0, args["layer"])
 
@@ -223,7 +223,7 @@ for name, (code, event) in args["calls"].items():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     statuses[name] = module.lambda_handler(event, Context())["statusCode"]
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("atproto", "atproto_client", "PIL"))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("atproto", "atproto_client", "atproto_oauth", "PIL"))
 print(json.dumps({"statuses": statuses, "loaded": loaded}))
 """
 

@@ -55,6 +55,12 @@ class OwnedAccount:
             }
         )
 
+    def move_to(self, endpoint: str) -> None:
+        """Point the document's PDS service (#atproto_pds) at `endpoint`."""
+        _run(
+            {"action": "endpoint", "plc_url": self.pds.plc_url, "did": self.did, "key": self.key, "endpoint": endpoint}
+        )
+
 
 def create_owned_account(pds: LocalPds, handle: str, password: str) -> OwnedAccount:
     key = _run({"action": "keygen"})

@@ -4,6 +4,8 @@
 //   {"action": "keygen", "home": H}                      -> {"did": "did:key:…", "key": "<hex>"}
 //   {"action": "aka", "home": H, "plc_url": U, "did": D, "key": K, "also_known_as": [...]}
 //                                                        -> {"ok": true}
+//   {"action": "endpoint", "home": H, "plc_url": U, "did": D, "key": K, "endpoint": E}
+//                                                        -> {"ok": true} (the #atproto_pds service)
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -22,6 +24,16 @@ const main = async () => {
     const Client = plc.Client ?? plc.default?.Client
     const signer = await Secp256k1Keypair.import(cfg.key)
     await new Client(cfg.plc_url).updateData(cfg.did, signer, (op) => ({ ...op, alsoKnownAs: cfg.also_known_as }))
+    return { ok: true }
+  }
+  if (cfg.action === 'endpoint') {
+    const plc = await load('@did-plc/lib/dist/index.js')
+    const Client = plc.Client ?? plc.default?.Client
+    const signer = await Secp256k1Keypair.import(cfg.key)
+    await new Client(cfg.plc_url).updateData(cfg.did, signer, (op) => ({
+      ...op,
+      services: { ...op.services, atproto_pds: { type: 'AtprotoPersonalDataServer', endpoint: cfg.endpoint } },
+    }))
     return { ok: true }
   }
   throw new Error(`unknown action ${cfg.action}`)

@@ -33,6 +33,14 @@ def _same_site(value: object) -> str:
     raise ValueError(f"must be Lax, Strict or None, not {value!r}")
 
 
+def _scope(value: object) -> str:
+    """An OAuth scope: space-separated, `atproto` among its permissions (ATProto requires it)."""
+    scope = " ".join(str(value).split())
+    if "atproto" not in scope.split():
+        raise ValueError(f"must include the atproto scope, not {scope!r}")
+    return scope
+
+
 def _no_trailing_slash(value: object) -> str:
     return str(value).strip().rstrip("/")
 
@@ -71,6 +79,13 @@ class Settings(BaseModel):
         alias="SESSION_COOKIE_DOMAIN", default=""
     )
     resync_after_seconds: int = Field(alias="RESYNC_AFTER_SECONDS", default=24 * 3600, ge=1)
+    # OAuth sign-in: the API's public base URL (its stage included: the client id and redirect
+    # URI are under it), the web app's base URL (where the callback sends the browser), the scope.
+    public_api_url: Url = Field(alias="PUBLIC_API_URL", default="")
+    frontend_url: Url = Field(alias="FRONTEND_URL", default="")
+    oauth_scope: Annotated[str, BeforeValidator(_scope)] = Field(
+        alias="OAUTH_SCOPE", default="atproto repo:fm.plyr.list repo:fm.plyr.track"
+    )
 
     @property
     def cursor_key_parameter(self) -> str:

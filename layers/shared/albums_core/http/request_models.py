@@ -47,3 +47,7 @@ class AttachTracksBody(_Body):
 
 class ReorderTracksBody(_Body):
     track_ids: list[StrictInt] = Field(max_length=500, description="every track id of the album, in the new order")
+
+
+class ExchangeBody(_Body):
+    exchange_token: StrictStr = Field(min_length=1, max_length=512, description="the token the sign-in callback gave")

@@ -120,6 +120,29 @@ class LogoutResponse(BaseModel):
     logged_out: bool
 
 
+class PdsOption(BaseModel):
+    name: str
+    url: str
+    recommended: bool
+    description: str
+    info_url: str | None
+
+
+class PdsOptionsResponse(BaseModel):
+    enabled: bool
+    options: list[PdsOption]
+
+
+class ExchangeResponse(BaseModel):
+    session_id: str | None = Field(description="null for a browser, which gets the HttpOnly cookie instead")
+
+
+class JsonDocument(BaseModel):
+    """A JSON document defined elsewhere (OAuth client metadata, a JWKS)."""
+
+    model_config = {"extra": "allow"}
+
+
 class SyncResponse(BaseModel):
     synced: bool
     albums_created: int
@@ -160,6 +183,25 @@ def responses(model: type[BaseModel], *errors: int, status: int = 200, also: dic
     }
     for code, text in (also or {}).items():
         out[code] = {"description": text, "content": {"application/json": {"model": model}}}
+    for code in errors:
+        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorResponse}}}
+    return out
+
+
+class RedirectResponse(BaseModel):
+    location: str = Field(description="where the browser is sent (also the Location header)")
+
+
+def redirect_responses(status: int, where: str, *errors: int) -> Any:
+    """The `responses` of a route that answers with a redirect: the Location header, and the
+    same URL as a JSON body (every answer of the API is JSON)."""
+    out: dict[int, dict[str, Any]] = {
+        status: {
+            "description": f"redirect {where}",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"model": RedirectResponse}},
+        }
+    }
     for code in errors:
         out[code] = {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorResponse}}}
     return out

@@ -191,5 +191,30 @@ def lambda_entry(
     return lambda_handler
 
 
+def request_base(app: APIGatewayHttpResolver) -> str:
+    """The API's base URL as this request reached it: its host, and its stage when the path
+    carries one (a custom domain's mapping has none)."""
+    from albums_core.config import settings
+
+    event = app.current_event.raw_event
+    context = event.get("requestContext") or {}
+    host = str(context.get("domainName") or "")
+    stage = str(context.get("stage") or "$default")
+    path = str(event.get("rawPath") or "")
+    scheme = "http" if settings().local_mode else "https"
+    prefix = f"/{stage}" if stage != "$default" and (path == f"/{stage}" or path.startswith(f"/{stage}/")) else ""
+    return f"{scheme}://{host}{prefix}" if host else ""
+
+
+def redirect(status: int, location: str) -> Response:
+    """A redirect (303/307) that is JSON too, like every answer of the API; never cached."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"location": location},
+        headers={"Location": location, "Cache-Control": "no-store"},
+    )
+
+
 def json_response(status: int, body: Any, cookies: list[Any] | None = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, cookies=cookies)

@@ -56,6 +56,20 @@ def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
     return (name.strip()[:640] or None) if isinstance(name, str) else None, avatar_url
 
 
+def upsert_artist(who: identity.Identity, repo: CatalogueWriter | None = None) -> Artist:
+    """The signed-in account as an artist: its verified handle, profile name and avatar."""
+    display_name, avatar_url = _profile(who.pds_url, who.did)
+    artist = Artist(
+        did=who.did,
+        handle=who.handle,
+        display_name=display_name or who.handle,
+        avatar_url=avatar_url,
+        pds_url=who.pds_url,
+    )
+    (repo or CatalogueWriter()).upsert_artist(artist)
+    return artist
+
+
 def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -> tuple[Session, Artist]:
     repo = repo or CatalogueWriter()
     try:
@@ -69,15 +83,7 @@ def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -
     if out.get("did") != who.did:
         raise LoginFailed()
     tokens = xrpc.Tokens(str(out["accessJwt"]), str(out["refreshJwt"]))
-    display_name, avatar_url = _profile(who.pds_url, who.did)
-    artist = Artist(
-        did=who.did,
-        handle=who.handle,
-        display_name=display_name or who.handle,
-        avatar_url=avatar_url,
-        pds_url=who.pds_url,
-    )
-    repo.upsert_artist(artist)
+    artist = upsert_artist(who, repo)
     session = create_session(who.did, who.handle, who.pds_url, tokens)
     from albums_core.services.cleanup import resume_parked
 
@@ -88,6 +94,14 @@ def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -
 
 
 def logout(session: Session) -> None:
+    """Ends the session here and on the PDS: an app-password session is deleted there, an
+    OAuth grant revoked at its authorization server."""
+    if session.grant is not None:
+        from albums_core.adapters.atproto import oauth_client
+
+        oauth_client.revoke(session.did, session.pds_url, session.grant)
+        delete_session(session.session_id)
+        return
     try:
         xrpc.call(session.pds_url, "POST", "com.atproto.server.deleteSession", token=session.tokens.refresh_jwt)
     except (xrpc.XrpcError, xrpc.PdsUnavailable):

@@ -3,9 +3,13 @@ album (the album is gone from every read at once) and leaves a job item; the cat
 stream hands the job to the cleanup function, which orphans or deletes the remaining tracks
 on the PDS and in DynamoDB in batches, then the cover when nothing refers to it.
 
-A job carries its own sealed copy of the requesting session's PDS tokens, so a later logout
-does not strand it. When the PDS refuses them, the job parks; the artist's next login hands
-it fresh tokens and it resumes. Every step is idempotent: a job may run any number of times.
+A job of an app-password session carries its own sealed copy of the session's PDS tokens, so
+a later logout does not strand it. A job of an OAuth session refers to the session instead
+(`session_ref`, the session's stored key): OAuth refresh tokens rotate and a spent one revokes
+the grant, so there is one copy of the tokens and the job refreshes them under the session's
+lease like any request. When the PDS refuses the tokens (or the session is gone), the job
+parks; the artist's next sign-in hands it fresh credentials and it resumes. Every step is
+idempotent: a job may run any number of times.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import uuid
 from typing import Any
 
 from albums_core.adapters.atproto.record_writes import DELETE, MAX_WRITES, Edit, apply_edits
-from albums_core.adapters.atproto.xrpc import PdsSession, SessionRevoked, Tokens
+from albums_core.adapters.atproto.xrpc import DpopPdsSession, PdsSession, SessionRevoked, Tokens
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
-from albums_core.domain.errors import JobGone
+from albums_core.domain.errors import InvalidSession, JobGone
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger
@@ -37,8 +41,11 @@ def _sealed(tokens: Tokens, job_id: str) -> dict[str, Any]:
     return seal(payload, f"job:{job_id}")
 
 
-def new_job(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tokens) -> dict[str, Any]:
+def new_job(
+    album: Album, handle: str, cascade: bool, pds_url: str, tokens: Tokens, session_ref: str = ""
+) -> dict[str, Any]:
     job_id = uuid.uuid4().hex
+    credentials = {"session_ref": session_ref} if session_ref else _sealed(tokens, job_id)
     return {
         "job_id": job_id,
         "kind": "album_delete",
@@ -51,20 +58,46 @@ def new_job(album: Album, handle: str, cascade: bool, pds_url: str, tokens: Toke
         "image_id": album.image_id,
         "pds_url": pds_url,
         "created_at": now_iso(),
-        **_sealed(tokens, job_id),
+        **credentials,
     }
 
 
 def hand_over(repo: CatalogueWriter, album: Album, handle: str, cascade: bool, pds: PdsSession) -> None:
     """The album and its slug go, the job comes, in one transaction (the list record is
     already deleted on the PDS)."""
-    CleanupJobs(repo).hand_over(album, handle, new_job(album, handle, cascade, pds.pds_url, pds.tokens))
+    session_ref = pds.session_key if isinstance(pds, DpopPdsSession) else ""
+    job = new_job(album, handle, cascade, pds.pds_url, pds.tokens, session_ref)
+    CleanupJobs(repo).hand_over(album, handle, job)
 
 
 def remaining_tracks(repo: CatalogueWriter, album_id: str, limit: int | None = None) -> list[Track]:
     """The tracks still in a deleted album's partition (the next `limit` of them: handled ones
     are gone, so each batch reads only itself)."""
     return repo.album_tracks(album_id, limit)
+
+
+def _job_session(jobs: CleanupJobs, job: dict[str, Any]) -> PdsSession:
+    """The job's own copy of an app-password session's tokens; refreshed ones are stored back."""
+    job_id = str(job["job_id"])
+    context = f"job:{job_id}"
+    try:
+        opened = json.loads(unseal({k: job[k] for k in ("sealed_key", "sealed_nonce", "sealed_data")}, context))
+    except (SealError, KeyError, ValueError) as exc:
+        raise RuntimeError(f"job {job_id}: credentials do not open") from exc
+
+    def store_back(tokens: Tokens) -> None:
+        jobs.store_credentials(job_id, _sealed(tokens, job_id))
+
+    return PdsSession(job["pds_url"], job["artist_did"], Tokens(opened["access"], opened["refresh"]), store_back)
+
+
+def _park(jobs: CleanupJobs, job_id: str) -> str:
+    try:
+        jobs.set_status(job_id, PARKED)
+    except JobGone:
+        return "gone"  # another run finished it meanwhile
+    logger.info("cleanup parked until the artist signs in again", extra={"job_id": job_id})
+    return PARKED
 
 
 def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_WRITES) -> str:
@@ -76,16 +109,15 @@ def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_W
         return "gone"
     if job["status"] == PARKED:
         return PARKED
-    context = f"job:{job_id}"
-    try:
-        opened = json.loads(unseal({k: job[k] for k in ("sealed_key", "sealed_nonce", "sealed_data")}, context))
-    except (SealError, KeyError, ValueError) as exc:
-        raise RuntimeError(f"job {job_id}: credentials do not open") from exc
+    if job.get("session_ref"):
+        from albums_core.adapters.dynamodb.session_store import load_session_by_key, pds_session
 
-    def store_back(tokens: Tokens) -> None:
-        jobs.store_credentials(job_id, _sealed(tokens, job_id))
-
-    pds = PdsSession(job["pds_url"], job["artist_did"], Tokens(opened["access"], opened["refresh"]), store_back)
+        try:
+            pds = pds_session(load_session_by_key(str(job["session_ref"])))
+        except InvalidSession:
+            return _park(jobs, job_id)
+    else:
+        pds = _job_session(jobs, job)
     cascade = bool(job["cascade"])
     try:
         while True:
@@ -96,12 +128,7 @@ def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_W
             cids = apply_edits(pds, [Edit(t.record_uri, change) for t in tracks if t.record_uri])
             repo.release_tracks(tracks, cascade, cids)
     except SessionRevoked:
-        try:
-            jobs.set_status(job_id, PARKED)
-        except JobGone:
-            return "gone"  # another run finished it meanwhile
-        logger.info("cleanup parked until the artist logs in again", extra={"job_id": job_id})
-        return PARKED
+        return _park(jobs, job_id)
     if job.get("image_id"):
         delete_if_unreferenced(str(job["image_id"]), repo)
     invalidate_album_cache(str(job["handle"]), str(job["slug"]))
@@ -120,14 +147,19 @@ def albums_in_cleanup(repo: CatalogueWriter, did: str) -> set[str]:
     return {str(j["album_id"]) for j in CleanupJobs(repo).of_artist(did) if j.get("album_id")}
 
 
-def resume_parked(repo: CatalogueWriter, did: str, tokens: Tokens) -> int:
-    """At login: parked jobs of the artist get the new session's tokens and run again."""
-    jobs = CleanupJobs(repo)
+def resume_parked(repo: CatalogueWriter | None, did: str, tokens: Tokens | None = None, session_ref: str = "") -> int:
+    """At sign-in: parked jobs of the artist get the new session's credentials (a sealed copy
+    of app-password tokens, or a reference to the OAuth session) and run again."""
+    jobs = CleanupJobs(repo or CatalogueWriter())
     resumed = 0
     for item in jobs.of_artist(did, PARKED):
         job_id = str(item["job_id"])
         try:
-            jobs.set_status(job_id, PENDING, _sealed(tokens, job_id))
+            if session_ref:
+                jobs.set_status(job_id, PENDING, session_ref=session_ref)
+            else:
+                assert tokens is not None
+                jobs.set_status(job_id, PENDING, _sealed(tokens, job_id), session_ref="")
         except JobGone:
             continue  # finished meanwhile
         resumed += 1

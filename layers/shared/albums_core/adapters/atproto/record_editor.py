@@ -11,21 +11,24 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.adapters.atproto.record_writes import Edit, Snapshot, apply_edits, read_snapshot, write_records
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, Record, SessionRevoked, XrpcError
+from albums_core.adapters.atproto.xrpc import PdsUnavailable, Record, ScopeMissing, SessionRevoked, XrpcError
 from albums_core.domain.at_uri import AtUri
-from albums_core.domain.errors import InvalidSession, UpstreamFailure
+from albums_core.domain.errors import Forbidden, InvalidSession, UpstreamFailure
 from albums_core.observability import logger, metrics
 from albums_core.ports import Pds
 
 
 @contextmanager
 def pds_failures() -> Iterator[None]:
-    """What the artist's PDS does wrong, as the API reports it: a refused session is 401, any
-    other failure 502 with a message that says repeating the request finishes the job."""
+    """What the artist's PDS does wrong, as the API reports it: a refused session is 401, a
+    write the OAuth grant does not cover 403 naming the permission, any other failure 502 with
+    a message that says repeating the request finishes the job."""
     try:
         yield
     except SessionRevoked as exc:
         raise InvalidSession() from exc
+    except ScopeMissing as exc:  # an OAuth grant that does not cover the write
+        raise Forbidden(f"the sign-in did not grant the permission this change needs: {exc.scope}") from exc
     except PdsUnavailable as exc:
         metrics.add_metric(name="PdsCallFailed", unit=MetricUnit.Count, value=1)
         logger.warning("PDS call failed", extra={"reason": str(exc)})

@@ -19,7 +19,7 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +114,7 @@ def close_idle_connections() -> None:
 class HttpReply:
     status: int
     body: Any  # parsed JSON, or None when the body is empty or not JSON
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
 
 
 def request(
@@ -216,7 +217,7 @@ def _exchange(
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        return HttpReply(response.status, parsed)
+        return HttpReply(response.status, parsed, {k.lower(): v for k, v in response.getheaders()})
     except FetchError:
         raise
     except _STALE as exc:

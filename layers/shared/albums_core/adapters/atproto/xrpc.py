@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from albums_core.adapters.atproto.safe_http import FetchError, request
+from albums_core.adapters.atproto.safe_http import FetchError, HttpReply, request
 from albums_core.config import settings
+
+if TYPE_CHECKING:
+    from albums_core.adapters.atproto.oauth_client import Grant
 
 _MAX_REPLY = 5_000_000
 
@@ -54,6 +58,48 @@ def jwt_expiry(token: str) -> float | None:
         return None
 
 
+def xrpc_url(pds_url: str, nsid: str, params: dict[str, Any] | None = None) -> str:
+    url = f"{pds_url.rstrip('/')}/xrpc/{nsid}"
+    if params:
+        url += "?" + urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+    return url
+
+
+def send(
+    url: str, method: str, *, body: Any = None, headers: dict[str, str] | None = None, timeout: float | None = None
+) -> HttpReply:
+    """One XRPC exchange under the network guard, whatever its status; PdsUnavailable when
+    there is no usable answer."""
+    cfg = settings()
+    sent = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        sent["Content-Type"] = "application/json"
+    try:
+        return request(
+            method,
+            url,
+            timeout=timeout or cfg.pds_write_timeout_seconds,
+            max_bytes=_MAX_REPLY,
+            allow_loopback=cfg.allow_loopback_pds,
+            body=data,
+            headers=sent,
+        )
+    except FetchError as exc:
+        raise PdsUnavailable(str(exc)) from exc
+
+
+def judge(reply: HttpReply) -> Any:
+    """The answer's body, or the error it is."""
+    if reply.status >= 500 or reply.status in (408, 429):
+        raise PdsUnavailable(f"status {reply.status}")
+    if reply.status >= 400:
+        payload = reply.body if isinstance(reply.body, dict) else {}
+        raise XrpcError(reply.status, str(payload.get("error", "Error")), str(payload.get("message", "")))
+    return reply.body
+
+
 def call(
     pds_url: str,
     method: str,
@@ -64,35 +110,8 @@ def call(
     token: str | None = None,
     timeout: float | None = None,
 ) -> Any:
-    cfg = settings()
-    url = f"{pds_url.rstrip('/')}/xrpc/{nsid}"
-    if params:
-        url += "?" + urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
-    headers: dict[str, str] = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        reply = request(
-            method,
-            url,
-            timeout=timeout or cfg.pds_write_timeout_seconds,
-            max_bytes=_MAX_REPLY,
-            allow_loopback=cfg.allow_loopback_pds,
-            body=data,
-            headers=headers,
-        )
-    except FetchError as exc:
-        raise PdsUnavailable(str(exc)) from exc
-    if reply.status >= 500 or reply.status in (408, 429):
-        raise PdsUnavailable(f"status {reply.status}")
-    if reply.status >= 400:
-        payload = reply.body if isinstance(reply.body, dict) else {}
-        raise XrpcError(reply.status, str(payload.get("error", "Error")), str(payload.get("message", "")))
-    return reply.body
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return judge(send(xrpc_url(pds_url, nsid, params), method, body=body, headers=headers, timeout=timeout))
 
 
 def create_session(pds_url: str, identifier: str, password: str) -> dict[str, Any]:
@@ -214,3 +233,91 @@ class PdsSession:
 
 class SessionRevoked(Exception):
     """The PDS refused the session's refresh token: the artist must log in again."""
+
+
+class ScopeMissing(XrpcError):
+    """The PDS refused a call the OAuth grant does not cover; `scope` is the permission it names."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, "ScopeMissingError", message)
+        found = re.search(r'"([^"]+)"', message)
+        self.scope = found.group(1) if found else message
+
+
+def _asks_for_nonce(reply: HttpReply) -> bool:
+    if reply.status not in (400, 401):
+        return False
+    if "use_dpop_nonce" in reply.headers.get("www-authenticate", "").lower():
+        return True
+    return isinstance(reply.body, dict) and reply.body.get("error") == "use_dpop_nonce"
+
+
+class DpopPdsSession(PdsSession):
+    """The same calls for an OAuth session: the access token is DPoP-bound (a proof signed with
+    the session's key on every request, carrying the PDS's nonce; a request the PDS answers with
+    a new nonce is sent once more). Refreshes go through `refresher`, which serialises them
+    across functions (session_store); `session_key` names the session for cleanup jobs."""
+
+    def __init__(
+        self,
+        pds_url: str,
+        did: str,
+        grant: Grant,
+        refresher: Callable[[Grant], Grant],
+        on_nonce: Callable[[str], None] | None = None,
+        session_key: str = "",
+    ) -> None:
+        super().__init__(pds_url, did, Tokens(grant.access_token, grant.refresh_token))
+        self.grant = grant
+        self.session_key = session_key
+        self._refresher = refresher
+        self._on_nonce = on_nonce
+
+    def refresh(self) -> None:
+        self.grant = self._refresher(self.grant)
+        self.tokens = Tokens(self.grant.access_token, self.grant.refresh_token)
+
+    def authed(self, method: str, nsid: str, **kw: Any) -> Any:
+        from albums_core.adapters.atproto.oauth_client import token_expiring
+
+        if token_expiring(self.grant):
+            self.refresh()
+        try:
+            return self._dpop_call(method, nsid, **kw)
+        except XrpcError as exc:
+            if exc.status != 401:
+                raise
+        self.refresh()
+        return self._dpop_call(method, nsid, **kw)
+
+    def _dpop_call(
+        self,
+        method: str,
+        nsid: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        from albums_core.adapters.atproto.oauth_client import dpop_proof
+
+        url = xrpc_url(self.pds_url, nsid, params)
+        reply = None
+        for attempt in range(2):
+            headers = {
+                "Authorization": f"DPoP {self.grant.access_token}",
+                "DPoP": dpop_proof(method, url, self.grant),
+            }
+            reply = send(url, method, body=body, headers=headers, timeout=timeout)
+            nonce = reply.headers.get("dpop-nonce")
+            if nonce and nonce != self.grant.pds_nonce:
+                self.grant.pds_nonce = nonce
+                if self._on_nonce:
+                    self._on_nonce(nonce)
+            if attempt == 0 and nonce and _asks_for_nonce(reply):
+                continue
+            break
+        assert reply is not None
+        if reply.status == 403 and isinstance(reply.body, dict) and reply.body.get("error") == "ScopeMissingError":
+            raise ScopeMissing(reply.status, str(reply.body.get("message", "")))
+        return judge(reply)

@@ -55,15 +55,21 @@ class CleanupJobs:
         item = out.get("Item")
         return from_item(item) if item else None
 
-    def set_status(self, job_id: str, status: str, sealed: dict[str, Any] | None = None) -> None:
-        """Move a job to `status` (with fresh sealed credentials when given); JobGone when it
-        has finished meanwhile."""
+    def set_status(
+        self, job_id: str, status: str, sealed: dict[str, Any] | None = None, session_ref: str | None = None
+    ) -> None:
+        """Move a job to `status` (with fresh sealed credentials, or a reference to the OAuth
+        session whose tokens it uses, when given: "" drops the reference); JobGone when it has
+        finished meanwhile."""
         values = {":s": to_value(status), ":g": to_value(keys.job_status_sort(status, job_id))}
         expression = "SET #st = :s, gsi2sk = :g"
         for i, name in enumerate(_SEALED):
             if sealed is not None:
                 expression += f", {name} = :x{i}"
                 values[f":x{i}"] = to_value(sealed[name])
+        if session_ref is not None:
+            expression += ", session_ref = :ref"
+            values[":ref"] = to_value(session_ref)
         self._update(job_id, expression, values, {"#st": "status"}, "attribute_exists(pk)")
 
     def store_credentials(self, job_id: str, sealed: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""Every key of the catalogue table (and of the cache table's entries) is built here, and
-only here: key attributes, index keys and the prefixes queries begin with.
+"""Every key of the catalogue table (and of the cache table's entries, and of the sessions
+table's OAuth items) is built here, and only here: key attributes, index keys and the prefixes
+queries begin with.
 
 See ACCESS_PATTERNS.md beside this file for the layout and the calls each endpoint makes.
 """
@@ -189,6 +190,20 @@ def album_page(handle: str, slug: str) -> str:
 def stream_attempt(event_id: str) -> str:
     """The counter of attempts at one stream record."""
     return f"attempt#{event_id}"
+
+
+# The sessions table: a session's key is the bare SHA-256 hex of its id (session_lookup); the
+# OAuth flow's items carry a prefix no session key has.
+_OAUTH_STATE = "oauth-state#"
+_EXCHANGE = "exchange#"
+
+
+def oauth_state(secret_hash: str) -> str:
+    return f"{_OAUTH_STATE}{secret_hash}"
+
+
+def exchange_token(secret_hash: str) -> str:
+    return f"{_EXCHANGE}{secret_hash}"
 
 
 # ---- the firehose consumer's own items ---------------------------------------------------

@@ -1,0 +1,31 @@
+"""GET /auth/callback: the authorization server sends the browser back here; the code is
+exchanged, our session created, and the browser sent on (303) to the frontend's portal with a
+one-time exchange token, or to its home page with `auth_error`."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from albums_core.http.response_models import redirect_responses
+from albums_core.http.web import lambda_entry, make_app, redirect, request_base
+from albums_core.services import oauth_login
+
+app = make_app()
+
+
+@app.get(
+    "/auth/callback",
+    summary="OAuth redirect URI",
+    description="`code`, `state`, `iss` (or `error`). Redirects to `<frontend>/portal?exchange_token=...` "
+    "or `<frontend>/?auth_error=failed|expired|scope_mismatch`.",
+    operation_id="auth_callback",
+    tags=["sessions"],
+    responses=redirect_responses(303, "to the frontend"),
+)
+def callback() -> Response[Any]:
+    params = {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if isinstance(v, str)}
+    location = oauth_login.callback(params, request_base(app))
+    return redirect(303, location)
+
+
+lambda_handler = lambda_entry(app)

@@ -1,0 +1,165 @@
+"""Signing in with OAuth, as the web app does it: the PDS choices, the start (PAR, then the
+authorization server's page), the callback (our session, then a one-time exchange token for
+the frontend), and the exchange of that token for the session cookie or id."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from albums_core.adapters.atproto import identity, oauth_client, xrpc
+from albums_core.adapters.dynamodb import oauth_store
+from albums_core.adapters.dynamodb.session_store import Session, create_oauth_session, load_session
+from albums_core.config import settings
+from albums_core.domain.errors import BadRequest, ServiceError, UpstreamFailure
+from albums_core.domain.models import Artist
+from albums_core.observability import logger
+from albums_core.services.auth import upsert_artist
+
+FAILED, EXPIRED, SCOPE_MISMATCH = "failed", "expired", "scope_mismatch"
+
+
+class InvalidExchangeToken(ServiceError):
+    status = 401
+    detail = "invalid or expired exchange token"
+
+
+def pds_options() -> dict[str, Any]:
+    """The PDS choices the sign-in page offers (AUTH_PDS_OPTIONS: a JSON list of
+    {name, url, recommended, description, info_url}); none means the picker is off."""
+    raw = os.environ.get("AUTH_PDS_OPTIONS", "").strip() or "[]"
+    try:
+        listed = json.loads(raw)
+    except ValueError:
+        logger.warning("AUTH_PDS_OPTIONS is not JSON; no PDS options offered")
+        listed = []
+    options = []
+    for item in listed if isinstance(listed, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not isinstance(item.get("name"), str):
+            continue
+        options.append(
+            {
+                "name": item["name"],
+                "url": item["url"],
+                "recommended": bool(item.get("recommended", False)),
+                "description": str(item.get("description") or ""),
+                "info_url": item.get("info_url") if isinstance(item.get("info_url"), str) else None,
+            }
+        )
+    return {"enabled": bool(options), "options": options}
+
+
+def _checked_pds_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    local = settings().local_mode and parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
+    if parts.scheme != "https" and not local:
+        raise BadRequest("pds_url must be an https URL")
+    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+        raise BadRequest("pds_url must be a plain URL of a PDS")
+    if parts.path not in ("", "/"):
+        raise BadRequest("pds_url must be a plain URL of a PDS")
+    return url
+
+
+def start(handle: str | None, pds_url: str | None, request_base: str = "") -> str:
+    """The authorization server's authorize URL, after a pushed authorization request."""
+    handle = handle.strip() if handle else None
+    pds_url = pds_url.strip() if pds_url else None
+    if bool(handle) == bool(pds_url):
+        raise BadRequest("give exactly one of handle or pds_url")
+    try:
+        if handle:
+            try:
+                who = identity.resolve(handle)
+            except identity.UnknownIdentity as exc:
+                raise BadRequest("handle could not be resolved") from exc
+            return oauth_client.begin(who.did, request_base)
+        return oauth_client.begin_at_pds(_checked_pds_url(pds_url or ""), request_base)
+    except oauth_client.NoAuthServer as exc:
+        logger.info("no usable authorization server", extra={"reason": str(exc)[:300]})
+        raise BadRequest("the account's PDS does not offer OAuth sign-in we can use") from exc
+    except (oauth_client.AuthServerUnavailable, xrpc.PdsUnavailable) as exc:
+        raise UpstreamFailure("the account's PDS could not be reached; try again") from exc
+
+
+def _frontend(path: str, **params: str) -> str:
+    base = settings().frontend_url
+    return f"{base}{path}?{urlencode(params)}"
+
+
+def failure_url(reason: str) -> str:
+    return _frontend("/", auth_error=reason)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session: Session
+    artist: Artist
+
+
+def callback(params: dict[str, str], request_base: str = "") -> str:
+    """Where the browser goes next: the portal with a one-time exchange token, or the
+    frontend's home page with the reason the sign-in failed."""
+    state = params.get("state") or ""
+    if params.get("error"):
+        logger.info("authorization refused", extra={"error": params.get("error", "")[:100]})
+        oauth_store.discard_state(state)
+        return failure_url(FAILED)
+    code, iss = params.get("code") or "", params.get("iss") or ""
+    if not code or not state or not iss:
+        return failure_url(FAILED)
+    try:
+        signed_in = complete(code, state, iss, request_base)
+    except oauth_client.OAuthFailure as exc:
+        logger.info("OAuth callback refused", extra={"reason": exc.reason, "why": str(exc)[:300]})
+        return failure_url(exc.reason)
+    except (identity.UnknownIdentity, xrpc.PdsUnavailable, oauth_client.AuthServerUnavailable) as exc:
+        logger.warning("OAuth callback failed", extra={"why": str(exc)[:300]})
+        return failure_url(FAILED)
+    token = oauth_store.issue_exchange_token(signed_in.session.session_id)
+    return _frontend("/portal", exchange_token=token)
+
+
+def complete(code: str, state: str, iss: str, request_base: str = "") -> SignedIn:
+    finished = oauth_client.finish(code, state, iss, request_base)
+    who = identity.resolve(finished.did)  # the verified handle and the PDS of the DID that signed in
+    artist = upsert_artist(who)
+    session = create_oauth_session(who.did, who.handle, who.pds_url, finished.grant)
+    from albums_core.services.cleanup import resume_parked
+
+    resumed = resume_parked(None, who.did, session_ref=session.key)
+    if resumed:
+        logger.info("parked cleanups resumed", extra={"jobs": resumed})
+    from albums_core.services.indexer import sync_artist
+
+    try:
+        sync_artist(artist)
+    except Exception:  # noqa: BLE001 - the sign-in stands; POST /artists/me/sync retries the indexing
+        logger.warning("indexing at sign-in failed", exc_info=True)
+    return SignedIn(session, artist)
+
+
+def exchange(token: str) -> Session:
+    session_id = oauth_store.redeem_exchange_token(token)
+    if session_id is None:
+        raise InvalidExchangeToken()
+    return load_session(session_id)
+
+
+def client_metadata(request_base: str = "") -> dict[str, Any]:
+    return oauth_client.client_metadata(request_base)
+
+
+def jwks() -> dict[str, Any]:
+    return oauth_client.jwks()
+
+
+def is_browser(headers: dict[str, str] | None) -> bool:
+    """A browser's fetch carries Origin or Sec-Fetch-* headers (scripts do not): it gets the
+    HttpOnly cookie instead of the session id in the body."""
+    names = {k.lower() for k in (headers or {})}
+    return "origin" in names or "sec-fetch-mode" in names or "sec-fetch-site" in names

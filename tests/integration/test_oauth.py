@@ -1,0 +1,428 @@
+"""OAuth sign-in against the real local PDS (its authorization server): the handlers invoked
+in this process as Lambda would, sign-in and consent over the provider's JSON API."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import cache
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+
+from albums_core import config
+from albums_core.adapters.atproto import oauth_client, xrpc
+from albums_core.adapters.dynamodb import oauth_store, session_store
+from albums_core.domain.records import LIST
+from local_runtime.lambda_host import LambdaContext
+from local_runtime.modules import load_module
+from local_runtime.pds import LocalPds
+from local_runtime.template import ROOT
+from tests.integration.pds_fixture import ACCOUNTS
+from tests.support.oauth_signin import AuthorizePage, authorize
+
+PASSWORDS = {a["handle"]: a["password"] for a in ACCOUNTS}
+FRONTEND = "http://localhost:5173"
+API = "http://127.0.0.1:3999/dev"  # the redirect URI's origin: the callback is invoked here, never served
+
+
+@cache
+def handler(name: str) -> ModuleType:
+    return load_module(f"oauth_fn_{name}", ROOT / "functions" / name / "app.py")
+
+
+def call(
+    name: str,
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    session: str | None = None,
+    headers: dict[str, str] | None = None,
+    path_params: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], Any, list[str]]:
+    """(status, headers, JSON body or None, cookies) of one invocation, as API Gateway sends it."""
+    sent = {"host": "127.0.0.1:3999", "user-agent": "pytest", **(headers or {})}
+    if body is not None:
+        sent["content-type"] = "application/json"
+    if session:
+        sent["authorization"] = f"Bearer {session}"
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "queryStringParameters": query or None,
+        "headers": sent,
+        "pathParameters": path_params,
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": "oauth-test",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    out = handler(name).lambda_handler(
+        event, LambdaContext(function_name=name, memory_limit_in_mb=512, timeout_ms=29000)
+    )
+    raw = out.get("body")
+    parsed = json.loads(raw) if raw else None
+    return (
+        out["statusCode"],
+        {k.lower(): v for k, v in (out.get("headers") or {}).items()},
+        parsed,
+        out.get("cookies") or [],
+    )
+
+
+@pytest.fixture
+def oauth_env(pds_env: LocalPds, settings_env: pytest.MonkeyPatch) -> LocalPds:
+    setenv(settings_env, "PUBLIC_API_URL", API)
+    settings_env.setenv("FRONTEND_URL", FRONTEND)
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "true")
+    setenv(settings_env, "OAUTH_SCOPE", "atproto repo:fm.plyr.list repo:fm.plyr.track")
+    return pds_env
+
+
+def setenv(env: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """A setting changed within a test: settings are read once and cached."""
+    env.setenv(name, value)
+    config.settings.cache_clear()
+
+
+def start(**query: str) -> tuple[int, Any, str]:
+    status, headers, body, _ = call("auth_start", "GET", "/auth/start", query=query)
+    return status, body, headers.get("location", "")
+
+
+def callback(params: dict[str, str]) -> str:
+    status, headers, _, _ = call("auth_callback", "GET", "/auth/callback", query=params)
+    assert status == 303
+    return headers["location"]
+
+
+def redirected(location: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(location)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}", dict(parse_qsl(parts.query))
+
+
+def sign_in(handle: str, as_handle: str | None = None, scope: str | None = None) -> str:
+    """The whole flow for `handle`; the location the callback redirects to."""
+    status, body, location = start(handle=handle)
+    assert status == 307, body
+    who = as_handle or handle
+    return callback(authorize(location, who, PASSWORDS[who], scope))
+
+
+def session_for(handle: str) -> str:
+    where, params = redirected(sign_in(handle))
+    assert where == f"{FRONTEND}/portal", where
+    status, _, body, cookies = call("auth_exchange", "POST", "/auth/exchange", body=params)
+    assert status == 200 and cookies == [], body
+    return str(body["session_id"])
+
+
+def test_sign_in_create_rename_logout(oauth_env: LocalPds) -> None:
+    alice = oauth_env.account("alice.test")
+    session_id = session_for("alice.test")
+
+    status, _, me, _ = call("auth_me", "GET", "/auth/me", session=session_id)
+    assert status == 200 and me["did"] == alice["did"] and me["handle"] == "alice.test" and me["is_artist"]
+
+    status, _, album, _ = call("create_album", "POST", "/albums", body={"title": "OAuth Album"}, session=session_id)
+    assert status == 201, album
+    status, _, renamed, _ = call(
+        "update_album",
+        "PATCH",
+        f"/albums/{album['id']}",
+        body={"title": "Renamed With OAuth"},
+        session=session_id,
+        path_params={"ref": album["id"]},
+    )
+    assert status == 200 and renamed["title"] == "Renamed With OAuth", renamed
+    at = album["list_uri"].removeprefix("at://").split("/")
+    record = xrpc.get_record(oauth_env.pds_url, at[0], at[1], at[2])
+    assert record is not None and record.value["name"] == "Renamed With OAuth" and record.value["$type"] == LIST
+
+    stored = session_store.load_session(session_id)
+    assert stored.grant is not None
+    status, _, out, cookies = call("auth_logout", "POST", "/auth/logout", session=session_id)
+    assert status == 200 and out == {"logged_out": True}
+    assert call("auth_me", "GET", "/auth/me", session=session_id)[0] == 401
+    with pytest.raises(oauth_client.GrantRevoked):  # the grant is revoked at the authorization server
+        oauth_client.refresh(stored.did, stored.pds_url, stored.grant)
+
+
+def test_a_browser_gets_the_cookie_and_a_token_works_once(oauth_env: LocalPds) -> None:
+    _, params = redirected(sign_in("alice.test"))
+    browser = {"origin": FRONTEND, "sec-fetch-mode": "cors", "sec-fetch-site": "cross-site"}
+    status, _, body, cookies = call("auth_exchange", "POST", "/auth/exchange", body=params, headers=browser)
+    assert status == 200 and body == {"session_id": None}
+    (cookie,) = cookies
+    assert cookie.startswith("session_id=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Max-Age=1209600" in cookie and "Secure" not in cookie  # no TLS on loopback: local mode only
+    session_id = cookie.split(";")[0].split("=", 1)[1]
+    assert call("auth_me", "GET", "/auth/me", session=session_id)[0] == 200
+    status, _, body, _ = call("auth_exchange", "POST", "/auth/exchange", body=params)
+    assert status == 401 and body == {"detail": "invalid or expired exchange token"}
+
+
+def test_an_exchange_token_expires_after_60_seconds(oauth_env: LocalPds, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, params = redirected(sign_in("alice.test"))
+    later = time.time() + 61
+    monkeypatch.setattr(oauth_store.time, "time", lambda: later)
+    status, _, body, _ = call("auth_exchange", "POST", "/auth/exchange", body=params)
+    assert status == 401, body
+
+
+def test_states_never_issued_used_or_expired(oauth_env: LocalPds, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert redirected(callback({"code": "x", "state": "never-issued", "iss": "http://localhost"})) == (
+        f"{FRONTEND}/",
+        {"auth_error": "failed"},
+    )
+    _, _, location = start(handle="alice.test")
+    params = authorize(location, "alice.test", PASSWORDS["alice.test"])
+    assert redirected(callback(params))[0] == f"{FRONTEND}/portal"
+    assert redirected(callback(params)) == (f"{FRONTEND}/", {"auth_error": "failed"})  # used
+
+    _, _, location = start(handle="alice.test")
+    params = authorize(location, "alice.test", PASSWORDS["alice.test"])
+    later = time.time() + 601
+    monkeypatch.setattr(oauth_store.time, "time", lambda: later)
+    assert redirected(callback(params)) == (f"{FRONTEND}/", {"auth_error": "expired"})
+
+
+def test_an_issuer_that_does_not_match_fails(oauth_env: LocalPds) -> None:
+    _, _, location = start(handle="alice.test")
+    params = authorize(location, "alice.test", PASSWORDS["alice.test"])
+    assert redirected(callback({**params, "iss": "https://evil.example"})) == (f"{FRONTEND}/", {"auth_error": "failed"})
+
+
+def test_access_denied_fails(oauth_env: LocalPds) -> None:
+    _, _, location = start(handle="alice.test")
+    back = dict(parse_qsl(urlsplit(AuthorizePage(location).reject()).query))
+    assert back["error"] == "access_denied"
+    assert redirected(callback(back)) == (f"{FRONTEND}/", {"auth_error": "failed"})
+    back.pop("error")  # the state went with the refusal
+    assert redirected(callback({**back, "code": "x"})) == (f"{FRONTEND}/", {"auth_error": "failed"})
+
+
+def test_a_callback_for_another_account_fails(oauth_env: LocalPds) -> None:
+    assert redirected(sign_in("alice.test", as_handle="bob.test")) == (f"{FRONTEND}/", {"auth_error": "failed"})
+
+
+def test_a_smaller_granted_scope_is_a_scope_mismatch(oauth_env: LocalPds) -> None:
+    location = sign_in("alice.test", scope="atproto repo:fm.plyr.track")
+    assert redirected(location) == (f"{FRONTEND}/", {"auth_error": "scope_mismatch"})
+
+
+def test_start_inputs(oauth_env: LocalPds, pds: Any, settings_env: pytest.MonkeyPatch) -> None:
+    assert start()[0] == 400
+    assert start(handle="alice.test", pds_url=oauth_env.pds_url)[0] == 400
+    status, body, _ = start(handle="nobody.test")
+    assert (status, body) == (400, {"detail": "handle could not be resolved"})
+    status, body, _ = start(pds_url=pds.url)  # a PDS that is no authorization server
+    assert status == 400 and "OAuth" in body["detail"]
+    status, _, location = start(pds_url=oauth_env.pds_url.replace("127.0.0.1", "localhost"))
+    assert status == 307 and "/oauth/authorize?" in location
+
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
+    status, body, _ = start(pds_url=oauth_env.pds_url)
+    assert (status, body) == (400, {"detail": "pds_url must be an https URL"})
+
+
+def test_production_settings_refuse_loopback_and_http_issuers(
+    oauth_env: LocalPds, settings_env: pytest.MonkeyPatch
+) -> None:
+    """The library's checks stand outside local mode: the same local account cannot start."""
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
+    setenv(settings_env, "PUBLIC_API_URL", "https://api.example.org/dev")
+    status, body, _ = start(handle="alice.test")
+    assert status == 400 and "OAuth" in body["detail"], body
+    from atproto_oauth import metadata
+
+    md = {"issuer": "http://localhost:2583"}
+    with pytest.raises(ValueError):
+        metadata.validate_authserver_metadata(md, "http://localhost:2583/.well-known/oauth-authorization-server")
+
+
+def test_client_metadata_and_jwks(oauth_env: LocalPds, settings_env: pytest.MonkeyPatch) -> None:
+    setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
+    setenv(settings_env, "PUBLIC_API_URL", "https://api.example.org/dev")
+    oauth_client.clear_client_keys()
+    status, _, doc, _ = call("oauth_client_metadata", "GET", "/oauth-client-metadata.json")
+    assert status == 200
+    assert doc["client_id"] == "https://api.example.org/dev/oauth-client-metadata.json"
+    assert doc["redirect_uris"] == ["https://api.example.org/dev/auth/callback"]
+    assert doc["token_endpoint_auth_method"] == "private_key_jwt" and doc["dpop_bound_access_tokens"] is True
+    assert doc["jwks_uri"] == "https://api.example.org/dev/.well-known/jwks.json"
+    status, _, jwks, _ = call("oauth_jwks", "GET", "/.well-known/jwks.json")
+    assert status == 200 and jwks["keys"] and all("d" not in k and k["alg"] == "ES256" for k in jwks["keys"])
+
+    # a rotation: both keys published, the promoted one signs
+    from tools.oauth_key import key_set
+
+    from albums_core.adapters.aws_clients import client
+
+    name = os.environ["OAUTH_KEY_PARAMETER"]
+    current = json.loads(client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+    rotated = key_set(key_set(current, "add"), "promote")
+    client("ssm").put_parameter(Name=name, Value=json.dumps(rotated), Type="SecureString", Overwrite=True)
+    oauth_client.clear_client_keys()
+    status, _, jwks, _ = call("oauth_jwks", "GET", "/.well-known/jwks.json")
+    assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in rotated["keys"]]
+    signer = oauth_client.make_client(oauth_client.client_identity())
+    assert signer.client_secret_kid == rotated["keys"][0]["kid"]
+
+
+def _expire_access_token(session_id: str) -> None:
+    session = session_store.load_session(session_id)
+    assert session.grant is not None
+    session.grant.expires_at = time.time() - 5
+    session_store.store_grant(session, session.grant, bump=False)
+
+
+def test_two_requests_with_an_expired_token_refresh_once(oauth_env: LocalPds, monkeypatch: pytest.MonkeyPatch) -> None:
+    session_id = session_for("alice.test")
+    _expire_access_token(session_id)
+    refreshes: list[float] = []
+    real = oauth_client.refresh
+
+    def counted(*args: Any) -> Any:
+        refreshes.append(time.time())
+        time.sleep(0.3)  # long enough for the other request to find the lease taken
+        return real(*args)
+
+    monkeypatch.setattr(oauth_client, "refresh", counted)
+    results: dict[int, Any] = {}
+
+    def write(i: int) -> None:
+        status, _, body, _ = call(
+            "create_album", "POST", "/albums", body={"title": f"Concurrent {i}"}, session=session_id
+        )
+        results[i] = (status, body)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i][0] for i in range(2)] == [201, 201], results
+    assert len(refreshes) == 1
+    after = session_store.load_session(session_id)
+    assert after.grant is not None and after.grant_version == 1
+    assert not oauth_client.token_expiring(after.grant)
+    # the grant is alive: the rotated refresh token works once more
+    fresh = real(after.did, after.pds_url, after.grant)
+    assert fresh.refresh_token != after.grant.refresh_token
+
+
+def test_a_write_outside_the_granted_scope_is_403_naming_it(
+    oauth_env: LocalPds, settings_env: pytest.MonkeyPatch
+) -> None:
+    setenv(settings_env, "OAUTH_SCOPE", "atproto repo:fm.plyr.track")
+    session_id = session_for("alice.test")
+    status, _, body, _ = call("create_album", "POST", "/albums", body={"title": "Out Of Scope"}, session=session_id)
+    assert status == 403, body
+    assert "repo:fm.plyr.list" in body["detail"]
+
+
+def test_pds_options(settings_env: pytest.MonkeyPatch) -> None:
+    settings_env.delenv("AUTH_PDS_OPTIONS", raising=False)
+    config.settings.cache_clear()
+    assert call("auth_pds_options", "GET", "/auth/pds-options")[2] == {"enabled": False, "options": []}
+    option = {
+        "name": "Local",
+        "url": "https://pds.example.org",
+        "recommended": True,
+        "description": "d",
+        "info_url": None,
+    }
+    setenv(settings_env, "AUTH_PDS_OPTIONS", json.dumps([option]))
+    assert call("auth_pds_options", "GET", "/auth/pds-options")[2] == {"enabled": True, "options": [option]}
+
+
+_ = (Callable, Iterator)
+
+
+def test_a_cleanup_job_after_a_refresh_uses_the_sessions_tokens(oauth_env: LocalPds) -> None:
+    """A job of an OAuth session holds no tokens of its own: it refers to the session, and
+    refreshes it under the same lease as any request."""
+    from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+    from albums_core.domain.records import TRACK
+    from albums_core.services import cleanup
+    from albums_core.services.indexer import sync_artist
+
+    session_id = session_for("alice.test")
+    session = session_store.load_session(session_id)
+    pds = session_store.pds_session(session)
+    n = cleanup.SYNC_DELETE_MAX_TRACKS + 5
+    writes = [
+        {
+            "$type": "com.atproto.repo.applyWrites#create",
+            "collection": TRACK,
+            "value": {
+                "$type": TRACK,
+                "title": f"T{i}",
+                "artist": "A",
+                "fileType": "mp3",
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "album": "Big",
+            },
+        }
+        for i in range(n)
+    ]
+    uris = [r["uri"] for r in pds.apply_writes(writes, swap_commit=None)["results"]]
+    items = [{"subject": {"uri": u, "cid": xrpc.get_record(session.pds_url, *u[5:].split("/")).cid}} for u in uris]  # type: ignore[union-attr]
+    pds.create_record(
+        LIST,
+        {"$type": LIST, "name": "Big", "listType": "album", "items": items, "createdAt": "2026-01-01T00:00:00.000Z"},
+    )
+    repo = CatalogueWriter()
+    artist = repo.get_artist(session.did)
+    assert artist is not None
+    sync_artist(artist)
+    loaded = repo.load_album_by_slug("alice.test", "big")
+    assert loaded is not None
+    album_id = loaded[1].id
+
+    status, _, body, _ = call(
+        "delete_album",
+        "DELETE",
+        f"/albums/{album_id}",
+        query={"cascade": "false"},
+        session=session_id,
+        path_params={"ref": album_id},
+    )
+    assert status == 200, body
+    (job,) = repo._query_all(
+        IndexName="gsi2",
+        KeyConditionExpression="gsi2pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"JOBS#{session.did}"}},
+    )
+    assert job["session_ref"] and "sealed_data" not in job  # no copy of the rotating tokens
+
+    _expire_access_token(session_id)
+    assert cleanup.run_job(str(job["job_id"])) == "done"
+    assert cleanup.remaining_tracks(repo, album_id) == []
+    assert session_store.load_session(session_id).grant_version == 1  # the job refreshed the session itself
+    on_pds = {r.uri: r for r in xrpc.list_records(session.pds_url, session.did, TRACK)}
+    assert all(u in on_pds and "album" not in on_pds[u].value for u in uris)
+
+
+def test_a_did_whose_pds_is_no_authorization_server(oauth_env: LocalPds, pds: Any) -> None:
+    """The DID document names a PDS that offers no OAuth (here the record server): 400."""
+    from tests.support.plc import create_owned_account
+
+    owned = create_owned_account(oauth_env, f"noauth{int(time.time())}.test", "noauth-pass-1234")
+    owned.move_to(pds.url)
+    status, body, _ = start(handle=owned.did)
+    assert status == 400 and "OAuth" in body["detail"], body
