@@ -32,7 +32,7 @@ CLOSED = "http://127.0.0.1:9"  # identity lookups go nowhere unless a test start
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    return local_stack(overrides={"PlcUrl": CLOSED, "HandleResolverUrl": CLOSED})
+    return local_stack(overrides={"PlcUrl": CLOSED, "HandleResolverUrl": CLOSED, "RelayUrl": "ws://127.0.0.1:9"})
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,9 @@ from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
 from albums_core.domain.at_uri import list_item_uris
 from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict
+from albums_core.domain.firehose_events import record_problem
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.domain.records import LIST, TRACK, album_id_for, is_track_record, new_track, now_iso, track_fields
+from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
 from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import salvage_title
 from albums_core.observability import logger
@@ -77,8 +78,10 @@ class Indexer:
         local_albums = {a.list_uri: a for a in self.repo.artist_albums(did) if a.list_uri}
         self.busy.update(cleanup.albums_in_cleanup(self.repo, did))
         local_tracks = {t.record_uri: t for t in self.repo.artist_tracks(did) if t.record_uri}
-        remote_tracks = {r.uri: r for r in xrpc.list_records(pds, did, TRACK) if is_track_record(r.value)}
-        remote_lists = {r.uri: r for r in xrpc.list_records(pds, did, LIST) if r.value.get("listType") == "album"}
+        # Records are checked as the firehose consumer checks them (one rule for both ways in):
+        # a list of 600 items or a record whose $type is another collection counts nowhere.
+        remote_tracks = {r.uri: r for r in xrpc.list_records(pds, did, TRACK) if record_problem(TRACK, r.value) is None}
+        remote_lists = {r.uri: r for r in xrpc.list_records(pds, did, LIST) if record_problem(LIST, r.value) is None}
 
         # Membership from the list records: a track belongs to the first album listing it.
         membership: dict[str, str] = {}
