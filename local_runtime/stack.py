@@ -66,6 +66,10 @@ class LocalStack:
                 "CoversBaseUrl": f"{origin}/covers",
                 "PlcUrl": self.pds.plc_url,
                 "HandleResolverUrl": self.pds.pds_url,
+                # The local PDS's own subscribeRepos stands in for a relay.
+                "RelayUrl": self.pds.pds_url.replace("http://", "ws://", 1),
+                # Everything the local PDS holds: edits made before the consumer first connected too.
+                "FirehoseStartCursor": "0",
                 # The loopback OAuth client's redirect URI is under it (the gateway serves the stage).
                 "PublicApiUrl": f"{origin}/{local_stack().parameters['Stage']}",
             },
@@ -85,6 +89,7 @@ class LocalStack:
             self.demo = publish_demo(self.pds.accounts, s3, bucket, f"{origin}/covers")
         from local_runtime.async_invoke import AsyncInvoker
         from local_runtime.event_pump import S3EventPump
+        from local_runtime.firehose_pump import FUNCTION as FIREHOSE_FUNCTION
         from local_runtime.stream_pump import SchedulePump, StreamPump
 
         self.s3_pump = S3EventPump(self.stack, self.host, session, self.moto.url).start()
@@ -94,7 +99,15 @@ class LocalStack:
             self.host,
             float(os.environ.get("ALBUMS_LOCAL_SCHEDULE_SECONDS", "300")),
             invoker=AsyncInvoker(self.stack, self.host, session.client("sqs", endpoint_url=self.moto.url)),
+            exclude=frozenset({FIREHOSE_FUNCTION}),
         ).start()
+        from local_runtime.firehose_pump import FirehosePump
+
+        # The firehose consumer runs continuously unless ALBUMS_LOCAL_FIREHOSE=0 (the benchmark
+        # runs its own consumer in process, and keeps other sections' timings free of it).
+        self.firehose_pump = FirehosePump(self.stack, self.host)
+        if os.environ.get("ALBUMS_LOCAL_FIREHOSE", "1") != "0":
+            self.firehose_pump.start()
         self.gateway = Gateway(
             self.host, self.stack.routes(), port, s3=s3, bucket=bucket, settings=ApiSettings.from_stack(self.stack)
         ).start()
@@ -151,7 +164,7 @@ class LocalStack:
             from local_runtime.iam import write_calls
 
             write_calls(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]), getattr(self, "_function_keys", {}))
-        for pump in ("s3_pump", "stream_pump", "schedule_pump"):
+        for pump in ("s3_pump", "stream_pump", "schedule_pump", "firehose_pump"):
             if getattr(self, pump, None):
                 getattr(self, pump).stop()
         if self.gateway:

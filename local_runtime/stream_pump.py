@@ -177,8 +177,17 @@ class SchedulePump:
     """Scheduled events into their functions, every `every` seconds (rate expressions are not
     waited out locally: an hourly sweep would never be seen)."""
 
-    def __init__(self, stack: Stack, host: LambdaHost, every: float, invoker: AsyncInvoker | None = None) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        host: LambdaHost,
+        every: float,
+        invoker: AsyncInvoker | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
         self.stack = stack
+        # Functions another pump runs (the firehose consumer: its own pump re-invokes it at once).
+        self.exclude = exclude
         self.host = host
         self.every = every
         # EventBridge invokes asynchronously: with an invoker, retries and on-failure destination apply.
@@ -198,6 +207,8 @@ class SchedulePump:
     def fire(self, when: datetime | None = None) -> dict[str, Any]:
         results = {}
         for function, expression in self.stack.schedules():
+            if function in self.exclude:
+                continue
             event = scheduled_event(self.stack, function, expression, when)
             if self.invoker is not None:
                 results[function] = self.invoker.invoke(function, event)

@@ -1,5 +1,5 @@
 """POST /auth/login: an app-password session on the account's PDS, stored sealed; the
-artist is upserted and their records indexed."""
+artist is upserted and their records indexed (a bounded amount; a background job the rest)."""
 
 from typing import Annotated, Any
 
@@ -13,7 +13,7 @@ from albums_core.http.response_models import LoginResponse, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
 from albums_core.observability import logger
 from albums_core.services import auth
-from albums_core.services.indexer import sync_artist
+from albums_core.services.indexer import index_at_login
 
 app = make_app()
 
@@ -29,7 +29,8 @@ app = make_app()
 def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
     session, artist = auth.login(body.identifier, body.password)
     try:
-        sync_artist(artist)
+        # A bounded amount now; the rest in the background, so the login answers at once.
+        index_at_login(artist)
     except Exception:  # noqa: BLE001 - the login stands; POST /artists/me/sync retries the indexing
         logger.warning("indexing at login failed", exc_info=True)
     cookie = cookies.session_cookie(session.session_id, settings().session_ttl_seconds)

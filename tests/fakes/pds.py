@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
-import json
 from collections.abc import Callable
 from typing import Any
 
+from albums_core.adapters.atproto.record_cids import record_cid
 from albums_core.adapters.atproto.xrpc import PdsUnavailable, Record, Tokens, XrpcError
 from albums_core.domain.records import TRACK, new_tid
 from tests.fakes.journal import Faults, Journal
@@ -17,9 +16,9 @@ _APPLY = "com.atproto.repo.applyWrites#"
 
 
 def cid_of(value: dict[str, Any]) -> str:
-    """A content address: equal values, equal CIDs (as on a PDS)."""
-    digest = hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return f"bafyrei{digest[:40]}"
+    """The record's CID as a PDS computes it (DAG-CBOR, sha2-256, CIDv1): the write side checks
+    the CIDs it computes against the ones the PDS returns."""
+    return record_cid(value)
 
 
 def unavailable() -> BaseException:

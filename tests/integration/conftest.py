@@ -11,6 +11,7 @@ import pytest
 from albums_core import config
 from albums_core.adapters import aws_clients as aws
 from albums_core.adapters import cursor_signing as cursor
+from albums_core.adapters.atproto import identity
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer, RecordStore
@@ -23,6 +24,7 @@ def reset_caches() -> None:
     aws.client.cache_clear()
     config.settings.cache_clear()
     cursor.signing_key.cache_clear()
+    identity.clear_cache()
 
 
 CLOSED = "http://127.0.0.1:9"  # identity lookups go nowhere unless a test starts the local PDS
@@ -30,7 +32,7 @@ CLOSED = "http://127.0.0.1:9"  # identity lookups go nowhere unless a test start
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    return local_stack(overrides={"PlcUrl": CLOSED, "HandleResolverUrl": CLOSED})
+    return local_stack(overrides={"PlcUrl": CLOSED, "HandleResolverUrl": CLOSED, "RelayUrl": "ws://127.0.0.1:9"})
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,8 @@ REPRESENTATIVE: dict[str, tuple[str, Any]] = {
     "ProcessCatalogueStreamFunction": ("process_catalogue_stream_remove_album", {"batchItemFailures": []}),
     "ProcessCoverUploadFunction": ("process_cover_upload_s3_object_created", "processed"),
     "SweepFunction": ("sweep_schedule", "covers_deleted"),
+    # The relay is a closed loopback port here: the run ends, saying so, once its connect time is up.
+    "ConsumeFirehoseFunction": ("consume_firehose_schedule", "relay unreachable"),
 }
 # The resource names, and a function that has each: the Globals' and each function's own.
 RESOURCE_NAMES = {
@@ -84,7 +86,7 @@ def test_each_function_starts_with_its_template_environment(aws_env: None, host:
     if isinstance(expected, int):
         assert result["statusCode"] == expected, result
     elif isinstance(expected, str):
-        assert expected in result, result
+        assert expected in result or (isinstance(result, dict) and expected in result.values()), result
     else:
         assert result == expected
 

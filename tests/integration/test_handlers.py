@@ -223,7 +223,11 @@ for name, (code, event) in args["calls"].items():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     statuses[name] = module.lambda_handler(event, Context())["statusCode"]
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("atproto", "atproto_client", "atproto_oauth", "PIL"))
+# The SDK's packages, its codec (libipld) and DNS library, its validators loaded on their own,
+# the OAuth client, Pillow.
+SDK = ("atproto", "atproto_client", "atproto_core", "atproto_crypto", "atproto_identity", "atproto_oauth")
+SDK += ("libipld", "dns", "PIL")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in SDK or m.endswith("_sdk_string_formats"))
 print(json.dumps({"statuses": statuses, "loaded": loaded}))
 """
 

@@ -185,7 +185,12 @@ def test_rename_keeps_every_other_field_byte_for_byte(alice: Artist) -> None:
         assert value["audioBlob"] == blob and value["customField"] == {"nested": [1, "two", None]}
     after_list = alice.record(meta["list_uri"]).value
     assert after_list["name"] == "After"
-    assert after_list["items"] == before_list["items"] and after_list["createdAt"] == before_list["createdAt"]
+    # The same items in the same order, each now pinning its track record's new version.
+    assert after_list["items"] == [
+        {**item, "subject": {**item["subject"], "cid": alice.record(item["subject"]["uri"]).cid}}
+        for item in before_list["items"]
+    ]
+    assert after_list["createdAt"] == before_list["createdAt"]
     repo = CatalogueWriter()
     assert repo.load_album_by_slug("alice.test", "before") is None
     assert repo.slug_owner(alice.did, "before") is None

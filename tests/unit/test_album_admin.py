@@ -5,11 +5,13 @@ tests/integration/test_write_side.py; these run in milliseconds."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import libipld
 import pytest
 
 from albums_core.adapters.atproto.xrpc import SessionRevoked, Tokens
@@ -83,11 +85,16 @@ def world() -> World:
     return World()
 
 
+def blob_cid(i: int) -> str:
+    """The CID of an audio blob (raw codec, sha2-256): a link a PDS accepts."""
+    return libipld.encode_cid(b"\x01\x55\x12\x20" + hashlib.sha256(f"audio {i}".encode()).digest())
+
+
 def album_with_tracks(world: World, title: str, count: int) -> tuple[dict[str, Any], list[str]]:
     admin = world.admin()
     _, meta = admin.create(title)
     uris = [
-        world.pds[ALICE].publish_track(f"{title} {i}", audioBlob={"ref": {"$link": f"blob{i}"}}) for i in range(count)
+        world.pds[ALICE].publish_track(f"{title} {i}", audioBlob={"ref": {"$link": blob_cid(i)}}) for i in range(count)
     ]
     admin.attach(meta["id"], uris)
     return meta, uris
@@ -164,7 +171,8 @@ def test_attach_writes_the_pds_before_the_catalogue(world: World) -> None:
     before, after = catalogue_writes_around_the_pds(world.journal)
     assert before == ["lock_album", "claim_tracks"]
     assert after[:2] == ["reserve_track_ids", "move_tracks_into"] and after[-1] == "unlock_album"
-    assert world.journal.of("pds") == ["applyWrites x3", "applyWrites x1"]
+    # One applyWrites: the three tracks, then the list pinning the CIDs they get in it.
+    assert world.journal.of("pds") == ["applyWrites x4"]
     assert world.listed(meta) == uris
     # The list pins each track record as it stands after the write that set its album.
     assert [i["subject"]["cid"] for i in world.list_items(meta)] == [world.pds[ALICE].cid(u) for u in uris]
@@ -207,30 +215,29 @@ def test_attach_pds_failure_is_502_with_nothing_in_the_catalogue_and_a_retry_con
     assert out["track_count"] == 3 and world.listed(meta) == uris
 
 
-def test_attach_that_failed_between_the_tracks_and_the_list_is_finished_by_a_retry(world: World) -> None:
+def test_attach_is_one_write_so_a_failed_one_leaves_nothing_and_a_retry_finishes(world: World) -> None:
     admin = world.admin()
     _, meta = admin.create("Midway")
     pds = world.pds[ALICE]
     uris = [pds.publish_track(f"m{i}") for i in range(2)]
-    calls = {"n": 0}
+    published = [pds.cid(u) for u in uris]
 
-    def second_write_fails() -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise refused("InternalServerError")()
+    def write_fails() -> None:
+        raise refused("InternalServerError")()
 
-    pds.before_write = second_write_fails
+    pds.before_write = write_fails
     refusal = "your PDS refused the change (InternalServerError); repeat the request to finish it"
     raises(UpstreamFailure, 502, lambda: admin.attach(meta["id"], uris), refusal)
-    # The track records carry the album already; the list and the catalogue do not.
-    assert all((pds.value(u) or {}).get("album") == "Midway" for u in uris)
+    # The tracks and the list go in one applyWrites: none of them changed.
+    assert [pds.cid(u) for u in uris] == published and all("album" not in (pds.value(u) or {}) for u in uris)
     assert world.listed(meta) == [] and world.album_tracks(meta["id"]) == []
     pds.before_write = None
     world.journal.clear()
     admin.attach(meta["id"], uris)
-    assert world.journal.of("pds") == ["applyWrites x1"]  # the list only: the tracks hold the album
+    assert world.journal.of("pds") == ["applyWrites x3"]
     assert world.listed(meta) == uris
-    assert [i["subject"]["cid"] for i in world.list_items(meta)] == [pds.cid(u) for u in uris]
+    # The list pins the CIDs the rewritten track records got in that same write.
+    assert [i["subject"]["cid"] for i in world.list_items(meta)] == [pds.cid(u) for u in uris] != published
     assert len(world.album_tracks(meta["id"])) == 2
 
 
@@ -416,7 +423,7 @@ def test_remove_track_makes_it_standalone_on_the_pds_and_in_the_catalogue(world:
     before, after = catalogue_writes_around_the_pds(world.journal)
     assert before == ["lock_album"] and after[0] == "detach_track"
     value = pds.value(uris[0])
-    assert value is not None and "album" not in value and value["audioBlob"] == {"ref": {"$link": "blob0"}}
+    assert value is not None and "album" not in value and value["audioBlob"] == {"ref": {"$link": blob_cid(0)}}
     assert world.listed(meta) == [uris[1]]
     standalone = world.catalogue.tracks[track.id]
     assert standalone.album_id is None and standalone.record_cid == pds.cid(uris[0])
@@ -440,9 +447,11 @@ def test_rename_rewrites_every_record_then_the_catalogue(world: World) -> None:
     assert world.journal.of("pds") == ["applyWrites x4"]  # three tracks and the list, at once
     for i, uri in enumerate(uris):
         value = pds.value(uri)
-        assert value is not None and value["album"] == "After" and value["audioBlob"] == {"ref": {"$link": f"blob{i}"}}
+        assert value is not None and value["album"] == "After" and value["audioBlob"] == {"ref": {"$link": blob_cid(i)}}
     list_value = pds.value(meta["list_uri"])
     assert list_value is not None and list_value["name"] == "After" and world.listed(meta) == uris
+    # The list pins each track's new version, written in the same applyWrites.
+    assert [i["subject"]["cid"] for i in world.list_items(meta)] == [pds.cid(u) for u in uris]
     assert all(t.record_cid == pds.cid(t.record_uri) for t in world.album_tracks(meta["id"]))
     assert world.catalogue.slug_owner(ALICE, "after") == meta["id"]
     assert world.catalogue.slug_owner(ALICE, "before") is None

@@ -181,7 +181,7 @@ def test_asynchronously_invoked_functions_keep_their_failures() -> None:
         for logical, res in STACK.of_type("AWS::Serverless::Function").items()
         if any(e["Type"] in ("S3", "Schedule", "SNS", "EventBridgeRule") for e in res["Properties"]["Events"].values())
     }
-    assert async_functions == {"ProcessCoverUploadFunction", "SweepFunction"}
+    assert async_functions == {"ProcessCoverUploadFunction", "SweepFunction", "ConsumeFirehoseFunction"}
     for logical in async_functions:
         props = STACK.resources[logical]["Properties"]
         config = STACK.resolve(props["EventInvokeConfig"])

@@ -68,7 +68,17 @@ class Settings(BaseModel):
     pds_timeout_seconds: float = Field(alias="PDS_TIMEOUT_SECONDS", default=1.5, gt=0)
     pds_write_timeout_seconds: float = Field(alias="PDS_WRITE_TIMEOUT_SECONDS", default=8.0, gt=0)
     plc_url: Url = Field(alias="PLC_URL", default="https://plc.directory")
-    handle_resolver_url: Url = Field(alias="HANDLE_RESOLVER_URL", default="https://public.api.bsky.app")
+    # Local mode only: the PDS of a development network, asked for its `.test` handles (which have
+    # no DNS). Empty in production: handles resolve by DNS TXT and HTTPS well-known, no central resolver.
+    handle_resolver_url: Url = Field(alias="HANDLE_RESOLVER_URL", default="")
+    # "host:port,..." nameservers for handle TXT lookups; empty: the system's resolver (tests set it).
+    handle_dns_nameservers: Annotated[str, BeforeValidator(lambda v: str(v).strip())] = Field(
+        alias="HANDLE_DNS_NAMESERVERS", default=""
+    )
+    # How long a container keeps a resolved handle or DID document (0: not at all).
+    identity_cache_seconds: int = Field(alias="IDENTITY_CACHE_SECONDS", default=300, ge=0)
+    # What a login indexes before it answers; the rest is a background job (the catalogue stream's).
+    login_index_seconds: float = Field(alias="LOGIN_INDEX_SECONDS", default=5.0, ge=0)
     session_ttl_seconds: int = Field(alias="SESSION_TTL_SECONDS", default=14 * 24 * 3600, ge=1)
     local_mode: Flag = Field(alias="ALBUMS_LOCAL_MODE", default=False)
     # The session cookie's SameSite (Lax, Strict or None) and Domain ("" for the API's host).

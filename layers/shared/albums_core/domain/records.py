@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,3 +81,28 @@ def new_track(track_id: int, did: str, album_id: str | None, record_uri: str, ci
     return Track.from_data(
         {"id": track_id, "artist_did": did, "album_id": album_id, **track_fields(record_uri, cid, value)}
     )
+
+
+def _subjects(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """The strong refs of a list record's items (`{"subject": {"uri", "cid"}}`), malformed ones skipped."""
+    items = value.get("items")
+    if not isinstance(items, list):
+        return []
+    subjects = (item.get("subject") if isinstance(item, dict) else None for item in items)
+    return [s for s in subjects if isinstance(s, dict) and isinstance(s.get("uri"), str)]
+
+
+def strong_ref_uris(value: dict[str, Any]) -> list[str]:
+    return [str(s["uri"]) for s in _subjects(value)]
+
+
+def pin_strong_refs(value: dict[str, Any], cids: Mapping[str, str]) -> bool:
+    """Point every strong ref of `value` (a list record, changed in place) at the CID `cids`
+    gives its record; refs to records not in `cids` are left as they are. True if one moved."""
+    moved = False
+    for subject in _subjects(value):
+        cid = cids.get(subject["uri"])
+        if cid and subject.get("cid") != cid:
+            subject["cid"] = cid
+            moved = True
+    return moved

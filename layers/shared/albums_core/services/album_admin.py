@@ -20,8 +20,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from albums_core.adapters.atproto import syntax
 from albums_core.adapters.atproto.record_editor import RecordEditor, pds_failures
-from albums_core.adapters.atproto.record_writes import DELETE, Edit
+from albums_core.adapters.atproto.record_writes import DELETE, Edit, keep
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
 from albums_core.adapters.dynamodb.session_store import pds_session
@@ -276,11 +277,14 @@ class AlbumAdmin:
             raise TrackTaken()
         album = self.ensure_list_record(album)
         assert album.list_uri
-        # Tracks first: the list then refers to their new CIDs.
-        fresh = self.records.write([Edit(u, _set_album(album.title)) for u in new], snapshot)
-        refs = [(u, record.cid if (record := fresh.get(u)) else None) for u in new]
+        # One applyWrites: the tracks, then the list, whose new items the write pins to the CID
+        # each rewritten track record gets (record_writes computes it before writing).
+        refs = [(u, record.cid if (record := snapshot.records.get(u)) else None) for u in new]
         append = partial(list_records.appended, refs=refs, now=now_iso())
-        list_cid = self.records.apply([Edit(album.list_uri, append)])[album.list_uri]
+        edits = [Edit(u, _set_album(album.title)) for u in new] + [Edit(album.list_uri, append)]
+        fresh = self.records.write(edits, snapshot)
+        listed = fresh.get(album.list_uri)
+        list_cid = listed.cid if listed else None
         present = [u for u in new if fresh.get(u) is not None]
         # One counter update for every track the catalogue does not know yet.
         ids = iter(self.repo.reserve_track_ids(sum(1 for u in present if u not in local)))
@@ -318,7 +322,8 @@ class AlbumAdmin:
             raise Unprocessable("track_uris: must be a non-empty list of AT-URIs")
         seen: set[str] = set()
         for i, uri in enumerate(uris):
-            at = AtUri.parse(uri)
+            # The SDK's syntax (DID, NSID, record key), then our parse of the same string.
+            at = AtUri.parse(uri) if syntax.record_uri_parts(uri) else None
             if at is None:
                 raise Unprocessable(f"track_uris[{i}]: not an AT-URI")
             if at.collection != TRACK:
@@ -346,8 +351,12 @@ class AlbumAdmin:
         album = self.ensure_list_record(album)
         assert album.list_uri
         change = partial(list_records.reordered, order=order, cids=cids, now=now_iso())
-        list_cid = self.records.apply([Edit(album.list_uri, change)])[album.list_uri]
-        album = self.repo.set_album_fields(album, track_order=order, list_cid=list_cid, updated_at=now_iso())
+        # The tracks are read, not written: the list pins each by the CID its record has now.
+        after = self.records.apply([Edit(u, keep) for u in order] + [Edit(album.list_uri, change)])
+        self.repo.set_track_cids(list(tracks.values()), after)
+        album = self.repo.set_album_fields(
+            album, track_order=order, list_cid=after[album.list_uri], updated_at=now_iso()
+        )
         self._invalidate(album.slug)
         return self.metadata(album)
 

@@ -73,7 +73,8 @@ def upsert_artist(who: identity.Identity, repo: CatalogueWriter | None = None) -
 def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -> tuple[Session, Artist]:
     repo = repo or CatalogueWriter()
     try:
-        who = identity.resolve(identifier)
+        # Asked again, not taken from the container's cache: a login re-proves who the account is.
+        who = identity.resolve(identifier, fresh=True)
         out = xrpc.create_session(who.pds_url, who.did, password)
     except (identity.UnknownIdentity, xrpc.XrpcError) as exc:
         logger.info("login refused", extra={"reason": type(exc).__name__})

@@ -1,25 +1,36 @@
 """Indexing an artist's repository: their fm.plyr.track records and fm.plyr.list (album)
 records, read with listRecords, upserted into the catalogue. Only differences are written,
-so a second run changes nothing."""
+so a second run changes nothing.
+
+A login indexes only what fits in LOGIN_INDEX_SECONDS (a run stops between two writes when
+its deadline passes); the rest is a background job: a job item in the catalogue, which its
+stream hands to ProcessCatalogueStreamFunction, which runs the whole (idempotent) indexing."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import asdict
 from typing import Any
 
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.config import settings
 from albums_core.domain.at_uri import list_item_uris
 from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict
+from albums_core.domain.firehose_events import record_problem
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.domain.records import LIST, TRACK, album_id_for, is_track_record, new_track, now_iso, track_fields
+from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
 from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import salvage_title
+from albums_core.observability import logger
 from albums_core.services import cleanup
 
 UNTITLED = "Untitled album"
+# The kind of the job item that finishes an indexing a login left unfinished.
+INDEX_JOB = "index_artist"
 # The album lease the indexer takes to remove an album (as long as a request's).
 _LEASE_SECONDS = 60
 # What the catalogue raises when a write finds the album gone or changed meanwhile.
@@ -31,10 +42,13 @@ def _title(value: dict[str, Any]) -> str:
 
 
 class Indexer:
-    def __init__(self, artist: Artist, repo: CatalogueWriter | None = None) -> None:
+    def __init__(self, artist: Artist, repo: CatalogueWriter | None = None, deadline: float | None = None) -> None:
         assert artist.pds_url
         self.artist = artist
         self.repo = repo or CatalogueWriter()
+        # time.monotonic() after which no more records are written (None: the whole run).
+        self.deadline = deadline
+        self.complete = True
         self.touched: set[str] = set()
         # Albums another actor is changing or deleting right now (a request holding the
         # album's lease, a cleanup job, a delete that finished meanwhile): their tracks are
@@ -49,6 +63,12 @@ class Indexer:
             "tracks_removed": 0,
         }
 
+    def _in_time(self) -> bool:
+        """False once the deadline has passed (and from then on): the run writes nothing more."""
+        if self.complete and self.deadline is not None and time.monotonic() >= self.deadline:
+            self.complete = False
+        return self.complete
+
     def run(self) -> dict[str, int]:
         did, pds = self.artist.did, self.artist.pds_url
         assert pds
@@ -58,8 +78,10 @@ class Indexer:
         local_albums = {a.list_uri: a for a in self.repo.artist_albums(did) if a.list_uri}
         self.busy.update(cleanup.albums_in_cleanup(self.repo, did))
         local_tracks = {t.record_uri: t for t in self.repo.artist_tracks(did) if t.record_uri}
-        remote_tracks = {r.uri: r for r in xrpc.list_records(pds, did, TRACK) if is_track_record(r.value)}
-        remote_lists = {r.uri: r for r in xrpc.list_records(pds, did, LIST) if r.value.get("listType") == "album"}
+        # Records are checked as the firehose consumer checks them (one rule for both ways in):
+        # a list of 600 items or a record whose $type is another collection counts nowhere.
+        remote_tracks = {r.uri: r for r in xrpc.list_records(pds, did, TRACK) if record_problem(TRACK, r.value) is None}
+        remote_lists = {r.uri: r for r in xrpc.list_records(pds, did, LIST) if record_problem(LIST, r.value) is None}
 
         # Membership from the list records: a track belongs to the first album listing it.
         membership: dict[str, str] = {}
@@ -74,6 +96,8 @@ class Indexer:
 
         albums: dict[str, Album] = {}
         for list_uri, record in remote_lists.items():
+            if not self._in_time():
+                break
             try:
                 albums[list_uri] = self._upsert_album(local_albums.get(list_uri), list_uri, record, orders[list_uri])
             except _RACED:
@@ -82,24 +106,32 @@ class Indexer:
                     raise
                 self.busy.add(album_id_for(list_uri))
         for list_uri, album in local_albums.items():
-            if list_uri not in remote_lists and album.list_cid:
+            if list_uri not in remote_lists and album.list_cid and self._in_time():
                 self._remove_album(album, local_tracks)
 
-        for uri, record in remote_tracks.items():
+        # Album tracks first, in their albums' order: a run cut short shows whole albums first.
+        ranked = {uri: i for i, uri in enumerate(u for order in orders.values() for u in order)}
+        for uri in sorted(remote_tracks, key=lambda u: (ranked.get(u, len(ranked)), u)):
+            if not self._in_time():
+                break
+            record = remote_tracks[uri]
             local = local_tracks.get(uri)
             member_of = albums.get(membership.get(uri, ""))
             if (local and local.album_id in self.busy) or (member_of and member_of.id in self.busy):
                 continue
             self._upsert_track(local, uri, record, member_of)
         for uri, track in local_tracks.items():
-            if uri not in remote_tracks and track.album_id not in self.busy:
+            if uri not in remote_tracks and track.album_id not in self.busy and self._in_time():
                 self.repo.remove_track(track)
                 self.counts["tracks_removed"] += 1
                 if track.album_id:
                     self.touched.add(track.album_id)
 
+        # Also when cut short: the counters of every album it changed are exact.
         for album_id in self.touched - self.busy:
             self._recount(album_id)
+        if not self.complete:
+            return self.counts  # not synced: the background job finishes and marks it
         self.repo.mark_synced(did, now_iso())
         return self.counts
 
@@ -212,3 +244,46 @@ class Indexer:
 
 def sync_artist(artist: Artist, repo: CatalogueWriter | None = None) -> dict[str, int]:
     return Indexer(artist, repo).run()
+
+
+def request_backfill(artist: Artist, repo: CatalogueWriter) -> str:
+    """A job item that has the catalogue stream index the artist's whole repository."""
+    job_id = uuid.uuid4().hex
+    CleanupJobs(repo).create(
+        {
+            "job_id": job_id,
+            "kind": INDEX_JOB,
+            "status": cleanup.PENDING,
+            "artist_did": artist.did,
+            "created_at": now_iso(),
+        }
+    )
+    return job_id
+
+
+def run_backfill(job_id: str, repo: CatalogueWriter | None = None) -> str:
+    """The job of `request_backfill` (from the catalogue stream): the whole indexing, then the job
+    goes. Idempotent: "gone" when it already ran (a stream record delivered again)."""
+    repo = repo or CatalogueWriter()
+    jobs = CleanupJobs(repo)
+    job = jobs.get(job_id)
+    if job is None:
+        return "gone"
+    artist = repo.get_artist(str(job.get("artist_did")))
+    if artist is not None and artist.pds_url:
+        counts = Indexer(artist, repo).run()
+        logger.info("background indexing finished", extra={"job_id": job_id, **counts})
+    jobs.finish(job_id)
+    return "done"
+
+
+def index_at_login(artist: Artist, repo: CatalogueWriter | None = None) -> dict[str, Any]:
+    """What a login indexes before it answers: LOGIN_INDEX_SECONDS of it, and a background job
+    for the rest when that is not all."""
+    repo = repo or CatalogueWriter()
+    run = Indexer(artist, repo, deadline=time.monotonic() + settings().login_index_seconds)
+    counts = run.run()
+    job = None if run.complete else request_backfill(artist, repo)
+    if job:
+        logger.info("login indexed part of the repository; a job indexes the rest", extra={"job_id": job})
+    return {**counts, "complete": run.complete, "backfill_job": job}

@@ -170,7 +170,8 @@ def callback(params: dict[str, str], request_base: str = "", browser_state: str 
 
 def complete(code: str, state: str, iss: str, request_base: str = "") -> SignedIn:
     finished = oauth_client.finish(code, state, iss, request_base)
-    who = identity.resolve(finished.did)  # the verified handle and the PDS of the DID that signed in
+    # Asked again (not from the container cache), as a login does: the verified handle and the PDS.
+    who = identity.resolve(finished.did, fresh=True)
     artist = upsert_artist(who)
     session = create_oauth_session(who.did, who.handle, who.pds_url, finished.grant)
     from albums_core.services.cleanup import resume_parked

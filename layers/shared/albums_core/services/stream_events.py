@@ -15,6 +15,7 @@ from albums_core.adapters.dynamodb.stream_images import item_change
 from albums_core.observability import logger
 from albums_core.services.cleanup import PENDING, run_job
 from albums_core.services.covers import delete_if_unreferenced
+from albums_core.services.indexer import INDEX_JOB, run_backfill
 
 # After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
 MAX_ATTEMPTS = 3
@@ -80,6 +81,8 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
     change = item_change(record)
     new, old, event = change.new, change.old, change.event
     if change.kind == "job" and new is not None and new.get("status") == PENDING:
+        if new.get("kind") == INDEX_JOB:
+            return run_backfill(str(new["job_id"]), repo)
         return run_job(str(new["job_id"]), repo)
     if change.kind == "album" and event == "REMOVE" and old is not None:
         if old.get("id"):

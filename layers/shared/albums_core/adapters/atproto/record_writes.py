@@ -5,6 +5,12 @@ back with `com.atproto.repo.applyWrites` guarded by `swapCommit` = the repositor
 read before the records: any concurrent change to the repository makes the write fail
 as a whole, and the batch is read again and re-applied. Records that already hold the
 wanted value are not written, so repeating a half-finished job finishes it.
+
+Strong refs stay true: the CID of every record a batch rewrites is computed here before the
+write (record_cids), and every list record of the batch names each record of the batch by
+the CID it will have, in the same applyWrites - a list never pins a superseded version. The
+CIDs the PDS returns are checked against ours; a mismatch is logged, counted, and the lists
+that pinned it are written again with the CIDs read back.
 """
 
 from __future__ import annotations
@@ -15,9 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
+from albums_core.adapters.atproto.record_cids import NotDataModel, record_cid
 from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
+from albums_core.domain.records import pin_strong_refs, strong_ref_uris
+from albums_core.observability import logger, metrics
 from albums_core.ports import Pds
 
 DELETE = object()  # returned by a change function: delete the record
@@ -27,6 +38,12 @@ _ATTEMPTS = 6
 _READERS = 8
 
 Change = Callable[[dict[str, Any]], Any]
+
+
+def keep(record: dict[str, Any]) -> dict[str, Any]:
+    """The change that changes nothing: the record is read (its current CID pins the lists of
+    the batch) and not written."""
+    return record
 
 
 @dataclass(frozen=True)
@@ -47,21 +64,11 @@ def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
         return dict(pool.map(one, uris))
 
 
-def _write_for(uri: str, record: Record, change: Change) -> dict[str, Any] | None:
-    at = AtUri.parse(uri)
-    assert at is not None
-    new = change(copy.deepcopy(record.value))
-    if new is DELETE:
-        return {"$type": "com.atproto.repo.applyWrites#delete", "collection": at.collection, "rkey": at.rkey}
-    if new is None or new == record.value:
-        return None
-    return {"$type": "com.atproto.repo.applyWrites#update", "collection": at.collection, "rkey": at.rkey, "value": new}
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """Records already read by the caller, and the repository commit read before them: the
-    first attempt writes from these instead of reading every record again."""
+    first attempt writes from these instead of reading every record again (records of the
+    batch it does not hold are read then)."""
 
     commit: str
     records: dict[str, Record | None]
@@ -72,6 +79,76 @@ def read_snapshot(pds: Pds, uris: list[str]) -> Snapshot:
     return Snapshot(commit, read_records(pds, uris))
 
 
+@dataclass
+class _Write:
+    uri: str
+    op: dict[str, Any]
+    cid: str | None  # computed here; None for a delete, or a value we cannot compute
+
+
+def _local_cid(uri: str, value: dict[str, Any]) -> str | None:
+    try:
+        return record_cid(value)
+    except NotDataModel as exc:
+        logger.warning("record CID not computable here", extra={"uri": uri, "reason": str(exc)})
+        return None
+
+
+def _op(uri: str, kind: str, value: dict[str, Any] | None = None) -> dict[str, Any]:
+    at = AtUri.parse(uri)
+    assert at is not None
+    op: dict[str, Any] = {"$type": f"com.atproto.repo.applyWrites#{kind}", "collection": at.collection, "rkey": at.rkey}
+    if value is not None:
+        op["value"] = value
+    return op
+
+
+def _plan(edits: list[Edit], records: dict[str, Record | None]) -> list[_Write]:
+    """The writes of a batch, in the order of its edits: each update with the CID it will have,
+    the strong refs of its values pinned to the CIDs the batch gives the records they name."""
+    cids: dict[str, str | None] = {u: (r.cid if r else None) for u, r in records.items()}
+    values: dict[str, dict[str, Any]] = {}
+    deleted: set[str] = set()
+    for edit in edits:
+        record = records[edit.uri]
+        if record is None:
+            continue
+        new = edit.change(copy.deepcopy(record.value))
+        if new is DELETE:
+            deleted.add(edit.uri)
+            cids[edit.uri] = None
+        elif new is not None and new != record.value:
+            values[edit.uri] = new
+            cids[edit.uri] = _local_cid(edit.uri, new)
+        else:
+            values[edit.uri] = copy.deepcopy(record.value)  # unchanged unless a strong ref moves
+    plan: list[_Write] = []
+    for edit in edits:
+        record = records[edit.uri]
+        if record is None:
+            continue
+        if edit.uri in deleted:
+            plan.append(_Write(edit.uri, _op(edit.uri, "delete"), None))
+            continue
+        value = values[edit.uri]
+        # A record whose new CID is unknown pins nothing here: the check after the write does.
+        if pin_strong_refs(value, {u: c for u, c in cids.items() if c and u != edit.uri}):
+            cids[edit.uri] = _local_cid(edit.uri, value)
+        if value != record.value:
+            plan.append(_Write(edit.uri, _op(edit.uri, "update", value), cids[edit.uri]))
+    return plan
+
+
+def _pinning(plan: list[_Write], uris: set[str]) -> list[str]:
+    """The records of `plan` whose written value names one of `uris` by a strong ref."""
+    out = []
+    for write in plan:
+        value = write.op.get("value")
+        if isinstance(value, dict) and uris & set(strong_ref_uris(value)):
+            out.append(write.uri)
+    return out
+
+
 def apply_edits(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
     """Apply every edit; returns the record CIDs afterwards (None for deleted or missing
     records). Raises PdsUnavailable / XrpcError when the PDS fails, Conflict when the
@@ -79,45 +156,73 @@ def apply_edits(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -
     return {u: (r.cid if r else None) for u, r in write_records(pds, edits, snapshot).items()}
 
 
-def write_records(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, Record | None]:
+def write_records(
+    pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None, *, verify: bool = True
+) -> dict[str, Record | None]:
     """`apply_edits`, returning each record as it now stands on the PDS (its value as written,
-    its new CID; None when deleted or missing). With a `snapshot` that covers every edit, the
-    first attempt reads nothing; a swap failure reads again, as without one."""
+    its new CID; None when deleted or missing). With a `snapshot`, the first attempt reads only
+    the records it does not hold; a swap failure reads everything again."""
     uris = [e.uri for e in edits]
     for _ in range(_ATTEMPTS):
-        if snapshot is not None and all(u in snapshot.records for u in uris):
-            commit, records = snapshot.commit, {u: snapshot.records[u] for u in uris}
+        if snapshot is not None:
+            commit = snapshot.commit
+            records = {u: snapshot.records[u] for u in uris if u in snapshot.records}
+            missing = [u for u in uris if u not in records]
+            records.update(read_records(pds, missing))
         else:
             commit = pds.latest_commit()
             records = read_records(pds, uris)
         snapshot = None  # a retry reads again: the repository changed since
-        after: dict[str, Record | None] = dict(records)
-        writes: list[tuple[str, dict[str, Any]]] = []
-        for edit in edits:
-            record = records[edit.uri]
-            if record is None:
-                continue
-            write = _write_for(edit.uri, record, edit.change)
-            if write is not None:
-                writes.append((edit.uri, write))
+        plan = _plan(edits, records)
         try:
-            unknown: list[str] = []
-            for start in range(0, len(writes), MAX_WRITES):
-                chunk = writes[start : start + MAX_WRITES]
-                out = pds.apply_writes([w for _, w in chunk], swap_commit=commit)
-                commit = str((out.get("commit") or {}).get("cid") or pds.latest_commit())
-                results = out.get("results") or []
-                for i, (uri, write) in enumerate(chunk):
-                    if write["$type"].endswith("#delete"):
-                        after[uri] = None
-                    elif i < len(results) and isinstance(results[i], dict) and results[i].get("cid"):
-                        after[uri] = Record(uri, str(results[i]["cid"]), write["value"])
-                    else:
-                        unknown.append(uri)  # unknown until read again
-            if unknown:
-                after.update(read_records(pds, unknown))
-            return after
+            after, wrong = _apply(pds, plan, records, commit)
         except XrpcError as exc:
             if exc.error != "InvalidSwap":
                 raise
+            continue
+        stale = _pinning(plan, wrong)
+        if wrong:
+            metrics.add_metric(name="RecordCidMismatch", unit=MetricUnit.Count, value=len(wrong))
+            logger.warning(
+                "a record's CID differs from the one computed here",
+                extra={"records": sorted(wrong)[:20], "lists": stale[:20]},
+            )
+            if stale and verify:
+                # Read back: the lists are pinned again to the CIDs the PDS gave.
+                fixed = write_records(
+                    pds, [Edit(u, keep) for u in sorted(wrong)] + [Edit(u, keep) for u in stale], verify=False
+                )
+                after.update({u: fixed[u] for u in stale})
+        return after
     raise Conflict("the album's records kept changing on the PDS; try again")
+
+
+def _apply(
+    pds: Pds, plan: list[_Write], records: dict[str, Record | None], commit: str
+) -> tuple[dict[str, Record | None], set[str]]:
+    """Write `plan` in chunks the PDS accepts, each swapping on the commit the last left; the
+    records afterwards, and the updates whose CID is not the one computed (or not computed)."""
+    after: dict[str, Record | None] = dict(records)
+    wrong: set[str] = set()
+    unknown: list[str] = []
+    for start in range(0, len(plan), MAX_WRITES):
+        chunk = plan[start : start + MAX_WRITES]
+        out = pds.apply_writes([w.op for w in chunk], swap_commit=commit)
+        commit = str((out.get("commit") or {}).get("cid") or pds.latest_commit())
+        results = out.get("results") or []
+        for i, write in enumerate(chunk):
+            if write.op["$type"].endswith("#delete"):
+                after[write.uri] = None
+                continue
+            result = results[i] if i < len(results) and isinstance(results[i], dict) else {}
+            cid = result.get("cid")
+            if isinstance(cid, str) and cid:
+                after[write.uri] = Record(write.uri, cid, write.op["value"])
+                if cid != write.cid:
+                    wrong.add(write.uri)
+            else:
+                unknown.append(write.uri)  # unknown until read again
+    if unknown:
+        after.update(read_records(pds, unknown))
+        wrong.update(u for u in unknown if (r := after[u]) is None or r.cid != next(w.cid for w in plan if w.uri == u))
+    return after, wrong

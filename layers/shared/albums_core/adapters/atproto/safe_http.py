@@ -32,8 +32,9 @@ class FetchError(Exception):
 
 
 class RefusedUrl(FetchError):
-    """The URL itself is unusable: a scheme, host, port or address the guard refuses, or a
-    host name that does not exist. Asking again will not help (the caller's input is wrong)."""
+    """The guard refused the URL itself (scheme, credentials, port, an address that is not
+    allowed, a host name that does not exist): no request was sent, and asking again gives the
+    same answer."""
 
 
 def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
@@ -44,7 +45,7 @@ def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
         raise RefusedUrl(f"cannot resolve {host!r}") from exc
     except socket.gaierror as exc:
         if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
-            raise RefusedUrl(f"{host!r} does not exist") from exc
+            raise RefusedUrl(f"{host!r} does not exist") from exc  # the name's verdict, not an outage
         raise FetchError(f"cannot resolve {host!r}") from exc
     addresses = [str(info[4][0]) for info in infos]
     if not addresses or not all(address_allowed(a, allow_loopback) for a in addresses):
@@ -124,6 +125,7 @@ class HttpReply:
     status: int
     body: Any  # parsed JSON, or None when the body is empty or not JSON
     headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+    raw: bytes = b""  # the body as received (a text answer: a handle's atproto-did)
 
 
 def request(
@@ -226,7 +228,8 @@ def _exchange(
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        return HttpReply(response.status, parsed, {k.lower(): v for k, v in response.getheaders()})
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        return HttpReply(response.status, parsed, headers=headers, raw=raw)
     except FetchError:
         raise
     except _STALE as exc:

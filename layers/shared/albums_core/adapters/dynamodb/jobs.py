@@ -49,6 +49,11 @@ class CleanupJobs:
             ]
         )
 
+    def create(self, job: dict[str, Any]) -> None:
+        """A job of its own (an indexing a login left unfinished): its item alone."""
+        repo = self.catalogue
+        repo.client.put_item(TableName=repo.table, Item=to_item(self._item(job)))
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         repo = self.catalogue
         out = repo.client.get_item(TableName=repo.table, Key=to_item(keys.job(job_id)), ConsistentRead=True)

@@ -204,3 +204,21 @@ def oauth_state(secret_hash: str) -> str:
 
 def exchange_token(secret_hash: str) -> str:
     return f"{_EXCHANGE}{secret_hash}"
+
+
+# ---- the firehose consumer's own items ---------------------------------------------------
+
+
+def firehose_lease(source: str) -> dict[str, str]:
+    """The consumer's lease and checkpoint for one relay (sequence numbers are per relay)."""
+    return {"pk": "FIREHOSE", "sk": f"LEASE#{source}"}
+
+
+def repo_state(did: str) -> dict[str, str]:
+    """What the consumer holds of a repository: the rev of the last commit applied, hidden."""
+    return {"pk": f"REPO#{did}", "sk": "STATE"}
+
+
+def like_record(liker_did: str, rkey: str) -> dict[str, str]:
+    """One fm.plyr.like record (counted, duplicate, orphan, or deleted: a tombstone)."""
+    return {"pk": f"USER#{liker_did}", "sk": f"LIKEREC#{rkey}"}

@@ -1,0 +1,401 @@
+"""DynamoDB adapter of the firehose consumer's own state: the lease and cursor checkpoint (one
+item per relay), the rev applied per repository, and the like records with their counters.
+Every counter changes in the same conditional transaction as the state it counts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.domain.models import Track
+
+_RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _raced(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in _RACED
+
+
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    cursor: int | None
+    until: float
+
+
+class FirehoseState:
+    def __init__(self, repo: CatalogueWriter | None = None) -> None:
+        self.repo = repo or CatalogueWriter()
+        self.calls = 0  # DynamoDB calls made here (the benchmark reads it)
+
+    @property
+    def client(self) -> Any:
+        return self.repo.client
+
+    @property
+    def table(self) -> str:
+        return self.repo.table
+
+    # ---- lease and checkpoint ----------------------------------------------------------------
+
+    def acquire(self, source: str, holder: str, seconds: float) -> Lease | None:
+        """Take the lease when it is free, expired or already ours; None while another holds it."""
+        now = time.time()
+        self.calls += 1
+        try:
+            out = self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.firehose_lease(source)),
+                UpdateExpression="SET holder = :h, lease_until = :u",
+                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR holder = :h",
+                ExpressionAttributeValues={
+                    ":h": to_value(holder),
+                    ":u": to_value(now + seconds),
+                    ":now": to_value(now),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _raced(exc):
+                return None
+            raise
+        item = from_item(out["Attributes"])
+        cursor = item.get("cursor")
+        return Lease(holder, int(cursor) if cursor is not None else None, now + seconds)
+
+    def checkpoint(self, source: str, holder: str, cursor: int | None, seconds: float) -> bool:
+        """Renew the lease and store the cursor (the seq of the last event applied), only while
+        the lease is still ours: False when another consumer took it over (stop at once)."""
+        now = time.time()
+        values: dict[str, Any] = {":h": to_value(holder), ":u": to_value(now + seconds)}
+        expression = "SET lease_until = :u, checkpointed_at = :t"
+        values[":t"] = to_value(now)
+        if cursor is not None:
+            expression += ", #c = :c"
+            values[":c"] = to_value(cursor)
+        else:
+            expression += " REMOVE #c"
+        self.calls += 1
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.firehose_lease(source)),
+                UpdateExpression=expression,
+                ConditionExpression="holder = :h",
+                ExpressionAttributeNames={"#c": "cursor"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _raced(exc):
+                return False
+            raise
+        return True
+
+    def release(self, source: str, holder: str) -> None:
+        """Let the next invocation start at once (the cursor stays)."""
+        self.calls += 1
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.firehose_lease(source)),
+                UpdateExpression="REMOVE holder, lease_until",
+                ConditionExpression="holder = :h",
+                ExpressionAttributeValues={":h": to_value(holder)},
+            )
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+
+    def rewind(self, source: str, cursor: int | None) -> bool:
+        """Set the cursor the next consumer starts from (an operator's replay), only while no
+        consumer holds the lease."""
+        now = time.time()
+        self.calls += 1
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.firehose_lease(source)),
+                UpdateExpression="SET #c = :c" if cursor is not None else "REMOVE #c",
+                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+                ExpressionAttributeNames={"#c": "cursor"},
+                ExpressionAttributeValues={
+                    ":now": to_value(now),
+                    **({":c": to_value(cursor)} if cursor is not None else {}),
+                },
+            )
+        except ClientError as exc:
+            if _raced(exc):
+                return False
+            raise
+        return True
+
+    def read_lease(self, source: str) -> dict[str, Any] | None:
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.firehose_lease(source)), ConsistentRead=True)
+        return from_item(out["Item"]) if "Item" in out else None
+
+    # ---- repositories ------------------------------------------------------------------------
+
+    def repo_state(self, did: str) -> dict[str, Any]:
+        self.calls += 1
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.repo_state(did)), ConsistentRead=True)
+        return from_item(out["Item"]) if "Item" in out else {}
+
+    def set_repo_rev(self, did: str, rev: str) -> None:
+        """Record the rev applied; never moves it back."""
+        self.calls += 1
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.repo_state(did)),
+                UpdateExpression="SET rev = :r",
+                ConditionExpression="attribute_not_exists(rev) OR rev < :r",
+                ExpressionAttributeValues={":r": to_value(rev)},
+            )
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+
+    def set_hidden(self, did: str, hidden: bool, status: str | None) -> None:
+        self.calls += 1
+        if hidden:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.repo_state(did)),
+                UpdateExpression="SET #h = :t, account_status = :s",
+                ExpressionAttributeNames={"#h": "hidden"},
+                ExpressionAttributeValues={":t": to_value(True), ":s": to_value(status or "inactive")},
+            )
+        else:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.repo_state(did)),
+                UpdateExpression="REMOVE #h, account_status",
+                ExpressionAttributeNames={"#h": "hidden"},
+            )
+
+    # ---- tracks by record URI (a like's subject) --------------------------------------------
+
+    def track_by_uri(self, artist_did: str, uri: str) -> Track | None:
+        """The artist's track item for a record URI: one Query of the artist's tracks (gsi2),
+        filtered on the URI (paged past 1 MB)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi2",
+            "KeyConditionExpression": "gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            "FilterExpression": "record_uri = :u",
+            "ExpressionAttributeValues": {
+                ":p": to_value(keys.artist_partition(artist_did)),
+                ":s": to_value(keys.TRACK_BY_ARTIST_PREFIX),
+                ":u": to_value(uri),
+            },
+        }
+        while True:
+            self.calls += 1
+            out = self.client.query(**params)
+            for item in out.get("Items", []):
+                return Track.from_data(from_item(item))
+            last = out.get("LastEvaluatedKey")
+            if not last:
+                return None
+            params["ExclusiveStartKey"] = last
+
+    def _track_key(self, track: Track) -> dict[str, str]:
+        if track.album_id:
+            return keys.album_track(track.album_id, track.id)
+        return keys.standalone_track(track.artist_did, track.id)
+
+    # ---- likes -------------------------------------------------------------------------------
+
+    def like_record(self, liker: str, rkey: str) -> dict[str, Any] | None:
+        self.calls += 1
+        out = self.client.get_item(
+            TableName=self.table, Key=to_item(keys.like_record(liker, rkey)), ConsistentRead=True
+        )
+        return from_item(out["Item"]) if "Item" in out else None
+
+    def _put_record_once(self, liker: str, rkey: str, fields: dict[str, Any]) -> bool:
+        self.calls += 1
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_item({**keys.like_record(liker, rkey), **fields}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _raced(exc):
+                return False
+            raise
+        return True
+
+    def add_like(self, liker: str, rkey: str, track: Track, subject_cid: str) -> str:
+        """Count one like once: the like record, the (liker, track) like and the track's
+        like_count in one conditional transaction. Returns what happened: `applied`, `replayed`
+        (this like record was seen before, or deleted: a tombstone), `duplicate` (the liker
+        already likes the track through another record), `moved` (the track item is not where
+        it was read: look it up again)."""
+        record = {
+            "state": "counted",
+            "track_id": track.id,
+            "track_uri": track.record_uri,
+            "subject_cid": subject_cid,
+            "liked_at": int(time.time()),
+        }
+        self.calls += 1
+        try:
+            self.repo._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item({**keys.like_record(liker, rkey), **record}),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item({**keys.like(liker, track.id), "track_id": track.id, "like_rkey": rkey}),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item(self._track_key(track)),
+                            "UpdateExpression": "ADD like_count :one",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
+            )
+            return "applied"
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+        if self.like_record(liker, rkey) is not None:
+            return "replayed"
+        self.calls += 1
+        liked = self.client.get_item(
+            TableName=self.table, Key=to_item(keys.like(liker, track.id)), ConsistentRead=True
+        ).get("Item")
+        if liked is not None:
+            self._put_record_once(liker, rkey, {**record, "state": "duplicate"})
+            return "duplicate"
+        return "moved"
+
+    def orphan_like(self, liker: str, rkey: str, subject_uri: str, subject_cid: str) -> bool:
+        """A like of a track we do not hold: kept (not counted) so its delete is recognised."""
+        return self._put_record_once(
+            liker, rkey, {"state": "orphan", "track_uri": subject_uri, "subject_cid": subject_cid}
+        )
+
+    def remove_like(self, liker: str, rkey: str, track: Track | None) -> str:
+        """Uncount a counted like in one transaction (record to tombstone, like gone, counter
+        down). `tombstoned` when the like was never seen (a replayed create is then refused),
+        `replayed` when already deleted, `moved` when the track is not where it was read."""
+        record = self.like_record(liker, rkey)
+        if record is None:
+            return "tombstoned" if self._put_record_once(liker, rkey, {"state": "deleted"}) else "moved"
+        state = record.get("state")
+        if state == "deleted":
+            return "replayed"
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_item(keys.like_record(liker, rkey)),
+                    "UpdateExpression": "SET #s = :d",
+                    "ConditionExpression": "#s = :was",
+                    "ExpressionAttributeNames": {"#s": "state"},
+                    "ExpressionAttributeValues": {":d": to_value("deleted"), ":was": to_value(state)},
+                }
+            }
+        ]
+        if state == "counted":
+            track_id = int(record["track_id"])
+            actions.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": to_item(keys.like(liker, track_id)),
+                        "ConditionExpression": "like_rkey = :k",
+                        "ExpressionAttributeValues": {":k": to_value(rkey)},
+                    }
+                }
+            )
+            if track is not None:
+                actions.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item(self._track_key(track)),
+                            "UpdateExpression": "ADD like_count :minus",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+                        }
+                    }
+                )
+        self.calls += 1
+        try:
+            self.repo._transact(actions)
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+            return "moved"
+        return "applied"
+
+    # ---- accounts that left ------------------------------------------------------------------
+
+    def hide_artist(self, artist: Any) -> None:
+        """An inactive account leaves the reads by handle: its handle pointer goes (the artist
+        item stays; the next login or reactivation writes the pointer again)."""
+        self.calls += 1
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=to_item(keys.handle_profile(artist.handle)),
+                ConditionExpression="did = :d",
+                ExpressionAttributeValues={":d": to_value(artist.did)},
+            )
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+
+    def unlist_album(self, album_id: str) -> None:
+        self.calls += 1
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+
+    def relist_album(self, album: Any) -> None:
+        """Back in the listing while it has tracks (the count read now, in the condition)."""
+        self.calls += 1
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.album(album.id)),
+                UpdateExpression="SET gsi1pk = :l, gsi1sk = :s",
+                ConditionExpression="attribute_exists(pk) AND track_count > :z",
+                ExpressionAttributeValues={
+                    ":l": to_value(keys.LISTED),
+                    ":s": to_value(keys.title_sort(album.title, album.id)),
+                    ":z": {"N": "0"},
+                },
+            )
+        except ClientError as exc:
+            if not _raced(exc):
+                raise

@@ -1,0 +1,165 @@
+"""What the firehose says, once decoded (pure: no SDK, no AWS): the events the consumer applies,
+and the checks a record must pass before it may change anything.
+
+A relay sends every repository's commits; we care about three collections. Everything else is
+filtered out before any record is decoded."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TRACK = "fm.plyr.track"
+LIST = "fm.plyr.list"
+LIKE = "fm.plyr.like"
+COLLECTIONS = frozenset({TRACK, LIST, LIKE})
+PREFIX = "fm.plyr."
+MAX_LIST_ITEMS = 500
+_TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+_AT_TRACK = re.compile(r"^at://(did:[a-z]+:[a-zA-Z0-9._:%-]{1,2000})/fm\.plyr\.track/([a-zA-Z0-9._:~-]{1,512})$")
+
+
+def is_tid(value: Any) -> bool:
+    return isinstance(value, str) and bool(_TID.match(value))
+
+
+def newer(rev: str, held: str | None) -> bool:
+    """Whether a commit's rev is after the one we hold (revs are TIDs: they sort as strings)."""
+    return held is None or rev > held
+
+
+def seconds_since(stamp: str, now: datetime) -> float | None:
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (now - moment).total_seconds()
+
+
+@dataclass(frozen=True)
+class RecordOp:
+    """One create / update / delete of a record we index. `value` is the record read from the
+    commit's blocks (None for a delete, or when the block is missing); `problem` says why the
+    record may not be applied as it is (None when it may)."""
+
+    action: str
+    collection: str
+    rkey: str
+    cid: str | None = None
+    value: dict[str, Any] | None = None
+    problem: str | None = None
+
+    def uri(self, repo: str) -> str:
+        return f"at://{repo}/{self.collection}/{self.rkey}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    seq: int
+    repo: str
+    rev: str
+    time: str
+    ops: tuple[RecordOp, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """#identity: the DID's handle or PDS may have changed (a handle may be absent: re-resolve)."""
+
+    seq: int
+    did: str
+    time: str
+    handle: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """#account: what the host that sent it says of the account (not necessarily its current host)."""
+
+    seq: int
+    did: str
+    time: str
+    active: bool
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoResync:
+    """The repository's state is not fully on the stream (#sync, or a commit we could not read
+    but whose paths name our collections): read it again from its PDS."""
+
+    seq: int
+    did: str
+    time: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Info:
+    """#info from the relay (OutdatedCursor: events before our cursor are gone), or an error
+    frame (FutureCursor, ConsumerTooSlow) reported by the subscription."""
+
+    name: str
+    message: str = ""
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A frame that changes nothing here: `filtered` (other collections, cheap), `unknown`
+    (a message type we do not know), `undecodable`."""
+
+    reason: str
+    seq: int | None = None
+
+
+Event = Commit | IdentityChange | AccountChange | RepoResync | Info | Skipped
+
+
+def event_seq(event: Event) -> int | None:
+    return event.seq
+
+
+def strong_ref_track(value: Any) -> tuple[str, str, str] | None:
+    """(repo, uri, cid) of a like's subject when it is a valid strongRef to a track record."""
+    if not isinstance(value, dict):
+        return None
+    uri, cid = value.get("uri"), value.get("cid")
+    if not isinstance(uri, str) or not isinstance(cid, str) or not cid:
+        return None
+    found = _AT_TRACK.match(uri)
+    if found is None:
+        return None
+    return found.group(1), uri, cid
+
+
+def record_problem(collection: str, value: Any) -> str | None:
+    """Why a created or updated record of ours must not be applied; None when it may be.
+    Anyone can write any record: each is checked as the API would check it."""
+    if not isinstance(value, dict):
+        return "no record in the commit's blocks"
+    if value.get("$type") != collection:
+        return "$type disagrees with the collection"
+    if collection == TRACK:
+        title = value.get("title")
+        if not isinstance(title, str) or not title.strip() or len(title) > 256:
+            return "track without a valid title"
+        return None
+    if collection == LIST:
+        if value.get("listType") != "album":
+            return "not an album list"
+        items = value.get("items")
+        if not isinstance(items, list):
+            return "list without items"
+        if len(items) > MAX_LIST_ITEMS:
+            return "list with more than 500 items"
+        return None
+    if collection == LIKE:
+        if strong_ref_track(value.get("subject")) is None:
+            return "like whose subject is not a strongRef to a track"
+        return None
+    return "not a collection we index"
