@@ -685,3 +685,17 @@ def _sign_in_and_out_logged() -> None:
     assert stored.grant is not None
     SECRETS.extend([params["code"], state, query["exchange_token"], body["session_id"]])
     SECRETS.extend([stored.grant.access_token, stored.grant.refresh_token, stored.grant.dpop_key_pem.splitlines()[1]])
+
+
+def test_a_failure_after_the_code_exchange_sends_the_browser_back_failed(
+    oauth_env: LocalPds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The browser is navigating: a store that fails mid-callback is the frontend's
+    `auth_error=failed`, not a JSON 500 page."""
+    from albums_core.services import oauth_login
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the table is unavailable")
+
+    monkeypatch.setattr(oauth_login, "create_oauth_session", broken)
+    assert redirected(sign_in("alice.test")) == (f"{FRONTEND}/", {"auth_error": "failed"})

@@ -164,7 +164,14 @@ def callback(params: dict[str, str], request_base: str = "", browser_state: str 
     except (identity.UnknownIdentity, xrpc.PdsUnavailable, oauth_client.AuthServerUnavailable) as exc:
         logger.warning("OAuth callback failed", extra={"why": str(exc)[:300]})
         return failure_url(FAILED)
-    token = oauth_store.issue_exchange_token(signed_in.session.session_id)
+    except Exception:  # noqa: BLE001 - a browser is navigating: it goes back to the frontend, told it failed
+        logger.exception("OAuth callback failed unexpectedly")
+        return failure_url(FAILED)
+    try:
+        token = oauth_store.issue_exchange_token(signed_in.session.session_id)
+    except Exception:  # noqa: BLE001 - as above
+        logger.exception("OAuth callback could not issue the exchange token")
+        return failure_url(FAILED)
     return _frontend("/portal", exchange_token=token)
 
 
