@@ -317,6 +317,8 @@ class Ingest:
         if artist is None:
             report.counts["skipped_identity_unknown"] += 1
             return
+        # The container's identity cache may hold the DID's old document and handle.
+        identity.forget(event.did, artist.handle, *([event.handle] if event.handle else []))
         try:
             who = self.resolve(event.did)
         except identity.UnknownIdentity:
@@ -343,6 +345,7 @@ class Ingest:
             report.counts["skipped_account_unknown"] += 1
             return
         hidden = bool(self.state.repo_state(event.did).get("hidden"))
+        identity.forget(event.did)  # a moved account's PDS is in its new document
         try:
             who = self.resolve(event.did)
             status = xrpc.call(
