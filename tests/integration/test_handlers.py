@@ -282,7 +282,15 @@ def test_events_that_need_the_local_pds(
 ) -> None:
     from local_runtime.__main__ import fill_placeholders
 
-    stack = local_stack(overrides={"PlcUrl": local_pds.plc_url, "HandleResolverUrl": local_pds.pds_url})
+    # The relay is a closed loopback port: the consumer's schedule event is judged by its answer
+    # (tests/integration/test_firehose.py consumes the local PDS's stream for real).
+    stack = local_stack(
+        overrides={
+            "PlcUrl": local_pds.plc_url,
+            "HandleResolverUrl": local_pds.pds_url,
+            "RelayUrl": "ws://127.0.0.1:9",
+        }
+    )
     event = json.loads(fill_placeholders((EVENTS / f"{name}.json").read_text(), demo_values))
     function = FUNCTION_OF[max((k for k in FUNCTION_OF if name.startswith(k + "_")), key=len)]
     with LambdaHost(stack, moto.url) as lambda_host:
@@ -293,6 +301,9 @@ def test_events_that_need_the_local_pds(
         return
     if "Records" in event:  # the catalogue stream: every record handled (idempotent)
         assert result == {"batchItemFailures": []}
+        return
+    if event.get("detail-type") == "Scheduled Event" and function == "ConsumeFirehoseFunction":
+        assert result["status"] == "relay unreachable" and result["batches"] == 0, result
         return
     if event.get("detail-type") == "Scheduled Event":
         assert set(result) >= {"covers_deleted", "uploads_deleted", "cache_items_deleted"}
