@@ -156,8 +156,11 @@ class LocalStack:
         }
 
     def write_state(self, path: Path) -> None:
+        # Written beside and renamed into place: a reader polling for the file never sees it half-written.
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(self.state(), indent=2, ensure_ascii=False) + "\n")
+        partial.replace(path)
 
     def stop(self) -> None:
         if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
