@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.domain.firehose_events import Event, Info
 from albums_core.observability import logger, metrics
+from albums_core.services.firehose_gap import OUTDATED_CURSOR, GapBackfill
 from albums_core.services.firehose_ingest import BatchReport, Ingest
 
 
@@ -48,6 +49,9 @@ class ConsumerConfig:
     batch_size: int = 500
     batch_wait_seconds: float = 0.25
     metrics_every_seconds: float = 60.0
+    # After an OutdatedCursor, the artists whose re-read is requested between two batches
+    # (at most this many catalogue items scanned).
+    gap_page_size: int = 100
 
     @property
     def source_id(self) -> str:
@@ -114,6 +118,8 @@ class Consumer:
             return report
         began = time.monotonic()
         cursor = lease.cursor if lease.cursor is not None else cfg.start_cursor
+        gap = GapBackfill(cfg.source_id, self.holder, repo=self.state.repo, page_size=cfg.gap_page_size)
+        gap.resume()
         report.cursor = cursor
         source = self.source_factory(cfg.relay_url, cursor)
         source.start()
@@ -156,6 +162,11 @@ class Consumer:
                     report.batches += 1
                     report.counts.update(batch.counts)
                     report.lags.extend(batch.lags)
+                    for event in events:
+                        if isinstance(event, Info) and event.name == OUTDATED_CURSOR:
+                            # Before the checkpoint moves past it: a run that ends now leaves
+                            # the gap recorded, and the next one re-reads every artist.
+                            gap.outdated(cursor)
                     cursor = _advance(cursor, events)
                     report.cursor = cursor
                 if events or time.monotonic() - last_checkpoint > cfg.lease_seconds / 3:
@@ -164,16 +175,19 @@ class Consumer:
                         logger.warning("firehose lease lost", extra={"cursor": cursor})
                         return report
                     last_checkpoint = time.monotonic()
+                if gap.pending:
+                    gap.step()
                 if time.monotonic() - last_metrics > cfg.metrics_every_seconds:
                     self._publish(report, source, published)
                     last_metrics = time.monotonic()
         finally:
             source.stop()
-            report.counts.update({f"source_{k}": v for k, v in source.counts.items()})
+            report.counts.update(gap.counts)
             if report.status == "ok":
                 self.state.checkpoint(cfg.source_id, self.holder, cursor, cfg.lease_seconds)
                 self.state.release(cfg.source_id, self.holder)
-            self._publish(report, source, published)
+            self._publish(report, source, published)  # adds the source's counts itself
+            report.counts.update({f"source_{k}": v for k, v in source.counts.items()})
         return report
 
     def _apply(self, events: list[Event], heartbeat: Callable[[], None]) -> BatchReport:

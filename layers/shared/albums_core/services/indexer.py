@@ -246,19 +246,18 @@ def sync_artist(artist: Artist, repo: CatalogueWriter | None = None) -> dict[str
     return Indexer(artist, repo).run()
 
 
-def request_backfill(artist: Artist, repo: CatalogueWriter) -> str:
-    """A job item that has the catalogue stream index the artist's whole repository."""
-    job_id = uuid.uuid4().hex
-    CleanupJobs(repo).create(
-        {
-            "job_id": job_id,
-            "kind": INDEX_JOB,
-            "status": cleanup.PENDING,
-            "artist_did": artist.did,
-            "created_at": now_iso(),
-        }
-    )
-    return job_id
+def request_backfill(artist: Artist, repo: CatalogueWriter, job_id: str | None = None) -> str | None:
+    """A job item that has the catalogue stream index the artist's whole repository. With a
+    `job_id` chosen by the caller it is requested at most once: None when it was already."""
+    job_id = job_id or uuid.uuid4().hex
+    job = {
+        "job_id": job_id,
+        "kind": INDEX_JOB,
+        "status": cleanup.PENDING,
+        "artist_did": artist.did,
+        "created_at": now_iso(),
+    }
+    return job_id if CleanupJobs(repo).create(job, only_new=True) else None
 
 
 def run_backfill(job_id: str, repo: CatalogueWriter | None = None) -> str:

@@ -49,10 +49,18 @@ class CleanupJobs:
             ]
         )
 
-    def create(self, job: dict[str, Any]) -> None:
-        """A job of its own (an indexing a login left unfinished): its item alone."""
+    def create(self, job: dict[str, Any], only_new: bool = False) -> bool:
+        """A job of its own (an indexing a login left unfinished): its item alone. With
+        `only_new`, a job of that id that exists already is left as it is (False)."""
         repo = self.catalogue
-        repo.client.put_item(TableName=repo.table, Item=to_item(self._item(job)))
+        extra: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"} if only_new else {}
+        try:
+            repo.client.put_item(TableName=repo.table, Item=to_item(self._item(job)), **extra)
+        except ClientError as exc:
+            if only_new and exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         repo = self.catalogue

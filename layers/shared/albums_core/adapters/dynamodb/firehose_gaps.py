@@ -1,0 +1,140 @@
+"""DynamoDB adapter of the firehose consumer's gaps: when the relay says our cursor is older than
+what it keeps (#info OutdatedCursor), the events in between are lost and every artist we hold is
+re-read. The gap is recorded on the consumer's lease item (one per relay), with the progress of
+the re-read (the page of artists where it stands), so a run that ends in the middle of it is
+finished by the next one. Writes are conditional on the lease holder, like the checkpoint's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.domain.models import Artist
+
+PENDING = "pending"
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A gap of the stream and how far the re-read of every artist has got."""
+
+    gap_id: str
+    at: str
+    cursor: int | None
+    status: str
+    after: dict[str, Any] | None  # where the next page of artists starts (None: at the start)
+    enqueued: int
+
+
+class FirehoseGaps:
+    def __init__(self, repo: CatalogueWriter | None = None) -> None:
+        self.repo = repo or CatalogueWriter()
+
+    @property
+    def client(self) -> Any:
+        return self.repo.client
+
+    @property
+    def table(self) -> str:
+        return self.repo.table
+
+    def open(self, source: str, holder: str, gap_id: str, cursor: int | None, at: str) -> bool:
+        """Record the gap `gap_id` (one per run), seen while `holder` holds the lease, with its
+        re-read to do from the first artist. False when this gap is recorded already (a second
+        OutdatedCursor of the same run: nothing more was lost that the re-read will not read)
+        or when the lease is no longer `holder`'s."""
+        values: dict[str, Any] = {
+            ":h": to_value(holder),
+            ":g": to_value(gap_id),
+            ":at": to_value(at),
+            ":s": to_value(PENDING),
+            ":zero": to_value(0),
+        }
+        expression = "SET gap_id = :g, gap_at = :at, gap_status = :s, gap_enqueued = :zero"
+        if cursor is not None:
+            expression += ", gap_cursor = :c"
+            values[":c"] = to_value(cursor)
+        expression += " REMOVE gap_after, gap_done_at" + ("" if cursor is not None else ", gap_cursor")
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.firehose_lease(source)),
+                UpdateExpression=expression,
+                ConditionExpression="holder = :h AND (attribute_not_exists(gap_id) OR gap_id <> :g)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def current(self, source: str) -> Gap | None:
+        """The last gap recorded for this relay (pending or done), None when there was none."""
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.firehose_lease(source)), ConsistentRead=True)
+        item = from_item(out["Item"]) if "Item" in out else {}
+        if not item.get("gap_id"):
+            return None
+        cursor = item.get("gap_cursor")
+        return Gap(
+            gap_id=str(item["gap_id"]),
+            at=str(item.get("gap_at", "")),
+            cursor=int(cursor) if cursor is not None else None,
+            status=str(item.get("gap_status", PENDING)),
+            after=item.get("gap_after") or None,
+            enqueued=int(item.get("gap_enqueued") or 0),
+        )
+
+    def advance(
+        self, source: str, holder: str, gap_id: str, after: dict[str, Any] | None, enqueued: int, at: str
+    ) -> bool:
+        """Store the re-read's progress: the next page starts `after` (None: the re-read is done);
+        `enqueued` jobs so far. Only while the lease is `holder`'s and the gap is still `gap_id`
+        (a newer gap restarts the re-read from the first artist)."""
+        values: dict[str, Any] = {":h": to_value(holder), ":g": to_value(gap_id), ":n": to_value(enqueued)}
+        if after is not None:
+            expression = "SET gap_after = :a, gap_enqueued = :n"
+            values[":a"] = to_value(after)
+        else:
+            expression = "SET gap_status = :done, gap_done_at = :at, gap_enqueued = :n REMOVE gap_after"
+            values[":done"] = to_value(DONE)
+            values[":at"] = to_value(at)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.firehose_lease(source)),
+                UpdateExpression=expression,
+                ConditionExpression="holder = :h AND gap_id = :g",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def artists_page(self, limit: int, after: dict[str, Any] | None) -> tuple[list[Artist], dict[str, Any] | None]:
+        """One page (at most `limit` items scanned) of the artists the catalogue holds, and where
+        the next page starts (None after the last). Artists have no index of their own: a
+        bounded Scan filtered on the profile items, as the sweep reads them."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Limit": limit,
+            "FilterExpression": "begins_with(pk, :a) AND sk = :p",
+            "ExpressionAttributeValues": {
+                ":a": to_value(keys.artist_partition("")),
+                ":p": to_value(keys.PROFILE),
+            },
+        }
+        if after:
+            params["ExclusiveStartKey"] = to_item(after)
+        out = self.client.scan(**params)
+        last = out.get("LastEvaluatedKey")
+        artists = [Artist.from_data(from_item(i)) for i in out.get("Items", [])]
+        return artists, (from_item(last) if last else None)
