@@ -5,6 +5,7 @@ that drops every connection after two seconds while a burst is published on the 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from albums_core.adapters.atproto.firehose import FirehoseSource
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_gaps import DONE, PENDING, FirehoseGaps
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
@@ -121,3 +123,117 @@ def test_a_reread_left_unfinished_is_finished_by_the_next_run_without_doubles(
     for artist in artists:
         (job,) = _index_jobs(artist.did)
         assert job["job_id"] == job_id(gap.gap_id, artist.did)
+
+
+# ---- a relay that drops every connection after two seconds -----------------------------------
+
+
+def _burst(artist: Client, liker: Client, n: int, unliked: int) -> None:
+    """`n` tracks by `artist`, each liked by `liker` as soon as it exists (two clients writing at
+    once), then the first `unliked` likes deleted."""
+    made: list[tuple[str, str]] = []
+    likes: list[str] = []
+    done = threading.Event()
+
+    def like_them() -> None:
+        while len(likes) < n:
+            if len(likes) < len(made):
+                likes.append(liker.like(made[len(likes)]))
+            elif done.is_set() and len(likes) >= len(made):
+                return
+            else:
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=like_them, daemon=True)
+    thread.start()
+    for i in range(n):
+        made.append(artist.track(f"Burst {i:03d}"))
+    done.set()
+    thread.join(120)
+    assert len(likes) == n
+    for uri in likes[:unliked]:
+        liker.delete(uri)
+
+
+@pytest.mark.parametrize("clean", [True, False], ids=["clean-close", "cut"])
+def test_a_relay_dropping_every_connection_loses_nothing_and_doubles_nothing(pds_env: LocalPds, clean: bool) -> None:
+    pds_relay = pds_env.pds_url.replace("http://", "ws://")
+    state = FirehoseState()
+    nia, oz = Client(pds_env, handle("nia")), Client(pds_env, handle("oz"))
+    # Where the PDS's stream stands now (the consumer then starts there, not live: a connection
+    # dropped before its first event must not skip what was published meanwhile).
+    warm = Running(pds_relay)
+    nia.track("warm-up")
+    start = eventually(lambda: (state.read_lease(ConsumerConfig(relay_url=pds_relay).source_id) or {}).get("cursor"))
+    warm.stop()
+
+    proxy = DroppingProxy(pds_relay, life=2.0, clean=clean)
+    try:
+        running = Running(proxy.url, start_cursor=start)
+        n, unliked = 150, 10
+        _burst(nia, oz, n, unliked)
+
+        def tracks() -> list[Any]:
+            found = CatalogueWriter().artist_tracks(nia.did)
+            return found if len(found) >= n + 1 else []
+
+        eventually(tracks, timeout=45)
+        expected = [0] * unliked + [1] * (n - unliked)
+
+        def like_counts() -> list[int]:
+            burst = [t for t in CatalogueWriter().artist_tracks(nia.did) if t.title != "warm-up"]
+            return [t.like_count for t in sorted(burst, key=lambda t: t.title)]
+
+        eventually(lambda: like_counts() == expected, timeout=45)
+        running.settle(quiet=1.0)
+        report = running.stop()
+    finally:
+        proxy.stop()
+    reconnects = report.counts["source_connects"] - 1
+    found = CatalogueWriter().artist_tracks(nia.did)
+    titles = sorted(t.title for t in found)
+    assert titles == sorted(["warm-up"] + [f"Burst {i:03d}" for i in range(n)])  # each once
+    assert like_counts() == expected
+    assert report.status == "ok"
+    assert reconnects > 1 and proxy.connections == report.counts["source_connects"]
+
+
+# ---- how soon the source connects again ------------------------------------------------------
+
+
+def _connections_within(relay: ScriptedRelay, seconds: float) -> FirehoseSource:
+    source = FirehoseSource(relay.url, None).start()
+    try:
+        time.sleep(seconds)
+    finally:
+        source.stop()
+    return source
+
+
+def test_after_a_working_connection_closes_cleanly_the_source_connects_again_at_once() -> None:
+    """Each connection delivers a frame and is closed (cleanly) 0.3 s later: the next one opens at
+    once, from the cursor of the last frame received."""
+    relay = ScriptedRelay(lambda cursor, n: [other_commit(100 + n)], close_after=0.3)
+    try:
+        source = _connections_within(relay, 3.0)
+    finally:
+        relay.stop()
+    opened = relay.opened
+    assert len(opened) >= 6, opened
+    assert max(b - a for a, b in itertools.pairwise(opened)) < 0.3 + 0.25
+    assert relay.cursors[:4] == [None, 101, 102, 103]
+    assert source.counts["connects"] == len(opened) and source.counts["frames_filtered"] >= len(opened) - 1
+
+
+def test_a_relay_that_closes_every_connection_at_once_is_backed_off_from() -> None:
+    """Accepted and closed before any frame, again and again: a failing relay, not a busy one. The
+    waits between connections grow (0.5, 1, 2 s...) instead of hammering it."""
+    relay = ScriptedRelay(lambda cursor, n: [], close_after=0.0)
+    try:
+        _connections_within(relay, 4.0)
+    finally:
+        relay.stop()
+    opened = relay.opened
+    waits = [b - a for a, b in itertools.pairwise(opened)]
+    assert 3 <= len(opened) <= 4, waits
+    assert waits == sorted(waits) and waits[-1] > 1.5 * waits[0], waits

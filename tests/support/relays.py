@@ -4,6 +4,7 @@ every connection after a while. The faults a real relay cannot be made to produc
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -124,6 +125,7 @@ class DroppingProxy(_Served):
         self.clean = clean
         self.connections = 0
         self.frames = 0
+        self._stopping = threading.Event()
         super().__init__(self._handle)
 
     def _handle(self, ws: ServerConnection) -> None:
@@ -132,11 +134,11 @@ class DroppingProxy(_Served):
         deadline = time.monotonic() + self.life
         try:
             with connect(self.upstream + path, max_size=None, compression=None, close_timeout=0.1) as up:
-                while (left := deadline - time.monotonic()) > 0:
+                while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
                     try:
-                        data = up.recv(timeout=left)
+                        data = up.recv(timeout=min(left, 0.2))
                     except TimeoutError:
-                        break
+                        continue
                     ws.send(data)
                     self.frames += 1
         except ConnectionClosed:
@@ -144,8 +146,10 @@ class DroppingProxy(_Served):
         if self.clean:
             ws.close()
         else:
-            try:
+            with contextlib.suppress(OSError):
                 ws.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             ws.socket.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        super().stop()

@@ -38,7 +38,13 @@ from albums_core.observability import logger
 _KNOWN = {"#commit", "#identity", "#account", "#sync", "#info"}
 # A consumer that falls this far behind makes the socket wait (the relay may then drop it).
 _QUEUE_LIMIT = 20_000
+# Between two connections that each failed at once or delivered nothing: from the first delay
+# up to the last, doubling (the SDK's own backoff, for connections that end in an error, is
+# capped at the same; its default of 64 s is a minute of a short invocation spent away).
+_FIRST_BACKOFF_SECONDS = 0.5
 _MAX_BACKOFF_SECONDS = 8.0
+# A connection that lived this long, or delivered a frame, was not a failure.
+_HEALTHY_SECONDS = 1.0
 
 
 def _ours(path: Any) -> bool:
@@ -113,6 +119,7 @@ class _Client(FirehoseSubscribeReposClient):
     def __init__(self, source: FirehoseSource, params: dict[str, Any], base_uri: str, recv_timeout: float) -> None:
         super().__init__(params, base_uri=base_uri, recv_timeout=recv_timeout)
         self._source = source
+        self._max_reconnect_delay_sec = int(_MAX_BACKOFF_SECONDS)
 
     def _get_client(self) -> Any:
         connection = super()._get_client()
@@ -138,8 +145,11 @@ class _Client(FirehoseSubscribeReposClient):
         # away is a second of events to catch up (or, with no cursor yet, lost). A connection
         # that delivered frames, or lived a while, is followed by another at once; only one
         # that failed at once or delivered nothing backs off.
-        lived = connected_at is not None and time.monotonic() - connected_at >= 1.0
-        if self._source.delivered_since_connect or lived:
+        # The SDK calls this for every connection that ends, a clean close (after which its
+        # start() returns) included: the source reads `healthy` to decide how soon to return.
+        lived = connected_at is not None and time.monotonic() - connected_at >= _HEALTHY_SECONDS
+        self._source.healthy = self._source.delivered_since_connect or lived
+        if self._source.healthy:
             self._reconnect_no = 0
         else:
             super()._track_reconnection(connected_at)
@@ -158,6 +168,7 @@ class FirehoseSource:
         self.seconds: dict[str, float] = defaultdict(float)
         self.connected = threading.Event()
         self.delivered_since_connect = False
+        self.healthy = False  # whether the last connection to end was a working one
         self.last_frame_seconds = 0.0
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -205,12 +216,20 @@ class FirehoseSource:
             self._client.update_params(self._params())
 
     def _run(self) -> None:
-        backoff = 0.5
+        backoff = _FIRST_BACKOFF_SECONDS
         while not self._stopped.is_set():
             self._client = _Client(self, self._params(), self.base_uri, self.recv_timeout)
+            self.healthy = False
             try:
                 self._client.start(self._on_message)
-                backoff = 0.5  # the relay closed the connection cleanly: connect again
+                # The relay closed the connection cleanly. After a working connection (a relay
+                # that ends connections every so often, a redeploy), connect again at once: every
+                # second away is a second of events to catch up. One that closes each connection
+                # at once, before any frame, is failing: back off.
+                self.count("closed")
+                if self.healthy:
+                    backoff = _FIRST_BACKOFF_SECONDS
+                    continue
             except SubscriptionError as exc:
                 name = _error_name(exc)
                 self.count(f"error:{name}")
