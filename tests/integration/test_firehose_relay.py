@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import libipld
 import pytest
 
 from albums_core.adapters.atproto.firehose import FirehoseSource
@@ -23,8 +24,8 @@ from albums_core.services.firehose_consumer import ConsumerConfig
 from albums_core.services.firehose_gap import GapBackfill, job_id
 from albums_core.services.indexer import INDEX_JOB
 from local_runtime.pds import LocalPds
-from tests.integration.test_firehose import Client, Running, eventually, handle
-from tests.support.relays import DroppingProxy, ScriptedRelay, info, other_commit
+from tests.integration.test_firehose import TRACK, Client, Running, eventually, handle
+from tests.support.relays import DroppingProxy, ScriptedRelay, commit, info, other_commit
 
 
 def _artists(n: int) -> list[Artist]:
@@ -237,3 +238,39 @@ def test_a_relay_that_closes_every_connection_at_once_is_backed_off_from() -> No
     waits = [b - a for a, b in itertools.pairwise(opened)]
     assert 3 <= len(opened) <= 4, waits
     assert waits == sorted(waits) and waits[-1] > 1.5 * waits[0], waits
+
+
+# ---- frames that do not decode, a commit without its record's block ---------------------------
+
+
+def test_undecodable_frames_are_passed_over_and_a_commit_without_its_block_reads_the_repository(
+    pds_env: LocalPds,
+) -> None:
+    """A relay whose stream holds, between two events, frames that are not DAG-CBOR or not a
+    frame, then a commit whose CAR lacks the record's block (the record is on the PDS): each
+    broken frame is counted and passed over (a reconnect would get it again: the consumer would
+    never get past it), and the record is read from the repository."""
+    pat = Client(pds_env, handle("pat"))
+    uri, cid = pat.track("Blockless")
+    rkey = uri.rsplit("/", 1)[1]
+    stream: list[tuple[float, bytes | str]] = [
+        (500, other_commit(500)),
+        (500.1, b"\xff\xfe not DAG-CBOR"),
+        (500.2, bytes(libipld.encode_dag_cbor({"op": 1, "t": "#commit"}))),  # a header, no body
+        (500.3, "a text frame"),
+        (501, commit(501, pat.did, "3n3mo53iplk2x", [("create", f"{TRACK}/{rkey}", cid, None)])),
+        (502, other_commit(502)),
+    ]
+    # As a relay replays: what comes after the cursor asked for.
+    relay = ScriptedRelay(lambda cursor, n: [data for at, data in stream if cursor is None or at > cursor])
+    try:
+        source = ConsumerConfig(relay_url=relay.url).source_id
+        running = Running(relay.url)
+        eventually(lambda: (FirehoseState().read_lease(source) or {}).get("cursor") == 502)
+        report = running.stop()
+    finally:
+        relay.stop()
+    (track,) = CatalogueWriter().artist_tracks(pat.did)
+    assert (track.title, track.record_uri, track.record_cid) == ("Blockless", uri, cid)
+    assert report.status == "ok" and relay.cursors == [None]  # one connection: nothing to retry
+    assert report.counts["source_undecodable"] == 2 and report.counts["skipped_invalid"] == 1

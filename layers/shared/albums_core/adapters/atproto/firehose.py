@@ -18,7 +18,7 @@ from typing import Any
 from atproto_client.models.com.atproto.sync import subscribe_repos
 from atproto_core.car import CAR
 from atproto_firehose import FirehoseSubscribeReposClient, parse_subscribe_repos_message
-from atproto_subscription.exceptions import SubscriptionError
+from atproto_subscription.exceptions import FrameDecodingError, SubscriptionError
 
 from albums_core.domain.firehose_events import (
     COLLECTIONS,
@@ -135,8 +135,14 @@ class _Client(FirehoseSubscribeReposClient):
             self._source.last_frame_seconds = time.perf_counter() - began
 
     def _handle_frame_decoding_error(self, exception: Exception) -> None:
+        if isinstance(exception, SubscriptionError) and not isinstance(exception, FrameDecodingError):
+            raise exception  # an error frame (FutureCursor, ConsumerTooSlow): the run handles it
+        # The SDK passes over only the errors it raises itself and lets libipld's (bytes that
+        # are not DAG-CBOR: a ValueError) end the connection: the reconnect, from the same
+        # cursor, would get the same frame again, for ever. A frame not even its header can be
+        # read from carries no seq: it is counted and passed over, like the SDK's own.
         self._source.count("undecodable")
-        super()._handle_frame_decoding_error(exception)
+        logger.warning("firehose frame not decoded", extra={"error": str(exception)[:200]})
 
     def _track_reconnection(self, connected_at: float | None) -> None:
         # The SDK escalates its backoff (up to 64 s) unless a connection lived a minute. A quiet
