@@ -274,3 +274,41 @@ def test_undecodable_frames_are_passed_over_and_a_commit_without_its_block_reads
     assert (track.title, track.record_uri, track.record_cid) == ("Blockless", uri, cid)
     assert report.status == "ok" and relay.cursors == [None]  # one connection: nothing to retry
     assert report.counts["source_undecodable"] == 2 and report.counts["skipped_invalid"] == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="services/firehose_ingest.py reads the liker's repository's tracks and lists for a like "
+    "op without its block, never the like itself (that file is being rewritten elsewhere)",
+)
+def test_a_like_whose_block_is_missing_is_read_from_the_likers_repository(pds_env: LocalPds) -> None:
+    ray, sue = Client(pds_env, handle("ray")), Client(pds_env, handle("sue"))
+    track_uri, track_cid = ray.track("Liked without a block")
+    like_uri = sue.like((track_uri, track_cid))
+    like = sue.session.authed("GET", "com.atproto.repo.getRecord", params=_at(like_uri))
+    track_record = {"$type": TRACK, "title": "Liked without a block", "artist": ray.handle, "fileType": "mp3"}
+    stream: list[tuple[float, bytes | str]] = [
+        (600, commit(600, ray.did, "3n3mo53iplk2x", [("create", _path(track_uri), track_cid, track_record)])),
+        (601, commit(601, sue.did, "3n3mo53iplk2x", [("create", _path(like_uri), str(like["cid"]), None)])),
+        (602, other_commit(602)),
+    ]
+    relay = ScriptedRelay(lambda cursor, n: [data for at, data in stream if cursor is None or at > cursor])
+    try:
+        source = ConsumerConfig(relay_url=relay.url).source_id
+        running = Running(relay.url)
+        eventually(lambda: (FirehoseState().read_lease(source) or {}).get("cursor") == 602)
+        running.settle(quiet=0.5)
+        running.stop()
+    finally:
+        relay.stop()
+    (track,) = CatalogueWriter().artist_tracks(ray.did)
+    assert track.like_count == 1
+
+
+def _path(uri: str) -> str:
+    return "/".join(uri.split("/")[-2:])
+
+
+def _at(uri: str) -> dict[str, str]:
+    repo, collection, rkey = uri.removeprefix("at://").split("/")
+    return {"repo": repo, "collection": collection, "rkey": rkey}
