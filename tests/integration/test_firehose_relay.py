@@ -197,6 +197,9 @@ def test_a_relay_dropping_every_connection_loses_nothing_and_doubles_nothing(pds
     assert like_counts() == expected
     assert report.status == "ok"
     assert reconnects > 1 and proxy.connections == report.counts["source_connects"]
+    # Each connection resumed where the last frame received left off, never before it.
+    assert proxy.cursors[0] == start and proxy.cursors == sorted(proxy.cursors)
+    assert len(set(proxy.cursors)) > 1
 
 
 # ---- how soon the source connects again ------------------------------------------------------

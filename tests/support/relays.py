@@ -114,6 +114,11 @@ def commit(seq: int, repo: str, rev: str, ops: list[tuple[str, str, str | None, 
     )
 
 
+def _cursor(path: str) -> int | None:
+    query = parse_qs(urlsplit(path).query)
+    return int(query["cursor"][0]) if "cursor" in query else None
+
+
 class _Served:
     def __init__(self, handler: Callable[[ServerConnection], None]) -> None:
         self.server: Server = serve(handler, "127.0.0.1", 0, max_size=None, compression=None)
@@ -148,8 +153,7 @@ class ScriptedRelay(_Served):
         super().__init__(self._handle)
 
     def _handle(self, ws: ServerConnection) -> None:
-        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
-        cursor = int(query["cursor"][0]) if "cursor" in query else None
+        cursor = _cursor(ws.request.path if ws.request else "")
         self.cursors.append(cursor)
         self.opened.append(time.monotonic())
         try:
@@ -185,12 +189,14 @@ class DroppingProxy(_Served):
         self.clean = clean
         self.connections = 0
         self.frames = 0
+        self.cursors: list[int | None] = []  # the cursor each connection asked for
         self._stopping = threading.Event()
         super().__init__(self._handle)
 
     def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
         path = ws.request.path if ws.request else "/"
+        self.cursors.append(_cursor(path))
         deadline = time.monotonic() + self.life
         try:
             with connect(self.upstream + path, max_size=None, compression=None, close_timeout=0.1) as up:
