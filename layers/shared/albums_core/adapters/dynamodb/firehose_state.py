@@ -290,6 +290,102 @@ class FirehoseState:
             return "duplicate"
         return "moved"
 
+    def add_likes(self, likes: list[tuple[str, str, Track, str]]) -> bool:
+        """Count several new likes (liker, rkey, track, subject CID) in one transaction: each
+        like record and (liker, track) like conditionally new, each track's like_count raised
+        once by its number of likes. All or nothing: False when any condition fails (a replay,
+        a duplicate, a track that moved); the caller then applies them one by one. No two
+        likes may share a record or a (liker, track) pair, and at most 33 tracks' worth fit."""
+        now = int(time.time())
+        actions: list[dict[str, Any]] = []
+        per_track: dict[int, tuple[Track, int]] = {}
+        for liker, rkey, track, cid in likes:
+            record = {
+                "state": "counted",
+                "track_id": track.id,
+                "track_uri": track.record_uri,
+                "subject_cid": cid,
+                "liked_at": now,
+            }
+            actions.append(self._put_new({**keys.like_record(liker, rkey), **record}))
+            actions.append(self._put_new({**keys.like(liker, track.id), "track_id": track.id, "like_rkey": rkey}))
+            held, n = per_track.get(track.id, (track, 0))
+            per_track[track.id] = (held, n + 1)
+        for track, n in per_track.values():
+            actions.append(self._like_count_action(track, n))
+        return self._transact_or_false(actions)
+
+    def remove_likes(self, likes: list[tuple[str, str, int, Track]]) -> bool:
+        """Uncount several counted likes (liker, rkey, track id, the track) in one transaction:
+        record to tombstone, (liker, track) like gone, counters down. False when any condition
+        fails; the caller then removes them one by one."""
+        actions: list[dict[str, Any]] = []
+        per_track: dict[int, tuple[Track, int]] = {}
+        for liker, rkey, track_id, track in likes:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": to_item(keys.like_record(liker, rkey)),
+                        "UpdateExpression": "SET #s = :d",
+                        "ConditionExpression": "#s = :was",
+                        "ExpressionAttributeNames": {"#s": "state"},
+                        "ExpressionAttributeValues": {":d": to_value("deleted"), ":was": to_value("counted")},
+                    }
+                }
+            )
+            actions.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": to_item(keys.like(liker, track_id)),
+                        "ConditionExpression": "like_rkey = :k",
+                        "ExpressionAttributeValues": {":k": to_value(rkey)},
+                    }
+                }
+            )
+            held, n = per_track.get(track.id, (track, 0))
+            per_track[track.id] = (held, n - 1)
+        for track, n in per_track.values():
+            actions.append(self._like_count_action(track, n))
+        return self._transact_or_false(actions)
+
+    def like_records(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The like records of (liker, rkey) pairs, consistently read, 100 keys a call."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(pairs), 100):
+            self.calls += 1
+            chunk = [keys.like_record(liker, rkey) for liker, rkey in pairs[start : start + 100]]
+            for item in self.repo.batch_get(chunk, consistent=True):
+                liker = str(item["pk"]).removeprefix(keys.USER_PREFIX)
+                found[(liker, keys.like_rkey_of(str(item["sk"])))] = item
+        return found
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        condition = "attribute_not_exists(pk)"
+        return {"Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": condition}}
+
+    def _like_count_action(self, track: Track, delta: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(self._track_key(track)),
+                "UpdateExpression": "ADD like_count :n",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":n": {"N": str(delta)}},
+            }
+        }
+
+    def _transact_or_false(self, actions: list[dict[str, Any]]) -> bool:
+        self.calls += 1
+        try:
+            self.repo.transact_in_batches(actions, len(actions))
+        except ClientError as exc:
+            if not _raced(exc):
+                raise
+            return False
+        return True
+
     def orphan_like(self, liker: str, rkey: str, subject_uri: str, subject_cid: str) -> bool:
         """A like of a track we do not hold: kept (not counted) so its delete is recognised."""
         return self._put_record_once(
