@@ -243,3 +243,61 @@ def test_likes_count_once_in_batches_and_one_by_one_when_refused(
     late = ingest.apply([commit(fan_a, like("never-seen", tracks[35]))])
     assert late.counts["likes_applied"] == 0
     assert {t.id: t.like_count for t in writer.artist_tracks(artist.did)}[tracks[35].id] == 1
+
+
+def test_a_like_that_came_before_its_track_counts_once_the_track_is_held(
+    setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists],
+) -> None:
+    ingest, writer, artist, _, _ = setup
+    fan, other = "did:plc:early" + artist.did[-6:], "did:plc:other" + artist.did[-6:]
+    uri = f"at://{artist.did}/{TRACK}/later"
+    subject = Track(0, "", artist.did, "", "", "", record_uri=uri, record_cid="bafylater")
+    withdrawn = f"at://{artist.did}/{TRACK}/withdrawn"
+    early = ingest.apply(
+        [
+            commit(fan, like("e1", subject), like("e2", subject)),  # two records, one (fan, track)
+            commit(other, like("o1", subject), like("o2", replace(subject, record_uri=withdrawn))),
+        ]
+    )
+    assert early.counts["likes_orphan"] == 4 and early.counts["likes_applied"] == 0
+    gone = ingest.apply([commit(other, delete(LIKE, "o2"))])  # deleted before its track came
+    assert gone.counts["unlikes_applied"] == 1
+
+    # A new container (nothing held) sees the track created: the orphans count now, once.
+    fresh = Ingest(FirehoseState(writer), writer)
+    report = fresh.apply([commit(artist.did, create("later", "Later"), create("withdrawn", "Withdrawn"))])
+    assert report.counts["orphans_applied"] == 2 and report.counts["orphans_duplicate"] == 1
+    counts = {str(t.record_uri): t.like_count for t in writer.artist_tracks(artist.did)}
+    assert counts == {uri: 2, withdrawn: 0}
+    assert fresh.state.orphans(artist.did) == []
+    track = tracks_by_rkey(writer, artist.did)["later"]
+    assert writer.liked_track_ids(fan, [track.id]) == {track.id}
+
+    # The fan deletes the record that counted: the duplicate takes over, the count stays.
+    counted = next(r for r in ("e1", "e2") if fresh.state.like_record(fan, r)["state"] == "counted")  # type: ignore[index]
+    handed = fresh.apply([commit(fan, delete(LIKE, counted))])
+    assert handed.counts["unlikes_handed_over"] == 1
+    assert tracks_by_rkey(writer, artist.did)["later"].like_count == 2
+    assert writer.liked_track_ids(fan, [track.id]) == {track.id}
+    # ...and deleting the other one too: the fan no longer likes it.
+    heir = "e2" if counted == "e1" else "e1"
+    fresh.apply([commit(fan, delete(LIKE, heir))])
+    assert tracks_by_rkey(writer, artist.did)["later"].like_count == 1
+    assert writer.liked_track_ids(fan, [track.id]) == set()
+
+
+def test_a_duplicate_like_deleted_first_leaves_the_counted_one(
+    setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists],
+) -> None:
+    ingest, writer, artist, _, _ = setup
+    ingest.apply([commit(artist.did, create("d1", "Doubled"))])
+    track = tracks_by_rkey(writer, artist.did)["d1"]
+    fan = "did:plc:twice" + artist.did[-6:]
+    ingest.apply([commit(fan, like("x1", track))])
+    assert ingest.apply([commit(fan, like("x2", track))]).counts["likes_duplicate"] == 1
+    ingest.apply([commit(fan, delete(LIKE, "x2"))])
+    assert tracks_by_rkey(writer, artist.did)["d1"].like_count == 1
+    # The counted one deleted now: nothing left to hand over to, the like goes.
+    assert ingest.apply([commit(fan, delete(LIKE, "x1"))]).counts["unlikes_applied"] == 1
+    assert tracks_by_rkey(writer, artist.did)["d1"].like_count == 0
+    assert writer.liked_track_ids(fan, [track.id]) == set()

@@ -89,6 +89,8 @@ class _Held:
     tracks: dict[str, Track]  # by record URI
     albums: dict[str, Album] | None  # by id; read when first needed
     at: float
+    # Orphan likes of the artist's tracks (pointers by track URI); read when a track is created.
+    orphans: dict[str, list[dict[str, Any]]] | None = None
 
 
 class _Fallback(Exception):
@@ -301,6 +303,7 @@ class Ingest:
             for track in tracks:
                 held.tracks[track.record_uri or ""] = track
             report.counts["tracks_created"] += len(tracks)
+            self._adopt_orphans(did, [t.record_uri or "" for t in tracks], report)
         emptied: set[str] = set()
         for uri, op in last.items():
             local = held.tracks.get(uri)
@@ -353,6 +356,29 @@ class Ingest:
             for name, value in counts.items():
                 if value:
                     report.counts[name] += int(value)
+        if not isinstance(counts, dict) or counts.get("tracks_created"):
+            self._adopt_orphans(entry.did, None, report)
+
+    def _adopt_orphans(self, did: str, created: list[str] | None, report: BatchReport) -> None:
+        """Likes that came before their track (the `created` tracks, or any now held) count now."""
+        held = self._held(did)
+        if held.orphans is None:
+            held.orphans = {}
+            for pointer in self.state.orphans(did):
+                held.orphans.setdefault(str(pointer["track_uri"]), []).append(pointer)
+        for uri in list(held.orphans) if created is None else created:
+            track = held.tracks.get(uri)
+            if track is None or uri not in held.orphans:
+                continue
+            for pointer in held.orphans.pop(uri):
+                outcome = self.state.adopt_orphan(pointer, track)
+                report.counts[f"orphans_{outcome}"] += 1
+                if outcome == "applied":
+                    self._changed_page(track)
+                elif outcome == "moved":
+                    held.orphans = None  # read again with the track, next time
+                    self.forget(did)
+                    return
 
     def _backfill_artist(self, did: str, report: BatchReport) -> Artist | None:
         """A repository we never indexed publishes our records: its artist, then the whole
@@ -481,6 +507,10 @@ class Ingest:
             if track is None:
                 if self.state.orphan_like(liker, op.rkey, uri, cid):
                     report.counts["likes_orphan"] += 1
+                    held = self._held_artists.get(artist_did)
+                    if held is not None and held.orphans is not None:
+                        pointer = {"liker": liker, "rkey": op.rkey, "track_uri": uri, "subject_cid": cid}
+                        held.orphans.setdefault(uri, []).append(pointer)
                 else:
                     report.counts["skipped_replayed"] += 1
                 return
@@ -510,10 +540,10 @@ class Ingest:
                     self.forget(_artist_of(str(record["track_uri"])))
                 continue
             report.counts[f"unlikes_{outcome}"] += 1
-            if outcome == "applied":
+            if outcome in ("applied", "handed_over"):
                 report.counts["applied"] += 1
-                if track is not None:
-                    self._changed_page(track)
+            if outcome == "applied" and track is not None:
+                self._changed_page(track)
             return
         report.counts["failed_like"] += 1
 

@@ -285,10 +285,27 @@ class FirehoseState:
         liked = self.client.get_item(
             TableName=self.table, Key=to_item(keys.like(liker, track.id)), ConsistentRead=True
         ).get("Item")
-        if liked is not None:
-            self._put_record_once(liker, rkey, {**record, "state": "duplicate"})
+        if liked is not None and self.add_duplicate(liker, rkey, {**record, "state": "duplicate"}, track.id):
             return "duplicate"
-        return "moved"
+        return "replayed" if self.like_record(liker, rkey) is not None else "moved"
+
+    def add_duplicate(self, liker: str, rkey: str, record: dict[str, Any], track_id: int) -> bool:
+        """A second like record of a (liker, track) already liked: kept, not counted, and named
+        on the (liker, track) like, so it takes over if the counted one is deleted."""
+        return self._transact_or_false(
+            [
+                self._put_new({**keys.like_record(liker, rkey), **record, "state": "duplicate"}),
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": to_item(keys.like(liker, track_id)),
+                        "UpdateExpression": "ADD duplicates :k",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":k": {"SS": [rkey]}},
+                    }
+                },
+            ]
+        )
 
     def add_likes(self, likes: list[tuple[str, str, Track, str]]) -> bool:
         """Count several new likes (liker, rkey, track, subject CID) in one transaction: each
@@ -339,7 +356,8 @@ class FirehoseState:
                     "Delete": {
                         "TableName": self.table,
                         "Key": to_item(keys.like(liker, track_id)),
-                        "ConditionExpression": "like_rkey = :k",
+                        # A like with duplicates hands over to one of them: one by one, not here.
+                        "ConditionExpression": "like_rkey = :k AND attribute_not_exists(duplicates)",
                         "ExpressionAttributeValues": {":k": to_value(rkey)},
                     }
                 }
@@ -387,10 +405,86 @@ class FirehoseState:
         return True
 
     def orphan_like(self, liker: str, rkey: str, subject_uri: str, subject_cid: str) -> bool:
-        """A like of a track we do not hold: kept (not counted) so its delete is recognised."""
-        return self._put_record_once(
-            liker, rkey, {"state": "orphan", "track_uri": subject_uri, "subject_cid": subject_cid}
+        """A like of a track we do not hold (yet): the record (not counted) and a pointer under
+        the track's artist, so the like counts once the track is indexed, and its delete is
+        recognised. False when the like record exists already (a replay, or a tombstone)."""
+        record = {"state": "orphan", "track_uri": subject_uri, "subject_cid": subject_cid}
+        pointer = {"liker": liker, "rkey": rkey, "track_uri": subject_uri, "subject_cid": subject_cid}
+        return self._transact_or_false(
+            [
+                self._put_new({**keys.like_record(liker, rkey), **record}),
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item({**keys.orphan_like(subject_uri, liker, rkey), **pointer}),
+                    }
+                },
+            ]
         )
+
+    def orphans(self, artist_did: str) -> list[dict[str, Any]]:
+        """The pointers of the artist's orphan likes (a Query of one small partition)."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": to_value(keys.orphans_partition(artist_did))},
+            "ConsistentRead": True,
+        }
+        while True:
+            self.calls += 1
+            out = self.client.query(**params)
+            found.extend(from_item(i) for i in out.get("Items", []))
+            if not out.get("LastEvaluatedKey"):
+                return found
+            params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def adopt_orphan(self, pointer: dict[str, Any], track: Track) -> str:
+        """Count an orphan like now that its track is held, in one transaction with the pointer's
+        removal: `applied`, `duplicate` (the liker likes the track through another record),
+        `gone` (deleted meanwhile: only the pointer goes), `moved` (the track is not where read)."""
+        liker, rkey = str(pointer["liker"]), str(pointer["rkey"])
+        drop = self._delete_action(keys.orphan_like(str(pointer["track_uri"]), liker, rkey))
+        became: dict[str, Any] = {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.like_record(liker, rkey)),
+                "UpdateExpression": "SET #s = :c, track_id = :t, liked_at = :now",
+                "ConditionExpression": "#s = :orphan",
+                "ExpressionAttributeNames": {"#s": "state"},
+                "ExpressionAttributeValues": {
+                    ":c": to_value("counted"),
+                    ":t": to_value(track.id),
+                    ":now": to_value(int(time.time())),
+                    ":orphan": to_value("orphan"),
+                },
+            }
+        }
+        liked = self._put_new({**keys.like(liker, track.id), "track_id": track.id, "like_rkey": rkey})
+        if self._transact_or_false([became, liked, self._like_count_action(track, 1), drop]):
+            return "applied"
+        record = self.like_record(liker, rkey)
+        if record is None or record.get("state") != "orphan":
+            self._transact_or_false([drop])
+            return "gone"
+        self.calls += 1
+        if self.client.get_item(TableName=self.table, Key=to_item(keys.like(liker, track.id))).get("Item"):
+            became["Update"]["ExpressionAttributeValues"][":c"] = to_value("duplicate")
+            named = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_item(keys.like(liker, track.id)),
+                    "UpdateExpression": "ADD duplicates :k",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":k": {"SS": [rkey]}},
+                }
+            }
+            if self._transact_or_false([became, named, drop]):
+                return "duplicate"
+        return "moved"
+
+    def _delete_action(self, key: dict[str, str]) -> dict[str, Any]:
+        return {"Delete": {"TableName": self.table, "Key": to_item(key)}}
 
     def remove_like(self, liker: str, rkey: str, track: Track | None) -> str:
         """Uncount a counted like in one transaction (record to tombstone, like gone, counter
@@ -414,7 +508,17 @@ class FirehoseState:
                 }
             }
         ]
+        if state == "orphan" and record.get("track_uri"):
+            actions.append(self._delete_action(keys.orphan_like(str(record["track_uri"]), liker, rkey)))
+        if state == "duplicate" and record.get("track_id") is not None:
+            named = self._leave_duplicates(liker, int(record["track_id"]), rkey)
+            if self._transact_or_false([*actions, named]):
+                return "applied"
+            # The counted like went meanwhile (or never named it): the tombstone alone.
         if state == "counted":
+            handed = self._hand_over(liker, rkey, int(record["track_id"]), actions[0])
+            if handed:
+                return handed
             track_id = int(record["track_id"])
             actions.append(
                 {
@@ -446,6 +550,57 @@ class FirehoseState:
                 raise
             return "moved"
         return "applied"
+
+    def _leave_duplicates(self, liker: str, track_id: int, rkey: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.like(liker, track_id)),
+                "UpdateExpression": "DELETE duplicates :k",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":k": {"SS": [rkey]}},
+            }
+        }
+
+    def _hand_over(self, liker: str, rkey: str, track_id: int, tombstone: dict[str, Any]) -> str | None:
+        """The counted like of a (liker, track) that has duplicates is deleted: one duplicate
+        becomes the counted like, in one transaction; the count and `is_liked` do not change.
+        None when there is no duplicate to hand over to."""
+        self.calls += 1
+        liked = self.client.get_item(
+            TableName=self.table, Key=to_item(keys.like(liker, track_id)), ConsistentRead=True
+        ).get("Item")
+        duplicates = sorted(from_item(liked).get("duplicates") or []) if liked else []
+        if not duplicates:
+            return None
+        heir = str(duplicates[0])
+        actions = [
+            tombstone,
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_item(keys.like(liker, track_id)),
+                    "UpdateExpression": "SET like_rkey = :heir DELETE duplicates :d",
+                    "ConditionExpression": "like_rkey = :k",
+                    "ExpressionAttributeValues": {
+                        ":heir": to_value(heir),
+                        ":d": {"SS": [heir]},
+                        ":k": to_value(rkey),
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_item(keys.like_record(liker, heir)),
+                    "UpdateExpression": "SET #s = :c",
+                    "ConditionExpression": "#s = :dup",
+                    "ExpressionAttributeNames": {"#s": "state"},
+                    "ExpressionAttributeValues": {":c": to_value("counted"), ":dup": to_value("duplicate")},
+                }
+            },
+        ]
+        return "handed_over" if self._transact_or_false(actions) else "moved"
 
     # ---- accounts that left ------------------------------------------------------------------
 

@@ -235,3 +235,15 @@ def like_record(liker_did: str, rkey: str) -> dict[str, str]:
 
 def like_rkey_of(sort_key: str) -> str:
     return sort_key.removeprefix(_LIKE_RECORD)
+
+
+def orphans_partition(artist_did: str) -> str:
+    """Likes of an artist's tracks we did not hold when they came: counted once the track is."""
+    return f"ORPHANS#{artist_did}"
+
+
+def orphan_like(track_uri: str, liker_did: str, rkey: str) -> dict[str, str]:
+    return {
+        "pk": orphans_partition(track_uri.removeprefix("at://").split("/", 1)[0]),
+        "sk": f"{track_uri} {liker_did} {rkey}",
+    }
