@@ -174,11 +174,12 @@ def test_an_album_track_is_updated_in_place_and_its_delete_drops_the_counters(
     assert recorder.runs == []
 
 
-def test_a_write_that_raced_goes_to_the_indexer(
+def test_a_write_that_raced_is_read_again_then_left_to_the_indexer(
     repo: CatalogueRepository, setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists]
 ) -> None:
     """The held copy is stale (a request moved the track into an album after it was read): the
-    conditional update is refused, nothing is half-written, and the repository is indexed."""
+    conditional update is refused, the catalogue read again, and the update lands where the
+    track is now. A write refused again after that goes to the indexer."""
     ingest, writer, artist, recorder, _ = setup
     ingest.apply([commit(artist.did, create("m1", "Mover"))])
     track = tracks_by_rkey(writer, artist.did)["m1"]
@@ -186,13 +187,22 @@ def test_a_write_that_raced_goes_to_the_indexer(
     assert writer.claim_tracks(artist.did, album.id, [str(track.record_uri)], "token", 60) == []
     writer.move_tracks_into(album, [(track, replace(track, album_id=album.id))])
     ingest.apply([commit(artist.did, update("m1", "Changed", "bafym1b"))])
-    assert recorder.runs == [artist.did]
-    assert tracks_by_rkey(writer, artist.did)["m1"].title == "Mover"  # the indexer's to write
-    # The stale copy is gone: the next batch reads the catalogue again and applies directly.
-    ingest.apply([commit(artist.did, update("m1", "Changed", "bafym1b"))])
     moved = tracks_by_rkey(writer, artist.did)["m1"]
-    assert (moved.title, moved.album_id) == ("Changed", album.id)
-    assert recorder.runs == [artist.did]
+    assert (moved.title, moved.record_cid, moved.album_id) == ("Changed", "bafym1b", album.id)
+    assert len(writer.artist_tracks(artist.did)) == 1  # moved, not copied
+    assert recorder.runs == []
+
+    class Refusing(CatalogueWriter):
+        """Another writer changes the item every time this one reads it (a fault we can only
+        stage): its conditional update is always refused."""
+
+        def update_track_record(self, before: Track, after: Track) -> bool:
+            return False
+
+    refusing = Refusing(repo.table, repo.client)
+    stubborn = Ingest(FirehoseState(refusing), refusing, indexer=recorder)
+    report = stubborn.apply([commit(artist.did, update("m1", "Again", "bafym1c"))])
+    assert recorder.runs == [artist.did] and report.counts["fallback_indexings"] == 1
 
 
 def test_a_new_track_a_list_names_is_left_to_the_indexer(
@@ -301,3 +311,25 @@ def test_a_duplicate_like_deleted_first_leaves_the_counted_one(
     assert ingest.apply([commit(fan, delete(LIKE, "x1"))]).counts["unlikes_applied"] == 1
     assert tracks_by_rkey(writer, artist.did)["d1"].like_count == 0
     assert writer.liked_track_ids(fan, [track.id]) == set()
+
+
+def test_a_list_change_goes_to_the_indexer_unless_it_is_our_own_write_coming_back(
+    repo: CatalogueRepository, setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists]
+) -> None:
+    ingest, writer, artist, recorder, _ = setup
+    album, tracks = make_album(repo, artist, "Ours", tracks=2)
+    assert album.list_uri
+    writer.set_album_fields(album, list_cid="bafylist1")
+    list_rkey = album.list_uri.rsplit("/", 1)[1]
+    value = {"$type": "fm.plyr.list", "listType": "album", "name": "Ours", "items": []}
+    track_rkey = str(tracks[0].record_uri).rsplit("/", 1)[1]
+    ours = commit(
+        artist.did,
+        RecordOp("update", "fm.plyr.list", list_rkey, "bafylist1", value),
+        RecordOp("update", TRACK, track_rkey, tracks[0].record_cid, track_value(tracks[0].title)),
+    )
+    assert ingest.apply([ours]).counts["applied_own"] == 2
+    assert recorder.runs == []
+    theirs = commit(artist.did, RecordOp("update", "fm.plyr.list", list_rkey, "bafylist2", value))
+    ingest.apply([theirs])
+    assert recorder.runs == [artist.did]

@@ -97,6 +97,10 @@ class _Fallback(Exception):
     """The record-by-record path cannot apply this repository's batch: index it instead."""
 
 
+class _Stale(Exception):
+    """A conditional write found an item other than the one held: read again and retry."""
+
+
 def _artist_of(uri: str) -> str:
     return uri.removeprefix("at://").split("/", 1)[0]
 
@@ -260,16 +264,48 @@ class Ingest:
             return
         if not held.artist.pds_url:
             return
-        if not entry.resync and not any(op.collection == LIST for op in entry.ops):
-            try:
-                self._apply_tracks(entry, held, report)
+        if not entry.resync and any(op.collection == LIST for op in entry.ops):
+            # Lists are the indexer's; our own API's writes coming back need nothing.
+            if self._all_held(entry) or (self._forgotten(entry.did) and self._all_held(entry)):
+                report.counts["applied_own"] += len(entry.ops)
                 return
-            except _Fallback as why:
-                report.counts["fallback_indexings"] += 1
-                logger.info("firehose batch indexed instead", extra={"did": entry.did, "reason": str(why)})
-        self._index(entry, held.artist, report)
+        elif not entry.resync:
+            for attempt in (1, 2):
+                try:
+                    self._apply_tracks(entry, report)
+                    return
+                except _Stale:
+                    self.forget(entry.did)  # read the catalogue again, then once more
+                    if attempt == 2:
+                        report.counts["fallback_indexings"] += 1
+                except _Fallback as why:
+                    report.counts["fallback_indexings"] += 1
+                    logger.info("firehose batch indexed instead", extra={"did": entry.did, "reason": str(why)})
+                    break
+        self._index(entry, self._held(entry.did).artist or held.artist, report)
 
-    def _apply_tracks(self, entry: _RepoWork, held: _Held, report: BatchReport) -> None:
+    def _forgotten(self, did: str) -> bool:
+        self.forget(did)
+        return True
+
+    def _all_held(self, entry: _RepoWork) -> bool:
+        """Whether the catalogue already holds every op of the batch: the same CID for a
+        create or update, nothing for a delete (our own API's writes coming back)."""
+        held = self._held(entry.did, albums=True)
+        assert held.albums is not None
+        lists = {a.list_uri: a.list_cid for a in held.albums.values() if a.list_uri}
+        for op in entry.ops:
+            uri = op.uri(entry.did)
+            if op.collection == LIST:
+                present, cid = uri in lists, lists.get(uri)
+            else:
+                track = held.tracks.get(uri)
+                present, cid = track is not None, track.record_cid if track else None
+            if (op.action == "delete" and present) or (op.action != "delete" and cid != op.cid):
+                return False
+        return True
+
+    def _apply_tracks(self, entry: _RepoWork, report: BatchReport) -> None:
         """The batch's track ops from the record values the commits carry (the last op of each
         record wins: a create then a delete in one batch is a delete)."""
         did = entry.did
@@ -311,8 +347,7 @@ class Ingest:
                 continue
             if op.action == "delete":
                 if not self.catalogue.drop_track(local):
-                    self.forget(did)
-                    raise _Fallback("a deleted track's item moved or went meanwhile")
+                    raise _Stale()
                 del held.tracks[uri]
                 self._changed_page(local)
                 if local.album_id and not any(t.album_id == local.album_id for t in held.tracks.values()):
@@ -324,8 +359,7 @@ class Ingest:
                 own += 1  # our own write coming back, or a replay: nothing to do
                 continue
             if not self.catalogue.update_track_record(local, after):
-                self.forget(did)
-                raise _Fallback("an updated track's item moved or changed meanwhile")
+                raise _Stale()
             held.tracks[uri] = after
             self._changed_page(after)
             report.counts["tracks_updated"] += 1
