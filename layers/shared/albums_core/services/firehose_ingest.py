@@ -340,18 +340,19 @@ class Ingest:
                 held.tracks[track.record_uri or ""] = track
             report.counts["tracks_created"] += len(tracks)
             self._adopt_orphans(did, [t.record_uri or "" for t in tracks], report)
-        emptied: set[str] = set()
+        new_uris = {uri for uri, _ in created}
+        shrunk: set[str] = set()
         for uri, op in last.items():
             local = held.tracks.get(uri)
-            if local is None or (op.action != "delete" and any(uri == u for u, _ in created)):
+            if local is None or (op.action != "delete" and uri in new_uris):
                 continue
             if op.action == "delete":
                 if not self.catalogue.drop_track(local):
                     raise _Stale()
                 del held.tracks[uri]
                 self._changed_page(local)
-                if local.album_id and not any(t.album_id == local.album_id for t in held.tracks.values()):
-                    emptied.add(local.album_id)
+                if local.album_id:
+                    shrunk.add(local.album_id)
                 report.counts["tracks_removed"] += 1
                 continue
             after = Track.from_data({**asdict(local), **track_fields(uri, op.cid or "", op.value or {})})
@@ -363,8 +364,9 @@ class Ingest:
             held.tracks[uri] = after
             self._changed_page(after)
             report.counts["tracks_updated"] += 1
-        for album_id in emptied:
-            self.catalogue.unlist_if_empty(album_id)  # ADDs down to 0 leave it in the listing index
+        # ADDs down to 0 leave an album in the listing index: out it goes once it has no track.
+        for album_id in shrunk - {t.album_id for t in held.tracks.values()}:
+            self.catalogue.unlist_if_empty(album_id)
         # Every op is applied (an earlier op of a record by its last one, a delete of a record
         # never held by nothing), but those that were there already (our own writes).
         report.counts["applied"] += len(entry.ops) - own
