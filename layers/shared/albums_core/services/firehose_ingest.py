@@ -538,8 +538,11 @@ class Ingest:
         subject = strong_ref_track((op.value or {}).get("subject"))
         assert subject is not None  # checked when decoded
         artist_did, uri, cid = subject
-        for _ in range(_LIKE_ATTEMPTS):
+        for attempt in range(_LIKE_ATTEMPTS):
             track = self._track(uri)
+            if track is None and attempt == 0:
+                self.forget(artist_did)  # indexed since it was read (a login, a sync)?
+                continue
             if track is None:
                 if self.state.orphan_like(liker, op.rkey, uri, cid):
                     report.counts["likes_orphan"] += 1
