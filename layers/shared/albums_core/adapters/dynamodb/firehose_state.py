@@ -239,53 +239,16 @@ class FirehoseState:
         (this like record was seen before, or deleted: a tombstone), `duplicate` (the liker
         already likes the track through another record), `moved` (the track item is not where
         it was read: look it up again)."""
-        record = {
-            "state": "counted",
-            "track_id": track.id,
-            "track_uri": track.record_uri,
-            "subject_cid": subject_cid,
-            "liked_at": int(time.time()),
-        }
-        self.calls += 1
-        try:
-            self.repo._transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item({**keys.like_record(liker, rkey), **record}),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item({**keys.like(liker, track.id), "track_id": track.id, "like_rkey": rkey}),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": to_item(self._track_key(track)),
-                            "UpdateExpression": "ADD like_count :one",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}},
-                        }
-                    },
-                ]
-            )
+        if self.add_likes([(liker, rkey, track, subject_cid)]):
             return "applied"
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
         if self.like_record(liker, rkey) is not None:
             return "replayed"
         self.calls += 1
         liked = self.client.get_item(
             TableName=self.table, Key=to_item(keys.like(liker, track.id)), ConsistentRead=True
         ).get("Item")
-        if liked is not None and self.add_duplicate(liker, rkey, {**record, "state": "duplicate"}, track.id):
+        record = {"track_id": track.id, "track_uri": track.record_uri, "subject_cid": subject_cid}
+        if liked is not None and self.add_duplicate(liker, rkey, {**record, "liked_at": int(time.time())}, track.id):
             return "duplicate"
         return "replayed" if self.like_record(liker, rkey) is not None else "moved"
 
@@ -295,15 +258,7 @@ class FirehoseState:
         return self._transact_or_false(
             [
                 self._put_new({**keys.like_record(liker, rkey), **record, "state": "duplicate"}),
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": to_item(keys.like(liker, track_id)),
-                        "UpdateExpression": "ADD duplicates :k",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":k": {"SS": [rkey]}},
-                    }
-                },
+                self._duplicates_action(liker, track_id, rkey, "ADD"),
             ]
         )
 
@@ -339,29 +294,9 @@ class FirehoseState:
         actions: list[dict[str, Any]] = []
         per_track: dict[int, tuple[Track, int]] = {}
         for liker, rkey, track_id, track in likes:
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": to_item(keys.like_record(liker, rkey)),
-                        "UpdateExpression": "SET #s = :d",
-                        "ConditionExpression": "#s = :was",
-                        "ExpressionAttributeNames": {"#s": "state"},
-                        "ExpressionAttributeValues": {":d": to_value("deleted"), ":was": to_value("counted")},
-                    }
-                }
-            )
-            actions.append(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": to_item(keys.like(liker, track_id)),
-                        # A like with duplicates hands over to one of them: one by one, not here.
-                        "ConditionExpression": "like_rkey = :k AND attribute_not_exists(duplicates)",
-                        "ExpressionAttributeValues": {":k": to_value(rkey)},
-                    }
-                }
-            )
+            actions.append(self._tombstone_action(liker, rkey, "counted"))
+            # A like with duplicates hands over to one of them: one by one, not here.
+            actions.append(self._unlike_action(liker, track_id, rkey, "attribute_not_exists(duplicates)"))
             held, n = per_track.get(track.id, (track, 0))
             per_track[track.id] = (held, n - 1)
         for track, n in per_track.values():
@@ -470,21 +405,20 @@ class FirehoseState:
         self.calls += 1
         if self.client.get_item(TableName=self.table, Key=to_item(keys.like(liker, track.id))).get("Item"):
             became["Update"]["ExpressionAttributeValues"][":c"] = to_value("duplicate")
-            named = {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": to_item(keys.like(liker, track.id)),
-                    "UpdateExpression": "ADD duplicates :k",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":k": {"SS": [rkey]}},
-                }
-            }
+            named = self._duplicates_action(liker, track.id, rkey, "ADD")
             if self._transact_or_false([became, named, drop]):
                 return "duplicate"
         return "moved"
 
-    def _delete_action(self, key: dict[str, str]) -> dict[str, Any]:
-        return {"Delete": {"TableName": self.table, "Key": to_item(key)}}
+    def _delete_action(
+        self, key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        action: dict[str, Any] = {"TableName": self.table, "Key": to_item(key)}
+        if condition:
+            action["ConditionExpression"] = condition
+        if values:
+            action["ExpressionAttributeValues"] = values
+        return {"Delete": action}
 
     def remove_like(self, liker: str, rkey: str, track: Track | None) -> str:
         """Uncount a counted like in one transaction (record to tombstone, like gone, counter
@@ -496,22 +430,11 @@ class FirehoseState:
         state = record.get("state")
         if state == "deleted":
             return "replayed"
-        actions: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": to_item(keys.like_record(liker, rkey)),
-                    "UpdateExpression": "SET #s = :d",
-                    "ConditionExpression": "#s = :was",
-                    "ExpressionAttributeNames": {"#s": "state"},
-                    "ExpressionAttributeValues": {":d": to_value("deleted"), ":was": to_value(state)},
-                }
-            }
-        ]
+        actions: list[dict[str, Any]] = [self._tombstone_action(liker, rkey, str(state))]
         if state == "orphan" and record.get("track_uri"):
             actions.append(self._delete_action(keys.orphan_like(str(record["track_uri"]), liker, rkey)))
         if state == "duplicate" and record.get("track_id") is not None:
-            named = self._leave_duplicates(liker, int(record["track_id"]), rkey)
+            named = self._duplicates_action(liker, int(record["track_id"]), rkey, "DELETE")
             if self._transact_or_false([*actions, named]):
                 return "applied"
             # The counted like went meanwhile (or never named it): the tombstone alone.
@@ -519,29 +442,9 @@ class FirehoseState:
             handed = self._hand_over(liker, rkey, int(record["track_id"]), actions[0])
             if handed:
                 return handed
-            track_id = int(record["track_id"])
-            actions.append(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": to_item(keys.like(liker, track_id)),
-                        "ConditionExpression": "like_rkey = :k",
-                        "ExpressionAttributeValues": {":k": to_value(rkey)},
-                    }
-                }
-            )
+            actions.append(self._unlike_action(liker, int(record["track_id"]), rkey))
             if track is not None:
-                actions.append(
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": to_item(self._track_key(track)),
-                            "UpdateExpression": "ADD like_count :minus",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": {":minus": {"N": "-1"}},
-                        }
-                    }
-                )
+                actions.append(self._like_count_action(track, -1))
         self.calls += 1
         try:
             self.repo._transact(actions)
@@ -551,12 +454,30 @@ class FirehoseState:
             return "moved"
         return "applied"
 
-    def _leave_duplicates(self, liker: str, track_id: int, rkey: str) -> dict[str, Any]:
+    def _tombstone_action(self, liker: str, rkey: str, was: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": to_item(keys.like_record(liker, rkey)),
+                "UpdateExpression": "SET #s = :d",
+                "ConditionExpression": "#s = :was",
+                "ExpressionAttributeNames": {"#s": "state"},
+                "ExpressionAttributeValues": {":d": to_value("deleted"), ":was": to_value(was)},
+            }
+        }
+
+    def _unlike_action(self, liker: str, track_id: int, rkey: str, also: str | None = None) -> dict[str, Any]:
+        """The (liker, track) like goes, only while this like record is the one it counts."""
+        condition = "like_rkey = :k" + (f" AND {also}" if also else "")
+        return self._delete_action(keys.like(liker, track_id), condition, {":k": to_value(rkey)})
+
+    def _duplicates_action(self, liker: str, track_id: int, rkey: str, verb: str) -> dict[str, Any]:
+        """ADD or DELETE a like record's rkey in the duplicates named on the (liker, track) like."""
         return {
             "Update": {
                 "TableName": self.table,
                 "Key": to_item(keys.like(liker, track_id)),
-                "UpdateExpression": "DELETE duplicates :k",
+                "UpdateExpression": f"{verb} duplicates :k",
                 "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeValues": {":k": {"SS": [rkey]}},
             }
