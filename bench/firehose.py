@@ -163,6 +163,14 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     )
     print()
     print(f"  DynamoDB calls: {calls} ({recorder.per_operation()})")
+    spent: dict[str, float] = {}
+    for call in recorder.calls:
+        spent[call.operation] = spent.get(call.operation, 0.0) + call.seconds
+    print(
+        f"  time in DynamoDB calls: {recorder.seconds:.1f} s of {report.busy_seconds:.1f} s busy ("
+        + " ".join(f"{op}:{sec:.1f}s" for op, sec in sorted(spent.items()))
+        + ")"
+    )
     print(f"  per applied op: {calls / max(1, applied):.2f}; indexings: {counts['indexings']}; ")
     print(f"  counts: {dict(sorted((k, v) for k, v in counts.items() if v))}")
     summary.append(("firehose lag p95 under 2 s during the burst", p95 < 2.0))

@@ -11,6 +11,9 @@ moto 5.2.5 makes a local stack die doing what the contract allows:
   the shard drops records older than that, and beyond `ALBUMS_LOCAL_STREAM_KEEP` records (10 000
   by default) it drops the oldest ones a GetRecords call has already returned; records no
   reader has seen stay until the 24 hours are up. Sequence numbers stay what they were.
+- a `Query` of the table (not of an index) walks every item of the table; DynamoDB reads the
+  one partition. Here it walks that partition's items only (same results, same order, same
+  paging): a query's cost no longer grows with everything else the table holds.
 
 Writes to DynamoDB (and stream reads) take one lock, so a concurrent request never sees or
 slips between the half of a transaction that a rollback would undo, and stream records of a
@@ -364,6 +367,23 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
 
 
 _original_add = StreamShard.add
+_original_query = Table.query
+
+
+def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+    """moto's own query, shown only the items of the partition it asks for (base table only: an
+    index's partitions are not stored apart)."""
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    if index_name or hash_key is None or not self.range_key_attr:
+        return _original_query(self, hash_key, *args, **kwargs)
+    with _WRITES:  # the view is this call's alone, and no write changes the partition meanwhile
+        partition = self.items.get(hash_key)
+        view = list(partition.values()) if partition else []
+        self.all_items = lambda: view  # type: ignore[method-assign]
+        try:
+            return _original_query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
 
 
 def install() -> None:
@@ -374,6 +394,7 @@ def install() -> None:
     for name in ("put_item", "update_item", "delete_item"):
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     StreamShard.add = _shard_add  # type: ignore[method-assign]
+    Table.query = _partition_query  # type: ignore[method-assign]
     StreamShard.get = _shard_get  # type: ignore[method-assign]
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
     DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]

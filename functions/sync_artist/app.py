@@ -5,8 +5,7 @@ from typing import Any
 from albums_core.http.response_models import SESSION, SyncResponse, responses
 from albums_core.http.web import lambda_entry, make_app
 from albums_core.services import auth
-from albums_core.services.album_admin import pds_errors
-from albums_core.services.indexer import sync_artist
+from albums_core.services.indexer import sync_for_caller
 
 app = make_app()
 
@@ -21,9 +20,7 @@ app = make_app()
 )
 def sync() -> dict[str, Any]:
     caller: auth.Caller = app.context["caller"]
-    with pds_errors():
-        counts = sync_artist(caller.artist)
-    return {"synced": True, **counts}
+    return {"synced": True, **sync_for_caller(caller.artist)}
 
 
 lambda_handler = lambda_entry(app, guard=auth.artist_guard)

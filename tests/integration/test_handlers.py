@@ -15,7 +15,7 @@ from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.adapters.dynamodb.session_lookup import session_key
 from local_runtime.lambda_host import InProcessHost, LambdaHost
 from local_runtime.processes import MotoServer
-from local_runtime.record_server import RecordServer
+from local_runtime.record_server import Fault, RecordServer
 from local_runtime.template import ROOT, Stack, local_stack
 from tests.integration.factory import like, make_album, make_artist, publish_list
 
@@ -161,6 +161,25 @@ def test_an_expired_session_is_anonymous(host: LambdaHost, repo: CatalogueReposi
     event["cookies"] = [f"session_id={session_id}"]
     status, page = invoke(host, "get_album", event)
     assert status == 200 and not any(t["is_liked"] for t in page["tracks"])
+
+
+def test_a_sync_whose_pds_fails_is_502_and_a_non_artist_gets_403(host: LambdaHost, pds: RecordServer) -> None:
+    from albums_core.adapters.atproto.xrpc import Tokens
+    from albums_core.adapters.dynamodb.session_store import create_session
+
+    repo = CatalogueRepository()
+    aurora = repo.get_artist_by_handle("aurora.test")
+    assert aurora is not None and aurora.pds_url
+    artist = create_session(aurora.did, aurora.handle, aurora.pds_url, Tokens("access", "refresh"))
+    event = json.loads((EVENTS / "sync_artist_200.json").read_text())
+    event["cookies"] = [f"session_id={artist.session_id}"]
+    pds.store.fault = Fault(status=500)
+    status, body = invoke(host, "sync_artist", event)
+    assert status == 502 and "PDS" in body["detail"] and "Traceback" not in json.dumps(body)
+    listener = create_session("did:plc:listener", "listener.test", pds.url, Tokens("access", "refresh"))
+    event["cookies"] = [f"session_id={listener.session_id}"]
+    status, body = invoke(host, "sync_artist", event)
+    assert status == 403, body
 
 
 def aws_env_table(name: str) -> str:

@@ -206,3 +206,55 @@ def test_memory_per_large_transaction_is_bounded(server: MotoServer, clients: tu
     growth = server.rss_bytes() - before
     assert growth < 20 * MB, f"moto grew {growth / MB:.0f} MB over five 100-action transactions"
     assert get(dynamodb, table, "bulk#599") == item("bulk#599", body=filler, round_no="5")
+
+
+def test_a_query_walking_its_partition_only_keeps_results_order_filters_and_paging(
+    clients: tuple[Any, Any, str],
+) -> None:
+    """The server's Query walks one partition (as DynamoDB does): results, order, filters and
+    paging are what the query asks, whatever the other partitions hold."""
+    dynamodb, _, table = clients
+    for p in range(30):
+        for s in range(12):
+            colour = "red" if s % 3 else "blue"
+            dynamodb.put_item(TableName=table, Item=item(f"QP#{p:02d}", f"S#{s:03d}", colour=colour))
+    dynamodb.put_item(TableName=table, Item=item("QP#07x", "S#000"))  # a partition key that only begins alike
+
+    def query(**params: Any) -> tuple[list[str], list[str]]:
+        pages, seen = [], []
+        start: dict[str, Any] | None = None
+        while True:
+            out = dynamodb.query(TableName=table, **params, **({"ExclusiveStartKey": start} if start else {}))
+            seen.extend(i["sk"]["S"] for i in out["Items"])
+            pages.append(str(len(out["Items"])))
+            start = out.get("LastEvaluatedKey")
+            if not start:
+                return seen, pages
+
+    everything, pages = query(
+        KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "QP#07"}}, Limit=5
+    )
+    assert everything == [f"S#{s:03d}" for s in range(12)]
+    assert pages == ["5", "5", "2"]
+    backwards, _ = query(
+        KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+        ExpressionAttributeValues={":p": {"S": "QP#07"}, ":a": {"S": "S#003"}, ":b": {"S": "S#008"}},
+        ScanIndexForward=False,
+    )
+    assert backwards == [f"S#{s:03d}" for s in (8, 7, 6, 5, 4, 3)]
+    blue, _ = query(
+        KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+        FilterExpression="colour = :c",
+        ExpressionAttributeValues={":p": {"S": "QP#07"}, ":s": {"S": "S#00"}, ":c": {"S": "blue"}},
+        Limit=4,
+    )
+    assert blue == ["S#000", "S#003", "S#006", "S#009"]  # S#010 and S#011 are outside begins_with
+    none, _ = query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "QP#99"}})
+    assert none == []
+    counted = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "QP#07"}},
+        Select="COUNT",
+    )
+    assert counted["Count"] == 12

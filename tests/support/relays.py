@@ -212,9 +212,10 @@ class DroppingProxy(_Served):
         if self.clean:
             ws.close()
         else:
+            # No close frame: the TCP connection ends under it (the socket itself is closed by
+            # the server's own thread, never from here while it may still be using it).
             with contextlib.suppress(OSError):
                 ws.socket.shutdown(socket.SHUT_RDWR)
-            ws.socket.close()
 
     def stop(self) -> None:
         self._stopping.set()

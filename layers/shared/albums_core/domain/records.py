@@ -77,6 +77,10 @@ def is_track_record(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("title"), str) and bool(value.get("title"))
 
 
+# The Track fields a track record determines (the keys of track_fields).
+TRACK_RECORD_FIELDS = tuple(track_fields("at://did:plc:x/fm.plyr.track/x", "", {}).keys())
+
+
 def new_track(track_id: int, did: str, album_id: str | None, record_uri: str, cid: str, value: dict[str, Any]) -> Track:
     return Track.from_data(
         {"id": track_id, "artist_did": did, "album_id": album_id, **track_fields(record_uri, cid, value)}

@@ -21,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.adapters.atproto import syntax
-from albums_core.adapters.atproto.record_editor import RecordEditor, pds_failures
+from albums_core.adapters.atproto.record_editor import RecordEditor
 from albums_core.adapters.atproto.record_writes import DELETE, Edit, keep
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
@@ -54,10 +54,8 @@ UNSET: Any = object()
 _LEASE_SECONDS = 60
 TRACK_TAKEN = TrackTaken.detail
 SLUG_TAKEN = "another of your albums already uses that name"
-# The sync_artist handler wraps the indexer in the same PDS-error mapping.
-pds_errors = pds_failures
 
-__all__ = ["MAX_TRACKS", "TRACK_TAKEN", "UNSET", "AlbumAdmin", "AlbumCaller", "pds_errors"]
+__all__ = ["MAX_TRACKS", "TRACK_TAKEN", "UNSET", "AlbumAdmin", "AlbumCaller"]
 
 
 @dataclass(frozen=True)

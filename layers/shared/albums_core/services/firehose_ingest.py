@@ -1,23 +1,29 @@
 """Applying the firehose's events to the catalogue, idempotently (an application service).
 
-Tracks and album lists are applied by reading the repository again with the existing indexer,
-which writes only differences and already handles renames as renames, slug conflicts, deleted
-lists (their tracks become singles), membership and exact counters, and albums a request or a
-cleanup is changing right now. An event is the trigger, the repository the truth: a replayed,
-duplicated or reordered event can only lead to the state the PDS holds, never resurrect a
-deleted record (it is not in the repository any more) nor roll an edit back. A commit whose rev
-is not after the rev applied for its repository is skipped without any work; a batch's commits
-of one repository cost one indexing. Our own API writes come back as commits whose records
-already match: the catalogue's own CIDs are checked first (one Query), and nothing is written.
+Track records are applied from the values the commits carry: a create writes a new track, an
+update rewrites the record's fields in place (only while the item still holds the version we
+read: counters and album stay ours), a delete removes the item with its album's counters. A
+batch of one repository costs a few calls whatever its size: the artist's tracks and albums are
+read once and kept for a minute (refreshed after any indexing of the artist), new ids reserved
+at once, new items written 25 a call. What that path cannot decide alone goes to the existing
+indexer, which reads the repository again and writes only differences: list records (a rename
+as a rename, slug conflicts, membership and order, a deleted list's tracks become singles), a
+new track some list names, a repository we never indexed (a backfill), a commit whose blocks
+miss a record, and any write that finds the item moved or changed meanwhile. A commit whose rev
+is not after the rev applied for its repository is skipped without any work. Our own API writes
+come back as commits whose records already match: nothing is written.
 
-Likes are per record: counted once per (liker, track) in one conditional transaction with the
-like record; a deleted like leaves a tombstone, so a replayed create never counts again."""
+Likes are per record: counted once per (liker, track) with the like record, in transactions of
+up to 33 likes (each track's counter raised once by its number of likes); a transaction a
+condition refuses (a replay, a duplicate, a moved track) is applied again like by like. A
+deleted like leaves a tombstone, so a replayed create never counts again."""
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,15 +44,21 @@ from albums_core.domain.firehose_events import (
     RepoResync,
     Skipped,
     newer,
+    record_problem,
     seconds_since,
     strong_ref_track,
 )
-from albums_core.domain.models import Artist, Track
+from albums_core.domain.models import Album, Artist, Track
+from albums_core.domain.records import new_track, strong_ref_uris, track_fields
 from albums_core.observability import logger
 from albums_core.services.indexer import sync_artist
 
 _LIKE_ATTEMPTS = 3
-_TRACKS_KEPT = 2000
+# Likes per transaction: two puts each and at most one counter: 99 actions of DynamoDB's 100.
+_LIKES_PER_TRANSACTION = 33
+# What is kept of an artist's catalogue between batches, and for how many artists.
+_HELD_SECONDS = 60.0
+_HELD_ARTISTS = 64
 
 
 @dataclass
@@ -60,11 +72,37 @@ class _RepoWork:
     did: str
     rev: str | None = None
     time: str = ""
-    index: bool = False  # tracks or lists changed: read the repository again
+    index: bool = False  # tracks or lists changed
     resync: bool = False  # its state is not on the stream: read it whatever the CIDs say
     failed: bool = False  # reading the repository failed: its rev is not recorded
     ops: list[RecordOp] = field(default_factory=list)
-    likes: list[tuple[RecordOp, str]] = field(default_factory=list)  # (op, commit time)
+    likes: list[RecordOp] = field(default_factory=list)
+
+
+@dataclass
+class _Held:
+    """What the catalogue holds of one artist, as this container last read (and since wrote) it.
+    Writes made from it are conditional on the items being as read, so a stale entry costs a
+    refused write and a fresh read, never a wrong one."""
+
+    artist: Artist | None
+    tracks: dict[str, Track]  # by record URI
+    albums: dict[str, Album] | None  # by id; read when first needed
+    at: float
+    # Orphan likes of the artist's tracks (pointers by track URI); read when a track is created.
+    orphans: dict[str, list[dict[str, Any]]] | None = None
+
+
+class _Fallback(Exception):
+    """The record-by-record path cannot apply this repository's batch: index it instead."""
+
+
+class _Stale(Exception):
+    """A conditional write found an item other than the one held: read again and retry."""
+
+
+def _artist_of(uri: str) -> str:
+    return uri.removeprefix("at://").split("/", 1)[0]
 
 
 class Ingest:
@@ -74,21 +112,46 @@ class Ingest:
         catalogue: CatalogueWriter | None = None,
         indexer: Callable[[Artist, CatalogueWriter], Any] | None = None,
         resolve: Callable[[str], identity.Identity] | None = None,
+        list_records: Callable[[str, str, str], Any] | None = None,
     ) -> None:
         self.catalogue = catalogue or CatalogueWriter()
         self.state = state or FirehoseState(self.catalogue)
         self.indexer = indexer or (lambda artist, repo: sync_artist(artist, repo))
         self.resolve = resolve or identity.resolve
+        self.list_records = list_records or xrpc.list_records
         self._revs: dict[str, str | None] = {}  # per repository, for this container's life
-        # Tracks liked lately, by record URI: a like's transaction fails when the track is no
-        # longer where it was read, and the entry is dropped then.
-        self._tracks: dict[str, Track] = {}
-        self._pages: set[str] = set()
+        self._held_artists: OrderedDict[str, _Held] = OrderedDict()
+        self._pages: set[str] = set()  # album ids whose page changed, handle unknown
+        self._page_keys: set[tuple[str, str]] = set()  # (handle, slug) of pages that changed
 
-    def _remember(self, uri: str, track: Track) -> None:
-        if len(self._tracks) >= _TRACKS_KEPT:
-            self._tracks.pop(next(iter(self._tracks)))
-        self._tracks[uri] = track
+    # ---- what is held of an artist -------------------------------------------------------------
+
+    def _held(self, did: str, albums: bool = False) -> _Held:
+        held = self._held_artists.get(did)
+        if held is None or time.monotonic() - held.at > _HELD_SECONDS:
+            artist = self.catalogue.get_artist(did)
+            tracks = {t.record_uri: t for t in self.catalogue.artist_tracks(did) if t.record_uri} if artist else {}
+            held = _Held(artist, tracks, None, time.monotonic())
+            self._held_artists[did] = held
+            while len(self._held_artists) > _HELD_ARTISTS:
+                self._held_artists.popitem(last=False)
+        self._held_artists.move_to_end(did)
+        if albums and held.albums is None:
+            held.albums = {a.id: a for a in self.catalogue.artist_albums(did)} if held.artist else {}
+        return held
+
+    def forget(self, did: str) -> None:
+        self._held_artists.pop(did, None)
+
+    def _changed_page(self, track: Track) -> None:
+        if not track.album_id:
+            return
+        held = self._held_artists.get(track.artist_did)
+        album = held.albums.get(track.album_id) if held and held.albums else None
+        if held and held.artist and album:
+            self._page_keys.add((held.artist.handle, album.slug))
+        else:
+            self._pages.add(track.album_id)
 
     # ---- one batch -----------------------------------------------------------------------------
 
@@ -98,9 +161,9 @@ class Ingest:
         now: Callable[[], datetime] | None = None,
         heartbeat: Callable[[], None] | None = None,
     ) -> BatchReport:
-        """Apply a batch. `heartbeat` is called between units of work (a repository's
-        indexing, a like, an identity): the consumer renews its lease there, so a long batch
-        never outlives it (and it raises there when the lease was lost)."""
+        """Apply a batch. `heartbeat` is called between units of work (a repository's tracks
+        and lists, a transaction of likes, an identity): the consumer renews its lease there,
+        so a long batch never outlives it (and it raises there when the lease was lost)."""
         beat = heartbeat or (lambda: None)
         clock = now or (lambda: datetime.now(UTC))
         report = BatchReport()
@@ -125,21 +188,21 @@ class Ingest:
         # Tracks and lists first, so a like of a track published in the same batch finds it.
         for entry in work.values():
             if entry.index:
-                self._index(entry, report)
+                self._tracks_and_lists(entry, report)
                 beat()
-        for entry in work.values():
-            for op, _ in entry.likes:
-                self._like(entry.did, op, report)
-                beat()
+        self._likes([(entry.did, op) for entry in work.values() for op in entry.likes], report, beat)
         for event in others:
             if isinstance(event, IdentityChange):
                 self._identity(event, report)
             elif isinstance(event, AccountChange):
                 self._account(event, report)
             beat()
-        # Pages whose like counts changed: once per album per batch, however many likes.
+        # Pages that changed: each once per batch, however many of its tracks or likes changed.
+        for handle, slug in sorted(self._page_keys):
+            invalidate_album_cache(handle, slug)
         for album_id in sorted(self._pages):
             invalidate_album_cache_by_id(album_id, repo=self.catalogue)
+        self._page_keys.clear()
         self._pages.clear()
         for entry in work.values():
             if entry.rev is not None and not entry.failed:
@@ -177,28 +240,143 @@ class Ingest:
                     "firehose record skipped",
                     extra={"uri": op.uri(commit.repo), "problem": op.problem, "seq": commit.seq},
                 )
-                if op.problem == "no record in the commit's blocks":
-                    entry.resync = entry.index = True  # valid or not, the PDS says
+                # A record we may hold became invalid (it counts nowhere now), or its block is
+                # missing: the repository says what stands.
+                if op.problem == "no record in the commit's blocks" or (
+                    op.action == "update" and op.collection in (TRACK, LIST)
+                ):
+                    entry.resync = entry.index = True
                 continue
             if op.collection == LIKE:
-                entry.likes.append((op, commit.time))
+                entry.likes.append(op)
             elif op.collection in (TRACK, LIST):
                 entry.ops.append(op)
                 entry.index = True
 
     # ---- tracks and lists ------------------------------------------------------------------------
 
-    def _index(self, entry: _RepoWork, report: BatchReport) -> None:
-        artist = self.catalogue.get_artist(entry.did)
-        if artist is None:
+    def _tracks_and_lists(self, entry: _RepoWork, report: BatchReport) -> None:
+        held = self._held(entry.did)
+        if held.artist is None:
             artist = self._backfill_artist(entry.did, report)
-            if artist is None:
-                return
-        elif not entry.resync and self._already_applied(entry):
-            report.counts["applied_own"] += len(entry.ops)
+            if artist is not None:
+                self._index(entry, artist, report)
             return
+        if not held.artist.pds_url:
+            return
+        if not entry.resync and any(op.collection == LIST for op in entry.ops):
+            # Lists are the indexer's; our own API's writes coming back need nothing.
+            if self._all_held(entry) or (self._forgotten(entry.did) and self._all_held(entry)):
+                report.counts["applied_own"] += len(entry.ops)
+                return
+        elif not entry.resync:
+            for attempt in (1, 2):
+                try:
+                    self._apply_tracks(entry, report)
+                    return
+                except _Stale:
+                    self.forget(entry.did)  # read the catalogue again, then once more
+                    if attempt == 2:
+                        report.counts["fallback_indexings"] += 1
+                except _Fallback as why:
+                    report.counts["fallback_indexings"] += 1
+                    logger.info("firehose batch indexed instead", extra={"did": entry.did, "reason": str(why)})
+                    break
+        self._index(entry, self._held(entry.did).artist or held.artist, report)
+
+    def _forgotten(self, did: str) -> bool:
+        self.forget(did)
+        return True
+
+    def _all_held(self, entry: _RepoWork) -> bool:
+        """Whether the catalogue already holds every op of the batch: the same CID for a
+        create or update, nothing for a delete (our own API's writes coming back)."""
+        held = self._held(entry.did, albums=True)
+        assert held.albums is not None
+        lists = {a.list_uri: a.list_cid for a in held.albums.values() if a.list_uri}
+        for op in entry.ops:
+            uri = op.uri(entry.did)
+            if op.collection == LIST:
+                present, cid = uri in lists, lists.get(uri)
+            else:
+                track = held.tracks.get(uri)
+                present, cid = track is not None, track.record_cid if track else None
+            if (op.action == "delete" and present) or (op.action != "delete" and cid != op.cid):
+                return False
+        return True
+
+    def _apply_tracks(self, entry: _RepoWork, report: BatchReport) -> None:
+        """The batch's track ops from the record values the commits carry (the last op of each
+        record wins: a create then a delete in one batch is a delete)."""
+        did = entry.did
+        last: dict[str, RecordOp] = {}
+        for op in entry.ops:
+            last[op.uri(did)] = op
+        held = self._held(did, albums=True)
+        created = [(uri, op) for uri, op in last.items() if op.action != "delete" and uri not in held.tracks]
+        if created and held.albums:
+            # A list may name a track before it exists: membership is the indexer's to work out.
+            assert held.artist is not None and held.artist.pds_url
+            try:
+                listed = {
+                    uri
+                    for record in self.list_records(held.artist.pds_url, did, LIST)
+                    if record_problem(LIST, record.value) is None
+                    for uri in strong_ref_uris(record.value)
+                }
+            except (xrpc.PdsUnavailable, xrpc.XrpcError) as exc:
+                raise _Fallback(f"list records unreadable: {str(exc)[:100]}") from exc
+            if any(uri in listed for uri, _ in created):
+                raise _Fallback("a new track is named by a list")
+        own = 0
+        if created:
+            ids = self.catalogue.reserve_track_ids(len(created))
+            tracks = [
+                new_track(track_id, did, None, uri, op.cid or "", op.value or {})
+                for track_id, (uri, op) in zip(ids, created, strict=True)
+            ]
+            self.catalogue.add_new_tracks(tracks)
+            for track in tracks:
+                held.tracks[track.record_uri or ""] = track
+            report.counts["tracks_created"] += len(tracks)
+            self._adopt_orphans(did, [t.record_uri or "" for t in tracks], report)
+        new_uris = {uri for uri, _ in created}
+        shrunk: set[str] = set()
+        for uri, op in last.items():
+            local = held.tracks.get(uri)
+            if local is None or (op.action != "delete" and uri in new_uris):
+                continue
+            if op.action == "delete":
+                if not self.catalogue.drop_track(local):
+                    raise _Stale()
+                del held.tracks[uri]
+                self._changed_page(local)
+                if local.album_id:
+                    shrunk.add(local.album_id)
+                report.counts["tracks_removed"] += 1
+                continue
+            after = Track.from_data({**asdict(local), **track_fields(uri, op.cid or "", op.value or {})})
+            if after == local:
+                own += 1  # our own write coming back, or a replay: nothing to do
+                continue
+            if not self.catalogue.update_track_record(local, after):
+                raise _Stale()
+            held.tracks[uri] = after
+            self._changed_page(after)
+            report.counts["tracks_updated"] += 1
+        # ADDs down to 0 leave an album in the listing index: out it goes once it has no track.
+        for album_id in shrunk - {t.album_id for t in held.tracks.values()}:
+            self.catalogue.unlist_if_empty(album_id)
+        # Every op is applied (an earlier op of a record by its last one, a delete of a record
+        # never held by nothing), but those that were there already (our own writes).
+        report.counts["applied"] += len(entry.ops) - own
+        if own:
+            report.counts["applied_own"] += own
+
+    def _index(self, entry: _RepoWork, artist: Artist, report: BatchReport) -> None:
         if not artist.pds_url:
             return
+        self.forget(entry.did)  # whatever the indexing writes, the next batch reads afresh
         try:
             counts = self.indexer(artist, self.catalogue)
         except (xrpc.PdsUnavailable, xrpc.XrpcError) as exc:
@@ -214,32 +392,29 @@ class Ingest:
             for name, value in counts.items():
                 if value:
                     report.counts[name] += int(value)
+        if not isinstance(counts, dict) or counts.get("tracks_created"):
+            self._adopt_orphans(entry.did, None, report)
 
-    def _already_applied(self, entry: _RepoWork) -> bool:
-        """Whether every op of the batch is already in the catalogue (our own API's writes
-        coming back): same CID for creates and updates, absent for deletes."""
-        if not entry.ops:
-            return False
-        held = self.catalogue_records(entry.did)
-        for op in entry.ops:
-            uri = op.uri(entry.did)
-            if op.action == "delete":
-                if uri in held:
-                    return False
-            elif held.get(uri) != op.cid:
-                return False
-        return True
-
-    def catalogue_records(self, did: str) -> dict[str, str | None]:
-        """Record URI -> CID of the artist's albums and tracks in the catalogue."""
-        out: dict[str, str | None] = {}
-        for album in self.catalogue.artist_albums(did):
-            if album.list_uri:
-                out[album.list_uri] = album.list_cid
-        for track in self.catalogue.artist_tracks(did):
-            if track.record_uri:
-                out[track.record_uri] = track.record_cid
-        return out
+    def _adopt_orphans(self, did: str, created: list[str] | None, report: BatchReport) -> None:
+        """Likes that came before their track (the `created` tracks, or any now held) count now."""
+        held = self._held(did)
+        if held.orphans is None:
+            held.orphans = {}
+            for pointer in self.state.orphans(did):
+                held.orphans.setdefault(str(pointer["track_uri"]), []).append(pointer)
+        for uri in list(held.orphans) if created is None else created:
+            track = held.tracks.get(uri)
+            if track is None or uri not in held.orphans:
+                continue
+            for pointer in held.orphans.pop(uri):
+                outcome = self.state.adopt_orphan(pointer, track)
+                report.counts[f"orphans_{outcome}"] += 1
+                if outcome == "applied":
+                    self._changed_page(track)
+                elif outcome == "moved":
+                    held.orphans = None  # read again with the track, next time
+                    self.forget(did)
+                    return
 
     def _backfill_artist(self, did: str, report: BatchReport) -> Artist | None:
         """A repository we never indexed publishes our records: its artist, then the whole
@@ -254,11 +429,104 @@ class Ingest:
             return None
         artist = Artist(did=did, handle=who.handle, display_name=who.handle, pds_url=who.pds_url)
         self.catalogue.upsert_artist(artist)
+        self.forget(did)
         report.counts["backfills"] += 1
         logger.info("firehose backfill", extra={"did": did, "handle": who.handle})
         return self.catalogue.get_artist(did) or artist
 
     # ---- likes ---------------------------------------------------------------------------------
+
+    def _track(self, uri: str, track_id: int | None = None) -> Track | None:
+        """The held track of a record URI (its artist's tracks read once); with `track_id`, only
+        if it is that track."""
+        track = self._held(_artist_of(uri)).tracks.get(uri)
+        if track is not None and track_id is not None and track.id != track_id:
+            return None
+        return track
+
+    def _likes(self, likes: list[tuple[str, RecordOp]], report: BatchReport, beat: Callable[[], None]) -> None:
+        """Deletes before creates (a like deleted and another made for the same track in one
+        batch leaves the new one counted), many to a transaction; a record seen twice in the
+        batch, an update, or a transaction refused: one by one, in stream order."""
+        times = Counter((liker, op.rkey) for liker, op in likes)
+        one_by_one = [(liker, op) for liker, op in likes if times[(liker, op.rkey)] > 1 or op.action == "update"]
+        deletes = [(liker, op) for liker, op in likes if times[(liker, op.rkey)] == 1 and op.action == "delete"]
+        creates = [(liker, op) for liker, op in likes if times[(liker, op.rkey)] == 1 and op.action == "create"]
+        if deletes:
+            one_by_one += self._unlike_many(deletes, report, beat)
+        if creates:
+            one_by_one += self._like_many(creates, report, beat)
+        for liker, op in one_by_one:
+            self._like(liker, op, report)
+            beat()
+
+    def _chunks(self, rows: list[tuple[str, str, Track, Any]]) -> list[list[tuple[str, str, Track, Any]]]:
+        """Rows (liker, rkey, track, extra) in chunks without two rows of one (liker, track)."""
+        chunks: list[list[tuple[str, str, Track, Any]]] = []
+        pairs: list[set[tuple[str, int]]] = []
+        for row in rows:
+            pair = (row[0], row[2].id)
+            for chunk, taken in zip(chunks, pairs, strict=True):
+                if len(chunk) < _LIKES_PER_TRANSACTION and pair not in taken:
+                    chunk.append(row)
+                    taken.add(pair)
+                    break
+            else:
+                chunks.append([row])
+                pairs.append({pair})
+        return chunks
+
+    def _like_many(
+        self, creates: list[tuple[str, RecordOp]], report: BatchReport, beat: Callable[[], None]
+    ) -> list[tuple[str, RecordOp]]:
+        """Returns the likes left to apply one by one."""
+        rest: list[tuple[str, RecordOp]] = []
+        rows: list[tuple[str, str, Track, Any]] = []
+        for liker, op in creates:
+            subject = strong_ref_track((op.value or {}).get("subject"))
+            assert subject is not None  # checked when decoded
+            track = self._track(subject[1])
+            if track is None:
+                rest.append((liker, op))  # not held (yet): recorded as an orphan
+            else:
+                rows.append((liker, op.rkey, track, (subject[2], op)))
+        for chunk in self._chunks(rows):
+            if self.state.add_likes([(liker, rkey, track, extra[0]) for liker, rkey, track, extra in chunk]):
+                report.counts["likes_applied"] += len(chunk)
+                report.counts["applied"] += len(chunk)
+                for _, _, track, _ in chunk:
+                    self._changed_page(track)
+            else:
+                rest += [(liker, extra[1]) for liker, _, _, extra in chunk]
+            beat()
+        return rest
+
+    def _unlike_many(
+        self, deletes: list[tuple[str, RecordOp]], report: BatchReport, beat: Callable[[], None]
+    ) -> list[tuple[str, RecordOp]]:
+        """Returns the deletes left to apply one by one."""
+        records = self.state.like_records([(liker, op.rkey) for liker, op in deletes])
+        rest: list[tuple[str, RecordOp]] = []
+        rows: list[tuple[str, str, Track, Any]] = []
+        for liker, op in deletes:
+            record = records.get((liker, op.rkey))
+            track = None
+            if record is not None and record.get("state") == "counted" and record.get("track_uri"):
+                track = self._track(str(record["track_uri"]), int(record["track_id"]))
+            if track is None:
+                rest.append((liker, op))  # never seen, already deleted, not counted, or moved
+            else:
+                rows.append((liker, op.rkey, track, op))
+        for chunk in self._chunks(rows):
+            if self.state.remove_likes([(liker, rkey, track.id, track) for liker, rkey, track, _ in chunk]):
+                report.counts["unlikes_applied"] += len(chunk)
+                report.counts["applied"] += len(chunk)
+                for _, _, track, _ in chunk:
+                    self._changed_page(track)
+            else:
+                rest += [(liker, op) for liker, _, _, op in chunk]
+            beat()
+        return rest
 
     def _like(self, liker: str, op: RecordOp, report: BatchReport) -> None:
         if op.action == "update":
@@ -270,26 +538,30 @@ class Ingest:
         subject = strong_ref_track((op.value or {}).get("subject"))
         assert subject is not None  # checked when decoded
         artist_did, uri, cid = subject
-        for _ in range(_LIKE_ATTEMPTS):
-            track = self._tracks.get(uri) or self.state.track_by_uri(artist_did, uri)
+        for attempt in range(_LIKE_ATTEMPTS):
+            track = self._track(uri)
+            if track is None and attempt == 0:
+                self.forget(artist_did)  # indexed since it was read (a login, a sync)?
+                continue
             if track is None:
                 if self.state.orphan_like(liker, op.rkey, uri, cid):
                     report.counts["likes_orphan"] += 1
+                    held = self._held_artists.get(artist_did)
+                    if held is not None and held.orphans is not None:
+                        pointer = {"liker": liker, "rkey": op.rkey, "track_uri": uri, "subject_cid": cid}
+                        held.orphans.setdefault(uri, []).append(pointer)
                 else:
                     report.counts["skipped_replayed"] += 1
                 return
             outcome = self.state.add_like(liker, op.rkey, track, cid)
             if outcome == "moved":
-                self._tracks.pop(uri, None)  # read again: it moved or went
-            else:
-                self._remember(uri, track)
-            if outcome != "moved":
-                report.counts[f"likes_{outcome}"] += 1
-                if outcome == "applied":
-                    report.counts["applied"] += 1
-                    if track.album_id:
-                        self._pages.add(track.album_id)
-                return
+                self.forget(artist_did)  # read again: it moved or went
+                continue
+            report.counts[f"likes_{outcome}"] += 1
+            if outcome == "applied":
+                report.counts["applied"] += 1
+                self._changed_page(track)
+            return
         report.counts["failed_like"] += 1
 
     def _unlike(self, liker: str, op: RecordOp, report: BatchReport) -> None:
@@ -297,15 +569,21 @@ class Ingest:
             record = self.state.like_record(liker, op.rkey)
             track = None
             if record is not None and record.get("state") == "counted":
-                track = self.catalogue.find_track(int(record["track_id"]))
+                if record.get("track_uri"):
+                    track = self._track(str(record["track_uri"]), int(record["track_id"]))
+                if track is None:
+                    track = self.catalogue.find_track(int(record["track_id"]))
             outcome = self.state.remove_like(liker, op.rkey, track)
-            if outcome != "moved":
-                report.counts[f"unlikes_{outcome}"] += 1
-                if outcome == "applied":
-                    report.counts["applied"] += 1
-                    if track is not None and track.album_id:
-                        self._pages.add(track.album_id)
-                return
+            if outcome == "moved":
+                if record is not None and record.get("track_uri"):
+                    self.forget(_artist_of(str(record["track_uri"])))
+                continue
+            report.counts[f"unlikes_{outcome}"] += 1
+            if outcome in ("applied", "handed_over"):
+                report.counts["applied"] += 1
+            if outcome == "applied" and track is not None:
+                self._changed_page(track)
+            return
         report.counts["failed_like"] += 1
 
     # ---- identity and account --------------------------------------------------------------------
@@ -332,6 +610,7 @@ class Ingest:
             return
         old = artist.handle
         self.catalogue.upsert_artist(replace(artist, handle=who.handle, pds_url=who.pds_url))
+        self.forget(event.did)
         for album in self.catalogue.artist_albums(event.did):
             invalidate_album_cache(old, album.slug)
         report.counts["identity_changed"] += 1
@@ -367,6 +646,7 @@ class Ingest:
             report.counts["account_unchanged"] += 1
             return
         albums = self.catalogue.artist_albums(event.did)
+        self.forget(event.did)
         if active:
             self.state.set_hidden(event.did, False, None)
             self.catalogue.upsert_artist(replace(artist, pds_url=who.pds_url))

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.atproto.record_editor import pds_failures
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
@@ -244,6 +245,13 @@ class Indexer:
 
 def sync_artist(artist: Artist, repo: CatalogueWriter | None = None) -> dict[str, int]:
     return Indexer(artist, repo).run()
+
+
+def sync_for_caller(artist: Artist) -> dict[str, int]:
+    """POST /artists/me/sync: the whole indexing, a PDS failure raised as the domain error the
+    HTTP layer answers (502), as the album mutations do."""
+    with pds_failures():
+        return sync_artist(artist)
 
 
 def request_backfill(artist: Artist, repo: CatalogueWriter, job_id: str | None = None) -> str | None:

@@ -17,6 +17,7 @@ from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
 from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, ConcurrentUpdate, Conflict, TrackTaken
 from albums_core.domain.models import Album, Artist, Track
+from albums_core.domain.records import TRACK_RECORD_FIELDS
 
 _BATCH_GET_MAX = 100
 _MAX_TRANSACTION = 100  # items in one TransactWriteItems
@@ -951,6 +952,73 @@ class CatalogueWriter(CatalogueRepository):
             if _code(exc) in ("TransactionCanceledException", "ConditionalCheckFailedException"):
                 raise ConcurrentUpdate() from exc
             raise
+
+    # ---- tracks applied one record at a time (the firehose consumer) --------------------------
+
+    def add_new_tracks(self, tracks: list[Track]) -> None:
+        """Tracks with fresh ids, each where its album (or none) puts it, 25 a call: no
+        condition spans items (an album's counters are the caller's)."""
+        self.batch_write([{"PutRequest": {"Item": to_item(self._track_item(t))}} for t in tracks])
+
+    def update_track_record(self, before: Track, after: Track) -> bool:
+        """The fields `after`'s record determines (and the index keys they feed), written in
+        place on `before`'s item only while it is still there holding `before`'s record
+        version: counters, album and ids are left as the item has them. False when the item
+        moved, went, or another write changed its record meanwhile."""
+        item = to_item(self._track_item(after))
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        removes: list[str] = []
+        for i, name in enumerate((*TRACK_RECORD_FIELDS, *keys.TRACK_INDEX_ATTRIBUTES)):
+            names[f"#a{i}"] = name
+            if name in item:
+                values[f":v{i}"] = item[name]
+                sets.append(f"#a{i} = :v{i}")
+            else:
+                removes.append(f"#a{i}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        if before.record_cid:
+            condition = "#cid = :old"
+            values[":old"] = to_value(before.record_cid)
+        else:
+            condition = "attribute_exists(pk) AND attribute_not_exists(#cid)"
+        names["#cid"] = "record_cid"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(self._track_key(before)),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def drop_track(self, track: Track) -> bool:
+        """A track whose record is gone: its item goes, and its album's counters drop in the
+        same transaction. False when the item is not where it was read (moved or gone)."""
+        actions = [self.delete_track_action(track, must_exist=True)]
+        if track.album_id:
+            actions.append(self.counter_action(track.album_id, -1, -track.play_count))
+        try:
+            if len(actions) == 1:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=to_item(self._track_key(track)),
+                    ConditionExpression="attribute_exists(pk)",
+                )
+            else:
+                self._transact(actions)
+        except ClientError as exc:
+            if _code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                return False
+            raise
+        return True
 
     def detach_tracks(self, tracks: list[Track]) -> list[Track]:
         """Tracks leave their album and become standalone (each move a delete and a put in one

@@ -84,8 +84,13 @@ def track_claim(did: str, record_uri: str) -> dict[str, str]:
     return {"pk": artist_partition(did), "sk": f"CLAIM#{record_uri}"}
 
 
+# Partition keys of a user's likes and like records begin with this.
+USER_PREFIX = "USER#"
+_LIKE_RECORD = "LIKEREC#"
+
+
 def like(user_did: str, track_id: int) -> dict[str, str]:
-    return {"pk": f"USER#{user_did}", "sk": f"LIKE#{track_id:012d}"}
+    return {"pk": f"{USER_PREFIX}{user_did}", "sk": f"LIKE#{track_id:012d}"}
 
 
 def track_id_counter() -> dict[str, str]:
@@ -123,6 +128,10 @@ def album_index_attributes(did: str, title: str, album_id: str, listed: bool) ->
         "gsi3pk": None,
         "gsi3sk": None,
     }
+
+
+# The index attributes of a track item (what track_index_attributes returns).
+TRACK_INDEX_ATTRIBUTES = ("gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
 
 
 def track_index_attributes(did: str, track_id: int, record_uri: str | None, created_at: str) -> dict[str, str | None]:
@@ -221,4 +230,20 @@ def repo_state(did: str) -> dict[str, str]:
 
 def like_record(liker_did: str, rkey: str) -> dict[str, str]:
     """One fm.plyr.like record (counted, duplicate, orphan, or deleted: a tombstone)."""
-    return {"pk": f"USER#{liker_did}", "sk": f"LIKEREC#{rkey}"}
+    return {"pk": f"{USER_PREFIX}{liker_did}", "sk": f"{_LIKE_RECORD}{rkey}"}
+
+
+def like_rkey_of(sort_key: str) -> str:
+    return sort_key.removeprefix(_LIKE_RECORD)
+
+
+def orphans_partition(artist_did: str) -> str:
+    """Likes of an artist's tracks we did not hold when they came: counted once the track is."""
+    return f"ORPHANS#{artist_did}"
+
+
+def orphan_like(track_uri: str, liker_did: str, rkey: str) -> dict[str, str]:
+    return {
+        "pk": orphans_partition(track_uri.removeprefix("at://").split("/", 1)[0]),
+        "sk": f"{track_uri} {liker_did} {rkey}",
+    }
