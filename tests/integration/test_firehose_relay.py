@@ -200,6 +200,10 @@ def test_a_relay_dropping_every_connection_loses_nothing_and_doubles_nothing(pds
     # Each connection resumed where the last frame received left off, never before it.
     assert proxy.cursors[0] == start and proxy.cursors == sorted(proxy.cursors)
     assert len(set(proxy.cursors)) > 1
+    # A clean close ends the SDK's client (the source connects again); after a cut the SDK's
+    # client reconnects itself (the one clean close is the consumer's own, at its stop).
+    closed = report.counts["source_closed"]
+    assert closed >= reconnects if clean else closed <= 1
 
 
 # ---- how soon the source connects again ------------------------------------------------------
