@@ -283,11 +283,6 @@ def test_undecodable_frames_are_passed_over_and_a_commit_without_its_block_reads
     assert report.counts["source_undecodable"] == 2 and report.counts["skipped_invalid"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/firehose_ingest.py reads the liker's repository's tracks and lists for a like "
-    "op without its block, never the like itself (that file is being rewritten elsewhere)",
-)
 def test_a_like_whose_block_is_missing_is_read_from_the_likers_repository(pds_env: LocalPds) -> None:
     ray, sue = Client(pds_env, handle("ray")), Client(pds_env, handle("sue"))
     track_uri, track_cid = ray.track("Liked without a block")

@@ -137,11 +137,14 @@ def strong_ref_track(value: Any) -> tuple[str, str, str] | None:
     return found.group(1), uri, cid
 
 
+MISSING_BLOCK = "no record in the commit's blocks"
+
+
 def record_problem(collection: str, value: Any) -> str | None:
     """Why a created or updated record of ours must not be applied; None when it may be.
     Anyone can write any record: each is checked as the API would check it."""
     if not isinstance(value, dict):
-        return "no record in the commit's blocks"
+        return MISSING_BLOCK
     if value.get("$type") != collection:
         return "$type disagrees with the collection"
     if collection == TRACK:

@@ -34,6 +34,7 @@ from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache, inv
 from albums_core.domain.firehose_events import (
     LIKE,
     LIST,
+    MISSING_BLOCK,
     TRACK,
     AccountChange,
     Commit,
@@ -77,6 +78,7 @@ class _RepoWork:
     failed: bool = False  # reading the repository failed: its rev is not recorded
     ops: list[RecordOp] = field(default_factory=list)
     likes: list[RecordOp] = field(default_factory=list)
+    likes_unread: list[RecordOp] = field(default_factory=list)  # created, their blocks missing
 
 
 @dataclass
@@ -119,6 +121,7 @@ class Ingest:
         self.indexer = indexer or (lambda artist, repo: sync_artist(artist, repo))
         self.resolve = resolve or identity.resolve
         self.list_records = list_records or xrpc.list_records
+        self.get_record = xrpc.get_record
         self._revs: dict[str, str | None] = {}  # per repository, for this container's life
         self._held_artists: OrderedDict[str, _Held] = OrderedDict()
         self._pages: set[str] = set()  # album ids whose page changed, handle unknown
@@ -190,6 +193,9 @@ class Ingest:
             if entry.index:
                 self._tracks_and_lists(entry, report)
                 beat()
+        for entry in work.values():
+            if entry.likes_unread:
+                self._read_likes(entry, report)
         self._likes([(entry.did, op) for entry in work.values() for op in entry.likes], report, beat)
         for event in others:
             if isinstance(event, IdentityChange):
@@ -241,10 +247,11 @@ class Ingest:
                     extra={"uri": op.uri(commit.repo), "problem": op.problem, "seq": commit.seq},
                 )
                 # A record we may hold became invalid (it counts nowhere now), or its block is
-                # missing: the repository says what stands.
-                if op.problem == "no record in the commit's blocks" or (
-                    op.action == "update" and op.collection in (TRACK, LIST)
-                ):
+                # missing: the repository says what stands (for a like, the record itself).
+                missing = op.problem == MISSING_BLOCK
+                if missing and op.collection == LIKE:
+                    entry.likes_unread.append(op)
+                elif missing or (op.action == "update" and op.collection in (TRACK, LIST)):
                     entry.resync = entry.index = True
                 continue
             if op.collection == LIKE:
@@ -475,6 +482,35 @@ class Ingest:
                 chunks.append([row])
                 pairs.append({pair})
         return chunks
+
+    def _read_likes(self, entry: _RepoWork, report: BatchReport) -> None:
+        """Likes whose commits came without their blocks: read from the liker's PDS (the record
+        as it is now; gone means deleted since, and its delete is on the stream). A PDS that
+        cannot answer leaves the repository's rev unrecorded."""
+        try:
+            pds_url = self.resolve(entry.did).pds_url
+        except identity.UnknownIdentity:
+            report.counts["skipped_unknown_identity"] += len(entry.likes_unread)
+            return
+        except (xrpc.PdsUnavailable, xrpc.XrpcError):
+            entry.failed = True
+            report.counts["failed_like_read"] += len(entry.likes_unread)
+            return
+        for op in entry.likes_unread:
+            try:
+                record = self.get_record(pds_url, entry.did, LIKE, op.rkey)
+            except (xrpc.PdsUnavailable, xrpc.XrpcError):
+                entry.failed = True
+                report.counts["failed_like_read"] += 1
+                continue
+            if record is None:
+                report.counts["skipped_like_gone"] += 1
+            elif (problem := record_problem(LIKE, record.value)) is not None:
+                report.counts["skipped_invalid"] += 1
+                logger.info("firehose record skipped", extra={"uri": record.uri, "problem": problem})
+            else:
+                entry.likes.append(RecordOp("create", LIKE, op.rkey, record.cid, record.value))
+                report.counts["likes_read"] += 1
 
     def _like_many(
         self, creates: list[tuple[str, RecordOp]], report: BatchReport, beat: Callable[[], None]
