@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -116,6 +117,10 @@ def max_memory_mb() -> int:
 
 
 def main() -> int:
+    # Ctrl-C in `make run` reaches the whole process group, moto's server too: a worker ends at
+    # once and quietly (as a Lambda container is frozen), not with a traceback of whatever call
+    # it was in. What it was doing is repeated, as after any crash.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     spec = json.loads(sys.argv[1])
     requests, results = int(spec["requests_fd"]), int(spec["results_fd"])
     # Lambda's runtime writes each log line as it comes; a pipe would otherwise buffer.
