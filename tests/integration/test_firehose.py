@@ -355,7 +355,9 @@ def test_sigkill_in_the_middle_of_a_burst_then_restart_counts_exact(
     with LambdaHost(stack, moto.url, env, export_environment=False) as host:
         first = threading.Thread(target=_invoke_once, args=(host, event), daemon=True)
         first.start()
-        killed_at = eventually(lambda: _past(state, source, start + 60), timeout=60)
+        # Killed early in the burst of ~120 events (the consumer may apply a few batches more
+        # before the kill lands: it keeps up with a burst now).
+        killed_at = eventually(lambda: _past(state, source, start + 30), timeout=60)
         (pid,) = host.worker_pids()[FUNCTION]
         os.kill(pid, signal.SIGKILL)
         first.join(10)
