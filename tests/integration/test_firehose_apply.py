@@ -333,3 +333,70 @@ def test_a_list_change_goes_to_the_indexer_unless_it_is_our_own_write_coming_bac
     theirs = commit(artist.did, RecordOp("update", "fm.plyr.list", list_rkey, "bafylist2", value))
     ingest.apply([theirs])
     assert recorder.runs == [artist.did]
+
+
+def test_a_likers_likes_are_read_again_after_a_gap(
+    setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists],
+) -> None:
+    """After an OutdatedCursor gap, a job per liker reconciles what we hold with the likes their
+    PDS lists: a like deleted in the gap is uncounted, one given in it counted, once."""
+    from albums_core.adapters.atproto.identity import Identity
+    from albums_core.adapters.atproto.xrpc import Record
+    from albums_core.adapters.dynamodb.jobs import CleanupJobs
+    from albums_core.services.like_reread import request_like_reread, run_like_reread
+
+    ingest, writer, artist, _, _ = setup
+    ingest.apply([commit(artist.did, *(create(f"g{i}", f"Gap {i}") for i in range(3)))])
+    tracks = sorted(writer.artist_tracks(artist.did), key=lambda t: t.id)
+    fan = "did:plc:gapfan" + artist.did[-6:]
+    ingest.apply([commit(fan, like("kept", tracks[0]), like("withdrawn", tracks[1]))])
+    ingest.apply([commit(fan, delete(LIKE, "tomb"))])  # a tombstone: not to be read as a like
+
+    def listed(pds_url: str, did: str, collection: str) -> list[Record]:
+        assert (did, collection) == (fan, LIKE)
+        given = like("given-in-gap", tracks[2])
+        kept = like("kept", tracks[0])
+        return [Record(f"at://{fan}/{LIKE}/{op.rkey}", op.cid or "", op.value or {}) for op in (kept, given)]
+
+    def resolve(did: str) -> Identity:
+        return Identity(did, "gapfan.test", "http://127.0.0.1:9")
+
+    job = request_like_reread(fan, writer, job_id="gap-likes-1")
+    assert job == "gap-likes-1" and request_like_reread(fan, writer, job_id="gap-likes-1") is None
+    reader = Ingest(FirehoseState(writer), writer, resolve=resolve, list_records=listed)
+    assert run_like_reread(job, writer, ingest=reader) == "done"
+    counts = {t.id: t.like_count for t in writer.artist_tracks(artist.did)}
+    assert [counts[t.id] for t in tracks] == [1, 0, 1]
+    assert writer.liked_track_ids(fan, [t.id for t in tracks]) == {tracks[0].id, tracks[2].id}
+    assert CleanupJobs(writer).get(job) is None and run_like_reread(job, writer, ingest=reader) == "gone"
+    # Read again (a stream record delivered twice, another gap): nothing changes.
+    again = reader.reread_likes(fan)
+    assert again["applied"] == 0
+    assert {t.id: t.like_count for t in writer.artist_tracks(artist.did)} == counts
+
+
+def test_a_gap_requests_a_like_reread_for_each_liker_we_know(
+    setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists],
+) -> None:
+    from albums_core.adapters.dynamodb.jobs import CleanupJobs
+    from albums_core.services.firehose_gap import GapBackfill, job_id
+    from albums_core.services.like_reread import LIKES_JOB
+
+    ingest, writer, artist, _, _ = setup
+    ingest.apply([commit(artist.did, create("liked", "Liked"))])
+    (track,) = writer.artist_tracks(artist.did)
+    fans = [f"did:plc:fan{n}" + artist.did[-6:] for n in range(3)]
+    for n, fan in enumerate(fans):
+        ingest.apply([commit(fan, like(f"l{n}", track), like(f"m{n}", track))])  # two records each
+    state = FirehoseState(writer)
+    assert state.acquire("relay.test", "run", 30) is not None
+    gap = GapBackfill("relay.test", "run", repo=writer, page_size=2)
+    assert gap.outdated(42)
+    while gap.pending:
+        gap.step()
+    jobs = CleanupJobs(writer)
+    for fan in fans:
+        (job,) = [j for j in jobs.of_artist(fan) if j.get("kind") == LIKES_JOB]  # once, though on two pages
+        assert job["job_id"] == job_id(gap.run_id, f"likes/{fan}")
+    assert [j["kind"] for j in jobs.of_artist(artist.did)] == ["index_artist"]
+    assert gap.counts["gap_jobs"] == 1 + len(fans)

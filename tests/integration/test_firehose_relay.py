@@ -314,3 +314,35 @@ def _path(uri: str) -> str:
 def _at(uri: str) -> dict[str, str]:
     repo, collection, rkey = uri.removeprefix("at://").split("/")
     return {"repo": repo, "collection": collection, "rkey": rkey}
+
+
+def test_likes_given_and_withdrawn_in_a_gap_are_read_from_the_likers_pds(pds_env: LocalPds) -> None:
+    """The consumer counted a like; then, while it was away past what the relay keeps, the liker
+    withdrew it and liked another track. The gap's job for the liker, run from its stream record
+    as the catalogue stream runs it, reads the liker's real PDS: the counts are what it holds."""
+    from albums_core.adapters.dynamodb.codec import to_item
+    from albums_core.services import stream_events
+    from albums_core.services.like_reread import request_like_reread
+
+    ann, bo = Client(pds_env, handle("ann")), Client(pds_env, handle("bo"))
+    with_consumer = Running(pds_env.pds_url.replace("http://", "ws://"))
+    first, second = ann.track("Before the gap"), ann.track("In the gap")
+    early = bo.like(first)
+    eventually(lambda: [t.like_count for t in CatalogueWriter().artist_tracks(ann.did)] == [1, 0])
+    with_consumer.settle(quiet=0.5)
+    with_consumer.stop()
+
+    bo.delete(early)  # the gap: nobody follows the stream now
+    bo.like(second)
+    writer = CatalogueWriter()
+    job = request_like_reread(bo.did, writer, job_id="gap-test-likes")
+    assert job is not None
+    item = CleanupJobs(writer).get(job)
+    assert item is not None
+    record = {
+        "eventName": "INSERT",
+        "dynamodb": {"Keys": to_item({"pk": f"JOB#{job}", "sk": "JOB"}), "NewImage": to_item(item)},
+    }
+    assert stream_events.handle(record, writer) == "done"
+    counts = {t.title: t.like_count for t in writer.artist_tracks(ann.did)}
+    assert counts == {"Before the gap": 0, "In the gap": 1}

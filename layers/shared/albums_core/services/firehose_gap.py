@@ -21,6 +21,7 @@ from albums_core.adapters.dynamodb.firehose_gaps import PENDING, FirehoseGaps, G
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger, metrics
 from albums_core.services.indexer import request_backfill
+from albums_core.services.like_reread import request_like_reread
 
 OUTDATED_CURSOR = "OutdatedCursor"
 
@@ -86,12 +87,17 @@ class GapBackfill:
         gap = self.gap
         if gap is None:
             return 0
-        artists, after = self.gaps.artists_page(self.page_size, gap.after)
+        artists, likers, after = self.gaps.artists_page(self.page_size, gap.after)
         created = 0
         for artist in artists:
             if request_backfill(artist, self.repo, job_id=job_id(gap.gap_id, artist.did)) is not None:
                 created += 1
+        # Likes live in the likers' repositories: each liker we know is read again too.
+        for liker in likers:
+            if request_like_reread(liker, self.repo, job_id=job_id(gap.gap_id, f"likes/{liker}")) is not None:
+                created += 1
         self.counts["gap_artists"] += len(artists)
+        self.counts["gap_likers"] += len(likers)
         self.counts["gap_jobs"] += created
         enqueued = gap.enqueued + created
         if not self.gaps.advance(self.source, self.holder, gap.gap_id, after, enqueued, now_iso()):

@@ -203,13 +203,7 @@ class Ingest:
             elif isinstance(event, AccountChange):
                 self._account(event, report)
             beat()
-        # Pages that changed: each once per batch, however many of its tracks or likes changed.
-        for handle, slug in sorted(self._page_keys):
-            invalidate_album_cache(handle, slug)
-        for album_id in sorted(self._pages):
-            invalidate_album_cache_by_id(album_id, repo=self.catalogue)
-        self._page_keys.clear()
-        self._pages.clear()
+        self._flush_pages()
         for entry in work.values():
             if entry.rev is not None and not entry.failed:
                 self.state.set_repo_rev(entry.did, entry.rev)
@@ -221,6 +215,44 @@ class Ingest:
                 if lag is not None:
                     report.lags.append(max(0.0, lag))
         return report
+
+    def _flush_pages(self) -> None:
+        """Pages that changed: each once per batch, however many of its tracks or likes changed."""
+        for handle, slug in sorted(self._page_keys):
+            invalidate_album_cache(handle, slug)
+        for album_id in sorted(self._pages):
+            invalidate_album_cache_by_id(album_id, repo=self.catalogue)
+        self._page_keys.clear()
+        self._pages.clear()
+
+    def reread_likes(self, liker: str) -> Counter[str]:
+        """Reconcile what we hold of a liker's likes with the like records their PDS lists now
+        (after a gap in the stream): a record we never saw is applied as a create, one we count
+        that is gone as a delete. What we hold is read first, so a like the live consumer
+        applies meanwhile is never taken for one that went."""
+        report = BatchReport()
+        held = self.state.like_records_of(liker)
+        try:
+            pds_url = self.resolve(liker).pds_url
+        except identity.UnknownIdentity:
+            report.counts["skipped_unknown_identity"] += 1
+            return report.counts
+        listed = {record.uri.rsplit("/", 1)[1]: record for record in self.list_records(pds_url, liker, LIKE)}
+        ops: list[tuple[str, RecordOp]] = []
+        for rkey, record in listed.items():
+            if rkey in held:
+                continue
+            if record_problem(LIKE, record.value) is None:
+                ops.append((liker, RecordOp("create", LIKE, rkey, record.cid, record.value)))
+            else:
+                report.counts["skipped_invalid"] += 1
+        for rkey, item in held.items():
+            if rkey not in listed and item.get("state") != "deleted":
+                ops.append((liker, RecordOp("delete", LIKE, rkey)))
+        self._likes(ops, report, lambda: None)
+        self._flush_pages()
+        report.counts["listed"] += len(listed)
+        return report.counts
 
     def _held_rev(self, did: str) -> str | None:
         if did not in self._revs:

@@ -16,6 +16,7 @@ from albums_core.observability import logger
 from albums_core.services.cleanup import PENDING, run_job
 from albums_core.services.covers import delete_if_unreferenced
 from albums_core.services.indexer import INDEX_JOB, run_backfill
+from albums_core.services.like_reread import LIKES_JOB, run_like_reread
 
 # After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
 MAX_ATTEMPTS = 3
@@ -83,6 +84,8 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
     if change.kind == "job" and new is not None and new.get("status") == PENDING:
         if new.get("kind") == INDEX_JOB:
             return run_backfill(str(new["job_id"]), repo)
+        if new.get("kind") == LIKES_JOB:
+            return run_like_reread(str(new["job_id"]), repo)
         return run_job(str(new["job_id"]), repo)
     if change.kind == "album" and event == "REMOVE" and old is not None:
         if old.get("id"):

@@ -119,22 +119,33 @@ class FirehoseGaps:
             raise
         return True
 
-    def artists_page(self, limit: int, after: dict[str, Any] | None) -> tuple[list[Artist], dict[str, Any] | None]:
-        """One page (at most `limit` items scanned) of the artists the catalogue holds, and where
-        the next page starts (None after the last). Artists have no index of their own: a
-        bounded Scan filtered on the profile items, as the sweep reads them."""
+    def artists_page(
+        self, limit: int, after: dict[str, Any] | None
+    ) -> tuple[list[Artist], list[str], dict[str, Any] | None]:
+        """One page (at most `limit` items scanned) of the artists the catalogue holds and of the
+        likers it holds like records of (each liker once per page; a liker may come again on
+        a later page), and where the next page starts (None after the last). Neither has an
+        index of its own: a bounded Scan filtered on the profile items and the like records."""
         params: dict[str, Any] = {
             "TableName": self.table,
             "Limit": limit,
-            "FilterExpression": "begins_with(pk, :a) AND sk = :p",
+            "FilterExpression": "(begins_with(pk, :a) AND sk = :p) OR begins_with(sk, :l)",
             "ExpressionAttributeValues": {
                 ":a": to_value(keys.artist_partition("")),
                 ":p": to_value(keys.PROFILE),
+                ":l": to_value(keys.LIKE_RECORD_PREFIX),
             },
         }
         if after:
             params["ExclusiveStartKey"] = to_item(after)
         out = self.client.scan(**params)
         last = out.get("LastEvaluatedKey")
-        artists = [Artist.from_data(from_item(i)) for i in out.get("Items", [])]
-        return artists, (from_item(last) if last else None)
+        artists: list[Artist] = []
+        likers: dict[str, None] = {}
+        for item in out.get("Items", []):
+            data = from_item(item)
+            if data["sk"] == keys.PROFILE:
+                artists.append(Artist.from_data(data))
+            else:
+                likers[str(data["pk"]).removeprefix(keys.USER_PREFIX)] = None
+        return artists, list(likers), (from_item(last) if last else None)

@@ -314,6 +314,28 @@ class FirehoseState:
                 found[(liker, keys.like_rkey_of(str(item["sk"])))] = item
         return found
 
+    def like_records_of(self, liker: str) -> dict[str, dict[str, Any]]:
+        """Every like record we hold of one liker (tombstones too), by rkey: one partition."""
+        found: dict[str, dict[str, Any]] = {}
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {
+                ":p": to_value(keys.like_record(liker, "")["pk"]),
+                ":s": to_value(keys.LIKE_RECORD_PREFIX),
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            self.calls += 1
+            out = self.client.query(**params)
+            for item in out.get("Items", []):
+                record = from_item(item)
+                found[keys.like_rkey_of(str(record["sk"]))] = record
+            if not out.get("LastEvaluatedKey"):
+                return found
+            params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         condition = "attribute_not_exists(pk)"
         return {"Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": condition}}

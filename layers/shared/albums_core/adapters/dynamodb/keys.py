@@ -86,7 +86,9 @@ def track_claim(did: str, record_uri: str) -> dict[str, str]:
 
 # Partition keys of a user's likes and like records begin with this.
 USER_PREFIX = "USER#"
-_LIKE_RECORD = "LIKEREC#"
+# Sort keys of a liker's like records begin with this.
+LIKE_RECORD_PREFIX = "LIKEREC#"
+_LIKE_RECORD = LIKE_RECORD_PREFIX
 
 
 def like(user_did: str, track_id: int) -> dict[str, str]:
