@@ -118,6 +118,9 @@ class _Worker:
 
     def __init__(self, host: LambdaHost, fn: Function) -> None:
         self.fn = fn
+        # Its pipe ends are closed once only: a second close could hit a descriptor the
+        # process has given since to another socket (a "Bad file descriptor" elsewhere).
+        self._fd_lock = threading.Lock()
         requests_r, self._requests = os.pipe()
         self._results, results_w = os.pipe()
         spec = {
@@ -178,6 +181,8 @@ class _Worker:
 
     def _receive(self, deadline: float) -> dict[str, Any] | None:
         """The worker's next message; None when it exited; TimeoutError past the deadline."""
+        if self._results < 0:
+            return None  # killed meanwhile
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([self._results], [], [], remaining)[0]:
             raise TimeoutError
@@ -211,9 +216,12 @@ class _Worker:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.proc.wait()
-        for fd in (self._requests, self._results):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._fd_lock:
+            fds, self._requests, self._results = (self._requests, self._results), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         for reader in self._readers:
             reader.join(timeout=2)
 
