@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from typing import Any
@@ -81,15 +82,49 @@ class CatalogueRepository:
         items = self.batch_get([keys.artist(d) for d in sorted(dids)])
         return {i["did"]: Artist.from_data(i) for i in items}
 
-    def _query_all(self, **params: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def query_pages(self, **params: Any) -> Iterator[list[dict[str, Any]]]:
+        """A Query of the table, one decoded page (up to 1 MB) per DynamoDB call."""
         while True:
             out = self.client.query(TableName=self.table, **params)
-            items.extend(from_item(i) for i in out.get("Items", []))
+            yield [from_item(i) for i in out.get("Items", [])]
             last = out.get("LastEvaluatedKey")
             if not last:
-                return items
+                return
             params["ExclusiveStartKey"] = last
+
+    def _query_all(self, **params: Any) -> list[dict[str, Any]]:
+        return [item for page in self.query_pages(**params) for item in page]
+
+    def update_if(
+        self,
+        key: dict[str, str],
+        update: str,
+        condition: str,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+        returning: bool = False,
+    ) -> dict[str, Any] | None:
+        """One conditional UpdateItem (`values` plain, encoded here): the item as written (empty
+        unless `returning`), or None when the condition refused the write."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_item(key),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if values:
+            params["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
+        if names:
+            params["ExpressionAttributeNames"] = names
+        if returning:
+            params["ReturnValues"] = "ALL_NEW"
+        try:
+            out = self.client.update_item(**params)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_item(out["Attributes"]) if returning else {}
 
     def load_album(self, album_id: str) -> tuple[Album, list[Track]] | None:
         """The album item and its tracks: one strongly consistent Query (paged past 1 MB)."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
@@ -49,31 +47,14 @@ class FirehoseGaps:
         re-read to do from the first artist. False when this gap is recorded already (a second
         OutdatedCursor of the same run: nothing more was lost that the re-read will not read)
         or when the lease is no longer `holder`'s."""
-        values: dict[str, Any] = {
-            ":h": to_value(holder),
-            ":g": to_value(gap_id),
-            ":at": to_value(at),
-            ":s": to_value(PENDING),
-            ":zero": to_value(0),
-        }
+        values: dict[str, Any] = {":h": holder, ":g": gap_id, ":at": at, ":s": PENDING, ":zero": 0}
         expression = "SET gap_id = :g, gap_at = :at, gap_status = :s, gap_enqueued = :zero"
         if cursor is not None:
             expression += ", gap_cursor = :c"
-            values[":c"] = to_value(cursor)
+            values[":c"] = cursor
         expression += " REMOVE gap_after, gap_done_at" + ("" if cursor is not None else ", gap_cursor")
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.firehose_lease(source)),
-                UpdateExpression=expression,
-                ConditionExpression="holder = :h AND (attribute_not_exists(gap_id) OR gap_id <> :g)",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        condition = "holder = :h AND (attribute_not_exists(gap_id) OR gap_id <> :g)"
+        return self.repo.update_if(keys.firehose_lease(source), expression, condition, values) is not None
 
     def current(self, source: str) -> Gap | None:
         """The last gap recorded for this relay (pending or done), None when there was none."""
@@ -97,27 +78,16 @@ class FirehoseGaps:
         """Store the re-read's progress: the next page starts `after` (None: the re-read is done);
         `enqueued` jobs so far. Only while the lease is `holder`'s and the gap is still `gap_id`
         (a newer gap restarts the re-read from the first artist)."""
-        values: dict[str, Any] = {":h": to_value(holder), ":g": to_value(gap_id), ":n": to_value(enqueued)}
+        values: dict[str, Any] = {":h": holder, ":g": gap_id, ":n": enqueued}
         if after is not None:
             expression = "SET gap_after = :a, gap_enqueued = :n"
-            values[":a"] = to_value(after)
+            values[":a"] = after
         else:
             expression = "SET gap_status = :done, gap_done_at = :at, gap_enqueued = :n REMOVE gap_after"
-            values[":done"] = to_value(DONE)
-            values[":at"] = to_value(at)
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.firehose_lease(source)),
-                UpdateExpression=expression,
-                ConditionExpression="holder = :h AND gap_id = :g",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            values[":done"] = DONE
+            values[":at"] = at
+        condition = "holder = :h AND gap_id = :g"
+        return self.repo.update_if(keys.firehose_lease(source), expression, condition, values) is not None
 
     def artists_page(
         self, limit: int, after: dict[str, Any] | None

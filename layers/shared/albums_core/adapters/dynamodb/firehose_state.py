@@ -48,24 +48,15 @@ class FirehoseState:
         """Take the lease when it is free, expired or already ours; None while another holds it."""
         now = time.time()
         self.calls += 1
-        try:
-            out = self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.firehose_lease(source)),
-                UpdateExpression="SET holder = :h, lease_until = :u",
-                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR holder = :h",
-                ExpressionAttributeValues={
-                    ":h": to_value(holder),
-                    ":u": to_value(now + seconds),
-                    ":now": to_value(now),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if _raced(exc):
-                return None
-            raise
-        item = from_item(out["Attributes"])
+        item = self.repo.update_if(
+            keys.firehose_lease(source),
+            "SET holder = :h, lease_until = :u",
+            "attribute_not_exists(lease_until) OR lease_until < :now OR holder = :h",
+            {":h": holder, ":u": now + seconds, ":now": now},
+            returning=True,
+        )
+        if item is None:
+            return None
         cursor = item.get("cursor")
         return Lease(holder, int(cursor) if cursor is not None else None, now + seconds)
 
@@ -73,67 +64,39 @@ class FirehoseState:
         """Renew the lease and store the cursor (the seq of the last event applied), only while
         the lease is still ours: False when another consumer took it over (stop at once)."""
         now = time.time()
-        values: dict[str, Any] = {":h": to_value(holder), ":u": to_value(now + seconds)}
+        values: dict[str, Any] = {":h": holder, ":u": now + seconds, ":t": now}
         expression = "SET lease_until = :u, checkpointed_at = :t"
-        values[":t"] = to_value(now)
         if cursor is not None:
             expression += ", #c = :c"
-            values[":c"] = to_value(cursor)
+            values[":c"] = cursor
         else:
             expression += " REMOVE #c"
         self.calls += 1
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.firehose_lease(source)),
-                UpdateExpression=expression,
-                ConditionExpression="holder = :h",
-                ExpressionAttributeNames={"#c": "cursor"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _raced(exc):
-                return False
-            raise
-        return True
+        written = self.repo.update_if(
+            keys.firehose_lease(source), expression, "holder = :h", values, names={"#c": "cursor"}
+        )
+        return written is not None
 
     def release(self, source: str, holder: str) -> None:
         """Let the next invocation start at once (the cursor stays)."""
         self.calls += 1
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.firehose_lease(source)),
-                UpdateExpression="REMOVE holder, lease_until",
-                ConditionExpression="holder = :h",
-                ExpressionAttributeValues={":h": to_value(holder)},
-            )
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
+        self.repo.update_if(keys.firehose_lease(source), "REMOVE holder, lease_until", "holder = :h", {":h": holder})
 
     def rewind(self, source: str, cursor: int | None) -> bool:
         """Set the cursor the next consumer starts from (an operator's replay), only while no
         consumer holds the lease."""
-        now = time.time()
+        values: dict[str, Any] = {":now": time.time()}
+        if cursor is not None:
+            values[":c"] = cursor
         self.calls += 1
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.firehose_lease(source)),
-                UpdateExpression="SET #c = :c" if cursor is not None else "REMOVE #c",
-                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
-                ExpressionAttributeNames={"#c": "cursor"},
-                ExpressionAttributeValues={
-                    ":now": to_value(now),
-                    **({":c": to_value(cursor)} if cursor is not None else {}),
-                },
-            )
-        except ClientError as exc:
-            if _raced(exc):
-                return False
-            raise
-        return True
+        written = self.repo.update_if(
+            keys.firehose_lease(source),
+            "SET #c = :c" if cursor is not None else "REMOVE #c",
+            "attribute_not_exists(lease_until) OR lease_until < :now",
+            values,
+            names={"#c": "cursor"},
+        )
+        return written is not None
 
     def read_lease(self, source: str) -> dict[str, Any] | None:
         out = self.client.get_item(TableName=self.table, Key=to_item(keys.firehose_lease(source)), ConsistentRead=True)
@@ -149,17 +112,7 @@ class FirehoseState:
     def set_repo_rev(self, did: str, rev: str) -> None:
         """Record the rev applied; never moves it back."""
         self.calls += 1
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.repo_state(did)),
-                UpdateExpression="SET rev = :r",
-                ConditionExpression="attribute_not_exists(rev) OR rev < :r",
-                ExpressionAttributeValues={":r": to_value(rev)},
-            )
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
+        self.repo.update_if(keys.repo_state(did), "SET rev = :r", "attribute_not_exists(rev) OR rev < :r", {":r": rev})
 
     def set_hidden(self, did: str, hidden: bool, status: str | None) -> None:
         self.calls += 1
@@ -184,26 +137,21 @@ class FirehoseState:
     def track_by_uri(self, artist_did: str, uri: str) -> Track | None:
         """The artist's track item for a record URI: one Query of the artist's tracks (gsi2),
         filtered on the URI (paged past 1 MB)."""
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi2",
-            "KeyConditionExpression": "gsi2pk = :p AND begins_with(gsi2sk, :s)",
-            "FilterExpression": "record_uri = :u",
-            "ExpressionAttributeValues": {
+        pages = self.repo.query_pages(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            FilterExpression="record_uri = :u",
+            ExpressionAttributeValues={
                 ":p": to_value(keys.artist_partition(artist_did)),
                 ":s": to_value(keys.TRACK_BY_ARTIST_PREFIX),
                 ":u": to_value(uri),
             },
-        }
-        while True:
+        )
+        for page in pages:  # stops at the first match: no page read past it
             self.calls += 1
-            out = self.client.query(**params)
-            for item in out.get("Items", []):
-                return Track.from_data(from_item(item))
-            last = out.get("LastEvaluatedKey")
-            if not last:
-                return None
-            params["ExclusiveStartKey"] = last
+            if page:
+                return Track.from_data(page[0])
+        return None
 
     def _track_key(self, track: Track) -> dict[str, str]:
         if track.album_id:
@@ -317,24 +265,19 @@ class FirehoseState:
     def like_records_of(self, liker: str) -> dict[str, dict[str, Any]]:
         """Every like record we hold of one liker (tombstones too), by rkey: one partition."""
         found: dict[str, dict[str, Any]] = {}
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-            "ExpressionAttributeValues": {
+        pages = self.repo.query_pages(
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues={
                 ":p": to_value(keys.like_record(liker, "")["pk"]),
                 ":s": to_value(keys.LIKE_RECORD_PREFIX),
             },
-            "ConsistentRead": True,
-        }
-        while True:
+            ConsistentRead=True,
+        )
+        for page in pages:
             self.calls += 1
-            out = self.client.query(**params)
-            for item in out.get("Items", []):
-                record = from_item(item)
+            for record in page:
                 found[keys.like_rkey_of(str(record["sk"]))] = record
-            if not out.get("LastEvaluatedKey"):
-                return found
-            params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return found
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         condition = "attribute_not_exists(pk)"
@@ -382,19 +325,15 @@ class FirehoseState:
     def orphans(self, artist_did: str) -> list[dict[str, Any]]:
         """The pointers of the artist's orphan likes (a Query of one small partition)."""
         found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :p",
-            "ExpressionAttributeValues": {":p": to_value(keys.orphans_partition(artist_did))},
-            "ConsistentRead": True,
-        }
-        while True:
+        pages = self.repo.query_pages(
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": to_value(keys.orphans_partition(artist_did))},
+            ConsistentRead=True,
+        )
+        for page in pages:
             self.calls += 1
-            out = self.client.query(**params)
-            found.extend(from_item(i) for i in out.get("Items", []))
-            if not out.get("LastEvaluatedKey"):
-                return found
-            params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            found.extend(page)
+        return found
 
     def adopt_orphan(self, pointer: dict[str, Any], track: Track) -> str:
         """Count an orphan like now that its track is held, in one transaction with the pointer's
@@ -469,7 +408,7 @@ class FirehoseState:
                 actions.append(self._like_count_action(track, -1))
         self.calls += 1
         try:
-            self.repo._transact(actions)
+            self.repo.transact_in_batches(actions, len(actions))
         except ClientError as exc:
             if not _raced(exc):
                 raise
@@ -564,32 +503,14 @@ class FirehoseState:
 
     def unlist_album(self, album_id: str) -> None:
         self.calls += 1
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.album(album_id)),
-                UpdateExpression="REMOVE gsi1pk, gsi1sk",
-                ConditionExpression="attribute_exists(pk)",
-            )
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
+        self.repo.update_if(keys.album(album_id), "REMOVE gsi1pk, gsi1sk", "attribute_exists(pk)")
 
     def relist_album(self, album: Any) -> None:
         """Back in the listing while it has tracks (the count read now, in the condition)."""
         self.calls += 1
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item(keys.album(album.id)),
-                UpdateExpression="SET gsi1pk = :l, gsi1sk = :s",
-                ConditionExpression="attribute_exists(pk) AND track_count > :z",
-                ExpressionAttributeValues={
-                    ":l": to_value(keys.LISTED),
-                    ":s": to_value(keys.title_sort(album.title, album.id)),
-                    ":z": {"N": "0"},
-                },
-            )
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
+        self.repo.update_if(
+            keys.album(album.id),
+            "SET gsi1pk = :l, gsi1sk = :s",
+            "attribute_exists(pk) AND track_count > :z",
+            {":l": keys.LISTED, ":s": keys.title_sort(album.title, album.id), ":z": 0},
+        )
