@@ -5,7 +5,6 @@ every connection after a while. The faults a real relay cannot be made to produc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import socket
 import threading
 import time
@@ -17,6 +16,8 @@ import libipld
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.sync.server import Server, ServerConnection, serve
+
+from tests.support.firehose_frames import TIME, block, cid_bytes, commit_body
 
 
 def frame(kind: str, body: dict[str, Any]) -> bytes:
@@ -44,7 +45,7 @@ def other_commit(seq: int, repo: str = "did:plc:someoneelse") -> bytes:
             "repo": repo,
             "rev": "3n3mo53iplk2x",
             "since": None,
-            "time": "2026-12-01T16:29:00.485Z",
+            "time": TIME,
             "ops": [{"action": "create", "path": "app.bsky.feed.post/3abc", "cid": None}],
             "blocks": b"",
             "commit": None,
@@ -55,63 +56,12 @@ def other_commit(seq: int, repo: str = "did:plc:someoneelse") -> bytes:
     )
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def cid_bytes(cid: str) -> bytes:
-    """The binary form of a CIDv1 (dag-cbor, sha2-256) given as a string, as a frame carries it."""
-    parts = libipld.decode_cid(cid)
-    digest = parts["hash"]["digest"]
-    return b"\x01" + _uvarint(parts["codec"]) + _uvarint(parts["hash"]["code"]) + _uvarint(len(digest)) + digest
-
-
-def _block(value: dict[str, Any]) -> tuple[bytes, bytes]:
-    data = bytes(libipld.encode_dag_cbor(value))
-    return b"\x01\x71\x12\x20" + hashlib.sha256(data).digest(), data
-
-
-def _car(blocks: list[tuple[bytes, bytes]], root: bytes) -> bytes:
-    # The header by hand: {"roots": [CID link], "version": 1} in DAG-CBOR (tag 42, 0x00 prefix).
-    link = b"\x00" + root
-    header = b"\xa2\x65roots\x81\xd8\x2a\x58" + bytes([len(link)]) + link + b"\x67version\x01"
-    out = _uvarint(len(header)) + header
-    for cid, data in blocks:
-        out += _uvarint(len(cid) + len(data)) + cid + data
-    return out
-
-
 def commit(seq: int, repo: str, rev: str, ops: list[tuple[str, str, str | None, dict[str, Any] | None]]) -> bytes:
     """A #commit frame. `ops` are (action, path, record CID, record): a record of None leaves its
     block out of the CAR (the CID still names it)."""
-    commit_cid, commit_data = _block({"did": repo, "rev": rev, "version": 3})
-    blocks = [(commit_cid, commit_data)]
-    raw_ops = []
-    for action, path, cid, record in ops:
-        raw_ops.append({"action": action, "path": path, "cid": cid_bytes(cid) if cid else None})
-        if record is not None:
-            blocks.append(_block(record))
-    return frame(
-        "#commit",
-        {
-            "seq": seq,
-            "repo": repo,
-            "rev": rev,
-            "since": None,
-            "time": "2026-12-01T16:29:00.485Z",
-            "ops": raw_ops,
-            "blocks": _car(blocks, commit_cid),
-            "commit": commit_cid,
-            "blobs": [],
-            "rebase": False,
-            "tooBig": False,
-        },
-    )
+    raw_ops = [{"action": a, "path": p, "cid": cid_bytes(cid) if cid else None} for a, p, cid, _ in ops]
+    blocks = [block(record) for *_, record in ops if record is not None]
+    return frame("#commit", commit_body(seq, repo, rev, raw_ops, blocks))
 
 
 def _cursor(path: str) -> int | None:

@@ -4,10 +4,8 @@ wrong, stops the stream."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-import libipld
 import pytest
 from atproto_subscription.frames import MessageFrame, MessageFrameHeader
 
@@ -25,35 +23,10 @@ from albums_core.domain.firehose_events import (
     newer,
     record_problem,
 )
+from tests.support.firehose_frames import TIME, block, commit_body
 
 DID = "did:plc:abcdefghijklmnopqrstuvwx"
 REV = "3n3mo53iplk2x"
-TIME = "2026-12-01T16:29:00.485Z"
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _block(value: dict[str, Any]) -> tuple[bytes, bytes]:
-    data = libipld.encode_dag_cbor(value)
-    return b"\x01\x71\x12\x20" + hashlib.sha256(data).digest(), data
-
-
-def _car(blocks: list[tuple[bytes, bytes]], root: bytes) -> bytes:
-    # The header by hand: {"roots": [CID link], "version": 1} in DAG-CBOR (tag 42, 0x00 prefix).
-    link = b"\x00" + root
-    header = b"\xa2\x65roots\x81\xd8\x2a\x58" + bytes([len(link)]) + link + b"\x67version\x01"
-    out = _uvarint(len(header)) + header
-    for cid, data in blocks:
-        out += _uvarint(len(cid) + len(data)) + cid + data
-    return out
 
 
 def _frame(kind: str, body: dict[str, Any]) -> MessageFrame:
@@ -63,33 +36,17 @@ def _frame(kind: str, body: dict[str, Any]) -> MessageFrame:
 def commit(ops: list[tuple[str, str, dict[str, Any] | None]], include: bool = True, seq: int = 7) -> MessageFrame:
     """A #commit frame; `ops` are (action, path, record); `include` False leaves the records'
     blocks out of the CAR."""
-    commit_cid, commit_data = _block({"did": DID, "rev": REV, "version": 3})
-    blocks = [(commit_cid, commit_data)]
     raw_ops = []
+    blocks = []
     for action, path, record in ops:
         op: dict[str, Any] = {"action": action, "path": path, "cid": None}
         if record is not None:
-            cid, data = _block(record)
+            cid, data = block(record)
             op["cid"] = cid
             if include:
                 blocks.append((cid, data))
         raw_ops.append(op)
-    return _frame(
-        "#commit",
-        {
-            "seq": seq,
-            "repo": DID,
-            "rev": REV,
-            "since": None,
-            "time": TIME,
-            "ops": raw_ops,
-            "blocks": _car(blocks, commit_cid),
-            "commit": commit_cid,
-            "blobs": [],
-            "rebase": False,
-            "tooBig": False,
-        },
-    )
+    return _frame("#commit", commit_body(seq, DID, REV, raw_ops, blocks))
 
 
 TRACK_RECORD = {"$type": TRACK, "title": "Song", "artist": "A", "fileType": "mp3", "createdAt": TIME}
