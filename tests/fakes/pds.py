@@ -38,6 +38,7 @@ class FakePds:
         self.did = did
         self.pds_url = pds_url
         self.tokens = Tokens("access", "refresh")
+        self.session_key = ""
         self.journal = journal or Journal()
         self.faults = Faults()
         self.before_write: Callable[[], None] | None = None

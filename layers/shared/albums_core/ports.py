@@ -29,6 +29,7 @@ class Pds(Protocol):
     did: str
     pds_url: str
     tokens: Tokens
+    session_key: str  # the OAuth session a later job refers to ("" for an app-password session)
 
     def get_record(self, collection: str, rkey: str) -> Record | None: ...
 

@@ -92,7 +92,7 @@ class CleanupHandOver:
         self.repo = repo
 
     def hand_over(self, album: Album, handle: str, cascade: bool, pds: Pds) -> None:
-        cleanup.hand_over(self.repo, album, handle, cascade, pds)  # type: ignore[arg-type]
+        cleanup.hand_over(self.repo, album, handle, cascade, pds)
 
 
 class AlbumAdmin:

@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from albums_core.adapters.atproto.record_writes import DELETE, MAX_WRITES, Edit, apply_edits
-from albums_core.adapters.atproto.xrpc import DpopPdsSession, PdsSession, SessionRevoked, Tokens
+from albums_core.adapters.atproto.xrpc import PdsSession, SessionRevoked, Tokens
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
@@ -28,6 +28,7 @@ from albums_core.domain.errors import InvalidSession, JobGone
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger
+from albums_core.ports import Pds
 from albums_core.services.covers import delete_if_unreferenced
 
 PENDING = "pending"
@@ -62,11 +63,10 @@ def new_job(
     }
 
 
-def hand_over(repo: CatalogueWriter, album: Album, handle: str, cascade: bool, pds: PdsSession) -> None:
+def hand_over(repo: CatalogueWriter, album: Album, handle: str, cascade: bool, pds: Pds) -> None:
     """The album and its slug go, the job comes, in one transaction (the list record is
     already deleted on the PDS)."""
-    session_ref = pds.session_key if isinstance(pds, DpopPdsSession) else ""
-    job = new_job(album, handle, cascade, pds.pds_url, pds.tokens, session_ref)
+    job = new_job(album, handle, cascade, pds.pds_url, pds.tokens, pds.session_key)
     CleanupJobs(repo).hand_over(album, handle, job)
 
 

@@ -172,6 +172,7 @@ class PdsSession:
         self.pds_url = pds_url
         self.did = did
         self.tokens = tokens
+        self.session_key = ""  # an app-password session's tokens travel with a cleanup job
         self._on_refresh = on_refresh
 
     def refresh(self) -> None:
