@@ -158,6 +158,9 @@ def test_sign_in_create_rename_logout(oauth_env: LocalPds) -> None:
 
     status, _, me, _ = call("auth_me", "GET", "/auth/me", session=session_id)
     assert status == 200 and me["did"] == alice["did"] and me["handle"] == "alice.test" and me["is_artist"]
+    # The plyr.fm web app's user object (frontend/src/lib/types.ts `User`).
+    assert me["linked_accounts"] == [{"did": alice["did"], "handle": "alice.test", "avatar_url": me["avatar_url"]}]
+    assert me["enabled_flags"] == []
 
     status, _, album, _ = call("create_album", "POST", "/albums", body={"title": "OAuth Album"}, session=session_id)
     assert status == 201, album

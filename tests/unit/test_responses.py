@@ -89,3 +89,28 @@ def test_an_unsafe_image_falls_back_to_the_next_safe_one() -> None:
     assert page["tracks"][0]["image_url"] == ARTIST.avatar_url
     safe = Track(**{**track(2, 0).__dict__, "image_url": "https://img/a.png", "thumbnail_url": "file:///etc/passwd"})
     assert album_page(ALBUM, ARTIST, [safe])["tracks"][0]["thumbnail_url"] == "https://img/a.png"
+
+
+def test_features_are_shaped_as_the_web_app_reads_them() -> None:
+    """plyr.fm's TrackItem links `/u/{feature.handle}` named `{feature.display_name}`; a track
+    record holds `{did, handle?, displayName?}` (frontend/src/lib/components/TrackItem.svelte)."""
+    did_a, did_b = "did:plc:" + "a" * 24, "did:plc:" + "b" * 24
+    raw = [
+        {"did": did_a, "handle": "Guest.Example.com", "displayName": " Guest "},
+        {"did": did_b},
+        did_a,
+        {"did": "did:plc:short", "handle": "x.test"},
+        {"handle": "nodid.test", "displayName": "No DID"},
+        {"did": did_b, "handle": "../../admin", "displayName": ""},
+        42,
+    ]
+    featured = Track(**{**track(1, 0).__dict__, "features": raw})
+    page = album_page(ALBUM, ARTIST, [featured])
+    assert page["tracks"][0]["features"] == [
+        {"did": did_a, "handle": "guest.example.com", "display_name": "Guest", "avatar_url": None},
+        {"did": did_b, "handle": did_b, "display_name": did_b, "avatar_url": None},
+        {"did": did_a, "handle": did_a, "display_name": did_a, "avatar_url": None},
+        {"did": did_b, "handle": did_b, "display_name": did_b, "avatar_url": None},
+    ]
+    many = Track(**{**track(2, 0).__dict__, "features": [{"did": did_a}] * 12})
+    assert len(album_page(ALBUM, ARTIST, [many])["tracks"][0]["features"]) == 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from albums_core.domain.at_uri import record_url
+from albums_core.domain.handles import normalize_artist_ref, normalize_handle
 from albums_core.domain.models import Album, Artist, Track, pick_images
 from albums_core.domain.public_urls import public_url
 
@@ -48,6 +49,31 @@ def artist_album_item(album: Album, artist: Artist) -> dict[str, Any]:
     }
 
 
+MAX_FEATURES = 10  # the track lexicon's maxLength for `features`
+
+
+def featured_artists(features: list[Any]) -> list[dict[str, Any]]:
+    """A track record's featured artists as the web app reads them: `{did, handle,
+    display_name, avatar_url}` (the record holds `{did, handle?, displayName?}`, the last two
+    optional snapshots). An entry without a valid DID is dropped (the lexicon requires one);
+    a missing or invalid handle becomes the DID (the app links `/u/<handle>`, which takes
+    either), a missing name the handle. Records are anyone's writing: nothing unchecked
+    passes into a link."""
+    out: list[dict[str, Any]] = []
+    for item in features:
+        if len(out) == MAX_FEATURES:
+            break
+        entry: dict[str, Any] = item if isinstance(item, dict) else {"did": item}
+        raw_did, raw_handle, raw_name = entry.get("did"), entry.get("handle"), entry.get("displayName")
+        did = normalize_artist_ref(raw_did) if isinstance(raw_did, str) else None
+        if did is None or not did.startswith("did:"):
+            continue
+        handle = (normalize_handle(raw_handle) if isinstance(raw_handle, str) else None) or did
+        name = raw_name.strip()[:256] if isinstance(raw_name, str) else ""
+        out.append({"did": did, "handle": handle, "display_name": name or handle, "avatar_url": None})
+    return out
+
+
 def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]:
     """A track as an anonymous viewer sees it (is_liked false, gated when it has a gate)."""
     album_image, album_thumb = _album_images(album, artist)
@@ -64,7 +90,7 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
         "artist_avatar_url": _avatar(artist),
         "file_id": track.file_id,
         "file_type": track.file_type,
-        "features": track.features,
+        "features": featured_artists(track.features),
         "r2_url": public_url(track.r2_url),
         "atproto_record_uri": track.record_uri,
         "atproto_record_cid": track.record_cid,

@@ -65,6 +65,13 @@ class TrackAlbum(BaseModel):
     thumbnail_url: str | None
 
 
+class FeaturedArtist(BaseModel):
+    did: str
+    handle: str = Field(description="the handle the track record gives, else the DID")
+    display_name: str = Field(description="the name the track record gives, else the handle")
+    avatar_url: str | None
+
+
 class TrackResponse(BaseModel):
     id: int
     title: str
@@ -74,7 +81,7 @@ class TrackResponse(BaseModel):
     artist_avatar_url: str | None
     file_id: str
     file_type: str
-    features: list[Any]
+    features: list[FeaturedArtist]
     r2_url: str | None
     atproto_record_uri: str | None
     atproto_record_cid: str | None
@@ -108,12 +115,23 @@ class LoginResponse(BaseModel):
     handle: str
 
 
+class LinkedAccount(BaseModel):
+    did: str
+    handle: str
+    avatar_url: str | None
+
+
 class MeResponse(BaseModel):
     did: str
     handle: str
     display_name: str | None
     avatar_url: str | None
     is_artist: bool
+    linked_accounts: list[LinkedAccount] = Field(
+        description="the accounts this browser is signed in to: here always the session's own (the web app's "
+        "account menu reads it)"
+    )
+    enabled_flags: list[str] = Field(description="feature flags of the web app turned on for the account (none)")
 
 
 class LogoutResponse(BaseModel):

@@ -128,13 +128,20 @@ def require_artist(
 
 
 def me(session: Session, repo: CatalogueRepository | None = None) -> dict[str, Any]:
+    """The session's account. `linked_accounts` and `enabled_flags` are what the plyr.fm web
+    app's user object carries (its account menu takes the avatar from the linked account of
+    the session's DID): one session is one account here, and no feature flags are set."""
     artist = (repo or CatalogueRepository()).get_artist(session.did)
+    handle = artist.handle if artist else session.handle
+    avatar = public_url(artist.avatar_url) if artist else None
     return {
         "did": session.did,
-        "handle": artist.handle if artist else session.handle,
+        "handle": handle,
         "display_name": artist.display_name if artist else None,
-        "avatar_url": public_url(artist.avatar_url) if artist else None,
+        "avatar_url": avatar,
         "is_artist": artist is not None,
+        "linked_accounts": [{"did": session.did, "handle": handle, "avatar_url": avatar}],
+        "enabled_flags": [],
     }
 
 
