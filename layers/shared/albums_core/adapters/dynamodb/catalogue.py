@@ -299,7 +299,7 @@ class CatalogueWriter(CatalogueRepository):
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": to_item(item)}}
 
-    def _delete(
+    def delete_action(
         self, key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         action: dict[str, Any] = {"TableName": self.table, "Key": to_item(key)}
@@ -386,7 +386,7 @@ class CatalogueWriter(CatalogueRepository):
             pages.add((handle, slug))
 
         def drop_pointer(handle: str, slug: str) -> None:
-            deletes.append(self._delete(keys.slug_pointer(handle, slug)))
+            deletes.append(self.delete_action(keys.slug_pointer(handle, slug)))
             pages.add((handle, slug))
 
         if holder is None or holder.did != me or old is None or old.handle != name:
@@ -419,7 +419,7 @@ class CatalogueWriter(CatalogueRepository):
                     put_pointer(previous.did, slug, str(claim["album_id"]), previous.did)
         if old is not None and old.handle != name:
             if (old_holder := self._profile_item(keys.handle_profile(old.handle))) and old_holder.did == me:
-                head.append(self._delete(keys.handle_profile(old.handle), "did = :me", {":me": to_value(me)}))
+                head.append(self.delete_action(keys.handle_profile(old.handle), "did = :me", {":me": to_value(me)}))
             for slug, pointer in self._slug_items(keys.handle_partition(old.handle)).items():
                 if pointer.get("artist_did") == me:
                     drop_pointer(old.handle, slug)
@@ -476,8 +476,8 @@ class CatalogueWriter(CatalogueRepository):
         try:
             self._transact(
                 [
-                    self._delete(keys.slug_claim(did, slug), "album_id = :me", {":me": to_value(album_id)}),
-                    self._delete(keys.slug_pointer(handle, slug), "album_id = :me", {":me": to_value(album_id)}),
+                    self.delete_action(keys.slug_claim(did, slug), "album_id = :me", {":me": to_value(album_id)}),
+                    self.delete_action(keys.slug_pointer(handle, slug), "album_id = :me", {":me": to_value(album_id)}),
                 ]
             )
         except ClientError as exc:
@@ -567,14 +567,14 @@ class CatalogueWriter(CatalogueRepository):
             )
             # Already gone when a concurrent rename of this album finished first.
             actions.append(
-                self._delete(
+                self.delete_action(
                     keys.slug_claim(album.artist_did, album.slug),
                     "attribute_not_exists(pk) OR album_id = :me",
                     {":me": to_value(album.id)},
                 )
             )
             actions.append(
-                self._delete(
+                self.delete_action(
                     keys.slug_pointer(handle, album.slug),
                     "attribute_not_exists(pk) OR album_id = :me",
                     {":me": to_value(album.id)},
@@ -591,11 +591,11 @@ class CatalogueWriter(CatalogueRepository):
     def delete_album_items(self, album: Album, handle: str) -> None:
         self._transact(
             [
-                self._delete(keys.album(album.id)),
-                self._delete(
+                self.delete_action(keys.album(album.id)),
+                self.delete_action(
                     keys.slug_claim(album.artist_did, album.slug), "album_id = :me", {":me": to_value(album.id)}
                 ),
-                self._delete(keys.slug_pointer(handle, album.slug)),
+                self.delete_action(keys.slug_pointer(handle, album.slug)),
             ]
         )
 
@@ -644,7 +644,7 @@ class CatalogueWriter(CatalogueRepository):
     def delete_track_action(self, track: Track, must_exist: bool = False) -> dict[str, Any]:
         """A Delete action of the track item; `must_exist` fails the transaction when the track
         is no longer where it was read (moved or deleted meanwhile)."""
-        return self._delete(self._track_key(track), "attribute_exists(pk)" if must_exist else None)
+        return self.delete_action(self._track_key(track), "attribute_exists(pk)" if must_exist else None)
 
     def counter_action(self, album_id: str, tracks: int, plays: int, title: str | None = None) -> dict[str, Any]:
         """ADD to an album's counters; listed in gsi1 while it has tracks (`title` given when

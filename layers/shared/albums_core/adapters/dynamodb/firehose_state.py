@@ -340,7 +340,7 @@ class FirehoseState:
         removal: `applied`, `duplicate` (the liker likes the track through another record),
         `gone` (deleted meanwhile: only the pointer goes), `moved` (the track is not where read)."""
         liker, rkey = str(pointer["liker"]), str(pointer["rkey"])
-        drop = self._delete_action(keys.orphan_like(str(pointer["track_uri"]), liker, rkey))
+        drop = self.repo.delete_action(keys.orphan_like(str(pointer["track_uri"]), liker, rkey))
         became: dict[str, Any] = {
             "Update": {
                 "TableName": self.table,
@@ -371,16 +371,6 @@ class FirehoseState:
                 return "duplicate"
         return "moved"
 
-    def _delete_action(
-        self, key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        action: dict[str, Any] = {"TableName": self.table, "Key": to_item(key)}
-        if condition:
-            action["ConditionExpression"] = condition
-        if values:
-            action["ExpressionAttributeValues"] = values
-        return {"Delete": action}
-
     def remove_like(self, liker: str, rkey: str, track: Track | None) -> str:
         """Uncount a counted like in one transaction (record to tombstone, like gone, counter
         down). `tombstoned` when the like was never seen (a replayed create is then refused),
@@ -393,7 +383,7 @@ class FirehoseState:
             return "replayed"
         actions: list[dict[str, Any]] = [self._tombstone_action(liker, rkey, str(state))]
         if state == "orphan" and record.get("track_uri"):
-            actions.append(self._delete_action(keys.orphan_like(str(record["track_uri"]), liker, rkey)))
+            actions.append(self.repo.delete_action(keys.orphan_like(str(record["track_uri"]), liker, rkey)))
         if state == "duplicate" and record.get("track_id") is not None:
             named = self._duplicates_action(liker, int(record["track_id"]), rkey, "DELETE")
             if self._transact_or_false([*actions, named]):
@@ -406,14 +396,7 @@ class FirehoseState:
             actions.append(self._unlike_action(liker, int(record["track_id"]), rkey))
             if track is not None:
                 actions.append(self._like_count_action(track, -1))
-        self.calls += 1
-        try:
-            self.repo.transact_in_batches(actions, len(actions))
-        except ClientError as exc:
-            if not _raced(exc):
-                raise
-            return "moved"
-        return "applied"
+        return "applied" if self._transact_or_false(actions) else "moved"
 
     def _tombstone_action(self, liker: str, rkey: str, was: str) -> dict[str, Any]:
         return {
@@ -430,7 +413,7 @@ class FirehoseState:
     def _unlike_action(self, liker: str, track_id: int, rkey: str, also: str | None = None) -> dict[str, Any]:
         """The (liker, track) like goes, only while this like record is the one it counts."""
         condition = "like_rkey = :k" + (f" AND {also}" if also else "")
-        return self._delete_action(keys.like(liker, track_id), condition, {":k": to_value(rkey)})
+        return self.repo.delete_action(keys.like(liker, track_id), condition, {":k": to_value(rkey)})
 
     def _duplicates_action(self, liker: str, track_id: int, rkey: str, verb: str) -> dict[str, Any]:
         """ADD or DELETE a like record's rkey in the duplicates named on the (liker, track) like."""

@@ -38,13 +38,13 @@ class CleanupJobs:
         repo = self.catalogue
         repo._transact(
             [
-                repo._delete(keys.album(album.id)),
-                repo._delete(
+                repo.delete_action(keys.album(album.id)),
+                repo.delete_action(
                     keys.slug_claim(album.artist_did, album.slug),
                     "attribute_not_exists(pk) OR album_id = :me",
                     {":me": to_value(album.id)},
                 ),
-                repo._delete(keys.slug_pointer(handle, album.slug)),
+                repo.delete_action(keys.slug_pointer(handle, album.slug)),
                 repo._put(self._item(job)),
             ]
         )
