@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
+import io
 import json
 import re
 import sys
@@ -16,6 +17,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ OPENAPI = ROOT / "openapi.json"
 DOCS = ("/docs", "/docs/", "/openapi.json")
 
 # API Gateway's own answers (not the functions'): its shape, `{"message": ...}`.
+BAD_REQUEST = (400, {"message": "Bad Request"})
 TOO_LARGE = (413, {"message": "Request Entity Too Large"})
 THROTTLED = (429, {"message": "Too Many Requests"})
 INTEGRATION_FAILED = (500, {"message": "Internal Server Error"})
@@ -124,6 +127,72 @@ class Cors:
         if self.max_age is not None:
             out.append(("Access-Control-Max-Age", str(self.max_age)))
         return out
+
+
+class BodyRefused(Exception):
+    """A request body that is not framed as HTTP/1.1 says, or is over the payload limit."""
+
+    def __init__(self, answer: tuple[int, Any]) -> None:
+        super().__init__(answer[1]["message"])
+        self.answer = answer
+
+
+_DECIMAL = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+
+
+def read_body(headers: Message, stream: io.BufferedIOBase) -> bytes:
+    """The request body, framed as RFC 9112 section 6 says: a `Content-Length` of
+    digits (repeated only with the same value), or `Transfer-Encoding: chunked` alone, decoded.
+    Anything else is 400 (a length that is no number, two lengths, a coding we do not know, both
+    headers: the framings requests are smuggled with); more than 10 MB is 413, unread."""
+    codings = [c.strip().lower() for v in headers.get_all("Transfer-Encoding") or [] for c in v.split(",")]
+    lengths = {n.strip() for v in headers.get_all("Content-Length") or [] for n in v.split(",")}
+    if codings:
+        if codings != ["chunked"] or lengths:
+            raise BodyRefused(BAD_REQUEST)
+        return _read_chunked(stream)
+    if not lengths:
+        return b""
+    if len(lengths) != 1:
+        raise BodyRefused(BAD_REQUEST)
+    (text,) = lengths
+    if not _DECIMAL.fullmatch(text):
+        raise BodyRefused(BAD_REQUEST)
+    length = int(text)
+    if length > MAX_BODY:
+        raise BodyRefused(TOO_LARGE)
+    body = stream.read(length) if length else b""
+    if len(body) != length:  # the client stopped sending before the length it announced
+        raise BodyRefused(BAD_REQUEST)
+    return body
+
+
+def _read_chunked(stream: io.BufferedIOBase) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = stream.readline(1025)
+        size_text = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not _HEX.fullmatch(size_text):
+            raise BodyRefused(BAD_REQUEST)
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        total += size
+        if total > MAX_BODY:
+            raise BodyRefused(TOO_LARGE)
+        data = stream.read(size)
+        if len(data) != size or stream.read(2) != b"\r\n":
+            raise BodyRefused(BAD_REQUEST)
+        parts.append(data)
+    for _ in range(100):  # the trailer section, up to its empty line (its fields are dropped)
+        line = stream.readline(8193)
+        if line in (b"\r\n", b"\n"):
+            return b"".join(parts)
+        if not line.endswith(b"\n"):
+            break
+    raise BodyRefused(BAD_REQUEST)
 
 
 class TokenBucket:
@@ -392,12 +461,13 @@ class Gateway:
             def _dispatch(self) -> None:
                 split = urlsplit(self.path)
                 raw_path, raw_query = split.path or "/", split.query
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    self._gateway_answer(TOO_LARGE)
+                try:
+                    body = read_body(self.headers, self.rfile)
+                except BodyRefused as refused:
+                    # The stream is not where the next request starts: the connection ends here.
                     self.close_connection = True
+                    self._gateway_answer(refused.answer)
                     return
-                body = self.rfile.read(length) if length else b""
                 if (
                     self.command == "OPTIONS"
                     and gateway.cors is not None

@@ -13,7 +13,8 @@ moto 5.2.5 makes a local stack die doing what the contract allows:
   reader has seen stay until the 24 hours are up. Sequence numbers stay what they were.
 - a `Query` of the table (not of an index) walks every item of the table; DynamoDB reads the
   one partition. Here it walks that partition's items only (same results, same order, same
-  paging): a query's cost no longer grows with everything else the table holds.
+  paging): a query's cost no longer grows with everything else the table holds. That view is
+  the querying thread's own: index queries and scans answered meanwhile see the whole table.
 
 Writes to DynamoDB (and stream reads) take one lock, so a concurrent request never sees or
 slips between the half of a transaction that a rollback would undo, and stream records of a
@@ -368,22 +369,33 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
 
 _original_add = StreamShard.add
 _original_query = Table.query
+_original_all_items = Table.all_items
+# The partition a Query of this thread walks: (table, its items). Per thread: the table object
+# is shared by every request the server is answering at that moment.
+_PARTITION_VIEW = threading.local()
+
+
+def _all_items(self: Table) -> Any:
+    view: tuple[Table, list[Item]] | None = getattr(_PARTITION_VIEW, "view", None)
+    if view is not None and view[0] is self:
+        return view[1]
+    return _original_all_items(self)
 
 
 def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
     """moto's own query, shown only the items of the partition it asks for (base table only: an
-    index's partitions are not stored apart)."""
+    index's partitions are not stored apart). Only this call sees that view: an index Query or a
+    Scan answered meanwhile on another thread walks the whole table."""
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     if index_name or hash_key is None or not self.range_key_attr:
         return _original_query(self, hash_key, *args, **kwargs)
-    with _WRITES:  # the view is this call's alone, and no write changes the partition meanwhile
+    with _WRITES:  # no write changes the partition meanwhile
         partition = self.items.get(hash_key)
-        view = list(partition.values()) if partition else []
-        self.all_items = lambda: view  # type: ignore[method-assign]
+        _PARTITION_VIEW.view = (self, list(partition.values()) if partition else [])
         try:
             return _original_query(self, hash_key, *args, **kwargs)
         finally:
-            del self.all_items
+            _PARTITION_VIEW.view = None
 
 
 def install() -> None:
@@ -395,6 +407,7 @@ def install() -> None:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     StreamShard.add = _shard_add  # type: ignore[method-assign]
     Table.query = _partition_query  # type: ignore[method-assign]
+    Table.all_items = _all_items  # type: ignore[method-assign]
     StreamShard.get = _shard_get  # type: ignore[method-assign]
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
     DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]

@@ -400,3 +400,25 @@ def test_a_gap_requests_a_like_reread_for_each_liker_we_know(
         assert job["job_id"] == job_id(gap.run_id, f"likes/{fan}")
     assert [j["kind"] for j in jobs.of_artist(artist.did)] == ["index_artist"]
     assert gap.counts["gap_jobs"] == 1 + len(fans)
+
+
+def test_a_track_a_request_indexed_since_the_held_read_is_not_created_twice(
+    setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists],
+) -> None:
+    """The artist creates a track record in another client and adds it to an album through our
+    API at once: the request indexes the record (a track item) before the consumer applies the
+    record's create commit. The consumer's held copy of the artist's tracks was read before the
+    request wrote: the create is not taken for a new track (it was, and the album page listed
+    the track twice, each copy with its own id)."""
+    from albums_core.domain.records import new_track
+
+    ingest, writer, artist, recorder, _ = setup
+    did = artist.did
+    ingest.apply([commit(did, create("p1", "Read before the request"))])  # the held copy is read
+    uri = f"at://{did}/{TRACK}/d1"
+    (track_id,) = writer.reserve_track_ids(1)
+    writer.add_new_tracks([new_track(track_id, did, None, uri, "bafyd1", track_value("Indexed by a request"))])
+    report = ingest.apply([commit(did, create("d1", "Indexed by a request", cid="bafyd1"))])
+    copies = [t for t in writer.artist_tracks(did) if t.record_uri == uri]
+    assert [t.id for t in copies] == [track_id]
+    assert report.counts["tracks_created"] == 0 and recorder.runs == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import socket
 import threading
 import time
 import urllib.request
@@ -354,3 +356,109 @@ def test_covers_are_served_with_immutable_caching_and_uploads_are_not(gateway: G
     assert reply.header("Cache-Control") == ["public, max-age=31536000, immutable"]
     assert call(gateway, "GET", "/covers/uploads/x/y.png").status == 404
     assert call(gateway, "GET", "/covers/images/missing.png").status == 404
+
+
+# ---- how the request body is framed ----------------------------------------------------------
+
+
+def send_raw(gateway: Gateway, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request written byte by byte (http.client would fix the framing we want to get wrong);
+    the answer must come within 10 s (a gateway waiting for bytes that never come is a defect)."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(head + b"\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)  # nothing more comes: a body shorter than announced ends here
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, f"the gateway closed the connection without an answer: {received!r}"
+            received += chunk
+        head_part, _, rest = received.partition(b"\r\n\r\n")
+        lines = head_part.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        return int(lines[0].split()[1]), headers, rest
+
+
+def post_head(path: str, *header_lines: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", *header_lines]
+    return "".join(f"{line}\r\n" for line in lines).encode()
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        ["Content-Length: abc"],
+        ["Content-Length: -1"],
+        ["Content-Length: 1e3"],
+        ["Content-Length: +2"],
+        ["Content-Length: 2", "Content-Length: 3"],
+        ["Content-Length: 2, 3"],
+        ["Transfer-Encoding: gzip"],
+        ["Transfer-Encoding: chunked", "Content-Length: 2"],
+    ],
+    ids=["not-a-number", "negative", "exponent", "signed", "two-lengths", "length-list", "unknown-coding", "te-and-cl"],
+)
+def test_a_body_framed_wrongly_is_api_gateways_400(gateway: Gateway, recording: Recording, framing: list[str]) -> None:
+    status, _, body = send_raw(gateway, post_head("/dev/albums", *framing, "Connection: close"), b"{}")
+    assert status == 400 and json.loads(body) == {"message": "Bad Request"}
+    assert recording.events == []
+
+
+def test_a_repeated_identical_content_length_is_one_length(gateway: Gateway, recording: Recording) -> None:
+    status, _, _ = send_raw(
+        gateway, post_head("/dev/albums", "Content-Length: 2", "Content-Length: 2", "Connection: close"), b"{}"
+    )
+    assert status == 401 and recording.events[0][1]["body"] == "{}"
+
+
+def test_a_chunked_body_reaches_the_function_whole(gateway: Gateway, recording: Recording) -> None:
+    chunked = b'5;ext=1\r\n{"tit\r\nd\r\nle": "Chunk"}\r\n0\r\nX-Trailer: y\r\n\r\n'
+    status, _, _ = send_raw(
+        gateway, post_head("/dev/albums", "Transfer-Encoding: chunked", "Connection: close"), chunked
+    )
+    assert status == 401  # the function answered (no session) for the body it was given
+    assert recording.events[0][1]["body"] == '{"title": "Chunk"}'
+
+
+@pytest.mark.parametrize(
+    "chunked",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n", b"10\r\n{}\r\n0\r\n\r\n"],
+    ids=["size-not-hex", "no-crlf-after-data", "negative-size", "data-shorter-than-size"],
+)
+def test_a_malformed_chunked_body_is_400(gateway: Gateway, recording: Recording, chunked: bytes) -> None:
+    status, _, body = send_raw(
+        gateway, post_head("/dev/albums", "Transfer-Encoding: chunked", "Connection: close"), chunked
+    )
+    assert status == 400 and json.loads(body) == {"message": "Bad Request"}
+    assert recording.events == []
+
+
+def test_a_chunked_body_over_10_mb_is_413(gateway: Gateway, recording: Recording) -> None:
+    size = MAX_BODY + 1
+    status, _, body = send_raw(
+        gateway,
+        post_head(f"/dev/albums/{ALBUM_ID}/cover", "Transfer-Encoding: chunked", "Connection: close"),
+        f"{size:x}\r\n".encode(),  # the size alone is enough: nothing of it is read
+    )
+    assert status == 413 and json.loads(body) == {"message": "Request Entity Too Large"}
+    assert recording.events == []
+
+
+def test_after_a_chunked_request_the_connection_serves_the_next_one(gateway: Gateway, recording: Recording) -> None:
+    """The chunks are consumed: their bytes are not read as a second request on a kept-alive
+    connection (they were, when the body was ignored)."""
+    first = post_head("/dev/albums", "Transfer-Encoding: chunked") + b"\r\n2\r\n{}\r\n0\r\n\r\n"
+    second = b"GET /dev/albums HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(first + second)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", received)]
+    assert statuses == [401, 200], received
+    assert recording.events[0][1]["body"] == "{}" and len(recording.events) == 2

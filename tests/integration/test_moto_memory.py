@@ -258,3 +258,52 @@ def test_a_query_walking_its_partition_only_keeps_results_order_filters_and_pagi
         Select="COUNT",
     )
     assert counted["Count"] == 12
+
+
+def test_an_index_query_or_scan_meanwhile_sees_the_whole_table(clients: tuple[Any, Any, str]) -> None:
+    """A partition Query shows moto's query only its partition's items. Index queries and scans
+    running at the same moment in other threads see the whole table: they read an artist's
+    tracks (gsi2) while a request reads an album's partition. They used to see that album's
+    partition only (the view was set on the shared table), and the indexer, finding the
+    artist's other tracks missing, created every one of them again."""
+    import threading
+
+    dynamodb, _, table = clients
+    for n in range(40):
+        dynamodb.put_item(
+            TableName=table,
+            Item=item(f"VT#{n:02d}", "TRACK", gsi2pk="ARTIST#view", gsi2sk=f"TRACK#{n:02d}"),
+        )
+    dynamodb.put_item(TableName=table, Item=item("VA#album", "ALBUM"))
+    stop = threading.Event()
+
+    def partition_reader() -> None:
+        while not stop.is_set():
+            dynamodb.query(
+                TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "VA#album"}}
+            )
+
+    readers = [threading.Thread(target=partition_reader) for _ in range(3)]
+    for r in readers:
+        r.start()
+    seen: list[int] = []
+    try:
+        for _ in range(150):
+            out = dynamodb.query(
+                TableName=table,
+                IndexName="gsi2",
+                KeyConditionExpression="gsi2pk = :p",
+                ExpressionAttributeValues={":p": {"S": "ARTIST#view"}},
+            )
+            seen.append(len(out["Items"]))
+            scanned = dynamodb.scan(
+                TableName=table,
+                FilterExpression="begins_with(pk, :v)",
+                ExpressionAttributeValues={":v": {"S": "VT#"}},
+            )
+            seen.append(len(scanned["Items"]))
+    finally:
+        stop.set()
+        for r in readers:
+            r.join()
+    assert set(seen) == {40}, sorted(set(seen))

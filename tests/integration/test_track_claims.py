@@ -113,3 +113,29 @@ def test_a_pending_claim_blocks_until_its_lease_lapses(alice: Artist) -> None:
     assert repo.claim_tracks(alice.did, x["id"], [other], "dead-request", -1) == []
     alice.admin().attach(y["id"], [other])
     assert members(y["id"]) == {other}
+
+
+def test_a_track_the_firehose_indexes_during_an_attach_is_moved_not_copied(alice: Artist) -> None:
+    """An artist publishes a track in another client and adds it here at once: the consumer
+    applies the record's create (a standalone track item) after the request read the artist's
+    tracks and before it wrote. The request moves that item into the album; it used to create a
+    second item for the same record (the track then existed twice, with two ids)."""
+    from albums_core.domain.records import new_track
+    from albums_core.services.album_admin import AlbumAdmin
+
+    _, album = alice.admin().create("Moved Not Copied")
+    uri = alice.publish_track("Just Published")
+    record = alice.record(uri)
+
+    class FirehoseMeanwhile(CatalogueWriter):
+        def claim_tracks(self, did: str, album_id: str, uris: list[str], token: str, seconds: int) -> list[str]:
+            if not any(t.record_uri == uri for t in self.artist_tracks(did)):
+                (track_id,) = self.reserve_track_ids(1)
+                self.add_new_tracks([new_track(track_id, did, None, uri, record.cid, record.value)])
+            return super().claim_tracks(did, album_id, uris, token, seconds)
+
+    AlbumAdmin(alice.caller, repo=FirehoseMeanwhile()).attach(album["id"], [uri])
+    copies = [t for t in CatalogueWriter().artist_tracks(alice.did) if t.record_uri == uri]
+    assert [t.album_id for t in copies] == [album["id"]]
+    loaded = CatalogueWriter().load_album(album["id"])
+    assert loaded is not None and loaded[0].track_count == 1 and len(loaded[1]) == 1

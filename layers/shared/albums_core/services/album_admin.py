@@ -284,6 +284,10 @@ class AlbumAdmin:
         listed = fresh.get(album.list_uri)
         list_cid = listed.cid if listed else None
         present = [u for u in new if fresh.get(u) is not None]
+        if any(u not in local for u in present):
+            # Read again: the firehose consumer may have indexed a record since (an artist who
+            # publishes a track elsewhere and adds it here at once); that item is moved, not copied.
+            local = {t.record_uri: t for t in self.repo.artist_tracks(self.did)}
         # One counter update for every track the catalogue does not know yet.
         ids = iter(self.repo.reserve_track_ids(sum(1 for u in present if u not in local)))
         moves: list[tuple[Track | None, Track]] = []

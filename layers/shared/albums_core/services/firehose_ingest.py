@@ -351,8 +351,16 @@ class Ingest:
         last: dict[str, RecordOp] = {}
         for op in entry.ops:
             last[op.uri(did)] = op
+        started = time.monotonic()
         held = self._held(did, albums=True)
         created = [(uri, op) for uri, op in last.items() if op.action != "delete" and uri not in held.tracks]
+        if created and held.at < started:
+            # The held copy may predate a request that indexed the record meanwhile (an artist
+            # who creates a track elsewhere and adds it to an album here at once): a track is
+            # created only when the catalogue read now does not have it either.
+            self.forget(did)
+            held = self._held(did, albums=True)
+            created = [(uri, op) for uri, op in created if uri not in held.tracks]
         if created and held.albums:
             # A list may name a track before it exists: membership is the indexer's to work out.
             assert held.artist is not None and held.artist.pds_url
