@@ -29,11 +29,9 @@ def update_album(
     description: Annotated[str | None, Query(description="new album description")] = None,
     body: Annotated[UpdateAlbumBody | None, Body()] = None,
 ) -> dict[str, Any]:
-    fields = body.model_fields_set if body is not None else set()
-    new_title = title if title is not None else (body.title if body and "title" in fields else UNSET)
-    new_description = (
-        description if description is not None else (body.description if body and "description" in fields else UNSET)
-    )
+    given = body or UpdateAlbumBody()
+    new_title = given.field("title", title, UNSET)
+    new_description = given.field("description", description, UNSET)
     return AlbumAdmin(app.context["caller"]).update(path_param(app, "ref"), new_title, new_description)
 
 

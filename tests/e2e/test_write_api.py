@@ -301,6 +301,18 @@ def test_invalid_utf8_in_the_query_is_422(api: Api, kenji: str) -> None:
         assert reply.status == 422, raw
 
 
+def test_a_field_given_both_in_the_query_and_the_body_is_422_and_changes_nothing(api: Api, kenji: str) -> None:
+    title = unique("Once")
+    album = api.send("POST", "/albums", {"title": title}, session=kenji).json()
+    for field in ("title", "description"):
+        reply = api.send("PATCH", f"/albums/{album['id']}?{field}=Query", {field: "Body"}, session=kenji)
+        assert reply.status == 422 and "both" in reply.json()["detail"] and field in reply.json()["detail"], reply.body
+    # One field each way is fine.
+    reply = api.send("PATCH", f"/albums/{album['id']}?description=Q", {"title": title}, session=kenji)
+    assert reply.status == 200 and reply.json()["description"] == "Q", reply.body
+    assert reply.json()["title"] == title
+
+
 def test_existence_and_ownership_come_before_body_validation(api: Api, kenji: str, aurora: str) -> None:
     theirs = api.send("POST", "/albums", {"title": unique("Theirs")}, session=aurora).json()
     assert api.send("PATCH", f"/albums/{theirs['id']}", b"{bad", session=kenji).status == 403

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
+from albums_core.domain.errors import Unprocessable
+
 
 def _no_surrogates(value: Any) -> Any:
     texts = value if isinstance(value, list) else [value]
@@ -39,6 +41,16 @@ class CreateAlbumBody(_Body):
 class UpdateAlbumBody(_Body):
     title: StrictStr | None = None
     description: StrictStr | None = None
+
+    def field(self, name: str, query_value: str | None, unset: Any) -> Any:
+        """`name` as given either as a query parameter or in this body: given both ways is
+        refused (422) rather than one silently winning."""
+        in_body = name in self.model_fields_set
+        if query_value is not None and in_body:
+            raise Unprocessable(f"{name} given both as a query parameter and in the body: give it once")
+        if query_value is not None:
+            return query_value
+        return getattr(self, name) if in_body else unset
 
 
 class AttachTracksBody(_Body):
