@@ -785,3 +785,12 @@ def test_malformed_multipart_is_422(content_type: str | None, body: bytes) -> No
     with pytest.raises(Unprocessable) as err:
         single_file(parse(content_type, body), "image")
     assert err.value.status == 422 and err.value.detail
+
+
+def test_a_multipart_body_of_only_its_closing_boundary_says_it_has_no_part() -> None:
+    with pytest.raises(Unprocessable) as err:
+        parse("multipart/form-data; boundary=xyz", b"--xyz--\r\n")
+    assert "without any part" in err.value.detail
+    with pytest.raises(Unprocessable) as err:
+        parse("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=image\r\n\r\nab")
+    assert "not closed by the boundary" in err.value.detail

@@ -47,8 +47,10 @@ def parse(content_type: str | None, body: bytes) -> list[Part]:
     if not body.startswith(delimiter) and b"\r\n" + delimiter not in body:
         raise Unprocessable("body: malformed multipart body (no part starts with the boundary)")
     chunks = (b"\r\n" + body).split(b"\r\n" + delimiter)
-    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+    if not chunks[-1].startswith(b"--"):
         raise Unprocessable("body: malformed multipart body (not closed by the boundary)")
+    if len(chunks) < 3:
+        raise Unprocessable("body: a multipart body without any part (an `image` file field is required)")
     parts = []
     for chunk in chunks[1:-1]:
         if not chunk.startswith(b"\r\n"):
