@@ -184,3 +184,10 @@ def test_login_by_did_is_502_when_the_handle_cannot_be_checked(
     with pytest.raises(UpstreamFailure):
         auth.login(attacker.did, PASSWORD)
     assert CatalogueWriter().get_artist(attacker.did) is None
+
+
+def test_a_did_document_that_cannot_be_read_is_502_naming_the_identity_not_the_pds(pds_env: LocalPds) -> None:
+    # did:web's document lives at https://<host>/.well-known/did.json; nothing listens on 127.0.0.1:443.
+    with pytest.raises(UpstreamFailure) as err:
+        auth.login("did:web:127.0.0.1", PASSWORD)
+    assert "identity could not be resolved" in err.value.detail and "PDS" not in err.value.detail

@@ -17,6 +17,10 @@ from albums_core.domain.public_urls import public_url
 from albums_core.observability import logger
 
 PROFILE_COLLECTION = "app.bsky.actor.profile"
+# The DID document (the PLC directory, a did:web host) or the handle's DNS did not answer.
+IDENTITY_UNAVAILABLE = (
+    "the account's identity could not be resolved (its DID document or handle did not answer); try again"
+)
 
 
 class LoginFailed(ServiceError):
@@ -79,6 +83,8 @@ def login(identifier: str, password: str, repo: CatalogueWriter | None = None) -
     except (identity.UnknownIdentity, xrpc.XrpcError) as exc:
         logger.info("login refused", extra={"reason": type(exc).__name__})
         raise LoginFailed() from exc
+    except identity.IdentityUnavailable as exc:
+        raise UpstreamFailure(IDENTITY_UNAVAILABLE) from exc
     except xrpc.PdsUnavailable as exc:
         raise UpstreamFailure("the account's PDS could not be reached; try again") from exc
     if out.get("did") != who.did:

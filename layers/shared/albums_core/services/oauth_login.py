@@ -18,7 +18,7 @@ from albums_core.config import ConfigurationError, settings
 from albums_core.domain.errors import BadRequest, ServiceError, UpstreamFailure
 from albums_core.domain.models import Artist
 from albums_core.observability import logger
-from albums_core.services.auth import upsert_artist
+from albums_core.services.auth import IDENTITY_UNAVAILABLE, upsert_artist
 
 FAILED, EXPIRED, SCOPE_MISMATCH = "failed", "expired", "scope_mismatch"
 STATE_TTL_SECONDS = oauth_store.STATE_TTL_SECONDS
@@ -97,6 +97,8 @@ def start(handle: str | None, pds_url: str | None, request_base: str = "") -> St
     except oauth_client.NoAuthServer as exc:
         logger.info("no usable authorization server", extra={"reason": str(exc)[:300]})
         raise BadRequest("the account's PDS does not offer OAuth sign-in we can use") from exc
+    except identity.IdentityUnavailable as exc:
+        raise UpstreamFailure(IDENTITY_UNAVAILABLE) from exc
     except (oauth_client.AuthServerUnavailable, xrpc.PdsUnavailable) as exc:
         raise UpstreamFailure("the account's PDS could not be reached; try again") from exc
 

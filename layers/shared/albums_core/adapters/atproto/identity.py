@@ -38,6 +38,11 @@ class UnknownIdentity(Exception):
     """The identifier names no account we can find."""
 
 
+class IdentityUnavailable(PdsUnavailable):
+    """The account's identity could not be read now (DNS, the PLC directory or a did:web host
+    down): no verdict. A PdsUnavailable, so callers that treat every outage alike still may."""
+
+
 @dataclass(frozen=True)
 class Identity:
     did: str
@@ -122,7 +127,7 @@ def _dns_did(handle: str) -> str | None:
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return None
     except (dns.exception.DNSException, OSError) as exc:  # timeout, no nameserver answered
-        raise PdsUnavailable(f"DNS: {type(exc).__name__}") from exc
+        raise IdentityUnavailable(f"DNS: {type(exc).__name__}") from exc
     found = set()
     for rdata in answer:
         text = b"".join(rdata.strings).decode("utf-8", "replace")
@@ -222,7 +227,7 @@ def _did_document(did: str) -> dict[str, Any]:
         # A refused URL (a did:web host on a private address) is a verdict, not an outage.
         if isinstance(exc, RefusedUrl) or "status 404" in str(exc) or "status 410" in str(exc):
             raise UnknownIdentity(did) from exc
-        raise PdsUnavailable(f"DID document: {exc}") from exc
+        raise IdentityUnavailable(f"DID document: {exc}") from exc
     if not syntax.is_did_document(doc, did):
         raise UnknownIdentity(did)
     return dict(doc)
