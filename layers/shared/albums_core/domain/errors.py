@@ -3,6 +3,11 @@ albums_core.http.web maps them to responses in one place."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from albums_core.domain.models import Track
+
 
 class ServiceError(Exception):
     status = 500
@@ -80,3 +85,12 @@ class JobGone(NotFound):
 
 class TrackTaken(Conflict):
     detail = "track already belongs to another album"
+
+
+class RecordHeld(Conflict):
+    """A track item was to be created for a record that has one already (another writer
+    created it meanwhile): `track` is that item, to update or move instead."""
+
+    def __init__(self, track: Track) -> None:
+        super().__init__("the track record has a track already")
+        self.track = track

@@ -382,11 +382,13 @@ class Ingest:
                 new_track(track_id, did, None, uri, op.cid or "", op.value or {})
                 for track_id, (uri, op) in zip(ids, created, strict=True)
             ]
-            self.catalogue.add_new_tracks(tracks)
-            for track in tracks:
+            # A record another writer created a track for meanwhile (a request, the indexer)
+            # keeps that track: it is held, not created again.
+            now_held = self.catalogue.add_new_tracks(tracks)
+            for track in now_held:
                 held.tracks[track.record_uri or ""] = track
-            report.counts["tracks_created"] += len(tracks)
-            self._adopt_orphans(did, [t.record_uri or "" for t in tracks], report)
+            report.counts["tracks_created"] += sum(1 for a, b in zip(tracks, now_held, strict=True) if a is b)
+            self._adopt_orphans(did, [t.record_uri or "" for t in now_held], report)
         new_uris = {uri for uri, _ in created}
         shrunk: set[str] = set()
         for uri, op in last.items():

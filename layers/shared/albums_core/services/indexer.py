@@ -20,7 +20,7 @@ from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
 from albums_core.domain.at_uri import list_item_uris
-from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict
+from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict, RecordHeld
 from albums_core.domain.firehose_events import record_problem
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
@@ -208,7 +208,14 @@ class Indexer:
         album_id = album.id if album else None
         if local is None:
             track = new_track(self.repo.next_track_id(), self.artist.did, album_id, uri, record.cid, record.value)
-            if not self._write_track(track, None):
+            try:
+                if not self._write_track(track, None):
+                    return
+            except RecordHeld as held:
+                # Another writer (an attach, the firehose consumer) created the record's track
+                # after this run read the catalogue: that one is updated, no second is made.
+                if held.track.album_id not in self.busy:
+                    self._upsert_track(held.track, uri, record, album)
                 return
             self.counts["tracks_created"] += 1
         else:

@@ -16,7 +16,14 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
-from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, ConcurrentUpdate, Conflict, TrackTaken
+from albums_core.domain.errors import (
+    AlbumNotFound,
+    ArtistNotFound,
+    ConcurrentUpdate,
+    Conflict,
+    RecordHeld,
+    TrackTaken,
+)
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.records import TRACK_RECORD_FIELDS
 
@@ -25,10 +32,36 @@ _MAX_TRANSACTION = 100  # items in one TransactWriteItems
 _HANDLE_CLAIM_ATTEMPTS = 5
 # A transaction holds 100 actions (four per moved track); smaller ones finish well inside a timeout.
 _MOVES_PER_TRANSACTION = 24
+# New tracks of the firehose consumer per transaction: a track item and its record's guard each.
+_NEW_TRACKS_PER_TRANSACTION = 50
+# Attempts at a creation whose guards another writer keeps changing (each refusal resolved).
+_GUARD_ATTEMPTS = 4
+# Waits for the eventually consistent track index before a guard's track counts as gone.
+_GUARD_LOOKUP_WAITS = (0.1, 0.2, 0.4, 0.8)
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _refused(exc: ClientError) -> set[int]:
+    """The positions of a cancelled transaction's actions whose condition failed."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+
+
+def _onto(holder: Track, track: Track) -> Track:
+    """`track` (written from a fresh read of its record) as the existing item `holder` of the
+    same record: its id and the counters and cover the catalogue keeps, not the record."""
+    return replace(
+        track,
+        id=holder.id,
+        play_count=holder.play_count,
+        like_count=holder.like_count,
+        comment_count=holder.comment_count,
+        image_id=holder.image_id,
+        thumbnail_url=holder.thumbnail_url,
+    )
 
 
 def _unchanged(attribute: str, value: str | None) -> dict[str, Any]:
@@ -646,6 +679,69 @@ class CatalogueWriter(CatalogueRepository):
         is no longer where it was read (moved or deleted meanwhile)."""
         return self.delete_action(self._track_key(track), "attribute_exists(pk)" if must_exist else None)
 
+    # ---- the record guard: at most one track item per track record ---------------------------
+    # Every write that creates a track item for a record takes the record's guard in the same
+    # transaction, on the condition that it is free or names this very track; every deletion of
+    # a track item deletes its guard. A writer refused by the guard uses the track it names.
+
+    def guard_action(self, track: Track, stale: int | None = None) -> dict[str, Any]:
+        """The Put of `track`'s record guard naming `track`: conditional on the guard being
+        free or already `track`'s, or (`stale`) naming that track id, whose item is gone."""
+        assert track.record_uri
+        item = {
+            **keys.track_record_guard(track.artist_did, track.record_uri),
+            "track_id": track.id,
+            "record_uri": track.record_uri,
+            # Where the item was created: read consistently before its index shows it.
+            "created_in": track.album_id or "-",
+        }
+        values: dict[str, Any] = {":this": to_value(track.id)}
+        if stale is None:
+            condition = "attribute_not_exists(pk) OR track_id = :this"
+        else:
+            condition = "track_id = :this OR track_id = :old"
+            values[":old"] = to_value(stale)
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def guard_key(self, track: Track) -> dict[str, str] | None:
+        return keys.track_record_guard(track.artist_did, track.record_uri) if track.record_uri else None
+
+    def guard_delete_actions(self, track: Track) -> list[dict[str, Any]]:
+        """The Delete of the guard of a track item being deleted (none for a track without a
+        record). Unconditional: a deletion is never refused for its guard."""
+        key = self.guard_key(track)
+        return [self.delete_action(key)] if key else []
+
+    def record_holder(self, did: str, record_uri: str) -> tuple[int | None, Track | None]:
+        """The track id the record's guard names (None: no guard) and that track's item (None:
+        the item is gone, the guard is stale). The item is read consistently where it was
+        created, else found by id in the track index (waiting a little for the index)."""
+        found = self.client.get_item(
+            TableName=self.table, Key=to_item(keys.track_record_guard(did, record_uri)), ConsistentRead=True
+        ).get("Item")
+        if found is None:
+            return None, None
+        guard = from_item(found)
+        track_id = int(guard["track_id"])
+        created_in = str(guard.get("created_in") or "-")
+        key = keys.standalone_track(did, track_id) if created_in == "-" else keys.album_track(created_in, track_id)
+        item = self.client.get_item(TableName=self.table, Key=to_item(key), ConsistentRead=True).get("Item")
+        if item is not None:
+            return track_id, Track.from_data(from_item(item))
+        for wait in (0.0, *_GUARD_LOOKUP_WAITS):
+            time.sleep(wait)
+            track = self.find_track(track_id)
+            if track is not None:
+                return track_id, track
+        return track_id, None
+
     def counter_action(self, album_id: str, tracks: int, plays: int, title: str | None = None) -> dict[str, Any]:
         """ADD to an album's counters; listed in gsi1 while it has tracks (`title` given when
         the album may become listed)."""
@@ -698,7 +794,10 @@ class CatalogueWriter(CatalogueRepository):
                     for t in tracks
                 ]
             )
-        self.batch_write([{"DeleteRequest": {"Key": to_item(self._track_key(t))}} for t in tracks])
+        deletes = [{"DeleteRequest": {"Key": to_item(self._track_key(t))}} for t in tracks]
+        if delete:  # each track's record guard goes in the same batch as the track
+            deletes += [{"DeleteRequest": {"Key": to_item(k)}} for t in tracks if (k := self.guard_key(t))]
+        self.batch_write(deletes)
 
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
         """Record the CIDs the PDS gave the tracks' records after a change: one small update
@@ -960,40 +1059,98 @@ class CatalogueWriter(CatalogueRepository):
             raise
 
     def remove_track(self, track: Track) -> None:
-        """The track item goes (its record is gone from the PDS)."""
-        self._transact([self.delete_track_action(track)])
+        """The track item goes (its record is gone from the PDS), and its record guard with it."""
+        self._transact([self.delete_track_action(track), *self.guard_delete_actions(track)])
 
     def save_track(self, track: Track, replaces: Track | None = None) -> None:
         """Write an indexed track where its album (or none) puts it, and drop the item it
         `replaces` when that lived elsewhere (another album, or standalone), in one transaction.
         Into an album only while the album exists: ConcurrentUpdate when it is gone (or when
-        another write got in the way); the caller tells the two apart."""
-        actions = [self.put_track(track)]
-        if replaces is not None and self._track_key(replaces) != self._track_key(track):
-            actions.insert(0, self.delete_track_action(replaces))
-        if track.album_id:
-            actions.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": to_item(keys.album(track.album_id)),
-                        "ConditionExpression": "attribute_exists(pk)",
+        another write got in the way); the caller tells the two apart.
+
+        Without `replaces` the track is new: it takes its record's guard in the same
+        transaction, and when another track holds the record (created meanwhile by another
+        writer) nothing is written and RecordHeld names that track."""
+        stale: int | None = None
+        for _ in range(_GUARD_ATTEMPTS):
+            actions = [self.put_track(track)]
+            if replaces is not None and self._track_key(replaces) != self._track_key(track):
+                actions.insert(0, self.delete_track_action(replaces))
+            guarded = replaces is None and track.record_uri is not None
+            if guarded:
+                actions.append(self.guard_action(track, stale))
+            if track.album_id:
+                actions.append(
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": to_item(keys.album(track.album_id)),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
                     }
-                }
-            )
-        try:
-            self._transact(actions)
-        except ClientError as exc:
-            if _code(exc) in ("TransactionCanceledException", "ConditionalCheckFailedException"):
-                raise ConcurrentUpdate() from exc
-            raise
+                )
+            try:
+                self._transact(actions)
+                return
+            except ClientError as exc:
+                if _code(exc) not in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                    raise
+                if not guarded or 1 not in _refused(exc):
+                    raise ConcurrentUpdate() from exc
+                assert track.record_uri
+                held_by, holder = self.record_holder(track.artist_did, track.record_uri)
+                if holder is not None:
+                    raise RecordHeld(holder) from exc
+                stale = held_by  # its track is gone: taken over from that id (or free again)
+        raise ConcurrentUpdate()
 
     # ---- tracks applied one record at a time (the firehose consumer) --------------------------
 
-    def add_new_tracks(self, tracks: list[Track]) -> None:
-        """Tracks with fresh ids, each where its album (or none) puts it, 25 a call: no
-        condition spans items (an album's counters are the caller's)."""
-        self.batch_write([{"PutRequest": {"Item": to_item(self._track_item(t))}} for t in tracks])
+    def add_new_tracks(self, tracks: list[Track]) -> list[Track]:
+        """Tracks with fresh ids (of distinct records), each where its album (or none) puts it,
+        each with its record's guard: 50 tracks per transaction (an album's counters are the
+        caller's). Returns the track each record has now, in order: the one given, or the one
+        another writer created meanwhile (then nothing is written for that record)."""
+        held: dict[int, Track] = {}
+        stale: dict[int, int | None] = {}
+        pending = list(range(len(tracks)))
+        for attempt in range(_GUARD_ATTEMPTS):
+            again: list[int] = []
+            for start in range(0, len(pending), _NEW_TRACKS_PER_TRANSACTION):
+                chunk = pending[start : start + _NEW_TRACKS_PER_TRANSACTION]
+                actions: list[dict[str, Any]] = []
+                guards: dict[int, int] = {}  # action position -> track position
+                for i in chunk:
+                    actions.append(self.put_track(tracks[i]))
+                    if tracks[i].record_uri:
+                        guards[len(actions)] = i
+                        actions.append(self.guard_action(tracks[i], stale.get(i)))
+                try:
+                    self._transact(actions)
+                except ClientError as exc:
+                    if _code(exc) != "TransactionCanceledException":
+                        raise
+                    refused = {guards[p] for p in _refused(exc) if p in guards}
+                    for i in chunk:
+                        track = tracks[i]
+                        if i not in refused:
+                            again.append(i)  # cancelled for another's refusal, or a conflict
+                            continue
+                        assert track.record_uri
+                        held_by, holder = self.record_holder(track.artist_did, track.record_uri)
+                        if holder is not None:
+                            held[i] = holder
+                        else:
+                            stale[i] = held_by
+                            again.append(i)
+                    if not refused:
+                        time.sleep(0.05 * 2**attempt)  # a conflicting transaction: later
+                    continue
+                held.update((i, tracks[i]) for i in chunk)
+            pending = again
+            if not pending:
+                return [held[i] for i in range(len(tracks))]
+        raise ConcurrentUpdate()
 
     def update_track_record(self, before: Track, after: Track) -> bool:
         """The fields `after`'s record determines (and the index keys they feed), written in
@@ -1037,7 +1194,7 @@ class CatalogueWriter(CatalogueRepository):
     def drop_track(self, track: Track) -> bool:
         """A track whose record is gone: its item goes, and its album's counters drop in the
         same transaction. False when the item is not where it was read (moved or gone)."""
-        actions = [self.delete_track_action(track, must_exist=True)]
+        actions = [self.delete_track_action(track, must_exist=True), *self.guard_delete_actions(track)]
         if track.album_id:
             actions.append(self.counter_action(track.album_id, -1, -track.play_count))
         try:
@@ -1073,26 +1230,65 @@ class CatalogueWriter(CatalogueRepository):
         its membership claim and the album's counters, a few per transaction. A batch whose
         conditions fail is a replay when its tracks are all in the album already (a request
         repeated after a failure); otherwise a track moved elsewhere, or its claim lapsed and
-        another album took it: `TrackTaken`."""
+        another album took it: `TrackTaken`.
+
+        A track created here (None) takes its record's guard in the same transaction. When
+        another writer created a track for the record meanwhile (the firehose consumer, the
+        indexer), that track is moved in instead (or, already in the album, left there): a
+        record never gets a second item."""
         for start in range(0, len(moves), _MOVES_PER_TRANSACTION):
-            batch = moves[start : start + _MOVES_PER_TRANSACTION]
-            actions = []
-            for known, track in batch:
-                if known is not None:
-                    actions.append(self.delete_track_action(known, must_exist=True))
-                actions.append(self.put_track(track, new=True))
+            self._move_batch(album, moves[start : start + _MOVES_PER_TRANSACTION])
+
+    def _move_batch(self, album: Album, batch: list[tuple[Track | None, Track]]) -> None:
+        stale: dict[int, int | None] = {}
+        for attempt in range(_GUARD_ATTEMPTS):
+            actions: list[dict[str, Any]] = []
+            guards: dict[int, int] = {}  # action position -> move position
+            count = plays = 0
+            for j, (known, track) in enumerate(batch):
+                if known is None or self._track_key(known) != self._track_key(track):
+                    if known is not None:
+                        actions.append(self.delete_track_action(known, must_exist=True))
+                    actions.append(self.put_track(track, new=True))
+                    if known is None and track.record_uri:
+                        guards[len(actions)] = j
+                        actions.append(self.guard_action(track, stale.get(j)))
+                    count, plays = count + 1, plays + track.play_count
                 if track.record_uri:
                     actions.append(self.claim_membership_action(album.artist_did, album.id, track.record_uri, track.id))
-            actions.append(self.counter_action(album.id, len(batch), sum(t.play_count for _, t in batch), album.title))
+            actions.append(self.counter_action(album.id, count, plays, album.title))
             try:
                 self._transact(actions)
+                return
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
+                refused = [guards[p] for p in sorted(_refused(exc)) if p in guards]
+                if refused and attempt < _GUARD_ATTEMPTS - 1:
+                    for j in refused:
+                        batch[j] = self._onto_holder(album, batch[j], stale, j)
+                    continue
                 loaded = self.load_album(album.id)
                 present = {t.id for t in (loaded[1] if loaded else [])}
                 if not all(t.id in present for _, t in batch):
                     raise TrackTaken() from exc
+                return
+
+    def _onto_holder(
+        self, album: Album, move: tuple[Track | None, Track], stale: dict[int, int | None], j: int
+    ) -> tuple[Track | None, Track]:
+        """A move whose new track lost its record's guard: the move of the track that holds the
+        record (already in `album`: nothing to move), or the same creation again, taking over a
+        guard whose track is gone."""
+        _, track = move
+        assert track.record_uri
+        held_by, holder = self.record_holder(album.artist_did, track.record_uri)
+        if holder is None:
+            stale[j] = held_by
+            return move
+        if holder.album_id not in (None, album.id):
+            raise TrackTaken()  # another album has it (the indexer followed another list)
+        return holder, replace(_onto(holder, track), album_id=album.id)
 
     def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
         """The album's `track` becomes `standalone` (no album) and the album's counters drop,

@@ -84,6 +84,13 @@ def track_claim(did: str, record_uri: str) -> dict[str, str]:
     return {"pk": artist_partition(did), "sk": f"CLAIM#{record_uri}"}
 
 
+def track_record_guard(did: str, record_uri: str) -> dict[str, str]:
+    """The one track id a track record has: taken (conditionally) in the transaction that
+    creates the record's track item, so a record never gets two. Not `track_claim`, which is
+    album membership. Kept while the track moves between partitions, deleted with it."""
+    return {"pk": artist_partition(did), "sk": f"TRACKREC#{record_uri}"}
+
+
 # Partition keys of a user's likes and like records begin with this.
 USER_PREFIX = "USER#"
 # Sort keys of a liker's like records begin with this.
