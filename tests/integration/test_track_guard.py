@@ -1,0 +1,202 @@
+"""One track item per track record: the record's guard (`TRACKREC#<uri>`, naming its track id)
+is taken in the transaction that creates a track item, so of two writers creating a track for
+the same new record at once (an attach, the firehose consumer, the indexer) one creates it and
+the other uses that track. Deleting a track deletes its guard; a guard whose track is gone
+(left by a path that missed it) is taken over, never blocking the record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
+from albums_core.adapters.dynamodb.codec import from_item, to_item
+from albums_core.domain.models import Album, Artist, Track
+from albums_core.domain.records import TRACK, new_track
+from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.album_pages import AlbumPages
+from albums_core.services.indexer import Indexer, sync_artist
+from tests.integration.factory import make_album, make_artist
+from tests.integration.write_fixtures import Artist as Caller
+
+VALUE = {"$type": TRACK, "title": "Guarded", "artist": "A", "fileType": "mp3", "createdAt": "2026-11-01T00:00:00Z"}
+
+
+def guard_of(writer: CatalogueRepository, did: str, uri: str) -> dict[str, Any] | None:
+    out = writer.client.get_item(
+        TableName=writer.table, Key=to_item(keys.track_record_guard(did, uri)), ConsistentRead=True
+    )
+    return from_item(out["Item"]) if "Item" in out else None
+
+
+def copies(did: str, uri: str) -> list[Track]:
+    return [t for t in CatalogueWriter().artist_tracks(did) if t.record_uri == uri]
+
+
+def page_titles(handle: str, slug: str) -> list[str]:
+    return [t["title"] for t in json.loads(AlbumPages().render(handle, slug, None))["tracks"]]
+
+
+def consumer_creates(writer: CatalogueWriter, did: str, uri: str, cid: str, value: dict[str, Any]) -> list[Track]:
+    """The firehose consumer's write for a record's create commit (fresh id, standalone)."""
+    (track_id,) = writer.reserve_track_ids(1)
+    return writer.add_new_tracks([new_track(track_id, did, None, uri, cid, value)])
+
+
+# ---- races, each run deterministically inside the other writer's read-then-write window ----------
+
+
+def test_the_consumer_creating_the_track_between_an_attachs_read_and_write_leaves_one_item(alice: Caller) -> None:
+    _, album = alice.admin().create("Race Consumer")
+    uri = alice.publish_track("Published Elsewhere")
+
+    class ConsumerMeanwhile(CatalogueWriter):
+        def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+            # The attach has read the artist's tracks (twice) and chosen a new id: now the
+            # consumer applies the record's create commit, then the attach writes.
+            assert [known for known, _ in moves] == [None]
+            record = alice.record(uri)
+            consumer_creates(CatalogueWriter(), alice.did, uri, record.cid, record.value)
+            super().move_tracks_into(album, moves)
+
+    AlbumAdmin(alice.caller, repo=ConsumerMeanwhile()).attach(album["id"], [uri])
+    held = copies(alice.did, uri)
+    assert [t.album_id for t in held] == [album["id"]]
+    guard = guard_of(CatalogueWriter(), alice.did, uri)
+    assert guard is not None and guard["track_id"] == held[0].id
+    loaded = CatalogueWriter().load_album(album["id"])
+    assert loaded is not None and loaded[0].track_count == 1 and [t.id for t in loaded[1]] == [held[0].id]
+    assert page_titles(alice.caller.artist.handle, album["slug"]) == ["Published Elsewhere"]
+
+
+def test_the_indexer_creating_the_track_between_an_attachs_read_and_write_leaves_one_item(alice: Caller) -> None:
+    _, album = alice.admin().create("Race Indexer")
+    uri = alice.publish_track("Indexed Meanwhile")
+
+    class IndexerMeanwhile(CatalogueWriter):
+        def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+            # The list record names the track already (the attach wrote it): the indexer,
+            # handed the artist by the consumer, creates the track in the album.
+            assert [known for known, _ in moves] == [None]
+            counts = sync_artist(alice.caller.artist, CatalogueWriter())
+            assert counts["tracks_created"] == 1
+            super().move_tracks_into(album, moves)
+
+    AlbumAdmin(alice.caller, repo=IndexerMeanwhile()).attach(album["id"], [uri])
+    held = copies(alice.did, uri)
+    assert [t.album_id for t in held] == [album["id"]]
+    loaded = CatalogueWriter().load_album(album["id"])
+    assert loaded is not None and loaded[0].track_count == 1 and len(loaded[1]) == 1
+    assert page_titles(alice.caller.artist.handle, album["slug"]) == ["Indexed Meanwhile"]
+    # The membership names the one track: it can be removed and attached again.
+    alice.admin().remove_track(album["id"], held[0].id)
+    alice.admin().attach(album["id"], [uri])
+    assert [t.id for t in copies(alice.did, uri)] == [held[0].id]
+
+
+def test_the_indexer_updates_the_track_the_consumer_created_after_its_read(alice: Caller) -> None:
+    uri = alice.publish_track("Both Ways In")
+    record = alice.record(uri)
+    created: list[Track] = []
+
+    class ConsumerAfterTheRead(CatalogueWriter):
+        def artist_tracks(self, did: str) -> list[Track]:
+            read = super().artist_tracks(did)
+            if not created:
+                created.extend(consumer_creates(CatalogueWriter(), did, uri, record.cid, record.value))
+            return read
+
+    counts = Indexer(alice.caller.artist, ConsumerAfterTheRead()).run()
+    assert counts["tracks_created"] == 0
+    assert [t.id for t in copies(alice.did, uri)] == [created[0].id]
+
+
+def test_two_consumers_creating_one_record_leave_one_item(repo: CatalogueRepository) -> None:
+    writer = CatalogueWriter(repo.table, repo.client)
+    artist = make_artist(repo, "guard1.test")
+    uri = f"at://{artist.did}/{TRACK}/g1"
+    first = consumer_creates(writer, artist.did, uri, "bafyg1", VALUE)
+    # A second consumer (an overlapping invocation) whose held copy predates the first write.
+    second = consumer_creates(writer, artist.did, uri, "bafyg1", VALUE)
+    assert second == first
+    assert [t.id for t in writer.artist_tracks(artist.did)] == [first[0].id]
+    # Several at once: the held record is returned, the new ones are written.
+    ids = writer.reserve_track_ids(3)
+    batch = [
+        new_track(i, artist.did, None, f"at://{artist.did}/{TRACK}/g{n}", "bafy", VALUE) for n, i in enumerate(ids)
+    ]
+    now = writer.add_new_tracks(batch)
+    assert [t.id for t in now] == [batch[0].id, first[0].id, batch[2].id]
+    assert len(writer.artist_tracks(artist.did)) == 3
+
+
+# ---- deletions take the guard with them; moves keep it --------------------------------------------
+
+
+def _track(writer: CatalogueWriter, artist: Artist, rkey: str, album: Album | None = None) -> Track:
+    uri = f"at://{artist.did}/{TRACK}/{rkey}"
+    (track_id,) = writer.reserve_track_ids(1)
+    (track,) = writer.add_new_tracks([new_track(track_id, artist.did, album.id if album else None, uri, "bafy", VALUE)])
+    assert guard_of(writer, artist.did, uri) is not None
+    return track
+
+
+def test_deleting_a_track_deletes_its_guard_and_moving_it_keeps_it(repo: CatalogueRepository) -> None:
+    writer = CatalogueWriter(repo.table, repo.client)
+    artist = make_artist(repo, "guard2.test")
+    album, _ = make_album(repo, artist, "Guarded Album")
+    gone = _track(writer, artist, "d1")
+    assert writer.drop_track(gone)  # the consumer: a record deleted
+    assert guard_of(writer, artist.did, gone.record_uri or "") is None
+    gone = _track(writer, artist, "d2", album)
+    assert writer.drop_track(gone)  # in an album: with its counters
+    assert guard_of(writer, artist.did, gone.record_uri or "") is None
+    gone = _track(writer, artist, "d3")
+    writer.remove_track(gone)  # the indexer
+    assert guard_of(writer, artist.did, gone.record_uri or "") is None
+    kept, cascaded = _track(writer, artist, "d4", album), _track(writer, artist, "d5", album)
+    writer.release_tracks([cascaded], True, {})  # an album deleted with its tracks
+    assert guard_of(writer, artist.did, cascaded.record_uri or "") is None
+    (moved,) = writer.detach_tracks([kept])  # moves keep the guard: the id is the same
+    writer.save_track(replace(moved, album_id=album.id), moved)
+    writer.release_tracks([replace(moved, album_id=album.id)], False, {})
+    guard = guard_of(writer, artist.did, kept.record_uri or "")
+    assert guard is not None and guard["track_id"] == kept.id
+    assert [t.id for t in writer.artist_tracks(artist.did)] == [kept.id]
+
+
+# ---- a guard whose track is gone does not block the record --------------------------------------
+
+
+def _stale_guard(writer: CatalogueWriter, did: str, uri: str) -> None:
+    item = {**keys.track_record_guard(did, uri), "track_id": 987_654_321, "record_uri": uri, "created_in": "-"}
+    writer.client.put_item(TableName=writer.table, Item=to_item(item))
+
+
+def test_a_stale_guard_is_taken_over_by_each_creator(repo: CatalogueRepository) -> None:
+    writer = CatalogueWriter(repo.table, repo.client)
+    artist = make_artist(repo, "guard3.test")
+    uri = f"at://{artist.did}/{TRACK}/s1"
+    _stale_guard(writer, artist.did, uri)
+    (track,) = consumer_creates(writer, artist.did, uri, "bafys1", VALUE)
+    assert track.id != 987_654_321 and [t.id for t in writer.artist_tracks(artist.did)] == [track.id]
+    assert (guard_of(writer, artist.did, uri) or {}).get("track_id") == track.id
+
+    uri = f"at://{artist.did}/{TRACK}/s2"
+    _stale_guard(writer, artist.did, uri)
+    indexed = new_track(writer.next_track_id(), artist.did, None, uri, "bafys2", VALUE)
+    writer.save_track(indexed)  # the indexer
+    assert (guard_of(writer, artist.did, uri) or {}).get("track_id") == indexed.id
+
+
+def test_a_stale_guard_does_not_block_an_attach(alice: Caller) -> None:
+    _, album = alice.admin().create("After A Stale Guard")
+    uri = alice.publish_track("Once Lost")
+    writer = CatalogueWriter()
+    _stale_guard(writer, alice.did, uri)
+    alice.admin().attach(album["id"], [uri])
+    (held,) = copies(alice.did, uri)
+    assert held.album_id == album["id"] and (guard_of(writer, alice.did, uri) or {}).get("track_id") == held.id
+    assert page_titles(alice.caller.artist.handle, album["slug"]) == ["Once Lost"]
