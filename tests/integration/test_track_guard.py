@@ -39,10 +39,13 @@ def page_titles(handle: str, slug: str) -> list[str]:
     return [t["title"] for t in json.loads(AlbumPages().render(handle, slug, None))["tracks"]]
 
 
-def consumer_creates(writer: CatalogueWriter, did: str, uri: str, cid: str, value: dict[str, Any]) -> list[Track]:
-    """The firehose consumer's write for a record's create commit (fresh id, standalone)."""
+def consumer_creates(writer: CatalogueWriter, did: str, uri: str, cid: str, value: dict[str, Any]) -> Track:
+    """The firehose consumer's write for a record's create commit (fresh id, standalone): the
+    track it writes."""
     (track_id,) = writer.reserve_track_ids(1)
-    return writer.add_new_tracks([new_track(track_id, did, None, uri, cid, value)])
+    track = new_track(track_id, did, None, uri, cid, value)
+    writer.add_new_tracks([track])
+    return track
 
 
 # ---- races, each run deterministically inside the other writer's read-then-write window ----------
@@ -105,7 +108,7 @@ def test_the_indexer_updates_the_track_the_consumer_created_after_its_read(alice
         def artist_tracks(self, did: str) -> list[Track]:
             read = super().artist_tracks(did)
             if not created:
-                created.extend(consumer_creates(CatalogueWriter(), did, uri, record.cid, record.value))
+                created.append(consumer_creates(CatalogueWriter(), did, uri, record.cid, record.value))
             return read
 
     counts = Indexer(alice.caller.artist, ConsumerAfterTheRead()).run()
@@ -119,16 +122,17 @@ def test_two_consumers_creating_one_record_leave_one_item(repo: CatalogueReposit
     uri = f"at://{artist.did}/{TRACK}/g1"
     first = consumer_creates(writer, artist.did, uri, "bafyg1", VALUE)
     # A second consumer (an overlapping invocation) whose held copy predates the first write.
-    second = consumer_creates(writer, artist.did, uri, "bafyg1", VALUE)
-    assert second == first
-    assert [t.id for t in writer.artist_tracks(artist.did)] == [first[0].id]
+    (track_id,) = writer.reserve_track_ids(1)
+    second = writer.add_new_tracks([new_track(track_id, artist.did, None, uri, "bafyg1", VALUE)])
+    assert [t.id for t in writer.artist_tracks(artist.did)] == [first.id]
+    assert second == [first]
     # Several at once: the held record is returned, the new ones are written.
     ids = writer.reserve_track_ids(3)
     batch = [
         new_track(i, artist.did, None, f"at://{artist.did}/{TRACK}/g{n}", "bafy", VALUE) for n, i in enumerate(ids)
     ]
     now = writer.add_new_tracks(batch)
-    assert [t.id for t in now] == [batch[0].id, first[0].id, batch[2].id]
+    assert [t.id for t in now] == [batch[0].id, first.id, batch[2].id]
     assert len(writer.artist_tracks(artist.did)) == 3
 
 
@@ -138,7 +142,8 @@ def test_two_consumers_creating_one_record_leave_one_item(repo: CatalogueReposit
 def _track(writer: CatalogueWriter, artist: Artist, rkey: str, album: Album | None = None) -> Track:
     uri = f"at://{artist.did}/{TRACK}/{rkey}"
     (track_id,) = writer.reserve_track_ids(1)
-    (track,) = writer.add_new_tracks([new_track(track_id, artist.did, album.id if album else None, uri, "bafy", VALUE)])
+    track = new_track(track_id, artist.did, album.id if album else None, uri, "bafy", VALUE)
+    writer.add_new_tracks([track])
     assert guard_of(writer, artist.did, uri) is not None
     return track
 
@@ -180,8 +185,8 @@ def test_a_stale_guard_is_taken_over_by_each_creator(repo: CatalogueRepository) 
     artist = make_artist(repo, "guard3.test")
     uri = f"at://{artist.did}/{TRACK}/s1"
     _stale_guard(writer, artist.did, uri)
-    (track,) = consumer_creates(writer, artist.did, uri, "bafys1", VALUE)
-    assert track.id != 987_654_321 and [t.id for t in writer.artist_tracks(artist.did)] == [track.id]
+    track = consumer_creates(writer, artist.did, uri, "bafys1", VALUE)
+    assert [t.id for t in writer.artist_tracks(artist.did)] == [track.id]
     assert (guard_of(writer, artist.did, uri) or {}).get("track_id") == track.id
 
     uri = f"at://{artist.did}/{TRACK}/s2"
