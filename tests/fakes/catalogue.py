@@ -179,6 +179,12 @@ class FakeCatalogue:
         return []
 
     def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+        # A record has one track item (the adapter's record guard): a new track of a record
+        # another writer created a track for meanwhile is that track, moved in.
+        held = [self._held_move(album, known, track) for known, track in moves]
+        for track in (t for t in held if isinstance(t, Track)):  # in the album already: its membership
+            self.claims[(album.artist_did, track.record_uri or "")] = _Claim(album.id, "member", track_id=track.id)
+        moves = [m for m in held if isinstance(m, tuple)]
         # All or nothing (the adapter commits a few moves per transaction; each batch behaves so).
         landed = all((t := self.tracks.get(track.id)) is not None and t.album_id == album.id for _, track in moves)
         for known, track in moves:
@@ -204,6 +210,19 @@ class FakeCatalogue:
             track_count=stored.track_count + len(moves),
             total_plays=stored.total_plays + sum(t.play_count for _, t in moves),
         )
+
+    def _held_move(self, album: Album, known: Track | None, track: Track) -> tuple[Track | None, Track] | Track:
+        """The move to make, or the track already in the album that holds the record."""
+        if known is not None or track.record_uri is None or track.id in self.tracks:
+            return known, track
+        holder = next((t for t in self.tracks.values() if t.record_uri == track.record_uri), None)
+        if holder is None:
+            return known, track
+        if holder.album_id == album.id:
+            return holder
+        if holder.album_id is not None:
+            raise TrackTaken()
+        return holder, replace(track, id=holder.id, play_count=holder.play_count, like_count=holder.like_count)
 
     def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
         if album_id not in self.albums:

@@ -29,7 +29,7 @@ from albums_core.domain.errors import (
     Unprocessable,
     UpstreamFailure,
 )
-from albums_core.domain.models import Artist
+from albums_core.domain.models import Artist, Track
 from albums_core.domain.records import LIST, TRACK, new_track
 from albums_core.services import cleanup
 from albums_core.services.album_admin import AlbumAdmin
@@ -315,6 +315,31 @@ def test_an_indexed_standalone_track_moves_in_keeping_its_id_and_counters(world:
     (track,) = world.album_tracks(meta["id"])
     assert (track.id, track.play_count, track.like_count, track.album_id) == (known.id, 7, 2, meta["id"])
     assert out["total_plays"] == 7 and world.catalogue.albums[meta["id"]].total_plays == 7
+
+
+def test_a_track_another_writer_creates_between_the_attachs_read_and_write_is_moved_in(world: World) -> None:
+    """The firehose consumer creates the record's track after the attach last read the artist's
+    tracks (the attach reserves an id for a new one): the record keeps that one track item."""
+    admin = world.admin()
+    _, meta = admin.create("Raced")
+    pds = world.pds[ALICE]
+    uri = pds.publish_track("raced")
+    value = pds.value(uri)
+    assert value is not None
+    reserve = world.catalogue.reserve_track_ids
+    created: list[Track] = []
+
+    def meanwhile(count: int) -> range:
+        ids = reserve(count)
+        created.append(world.catalogue.add_track(replace(new_track(0, ALICE, None, uri, "bafyc", value), like_count=3)))
+        return ids
+
+    world.catalogue.reserve_track_ids = meanwhile  # type: ignore[method-assign]
+    out = admin.attach(meta["id"], [uri])
+    assert [(t.id, t.album_id, t.like_count) for t in world.catalogue.tracks.values() if t.record_uri == uri] == [
+        (created[0].id, meta["id"], 3)
+    ]
+    assert out["track_count"] == 1
 
 
 # ---- the album's lease ---------------------------------------------------------------------------

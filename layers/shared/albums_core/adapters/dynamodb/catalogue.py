@@ -1192,8 +1192,9 @@ class CatalogueWriter(CatalogueRepository):
         return True
 
     def drop_track(self, track: Track) -> bool:
-        """A track whose record is gone: its item goes, and its album's counters drop in the
-        same transaction. False when the item is not where it was read (moved or gone)."""
+        """A track whose record is gone: its item and its record guard go, and its album's
+        counters drop, in one transaction. False when the item is not where it was read (moved
+        or gone)."""
         actions = [self.delete_track_action(track, must_exist=True), *self.guard_delete_actions(track)]
         if track.album_id:
             actions.append(self.counter_action(track.album_id, -1, -track.play_count))
