@@ -172,6 +172,19 @@ def test_deleting_a_track_deletes_its_guard_and_moving_it_keeps_it(repo: Catalog
     assert [t.id for t in writer.artist_tracks(artist.did)] == [kept.id]
 
 
+def test_a_cascade_deletes_every_guard_even_of_a_record_with_two_items(repo: CatalogueRepository) -> None:
+    writer = CatalogueWriter(repo.table, repo.client)
+    artist = make_artist(repo, "guard4.test")
+    album, _ = make_album(repo, artist, "Cascade")
+    tracks = [_track(writer, artist, f"c{i}", album) for i in range(14)]  # 28 deletes: two calls
+    # A record with two items, as the race left them before the guard: one guard for both.
+    twin = replace(tracks[0], id=writer.next_track_id())
+    writer.transact_in_batches([writer.put_track(twin)])
+    writer.release_tracks([tracks[0], twin, *tracks[1:]], True, {})
+    assert writer.album_tracks(album.id) == []
+    assert [guard_of(writer, artist.did, t.record_uri or "") for t in tracks] == [None] * len(tracks)
+
+
 # ---- a guard whose track is gone does not block the record --------------------------------------
 
 

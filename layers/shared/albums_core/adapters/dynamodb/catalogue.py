@@ -794,10 +794,26 @@ class CatalogueWriter(CatalogueRepository):
                     for t in tracks
                 ]
             )
-        deletes = [{"DeleteRequest": {"Key": to_item(self._track_key(t))}} for t in tracks]
-        if delete:  # each track's record guard goes in the same batch as the track
-            deletes += [{"DeleteRequest": {"Key": to_item(k)}} for t in tracks if (k := self.guard_key(t))]
-        self.batch_write(deletes)
+            self.batch_write([{"DeleteRequest": {"Key": to_item(self._track_key(t))}} for t in tracks])
+            return
+        # Each track's record guard goes in the same BatchWriteItem as the track, once per
+        # record: two items of one record (made before the guard) share it, and a call naming
+        # one key twice is refused whole.
+        groups: list[list[dict[str, Any]]] = []
+        guarded: set[str] = set()
+        for t in tracks:
+            group = [{"DeleteRequest": {"Key": to_item(self._track_key(t))}}]
+            if (key := self.guard_key(t)) and t.record_uri not in guarded:
+                guarded.add(str(t.record_uri))
+                group.append({"DeleteRequest": {"Key": to_item(key)}})
+            groups.append(group)
+        call: list[dict[str, Any]] = []
+        for group in groups:
+            if len(call) + len(group) > 25:
+                self.batch_write(call)
+                call = []
+            call += group
+        self.batch_write(call)
 
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
         """Record the CIDs the PDS gave the tracks' records after a change: one small update
