@@ -1092,8 +1092,8 @@ class CatalogueWriter(CatalogueRepository):
             actions = [self.put_track(track)]
             if replaces is not None and self._track_key(replaces) != self._track_key(track):
                 actions.insert(0, self.delete_track_action(replaces))
-            guarded = replaces is None and track.record_uri is not None
-            if guarded:
+            guard_at = len(actions) if replaces is None and track.record_uri is not None else None
+            if guard_at is not None:
                 actions.append(self.guard_action(track, stale))
             if track.album_id:
                 actions.append(
@@ -1111,7 +1111,7 @@ class CatalogueWriter(CatalogueRepository):
             except ClientError as exc:
                 if _code(exc) not in ("TransactionCanceledException", "ConditionalCheckFailedException"):
                     raise
-                if not guarded or 1 not in _refused(exc):
+                if guard_at is None or guard_at not in _refused(exc):
                     raise ConcurrentUpdate() from exc
                 assert track.record_uri
                 held_by, holder = self.record_holder(track.artist_did, track.record_uri)
