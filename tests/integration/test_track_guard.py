@@ -218,3 +218,36 @@ def test_a_stale_guard_does_not_block_an_attach(alice: Caller) -> None:
     (held,) = copies(alice.did, uri)
     assert held.album_id == album["id"] and (guard_of(writer, alice.did, uri) or {}).get("track_id") == held.id
     assert page_titles(alice.caller.artist.handle, album["slug"]) == ["Once Lost"]
+
+
+def test_an_attach_outlasts_the_consumer_creating_its_records_one_round_at_a_time(alice: Caller) -> None:
+    # A burst published elsewhere: the consumer creates one more of the records' tracks before
+    # each transaction the attach tries, so each round meets one more refused guard (more
+    # rounds than a fixed retry budget would allow). Every record ends with one item, in the album.
+    _, album = alice.admin().create("Race Trickle")
+    uris = [alice.publish_track(f"Trickle {i}") for i in range(8)]
+    records = {uri: alice.record(uri) for uri in uris}
+    waiting = list(uris)
+
+    class ConsumerEachRound(CatalogueWriter):
+        moving = False
+
+        def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+            self.moving = True
+            try:
+                super().move_tracks_into(album, moves)
+            finally:
+                self.moving = False
+
+        def _transact(self, actions: list[dict[str, Any]]) -> None:
+            if self.moving and waiting:
+                uri = waiting.pop(0)
+                consumer_creates(CatalogueWriter(), alice.did, uri, records[uri].cid, records[uri].value)
+            super()._transact(actions)
+
+    AlbumAdmin(alice.caller, repo=ConsumerEachRound()).attach(album["id"], uris)
+    assert not waiting
+    for uri in uris:
+        assert [t.album_id for t in copies(alice.did, uri)] == [album["id"]], uri
+    loaded = CatalogueWriter().load_album(album["id"])
+    assert loaded is not None and loaded[0].track_count == 8 and len(loaded[1]) == 8

@@ -1130,8 +1130,10 @@ class CatalogueWriter(CatalogueRepository):
         held: dict[int, Track] = {}
         stale: dict[int, int | None] = {}
         pending = list(range(len(tracks)))
-        for attempt in range(_GUARD_ATTEMPTS):
+        stalls = 0  # rounds that settled no record: each other round settles at least one
+        while pending:
             again: list[int] = []
+            settled = False
             for start in range(0, len(pending), _NEW_TRACKS_PER_TRANSACTION):
                 chunk = pending[start : start + _NEW_TRACKS_PER_TRANSACTION]
                 actions: list[dict[str, Any]] = []
@@ -1156,17 +1158,21 @@ class CatalogueWriter(CatalogueRepository):
                         held_by, holder = self.record_holder(track.artist_did, track.record_uri)
                         if holder is not None:
                             held[i] = holder
+                            settled = True
                         else:
                             stale[i] = held_by
                             again.append(i)
                     if not refused:
-                        time.sleep(0.05 * 2**attempt)  # a conflicting transaction: later
+                        time.sleep(0.05 * 2 ** min(stalls, 4))  # a conflicting transaction: later
                     continue
                 held.update((i, tracks[i]) for i in chunk)
+                settled = True
             pending = again
-            if not pending:
-                return [held[i] for i in range(len(tracks))]
-        raise ConcurrentUpdate()
+            if pending and not settled:
+                stalls += 1
+                if stalls >= _GUARD_ATTEMPTS:
+                    raise ConcurrentUpdate()
+        return [held[i] for i in range(len(tracks))]
 
     def update_track_record(self, before: Track, after: Track) -> bool:
         """The fields `after`'s record determines (and the index keys they feed), written in
@@ -1258,7 +1264,12 @@ class CatalogueWriter(CatalogueRepository):
 
     def _move_batch(self, album: Album, batch: list[tuple[Track | None, Track]]) -> None:
         stale: dict[int, int | None] = {}
-        for attempt in range(_GUARD_ATTEMPTS):
+        # Another writer may create the records' tracks one by one while this batch is retried
+        # (the firehose consumer indexing a burst): a round that turns a refused creation into
+        # a move of the existing track is progress (each move only once); only rounds without
+        # any count against the attempts.
+        stalls = 0
+        while True:
             actions: list[dict[str, Any]] = []
             guards: dict[int, int] = {}  # action position -> move position
             count = plays = 0
@@ -1281,9 +1292,11 @@ class CatalogueWriter(CatalogueRepository):
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 refused = [guards[p] for p in sorted(_refused(exc)) if p in guards]
-                if refused and attempt < _GUARD_ATTEMPTS - 1:
+                if refused and stalls < _GUARD_ATTEMPTS - 1:
                     for j in refused:
                         batch[j] = self._onto_holder(album, batch[j], stale, j)
+                    if all(batch[j][0] is None for j in refused):
+                        stalls += 1  # only stale guards taken over: no move gained
                     continue
                 loaded = self.load_album(album.id)
                 present = {t.id for t in (loaded[1] if loaded else [])}
