@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +85,20 @@ TRACK_RECORD_FIELDS = tuple(track_fields("at://did:plc:x/fm.plyr.track/x", "", {
 def new_track(track_id: int, did: str, album_id: str | None, record_uri: str, cid: str, value: dict[str, Any]) -> Track:
     return Track.from_data(
         {"id": track_id, "artist_did": did, "album_id": album_id, **track_fields(record_uri, cid, value)}
+    )
+
+
+def onto_existing(track: Track, existing: Track) -> Track:
+    """`track` (built from a fresh read of its record) as the catalogue's `existing` item of the
+    same record: its id, and the counters and cover the catalogue keeps, not the record."""
+    return replace(
+        track,
+        id=existing.id,
+        play_count=existing.play_count,
+        like_count=existing.like_count,
+        comment_count=existing.comment_count,
+        image_id=existing.image_id,
+        thumbnail_url=existing.thumbnail_url,
     )
 
 

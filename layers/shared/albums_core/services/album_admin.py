@@ -39,7 +39,16 @@ from albums_core.domain.errors import (
 )
 from albums_core.domain.models import Album, Track
 from albums_core.domain.ordering import order_tracks
-from albums_core.domain.records import LIST, TRACK, album_id_for, is_track_record, new_tid, new_track, now_iso
+from albums_core.domain.records import (
+    LIST,
+    TRACK,
+    album_id_for,
+    is_track_record,
+    new_tid,
+    new_track,
+    now_iso,
+    onto_existing,
+)
 from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import clean_description, clean_title
 from albums_core.domain.views import album_page
@@ -297,14 +306,7 @@ class AlbumAdmin:
             known = local.get(uri)
             track = new_track(known.id if known else next(ids), self.did, album.id, uri, record.cid, record.value)
             if known:
-                track = replace(
-                    track,
-                    play_count=known.play_count,
-                    like_count=known.like_count,
-                    comment_count=known.comment_count,
-                    image_id=known.image_id,
-                    thumbnail_url=known.thumbnail_url,
-                )
+                track = onto_existing(track, known)
             moves.append((known, track))
         self.repo.move_tracks_into(album, moves)
         self.repo.recount(album.id)

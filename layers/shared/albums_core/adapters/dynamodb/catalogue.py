@@ -25,7 +25,7 @@ from albums_core.domain.errors import (
     TrackTaken,
 )
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.domain.records import TRACK_RECORD_FIELDS
+from albums_core.domain.records import TRACK_RECORD_FIELDS, onto_existing
 
 _BATCH_GET_MAX = 100
 _MAX_TRANSACTION = 100  # items in one TransactWriteItems
@@ -48,20 +48,6 @@ def _refused(exc: ClientError) -> set[int]:
     """The positions of a cancelled transaction's actions whose condition failed."""
     reasons = exc.response.get("CancellationReasons") or []
     return {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-
-
-def _onto(holder: Track, track: Track) -> Track:
-    """`track` (written from a fresh read of its record) as the existing item `holder` of the
-    same record: its id and the counters and cover the catalogue keeps, not the record."""
-    return replace(
-        track,
-        id=holder.id,
-        play_count=holder.play_count,
-        like_count=holder.like_count,
-        comment_count=holder.comment_count,
-        image_id=holder.image_id,
-        thumbnail_url=holder.thumbnail_url,
-    )
 
 
 def _unchanged(attribute: str, value: str | None) -> dict[str, Any]:
@@ -1318,7 +1304,7 @@ class CatalogueWriter(CatalogueRepository):
             return move
         if holder.album_id not in (None, album.id):
             raise TrackTaken()  # another album has it (the indexer followed another list)
-        return holder, replace(_onto(holder, track), album_id=album.id)
+        return holder, replace(onto_existing(track, holder), album_id=album.id)
 
     def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
         """The album's `track` becomes `standalone` (no album) and the album's counters drop,
