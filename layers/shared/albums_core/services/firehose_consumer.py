@@ -178,7 +178,7 @@ class Consumer:
                 if gap.pending:
                     gap.step()
                 if time.monotonic() - last_metrics > cfg.metrics_every_seconds:
-                    self._publish(report, source, published)
+                    self._publish(report, source, published, holding=True)
                     last_metrics = time.monotonic()
         finally:
             source.stop()
@@ -186,7 +186,8 @@ class Consumer:
             if report.status == "ok":
                 self.state.checkpoint(cfg.source_id, self.holder, cursor, cfg.lease_seconds)
                 self.state.release(cfg.source_id, self.holder)
-            self._publish(report, source, published)  # adds the source's counts itself
+            # adds the source's counts itself
+            self._publish(report, source, published, holding=report.status == "ok")
             report.counts.update({f"source_{k}": v for k, v in source.counts.items()})
         return report
 
@@ -217,8 +218,13 @@ class Consumer:
             total.lags.extend(one.lags)
         return total
 
-    def _publish(self, report: RunReport, source: Source, published: Counter[str]) -> None:
-        """Powertools metrics (EMF): what changed since the last publication."""
+    def _publish(self, report: RunReport, source: Source, published: Counter[str], holding: bool) -> None:
+        """Powertools metrics (EMF): what changed since the last publication, and the heartbeat
+        while the lease is held (renewed within the last lease_seconds / 3 to get here): its
+        alarm treats a missing heartbeat as breaching, so a consumer that stopped, lost its
+        lease or cannot reach the relay alarms though it publishes nothing."""
+        if holding:
+            metrics.add_metric(name="FirehoseHeartbeat", unit=MetricUnit.Count, value=1)
         counts = report.counts + Counter({f"source_{k}": v for k, v in source.counts.items()})
         seen = counts["seen"] - published["seen"]
         applied = counts["applied"] - published["applied"]
