@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local_runtime.lambda_host import FunctionError
+from local_runtime.resources import not_emulated
 from local_runtime.stack import STATE_DIR, LocalStack
 from local_runtime.template import ROOT
 
@@ -38,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"       {url}/albums/{demo[0]['handle']}/{demo[0]['slug']}", flush=True)
     print(f"  API docs (Swagger UI): {url}/docs", flush=True)
     print(f"  state: {args.state_file}  (Ctrl-C to stop)", flush=True)
+    if stack.stack is not None:
+        skipped = ", ".join(f"{kind} x{n}" for kind, n in not_emulated(stack.stack).items())
+        print(f"  not emulated locally: {skipped}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

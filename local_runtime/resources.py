@@ -1,4 +1,9 @@
-"""Create the template's tables, bucket and parameters on an AWS endpoint (moto)."""
+"""Create the template's tables, bucket and parameters on an AWS endpoint (moto).
+
+Not emulated (`not_emulated`): the alarms, their SNS topic and the dashboard (no metrics reach
+them locally: the functions' embedded-metric lines are printed with their logs), CloudFront
+(the gateway serves /covers itself), the bucket policy. Functions, the HttpApi and the layer
+are the worker host's and the gateway's."""
 
 from __future__ import annotations
 
@@ -74,6 +79,29 @@ def create_keys(stack: Stack, kms: Any) -> None:
 def create_queues(stack: Stack, sqs: Any) -> None:
     for logical in stack.of_type("AWS::SQS::Queue"):
         sqs.create_queue(QueueName=stack.physical[logical])
+
+
+# What the local stack creates or runs from the template; every other type is left out.
+EMULATED = frozenset(
+    {
+        "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::SQS::Queue",
+        "AWS::Serverless::Function",
+        "AWS::Serverless::HttpApi",
+        "AWS::Serverless::LayerVersion",
+    }
+)
+
+
+def not_emulated(stack: Stack) -> dict[str, int]:
+    """The template's resource types the local stack leaves out, with how many of each."""
+    counts: dict[str, int] = {}
+    for res in stack.resources.values():
+        if res["Type"] not in EMULATED:
+            counts[res["Type"]] = counts.get(res["Type"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def create_all(stack: Stack, session: Any, endpoint: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any, cast
@@ -16,6 +18,19 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+def _application_log_level() -> None:
+    """POWERTOOLS_LOG_LEVEL applied in the process even under Lambda's log-level filter, which
+    Powertools otherwise lets win. The filter stays at INFO (template.yaml): embedded-metric
+    lines carry no level, so Lambda counts them as INFO and a stricter filter would drop them;
+    logs are quietened here instead, where metrics (printed, not logged) are not touched."""
+    wanted = logging.getLevelName(os.environ.get("POWERTOOLS_LOG_LEVEL", "").strip().upper())
+    if isinstance(wanted, int) and wanted > logging.getLogger(logger.name).getEffectiveLevel():
+        logging.getLogger(logger.name).setLevel(wanted)
+
+
+_application_log_level()
 
 # Correlation ids of the event-triggered functions (the API's come from its request id).
 S3_REQUEST_ID = 'Records[0].responseElements."x-amz-request-id"'
