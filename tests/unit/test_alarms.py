@@ -371,3 +371,12 @@ def test_the_runbook_covers_every_alarm_and_the_readme_links_it() -> None:
         for part in ("**Means**", "**Look**", "**Recover**"):
             assert part in section, f"{alarm}: no {part}"
     assert "docs/RUNBOOK.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_local_runtime_leaves_the_operations_resources_out_and_says_so() -> None:
+    from local_runtime.resources import not_emulated
+
+    skipped = not_emulated(local_stack())
+    assert skipped["AWS::CloudWatch::Alarm"] == len(alarms())
+    assert {"AWS::CloudWatch::Dashboard", "AWS::SNS::Topic", "AWS::SNS::Subscription"} <= set(skipped)
+    assert not {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Serverless::Function"} & set(skipped)
