@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from albums_core.adapters.atproto.xrpc import Listing
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
@@ -59,7 +60,7 @@ class Recorder:
     def __init__(self) -> None:
         self.runs: list[str] = []
 
-    def __call__(self, artist: Artist, repo: CatalogueWriter) -> dict[str, int]:
+    def __call__(self, artist: Artist, repo: CatalogueWriter, budget: Any = None) -> dict[str, int]:
         self.runs.append(artist.did)
         return {}
 
@@ -71,7 +72,7 @@ class Lists:
         self.items: list[str] = []
         self.reads = 0
 
-    def __call__(self, pds_url: str, did: str, collection: str) -> list[Any]:
+    def __call__(self, pds_url: str, did: str, collection: str, **_: Any) -> Listing:
         self.reads += 1
         value = {
             "$type": "fm.plyr.list",
@@ -85,7 +86,7 @@ class Lists:
 
         record = Record()
         record.value = value  # type: ignore[attr-defined]
-        return [record]
+        return Listing([record], complete=True)  # type: ignore[list-item]
 
 
 @pytest.fixture
@@ -352,11 +353,12 @@ def test_a_likers_likes_are_read_again_after_a_gap(
     ingest.apply([commit(fan, like("kept", tracks[0]), like("withdrawn", tracks[1]))])
     ingest.apply([commit(fan, delete(LIKE, "tomb"))])  # a tombstone: not to be read as a like
 
-    def listed(pds_url: str, did: str, collection: str) -> list[Record]:
+    def listed(pds_url: str, did: str, collection: str, **_: Any) -> Listing:
         assert (did, collection) == (fan, LIKE)
         given = like("given-in-gap", tracks[2])
         kept = like("kept", tracks[0])
-        return [Record(f"at://{fan}/{LIKE}/{op.rkey}", op.cid or "", op.value or {}) for op in (kept, given)]
+        records = [Record(f"at://{fan}/{LIKE}/{op.rkey}", op.cid or "", op.value or {}) for op in (kept, given)]
+        return Listing(records, complete=True)
 
     def resolve(did: str) -> Identity:
         return Identity(did, "gapfan.test", "http://127.0.0.1:9")

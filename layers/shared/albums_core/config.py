@@ -79,6 +79,22 @@ class Settings(BaseModel):
     identity_cache_seconds: int = Field(alias="IDENTITY_CACHE_SECONDS", default=300, ge=0)
     # What a login indexes before it answers; the rest is a background job (the catalogue stream's).
     login_index_seconds: float = Field(alias="LOGIN_INDEX_SECONDS", default=5.0, ge=0)
+    # The same for POST /artists/me/sync (under its function's 29 s), and for one run of the
+    # background job (under the stream function's 300 s); a job cut short continues in another.
+    sync_index_seconds: float = Field(alias="SYNC_INDEX_SECONDS", default=15.0, ge=0)
+    index_job_seconds: float = Field(alias="INDEX_JOB_SECONDS", default=120.0, ge=0)
+    # Reads of a PDS anyone may run: the bytes of one response; one listRecords call's pages
+    # (of 100) and records; the records of one collection an artist's indexing reads in all (past
+    # it the artist is marked over the cap); the bytes of listing one indexing run holds.
+    pds_response_max_bytes: int = Field(alias="PDS_RESPONSE_MAX_BYTES", default=5_000_000, ge=1024)
+    pds_list_pages_per_call: int = Field(alias="PDS_LIST_PAGES_PER_CALL", default=20, ge=1)
+    pds_list_records_per_call: int = Field(alias="PDS_LIST_RECORDS_PER_CALL", default=2000, ge=1)
+    pds_list_max_records: int = Field(alias="PDS_LIST_MAX_RECORDS", default=10_000, ge=1)
+    pds_list_max_bytes: int = Field(alias="PDS_LIST_MAX_BYTES", default=16_000_000, ge=1024)
+    # The firehose consumer's budget for one repository in one batch; a repository over it is
+    # set aside (a re-index job replaces its events) so it never holds up the others.
+    firehose_repo_seconds: float = Field(alias="FIREHOSE_REPO_SECONDS", default=2.0, gt=0)
+    firehose_repo_calls: int = Field(alias="FIREHOSE_REPO_CALLS", default=20, ge=1)
     session_ttl_seconds: int = Field(alias="SESSION_TTL_SECONDS", default=14 * 24 * 3600, ge=1)
     local_mode: Flag = Field(alias="ALBUMS_LOCAL_MODE", default=False)
     # The session cookie's SameSite (Lax, Strict or None) and Domain ("" for the API's host).

@@ -169,6 +169,9 @@ class SyncResponse(BaseModel):
     tracks_created: int
     tracks_updated: int
     tracks_removed: int
+    complete: bool = Field(
+        True, description="false when the PDS was not read whole within the request's budget: a background job goes on"
+    )
 
 
 class RemoveTrackResponse(BaseModel):

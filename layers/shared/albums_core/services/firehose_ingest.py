@@ -16,7 +16,13 @@ come back as commits whose records already match: nothing is written.
 Likes are per record: counted once per (liker, track) with the like record, in transactions of
 up to 33 likes (each track's counter raised once by its number of likes); a transaction a
 condition refuses (a replay, a duplicate, a moved track) is applied again like by like. A
-deleted like leaves a tombstone, so a replayed create never counts again."""
+deleted like leaves a tombstone, so a replayed create never counts again.
+
+Each repository has a budget per batch (FIREHOSE_REPO_SECONDS on an injected clock and
+FIREHOSE_REPO_CALLS PDS calls) for its tracks and lists: one whose indexing does not fit is set
+aside, a re-index job (the indexer's background job, from where it stopped) replacing its events,
+and its tracks and lists are not worked on again for a while (doubling from a minute to an hour
+while it keeps not fitting), so a hostile or slow PDS never holds up the other repositories."""
 
 from __future__ import annotations
 
@@ -27,10 +33,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from albums_core.adapters.atproto import identity, xrpc
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache, invalidate_album_cache_by_id
+from albums_core.config import settings
 from albums_core.domain.firehose_events import (
     LIKE,
     LIST,
@@ -50,9 +59,10 @@ from albums_core.domain.firehose_events import (
     strong_ref_track,
 )
 from albums_core.domain.models import Album, Artist, Track
+from albums_core.domain.read_budget import Clock, ReadBudget
 from albums_core.domain.records import new_track, strong_ref_uris, track_fields
-from albums_core.observability import logger
-from albums_core.services.indexer import sync_artist
+from albums_core.observability import logger, metrics
+from albums_core.services.indexer import IndexOutcome, index, request_backfill
 
 _LIKE_ATTEMPTS = 3
 # Likes per transaction: two puts each and at most one counter: 99 actions of DynamoDB's 100.
@@ -60,6 +70,9 @@ _LIKES_PER_TRANSACTION = 33
 # What is kept of an artist's catalogue between batches, and for how many artists.
 _HELD_SECONDS = 60.0
 _HELD_ARTISTS = 64
+# How long a repository over its budget is set aside: doubling from the first to the last.
+_ASIDE_FIRST_SECONDS = 60.0
+_ASIDE_LAST_SECONDS = 3600.0
 
 
 @dataclass
@@ -95,6 +108,16 @@ class _Held:
     orphans: dict[str, list[dict[str, Any]]] | None = None
 
 
+@dataclass
+class _Aside:
+    """A repository whose indexing did not fit its budget: until `until` its tracks and lists
+    are left to the re-index job; `pending` when events came meanwhile (another job then)."""
+
+    until: float
+    strikes: int
+    pending: bool = False
+
+
 class _Fallback(Exception):
     """The record-by-record path cannot apply this repository's batch: index it instead."""
 
@@ -112,15 +135,18 @@ class Ingest:
         self,
         state: FirehoseState | None = None,
         catalogue: CatalogueWriter | None = None,
-        indexer: Callable[[Artist, CatalogueWriter], Any] | None = None,
+        indexer: Callable[[Artist, CatalogueWriter, ReadBudget], Any] | None = None,
         resolve: Callable[[str], identity.Identity] | None = None,
-        list_records: Callable[[str, str, str], Any] | None = None,
+        list_records: Callable[..., xrpc.Listing] | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.catalogue = catalogue or CatalogueWriter()
         self.state = state or FirehoseState(self.catalogue)
-        self.indexer = indexer or (lambda artist, repo: sync_artist(artist, repo))
+        self.indexer = indexer or (lambda artist, repo, budget: index(artist, repo, budget))
         self.resolve = resolve or identity.resolve
         self.list_records = list_records or xrpc.list_records
+        self.clock = clock
+        self._aside: dict[str, _Aside] = {}
         self.get_record = xrpc.get_record
         self._revs: dict[str, str | None] = {}  # per repository, for this container's life
         self._held_artists: OrderedDict[str, _Held] = OrderedDict()
@@ -188,10 +214,13 @@ class Ingest:
                 report.counts["resyncs"] += 1
             else:
                 others.append(event)
+        self._requeue_aside(report)
         # Tracks and lists first, so a like of a track published in the same batch finds it.
         for entry in work.values():
+            if entry.index and self._set_aside_now(entry, report):
+                continue
             if entry.index:
-                self._tracks_and_lists(entry, report)
+                self._tracks_and_lists(entry, report, self._budget())
                 beat()
         for entry in work.values():
             if entry.likes_unread:
@@ -216,6 +245,47 @@ class Ingest:
                     report.lags.append(max(0.0, lag))
         return report
 
+    # ---- repositories over their budget ------------------------------------------------------------
+
+    def _budget(self) -> ReadBudget:
+        cfg = settings()
+        return ReadBudget(cfg.firehose_repo_seconds, cfg.firehose_repo_calls, self.clock)
+
+    def _set_aside_now(self, entry: _RepoWork, report: BatchReport) -> bool:
+        """Whether the repository is set aside now: its tracks and lists wait for its job."""
+        aside = self._aside.get(entry.did)
+        if aside is None or self.clock() >= aside.until:
+            return False
+        aside.pending = True
+        report.counts["set_aside_events"] += max(1, len(entry.ops))
+        return True
+
+    def _requeue_aside(self, report: BatchReport) -> None:
+        """A repository whose time aside is over gets a re-index job for the events that came
+        meanwhile (its next events are tried in the batch again)."""
+        now = self.clock()
+        for did, aside in list(self._aside.items()):
+            if now < aside.until or not aside.pending:
+                continue
+            aside.pending = False
+            artist = self.catalogue.get_artist(did)
+            if artist is not None and artist.pds_url and request_backfill(artist, self.catalogue):
+                report.counts["reindex_jobs"] += 1
+
+    def _put_aside(self, entry: _RepoWork, budget: ReadBudget, job: str | None, report: BatchReport) -> None:
+        before = self._aside.get(entry.did)
+        strikes = (before.strikes if before else 0) + 1
+        wait = min(_ASIDE_FIRST_SECONDS * 2 ** (strikes - 1), _ASIDE_LAST_SECONDS)
+        self._aside[entry.did] = _Aside(self.clock() + wait, strikes)
+        report.counts["repos_set_aside"] += 1
+        if job:
+            report.counts["reindex_jobs"] += 1
+        metrics.add_metric(name="FirehoseReposSetAside", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "firehose repository over its budget: set aside, a job re-indexes it",
+            extra={"did": entry.did, "budget": budget.spent, "calls": budget.calls_made, "job_id": job, "for": wait},
+        )
+
     def _flush_pages(self) -> None:
         """Pages that changed: each once per batch, however many of its tracks or likes changed."""
         for handle, slug in sorted(self._page_keys):
@@ -237,7 +307,8 @@ class Ingest:
         except identity.UnknownIdentity:
             report.counts["skipped_unknown_identity"] += 1
             return report.counts
-        listed = {record.uri.rsplit("/", 1)[1]: record for record in self.list_records(pds_url, liker, LIKE)}
+        listing = self.list_records(pds_url, liker, LIKE)
+        listed = {record.uri.rsplit("/", 1)[1]: record for record in listing}
         ops: list[tuple[str, RecordOp]] = []
         for rkey, record in listed.items():
             if rkey in held:
@@ -247,7 +318,8 @@ class Ingest:
             else:
                 report.counts["skipped_invalid"] += 1
         for rkey, item in held.items():
-            if rkey not in listed and item.get("state") != "deleted":
+            # A listing cut at its caps does not say what is gone.
+            if listing.complete and rkey not in listed and item.get("state") != "deleted":
                 ops.append((liker, RecordOp("delete", LIKE, rkey)))
         self._likes(ops, report, lambda: None)
         self._flush_pages()
@@ -294,12 +366,12 @@ class Ingest:
 
     # ---- tracks and lists ------------------------------------------------------------------------
 
-    def _tracks_and_lists(self, entry: _RepoWork, report: BatchReport) -> None:
+    def _tracks_and_lists(self, entry: _RepoWork, report: BatchReport, budget: ReadBudget) -> None:
         held = self._held(entry.did)
         if held.artist is None:
             artist = self._backfill_artist(entry.did, report)
             if artist is not None:
-                self._index(entry, artist, report)
+                self._index(entry, artist, report, budget)
             return
         if not held.artist.pds_url:
             return
@@ -311,7 +383,7 @@ class Ingest:
         elif not entry.resync:
             for attempt in (1, 2):
                 try:
-                    self._apply_tracks(entry, report)
+                    self._apply_tracks(entry, report, budget)
                     return
                 except _Stale:
                     self.forget(entry.did)  # read the catalogue again, then once more
@@ -321,7 +393,7 @@ class Ingest:
                     report.counts["fallback_indexings"] += 1
                     logger.info("firehose batch indexed instead", extra={"did": entry.did, "reason": str(why)})
                     break
-        self._index(entry, self._held(entry.did).artist or held.artist, report)
+        self._index(entry, self._held(entry.did).artist or held.artist, report, budget)
 
     def _forgotten(self, did: str) -> bool:
         self.forget(did)
@@ -344,7 +416,7 @@ class Ingest:
                 return False
         return True
 
-    def _apply_tracks(self, entry: _RepoWork, report: BatchReport) -> None:
+    def _apply_tracks(self, entry: _RepoWork, report: BatchReport, budget: ReadBudget) -> None:
         """The batch's track ops from the record values the commits carry (the last op of each
         record wins: a create then a delete in one batch is a delete)."""
         did = entry.did
@@ -365,14 +437,17 @@ class Ingest:
             # A list may name a track before it exists: membership is the indexer's to work out.
             assert held.artist is not None and held.artist.pds_url
             try:
-                listed = {
-                    uri
-                    for record in self.list_records(held.artist.pds_url, did, LIST)
-                    if record_problem(LIST, record.value) is None
-                    for uri in strong_ref_uris(record.value)
-                }
+                listing = self.list_records(held.artist.pds_url, did, LIST, budget=budget)
             except (xrpc.PdsUnavailable, xrpc.XrpcError) as exc:
                 raise _Fallback(f"list records unreadable: {str(exc)[:100]}") from exc
+            if not listing.complete:
+                raise _Fallback(f"list records not read whole ({listing.stopped})")
+            listed = {
+                uri
+                for record in listing
+                if record_problem(LIST, record.value) is None
+                for uri in strong_ref_uris(record.value)
+            }
             if any(uri in listed for uri, _ in created):
                 raise _Fallback("a new track is named by a list")
         own = 0
@@ -422,12 +497,12 @@ class Ingest:
         if own:
             report.counts["applied_own"] += own
 
-    def _index(self, entry: _RepoWork, artist: Artist, report: BatchReport) -> None:
+    def _index(self, entry: _RepoWork, artist: Artist, report: BatchReport, budget: ReadBudget) -> None:
         if not artist.pds_url:
             return
         self.forget(entry.did)  # whatever the indexing writes, the next batch reads afresh
         try:
-            counts = self.indexer(artist, self.catalogue)
+            counts = self.indexer(artist, self.catalogue, budget)
         except (xrpc.PdsUnavailable, xrpc.XrpcError) as exc:
             # The repository stays as it was here; its rev is not recorded, so a replay or the
             # next commit reads it again (and the sweep re-indexes a day-old artist anyway).
@@ -435,6 +510,12 @@ class Ingest:
             report.counts["failed_index"] += 1
             logger.warning("firehose indexing failed", extra={"did": entry.did, "error": str(exc)[:200]})
             return
+        if isinstance(counts, IndexOutcome):
+            if not counts.complete:
+                self._put_aside(entry, budget, counts.job, report)
+            else:
+                self._aside.pop(entry.did, None)
+            counts = counts.counts
         report.counts["applied"] += max(1, len(entry.ops))
         report.counts["indexings"] += 1
         if isinstance(counts, dict):

@@ -188,10 +188,11 @@ def complete(code: str, state: str, iss: str, request_base: str = "") -> SignedI
     resumed = resume_parked(None, who.did, session_ref=session.key)
     if resumed:
         logger.info("parked cleanups resumed", extra={"jobs": resumed})
-    from albums_core.services.indexer import sync_artist
+    from albums_core.services.indexer import index_at_login
 
     try:
-        sync_artist(artist)
+        # Bounded as a login's: the rest in the background, so the callback answers in time.
+        index_at_login(artist)
     except Exception:  # noqa: BLE001 - the sign-in stands; POST /artists/me/sync retries the indexing
         logger.warning("indexing at sign-in failed", exc_info=True)
     return SignedIn(session, artist)

@@ -8,17 +8,16 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from albums_core.adapters.atproto.safe_http import FetchError, HttpReply, request
 from albums_core.config import settings
+from albums_core.domain.read_budget import ReadBudget
 
 if TYPE_CHECKING:
     from albums_core.adapters.atproto.oauth_client import Grant
-
-_MAX_REPLY = 5_000_000
 
 
 class PdsUnavailable(Exception):
@@ -81,7 +80,7 @@ def send(
             method,
             url,
             timeout=timeout or cfg.pds_write_timeout_seconds,
-            max_bytes=_MAX_REPLY,
+            max_bytes=cfg.pds_response_max_bytes,
             allow_loopback=cfg.allow_loopback_pds,
             body=data,
             headers=sent,
@@ -137,22 +136,91 @@ def get_record(pds_url: str, repo: str, collection: str, rkey: str) -> Record | 
     return Record(str(out["uri"]), str(out["cid"]), out["value"])
 
 
-def list_records(pds_url: str, repo: str, collection: str) -> Iterator[Record]:
-    cursor = None
+# Records asked for per listRecords page (the lexicon's maximum); a page with more is cut to it.
+PAGE_SIZE = 100
+# A cursor longer than this is no way on (it would travel in URLs and job items).
+_MAX_CURSOR = 1024
+
+
+@dataclass
+class Listing:
+    """What one bounded listRecords call read. `cursor` is where a next call continues (None
+    once the collection's end is reached, or when the PDS gave no way on); `complete` says the
+    end was reached; `stopped` why it ended: "end", a cap ("pages", "records", "bytes"), the
+    caller's budget ("deadline", "calls") or "loop" (a cursor given twice)."""
+
+    records: list[Record] = field(default_factory=list)
+    cursor: str | None = None
+    complete: bool = False
+    stopped: str = "end"
+    pages: int = 0
+    size: int = 0  # bytes of the responses
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def list_records(
+    pds_url: str,
+    repo: str,
+    collection: str,
+    *,
+    cursor: str | None = None,
+    budget: ReadBudget | None = None,
+    max_pages: int | None = None,
+    max_records: int | None = None,
+    max_bytes: int | None = None,
+) -> Listing:
+    """One bounded listing from `cursor`: at most `max_pages` pages, `max_records` records and
+    `max_bytes` bytes of responses (the settings' per-call caps by default), each page only
+    while the caller's budget has a call and time left (its deadline also shortens a page's
+    timeout). A PDS that pages forever costs its caller no more than that."""
+    cfg = settings()
+    pages_cap = max_pages if max_pages is not None else cfg.pds_list_pages_per_call
+    records_cap = max_records if max_records is not None else cfg.pds_list_records_per_call
+    bytes_cap = max_bytes if max_bytes is not None else cfg.pds_list_pages_per_call * cfg.pds_response_max_bytes
+    out = Listing(cursor=cursor)
+    seen = {cursor} if cursor else set()
     while True:
-        out = call(
-            pds_url,
-            "GET",
-            "com.atproto.repo.listRecords",
-            params={"repo": repo, "collection": collection, "limit": 100, "cursor": cursor},
-        )
-        records = out.get("records", []) if isinstance(out, dict) else []
-        for r in records:
+        if out.pages >= pages_cap:
+            out.stopped = "pages"
+            return out
+        if len(out.records) >= records_cap:
+            out.stopped = "records"
+            return out
+        if out.size >= bytes_cap:
+            out.stopped = "bytes"
+            return out
+        timeout = cfg.pds_write_timeout_seconds
+        if budget is not None:
+            remaining = budget.remaining()
+            if not budget.take_call() or (remaining is not None and remaining <= 0):
+                out.stopped = budget.spent or "deadline"
+                return out
+            if remaining is not None:
+                timeout = min(timeout, remaining)
+        params = {"repo": repo, "collection": collection, "limit": PAGE_SIZE, "cursor": out.cursor}
+        reply = send(xrpc_url(pds_url, "com.atproto.repo.listRecords", params), "GET", timeout=timeout)
+        body = judge(reply)
+        out.pages += 1
+        out.size += len(reply.raw)
+        page = body.get("records", []) if isinstance(body, dict) else []
+        page = page[:PAGE_SIZE] if isinstance(page, list) else []
+        for r in page[: max(0, records_cap - len(out.records))]:
             if isinstance(r, dict) and isinstance(r.get("value"), dict) and r.get("uri") and r.get("cid"):
-                yield Record(str(r["uri"]), str(r["cid"]), r["value"])
-        cursor = out.get("cursor") if isinstance(out, dict) else None
-        if not cursor or not records:
-            return
+                out.records.append(Record(str(r["uri"]), str(r["cid"]), r["value"]))
+        following = body.get("cursor") if isinstance(body, dict) else None
+        if not following or not page or not isinstance(following, str):
+            out.cursor, out.complete, out.stopped = None, True, "end"
+            return out
+        if following in seen or len(following) > _MAX_CURSOR:
+            out.cursor, out.stopped = None, "loop"
+            return out
+        seen.add(following)
+        out.cursor = following
 
 
 def latest_commit(pds_url: str, did: str) -> str:

@@ -1060,6 +1060,21 @@ class CatalogueWriter(CatalogueRepository):
                 raise ArtistNotFound() from exc
             raise
 
+    def mark_over_record_cap(self, did: str, collections: list[str], stamp: str) -> None:
+        """Note that the artist's repository lists more records of `collections` than an
+        indexing reads (PDS_LIST_MAX_RECORDS): what is past the cap is not in the catalogue."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item(keys.artist(did)),
+                UpdateExpression="SET over_record_cap = :c, over_record_cap_at = :n",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":c": to_value(collections), ":n": to_value(stamp)},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise  # an artist gone meanwhile has nothing to mark
+
     def remove_track(self, track: Track) -> None:
         """The track item goes (its record is gone from the PDS), and its record guard with it."""
         self._transact([self.delete_track_action(track), *self.guard_delete_actions(track)])
