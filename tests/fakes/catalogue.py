@@ -12,6 +12,7 @@ from typing import Any
 
 from albums_core.domain.errors import AlbumNotFound, Conflict, TrackTaken
 from albums_core.domain.models import Album, Track
+from albums_core.domain.records import onto_existing
 from tests.fakes.journal import Faults, Journal
 
 SLUG_TAKEN = "another of your albums already uses that name"
@@ -179,28 +180,23 @@ class FakeCatalogue:
         return []
 
     def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
-        # A record has one track item (the adapter's record guard): a new track of a record
-        # another writer created a track for meanwhile is that track, moved in.
+        # A record has one track item (the adapter's record guard), and other writers may move
+        # it meanwhile: each move is made from where the record's track is now (in the album
+        # already: its membership only).
         held = [self._held_move(album, known, track) for known, track in moves]
-        for track in (t for t in held if isinstance(t, Track)):  # in the album already: its membership
+        for track in (t for t in held if isinstance(t, Track)):
             self.claims[(album.artist_did, track.record_uri or "")] = _Claim(album.id, "member", track_id=track.id)
         moves = [m for m in held if isinstance(m, tuple)]
-        # All or nothing (the adapter commits a few moves per transaction; each batch behaves so).
-        landed = all((t := self.tracks.get(track.id)) is not None and t.album_id == album.id for _, track in moves)
-        for known, track in moves:
+        for _, track in moves:
             claim = self.claims.get((album.artist_did, track.record_uri or ""))
-            ok = (
-                (known is None or ((t := self.tracks.get(known.id)) is not None and t.album_id == known.album_id))
-                and not ((t := self.tracks.get(track.id)) is not None and t.album_id == album.id)
-                and (track.record_uri is None or (claim is not None and claim.album_id == album.id))
-                and album.id in self.albums
-            )
-            if not ok:
-                if landed:
-                    return  # a replay of moves that landed
+            if album.id not in self.albums or (
+                track.record_uri is not None and (claim is None or claim.album_id != album.id)
+            ):
                 raise TrackTaken()
         self._write("move_tracks_into")
-        for _, track in moves:
+        for known, track in moves:
+            if known is not None and known.id != track.id:
+                self.tracks.pop(known.id, None)
             self.tracks[track.id] = track
             if track.record_uri:
                 self.claims[(album.artist_did, track.record_uri)] = _Claim(album.id, "member", track_id=track.id)
@@ -213,16 +209,16 @@ class FakeCatalogue:
 
     def _held_move(self, album: Album, known: Track | None, track: Track) -> tuple[Track | None, Track] | Track:
         """The move to make, or the track already in the album that holds the record."""
-        if known is not None or track.record_uri is None or track.id in self.tracks:
+        if track.record_uri is None:
             return known, track
         holder = next((t for t in self.tracks.values() if t.record_uri == track.record_uri), None)
         if holder is None:
-            return known, track
+            return None, track
         if holder.album_id == album.id:
             return holder
         if holder.album_id is not None:
             raise TrackTaken()
-        return holder, replace(track, id=holder.id, play_count=holder.play_count, like_count=holder.like_count)
+        return holder, replace(onto_existing(track, holder), album_id=album.id)
 
     def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
         if album_id not in self.albums:

@@ -14,7 +14,7 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.domain.records import TRACK, new_track
+from albums_core.domain.records import TRACK, new_track, onto_existing
 from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.album_pages import AlbumPages
 from albums_core.services.indexer import Indexer, sync_artist
@@ -251,3 +251,77 @@ def test_an_attach_outlasts_the_consumer_creating_its_records_one_round_at_a_tim
         assert [t.album_id for t in copies(alice.did, uri)] == [album["id"]], uri
     loaded = CatalogueWriter().load_album(album["id"])
     assert loaded is not None and loaded[0].track_count == 8 and len(loaded[1]) == 8
+
+
+def _publish_burst(alice: Caller, n: int) -> list[str]:
+    writes = [
+        {"$type": "com.atproto.repo.applyWrites#create", "collection": TRACK, "value": {**VALUE, "title": f"Burst {i}"}}
+        for i in range(n)
+    ]
+    return [str(r["uri"]) for r in alice.pds.apply_writes(writes, swap_commit=None)["results"]]
+
+
+def claim_of(writer: CatalogueWriter, did: str, uri: str) -> dict[str, Any] | None:
+    out = writer.client.get_item(TableName=writer.table, Key=to_item(keys.track_claim(did, uri)), ConsistentRead=True)
+    return from_item(out["Item"]) if "Item" in out else None
+
+
+def test_an_attach_answers_what_it_did_while_the_live_consumer_indexes_its_records_meanwhile(alice: Caller) -> None:
+    # CI, and twice against `make run`: an attach of 60 records the live consumer was indexing
+    # answered 409 "track already belongs to another album" while the album held the tracks. The
+    # attach's PDS write is a list commit: the consumer hands the artist to the indexer, which
+    # moves the tracks into the album one by one while the attach moves them too; the consumer
+    # also creates the tracks of records it had not indexed yet. Here one step of that before
+    # each transaction the attach tries, over more tracks than one transaction moves.
+    _, album = alice.admin().create("Race Live Consumer")
+    uris = _publish_burst(alice, 30)
+    records = {uri: alice.record(uri) for uri in uris}
+    for uri in uris[::2]:  # indexed before the attach; the others come in during it
+        consumer_creates(CatalogueWriter(), alice.did, uri, records[uri].cid, records[uri].value)
+    steps: list[tuple[str, str]] = []
+    for i, uri in enumerate(uris):
+        steps += [("move", uri)] if i % 2 == 0 else [("create", uri), ("move", uri)]
+    album_id = album["id"]
+
+    def consumer_step() -> None:
+        action, uri = steps.pop(0)
+        writer = CatalogueWriter()
+        if action == "create":  # the record's create commit
+            consumer_creates(writer, alice.did, uri, records[uri].cid, records[uri].value)
+            return
+        # The indexer following the list record the attach wrote: the record's track moves in.
+        (local,) = copies(alice.did, uri)
+        if local.album_id != album_id:
+            record = alice.record(uri)
+            moved = new_track(local.id, alice.did, album_id, uri, record.cid, record.value)
+            writer.save_track(onto_existing(moved, local), local)
+
+    class LiveConsumer(CatalogueWriter):
+        moving = False
+
+        def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
+            self.moving = True
+            try:
+                super().move_tracks_into(album, moves)
+            finally:
+                self.moving = False
+
+        def _transact(self, actions: list[dict[str, Any]]) -> None:
+            if self.moving and steps:
+                consumer_step()
+            super()._transact(actions)
+
+    answer = AlbumAdmin(alice.caller, repo=LiveConsumer()).attach(album_id, uris)
+    assert not steps  # the whole interleaving ran
+    assert answer["track_count"] == 30
+    writer = CatalogueWriter()
+    for uri in uris:
+        (held,) = copies(alice.did, uri)
+        assert held.album_id == album_id, uri
+        claim = claim_of(writer, alice.did, uri)
+        assert claim is not None and claim["claim_state"] == "member" and claim["track_id"] == held.id, uri
+        assert (guard_of(writer, alice.did, uri) or {}).get("track_id") == held.id, uri
+    loaded = writer.load_album(album_id)
+    assert loaded is not None and loaded[0].track_count == 30 and len(loaded[1]) == 30
+    assert loaded[0].track_order == uris
+    assert page_titles(alice.caller.artist.handle, album["slug"]) == [f"Burst {i}" for i in range(30)]

@@ -1251,39 +1251,43 @@ class CatalogueWriter(CatalogueRepository):
 
     def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
         """Each (the track's item where it was, or None; the track in `album`) moves in with
-        its membership claim and the album's counters, a few per transaction. A batch whose
-        conditions fail is a replay when its tracks are all in the album already (a request
-        repeated after a failure); otherwise a track moved elsewhere, or its claim lapsed and
-        another album took it: `TrackTaken`.
+        its membership claim and the album's counters, a few per transaction.
 
-        A track created here (None) takes its record's guard in the same transaction. When
-        another writer created a track for the record meanwhile (the firehose consumer, the
-        indexer), that track is moved in instead (or, already in the album, left there): a
-        record never gets a second item."""
+        A track created here (None) takes its record's guard in the same transaction. Other
+        writers may change the records' tracks meanwhile (the firehose consumer creating them,
+        the indexer following the list record the attach just wrote and moving them in): a
+        move refused for that is made again from where the record's track is now (already in
+        the album: only its membership), so a record never gets a second item and a move that
+        another writer made is no failure. `TrackTaken` only when another album holds a track
+        (or its claim lapsed and another album took it)."""
         for start in range(0, len(moves), _MOVES_PER_TRANSACTION):
             self._move_batch(album, moves[start : start + _MOVES_PER_TRANSACTION])
 
     def _move_batch(self, album: Album, batch: list[tuple[Track | None, Track]]) -> None:
         stale: dict[int, int | None] = {}
-        # Another writer may create the records' tracks one by one while this batch is retried
-        # (the firehose consumer indexing a burst): a round that turns a refused creation into
-        # a move of the existing track is progress (each move only once); only rounds without
-        # any count against the attempts.
-        stalls = 0
+        # A round whose refusals change a move (another writer's change found) is progress:
+        # another writer may change the records' tracks one by one for as long as the batch
+        # has moves. Only rounds that change nothing (a conflicting transaction) are retries.
+        stalls = rounds = 0
         while True:
+            rounds += 1
             actions: list[dict[str, Any]] = []
-            guards: dict[int, int] = {}  # action position -> move position
+            owner: dict[int, int] = {}  # action position -> move position
+            claims: set[int] = set()  # positions of the membership claims
             count = plays = 0
             for j, (known, track) in enumerate(batch):
                 if known is None or self._track_key(known) != self._track_key(track):
                     if known is not None:
+                        owner[len(actions)] = j
                         actions.append(self.delete_track_action(known, must_exist=True))
+                    owner[len(actions)] = j
                     actions.append(self.put_track(track, new=True))
                     if known is None and track.record_uri:
-                        guards[len(actions)] = j
+                        owner[len(actions)] = j
                         actions.append(self.guard_action(track, stale.get(j)))
                     count, plays = count + 1, plays + track.play_count
                 if track.record_uri:
+                    claims.add(len(actions))
                     actions.append(self.claim_membership_action(album.artist_did, album.id, track.record_uri, track.id))
             actions.append(self.counter_action(album.id, count, plays, album.title))
             try:
@@ -1292,31 +1296,40 @@ class CatalogueWriter(CatalogueRepository):
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                refused = [guards[p] for p in sorted(_refused(exc)) if p in guards]
-                if refused and stalls < _GUARD_ATTEMPTS - 1:
-                    for j in refused:
-                        batch[j] = self._onto_holder(album, batch[j], stale, j)
-                    if all(batch[j][0] is None for j in refused):
-                        stalls += 1  # only stale guards taken over: no move gained
-                    continue
-                loaded = self.load_album(album.id)
-                present = {t.id for t in (loaded[1] if loaded else [])}
-                if not all(t.id in present for _, t in batch):
-                    raise TrackTaken() from exc
-                return
+                refused = _refused(exc)
+                if refused & claims:
+                    raise TrackTaken() from exc  # the claim is another album's now
+                before = (list(batch), dict(stale))
+                for j in sorted({owner[p] for p in refused if p in owner}):
+                    batch[j] = self._resettled(album, batch[j], stale, j)
+                if (batch, stale) == before:
+                    stalls += 1
+                    if stalls >= _GUARD_ATTEMPTS:
+                        raise ConcurrentUpdate() from exc
+                    time.sleep(0.05 * 2**stalls)  # a conflicting transaction: later
+                elif rounds > _GUARD_ATTEMPTS + 3 * len(batch):
+                    raise ConcurrentUpdate() from exc  # never endless, whatever the others do
 
-    def _onto_holder(
+    def _resettled(
         self, album: Album, move: tuple[Track | None, Track], stale: dict[int, int | None], j: int
     ) -> tuple[Track | None, Track]:
-        """A move whose new track lost its record's guard: the move of the track that holds the
-        record (already in `album`: nothing to move), or the same creation again, taking over a
-        guard whose track is gone."""
-        _, track = move
+        """A refused move made again from where its record's track is now: already in `album`
+        (moved in by another writer: nothing to move, its membership only), elsewhere (moved
+        from there), or nowhere (created, taking over a guard whose track is gone)."""
+        known, track = move
         assert track.record_uri
+        here = self.client.get_item(
+            TableName=self.table, Key=to_item(keys.album_track(album.id, track.id)), ConsistentRead=True
+        ).get("Item")
+        if here is not None:
+            arrived = Track.from_data(from_item(here))
+            return arrived, arrived
         held_by, holder = self.record_holder(album.artist_did, track.record_uri)
+        if holder is None and held_by is None and known is not None:
+            holder = self.find_track(known.id)  # a track from before the record guards
         if holder is None:
             stale[j] = held_by
-            return move
+            return None, track
         if holder.album_id not in (None, album.id):
             raise TrackTaken()  # another album has it (the indexer followed another list)
         return holder, replace(onto_existing(track, holder), album_id=album.id)
