@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -198,16 +199,17 @@ def _read_chunked(stream: io.BufferedIOBase) -> bytes:
 class TokenBucket:
     """API Gateway's throttling: `rate` requests a second on average, bursts of `burst`."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.burst = burst
+        self.clock = clock  # a test's own clock: refills by its steps, not by the machine's speed
         self.tokens = float(burst)
-        self.at = time.monotonic()
+        self.at = clock()
         self.lock = threading.Lock()
 
     def take(self) -> bool:
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
             self.at = now
             if self.tokens >= 1:

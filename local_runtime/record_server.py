@@ -18,6 +18,8 @@ class Fault:
     status: int = 500
     delay: float = 0.0
     body: bytes | None = None
+    # Responses sent after the delay: a test of a client's deadline checks none was yet.
+    answered: int = 0
 
 
 @dataclass
@@ -71,6 +73,7 @@ class RecordServer:
                 if fault is not None:
                     if fault.delay:
                         outer._stop.wait(fault.delay)
+                    fault.answered += 1
                     self._send(fault.status, fault.body or b'{"error":"InternalServerError"}')
                     return
                 split = urlsplit(self.path)

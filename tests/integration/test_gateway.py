@@ -9,7 +9,6 @@ import json
 import re
 import socket
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,16 +29,22 @@ ALBUM_ID = "0b5c3f9e-2f39-4f5c-9d43-7b3e0c3f2a11"
 
 @dataclass
 class Recording:
-    """The real host, with the events it was given (and, for a timeout, a slow start)."""
+    """The real host, with the events it was given (and, for a timeout, a function held until
+    `hold` is set: a minute at most, a limit on a hang only)."""
 
     host: LambdaHost
-    delay: float = 0.0
+    hold: threading.Event | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    finished: int = 0
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         self.events.append((function, event))
-        time.sleep(self.delay)
-        return self.host.invoke(function, event)
+        if self.hold is not None:
+            self.hold.wait(60)
+        try:
+            return self.host.invoke(function, event)
+        finally:
+            self.finished += 1
 
 
 @dataclass
@@ -97,7 +102,7 @@ def gateway(served: tuple[Gateway, Recording]) -> Gateway:
 @pytest.fixture
 def recording(served: tuple[Gateway, Recording]) -> Recording:
     served[1].events.clear()
-    served[1].delay = 0.0
+    served[1].hold = None
     return served[1]
 
 
@@ -273,14 +278,16 @@ def test_an_event_over_lambdas_6_mb_is_refused_as_api_gateway_does(gateway: Gate
 
 def test_the_integration_timeout_is_503(served: tuple[Gateway, Recording], moto: MotoServer, stack: Stack) -> None:
     routes = [Route(r.method, r.path, r.function, timeout_ms=300) for r in stack.routes()]
-    recording = Recording(served[1].host, delay=1.0)  # a function slower than its integration timeout
+    # A function still running when the gateway answers: it stopped waiting at its timeout.
+    recording = Recording(served[1].host, hold=threading.Event())
     gateway = serve(stack, recording, moto, routes)
     try:
-        started = time.monotonic()
         reply = call(gateway, "GET", "/dev/albums")
         assert reply.status == 503 and reply.json() == {"message": "Service Unavailable"}
-        assert time.monotonic() - started < 0.9, "the gateway stops waiting at the timeout"
+        assert len(recording.events) == 1 and recording.finished == 0, "the gateway waited for the function"
     finally:
+        assert recording.hold is not None
+        recording.hold.set()
         gateway.stop()
 
 
@@ -336,10 +343,16 @@ def test_parallel_requests_beyond_the_burst_are_throttled(aws_env: None, moto: M
 
 
 def test_tokens_come_back_at_the_rate() -> None:
-    bucket = TokenBucket(rate=20, burst=2)
+    now = [100.0]
+    bucket = TokenBucket(rate=20, burst=2, clock=lambda: now[0])
     assert [bucket.take() for _ in range(3)] == [True, True, False]
-    time.sleep(0.06)  # at least one token at 20 a second
+    now[0] += 0.04  # not yet a whole token at 20 a second
+    assert bucket.take() is False
+    now[0] += 0.02
     assert bucket.take() is True
+    assert bucket.take() is False
+    now[0] += 10  # never more than the burst
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
 
 
 # ---- covers, as the distribution serves them -------------------------------------------------

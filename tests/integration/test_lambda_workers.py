@@ -43,9 +43,21 @@ HANDLERS = {
         def handler(event, context):
             if event.get("exit"):
                 os._exit(3)  # the runtime process dies mid-invocation
-            began = time.time()
             time.sleep(event.get("sleep", 0))
-            return {"pid": os.getpid(), "began": began, "ended": time.time()}
+            return {"pid": os.getpid()}
+    """,
+    "meet": """
+        import os, pathlib, time
+
+        def handler(event, context):
+            # Each call leaves its mark and waits for the other's: both see two marks only if
+            # they ran at once (30 s: a limit on a hang only).
+            here = pathlib.Path(event["dir"])
+            (here / str(os.getpid())).touch()
+            limit = time.monotonic() + 30
+            while len(list(here.iterdir())) < 2 and time.monotonic() < limit:
+                time.sleep(0.01)
+            return {"pid": os.getpid(), "met": len(list(here.iterdir()))}
     """,
     "fragile": """
         import os
@@ -97,6 +109,7 @@ def host(tmp_path: Path) -> Iterator[LambdaHost]:
             "ProbeA": _function(codes["probe"], memory=384, Environment={"Variables": {"ONLY_A": "a"}}),
             "ProbeB": _function(codes["probe"], Environment={"Variables": {"ONLY_B": "b"}}),
             "Slow": _function(codes["slow"], timeout=1),
+            "Meet": _function(codes["meet"], timeout=60),
             "Fragile": _function(codes["fragile"]),
             "Broken": _function(codes["broken"]),
             "Greedy": _function(codes["greedy"], memory=128),
@@ -218,12 +231,16 @@ def test_a_missing_dependency_fails_as_on_lambda(host: LambdaHost) -> None:
     assert err.value.payload["errorMessage"] == "Unable to import module 'app': No module named 'yaml'"
 
 
-def test_two_parallel_invocations_run_in_two_workers_at_once(host: LambdaHost) -> None:
-    host.invoke("Slow", {})  # one warm worker; the second call must start another
+def test_two_parallel_invocations_run_in_two_workers_at_once(host: LambdaHost, tmp_path: Path) -> None:
+    warm, met = tmp_path / "warm", tmp_path / "met"
+    warm.mkdir()
+    met.mkdir()
+    (warm / "other").touch()  # the warming call finds its partner there already
+    host.invoke("Meet", {"dir": str(warm)})  # one warm worker; the second call must start another
     results: list[dict[str, Any]] = []
 
     def call() -> None:
-        results.append(host.invoke("Slow", {"sleep": 0.6}))
+        results.append(host.invoke("Meet", {"dir": str(met)}))
 
     threads = [threading.Thread(target=call) for _ in range(2)]
     for thread in threads:
@@ -232,5 +249,6 @@ def test_two_parallel_invocations_run_in_two_workers_at_once(host: LambdaHost) -
         thread.join()
     first, second = results
     assert first["pid"] != second["pid"]
-    assert first["began"] < second["ended"] and second["began"] < first["ended"], "the calls did not overlap"
-    assert sorted(host.worker_pids()["Slow"]) == sorted([first["pid"], second["pid"]])
+    # Each waited for the other's mark: they ran at once (however long a cold start took).
+    assert first["met"] == second["met"] == 2, "the calls did not overlap"
+    assert sorted(host.worker_pids()["Meet"]) == sorted([first["pid"], second["pid"]])

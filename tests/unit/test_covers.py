@@ -405,13 +405,14 @@ def decode_spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 )
 def test_decompression_bombs_are_refused_from_the_header(data: bytes, decode_spy: list[tuple[int, int]]) -> None:
     assert len(data) < 500_000
-    started = time.perf_counter()
+    # CPU time of this thread (the one that decodes): cheap to refuse, on a busy machine too.
+    started = time.thread_time()
     with pytest.raises(BadRequest) as err:
         process(data)
-    elapsed = time.perf_counter() - started
+    used = time.thread_time() - started
     assert err.value.status == 400 and "40 megapixels" in err.value.detail
     assert decode_spy == [], "pixels were decoded before the pixel cap was checked"
-    assert elapsed < 1.0
+    assert used < 1.0
 
 
 def test_the_decode_spy_sees_an_ordinary_decode(decode_spy: list[tuple[int, int]]) -> None:
@@ -424,13 +425,13 @@ def test_the_decode_spy_sees_an_ordinary_decode(decode_spy: list[tuple[int, int]
 
 def assert_refused_before_decoding(data: bytes, words: str, decode_spy: list[tuple[int, int]]) -> None:
     decode_spy.clear()  # whatever an accepted input before it decoded
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of the decoding thread: holds on a busy machine
     with pytest.raises(BadRequest) as err:
         process(data, max_bytes=MAX_UPLOAD_BYTES)
-    elapsed = time.perf_counter() - started
+    used = time.thread_time() - started
     assert err.value.status == 400 and words in err.value.detail, err.value.detail
     assert decode_spy == [], "pixels were decoded before the structure was checked"
-    assert elapsed < 1.0
+    assert used < 1.0
 
 
 def test_a_progressive_jpeg_with_40000_scans_is_refused_before_decoding(decode_spy: list[tuple[int, int]]) -> None:
