@@ -342,6 +342,32 @@ def test_a_track_another_writer_creates_between_the_attachs_read_and_write_is_mo
     assert out["track_count"] == 1
 
 
+def test_an_attach_whose_tracks_the_indexer_moves_in_meanwhile_answers_what_it_did(world: World) -> None:
+    """The attach's list commit comes back through the firehose: the indexer moves some of the
+    records' tracks into the album between the attach's read and its write. The attach answers
+    200 with every track, not 409 'track already belongs to another album'."""
+    admin = world.admin()
+    _, meta = admin.create("Indexed Meanwhile")
+    pds = world.pds[ALICE]
+    uris = [pds.publish_track(f"meanwhile {i}") for i in range(4)]
+    for uri in uris:  # the consumer indexed them before the attach
+        value = pds.value(uri)
+        assert value is not None
+        world.catalogue.add_track(new_track(0, ALICE, None, uri, "bafyc", value))
+    reserve = world.catalogue.reserve_track_ids
+
+    def meanwhile(count: int) -> range:
+        for track in [t for t in world.catalogue.tracks.values() if t.record_uri in uris[:2]]:
+            world.catalogue.tracks[track.id] = replace(track, album_id=meta["id"])
+        return reserve(count)
+
+    world.catalogue.reserve_track_ids = meanwhile  # type: ignore[method-assign]
+    out = admin.attach(meta["id"], uris)
+    assert out["track_count"] == 4
+    held = [t for t in world.catalogue.tracks.values() if t.record_uri in uris]
+    assert len(held) == 4 and {t.album_id for t in held} == {meta["id"]}
+
+
 # ---- the album's lease ---------------------------------------------------------------------------
 
 
