@@ -99,10 +99,11 @@ class Catalogue(Protocol):
 
     def move_tracks_into(self, album: Album, moves: list[tuple[Track | None, Track]]) -> None:
         """Each (where the track was, the track in the album) moved in with its membership and
-        the album's counters; a replay of moves that landed is a no-op, a track taken by
-        another album meanwhile is `TrackTaken`. A new track (None) of a record that has a track
-        item by now (another writer created it meanwhile) is not created: that item is moved
-        in instead (left as it is when already in the album), keeping its id."""
+        the album's counters. Each is made from where its record's track is by then: one another
+        writer moved into the album meanwhile (the indexer following the list record, a replay)
+        keeps its place and gets its membership; a new track (None) of a record that has a
+        track item by now (another writer created it) is not created: that item is moved in,
+        keeping its id. Only a track another album holds is `TrackTaken`."""
         ...
 
     def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
