@@ -154,3 +154,34 @@ def commit_body(
         "rebase": False,
         "tooBig": False,
     }
+
+
+Op = tuple[str, str, dict[str, Any] | bytes | None]
+
+
+def signed_commit_body(
+    seq: int,
+    repo: str,
+    rev: str,
+    ops: list[Op],
+    *,
+    signer: Signer = DEFAULT_SIGNER,
+    others: int = 0,
+    tree: dict[str, bytes] | None = None,
+    blocks: list[tuple[bytes, bytes]] | None = None,
+) -> dict[str, Any]:
+    """A #commit body of `ops` (action, path, the record, or only its binary CID: no block) in a
+    repository whose MST also holds `others` records of another collection (a tree of several
+    levels), or exactly `tree`; `blocks` replaces the records' blocks."""
+    raw_ops, record_blocks = [], []
+    for action, path, record in ops:
+        cid = record if isinstance(record, bytes) else None
+        if isinstance(record, dict):
+            cid, data = block(record)
+            record_blocks.append((cid, data))
+        raw_ops.append({"action": action, "path": path, "cid": cid})
+    if tree is None:
+        filler = block({"$type": "app.bsky.feed.post", "text": "x"})[0]
+        tree = {f"app.bsky.feed.post/3k{i:011d}": filler for i in range(others)}
+        tree |= {op["path"]: op["cid"] for op in raw_ops if op["action"] != "delete" and op["cid"]}
+    return commit_body(seq, repo, rev, raw_ops, record_blocks if blocks is None else blocks, signer=signer, tree=tree)

@@ -15,7 +15,7 @@ from albums_core.adapters.atproto import identity, repo_proofs, syntax
 from albums_core.adapters.atproto.commit_verify import CommitVerifier
 from albums_core.adapters.atproto.firehose import decode_message
 from albums_core.domain.firehose_events import TRACK, Commit
-from tests.support.firehose_frames import DEFAULT_SIGNER, Signer, block, commit_body, mst
+from tests.support.firehose_frames import DEFAULT_SIGNER, Op, Signer, block, mst, signed_commit_body
 
 DID = "did:plc:abcdefghijklmnopqrstuvwx"
 REV = "3n3mo53iplk2x"
@@ -45,34 +45,18 @@ class Clock:
         return self.now
 
 
-def event(
-    ops: list[tuple[str, str, dict[str, Any] | bytes | None]],
-    *,
-    signer: Signer = DEFAULT_SIGNER,
-    others: int = 200,
-    tree: dict[str, bytes] | None = None,
-    blocks: list[tuple[bytes, bytes]] | None = None,
-) -> Commit:
-    """A decoded #commit of `ops` (action, path, record or only its CID); the MST also holds
-    `others` records of another collection (a tree of several levels)."""
-    raw_ops, record_blocks = [], []
-    for action, path, record in ops:
-        cid = record if isinstance(record, bytes) else None
-        if isinstance(record, dict):
-            cid, data = block(record)
-            record_blocks.append((cid, data))
-        raw_ops.append({"action": action, "path": path, "cid": cid})
-    if tree is None:
-        filler = block({"$type": "app.bsky.feed.post", "text": "x"})[0]
-        tree = {f"app.bsky.feed.post/3k{i:011d}": filler for i in range(others)}
-        tree |= {op["path"]: op["cid"] for op in raw_ops if op["action"] != "delete"}
-    body = commit_body(7, DID, REV, raw_ops, record_blocks if blocks is None else blocks, signer=signer, tree=tree)
-    decoded = decode_message(MessageFrame(MessageFrameHeader(t="#commit"), body))
+def event(ops: list[Op], **options: Any) -> Commit:
+    """A decoded #commit (tests/support/firehose_frames.signed_commit_body; 200 other records
+    in the tree unless told otherwise)."""
+    options.setdefault("others", 200)
+    decoded = decode_message(
+        MessageFrame(MessageFrameHeader(t="#commit"), signed_commit_body(7, DID, REV, ops, **options))
+    )
     assert isinstance(decoded, Commit)
     return decoded
 
 
-OPS: list[tuple[str, str, dict[str, Any] | bytes | None]] = [
+OPS: list[Op] = [
     ("create", f"{TRACK}/3aaa", track("One")),
     ("update", f"{TRACK}/3bbb", track("Two")),
     ("delete", f"{TRACK}/3ccc", None),
