@@ -45,7 +45,8 @@ def _signed_by(did_key: str | None, data: bytes, sig: bytes) -> bool:
 
 class CommitVerifier:
     """`check(commit)` is None for a commit that proves itself, else the Refusal. Counts what it
-    did (`checked`, `rereads`, `seconds`: the benchmark reads them)."""
+    did (`checked`, `rereads`, `seconds`, of which `key_seconds` getting keys: the benchmark
+    reads them)."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class CommitVerifier:
         self.checked = 0
         self.rereads = 0
         self.seconds = 0.0
+        self.key_seconds = 0.0
         self._reread_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -94,15 +96,22 @@ class CommitVerifier:
                 return Refusal("bad_mst_path", f"{key}: the signed tree holds {held}, the op names {expected}")
         return self._signature(commit.repo, unsigned, sig)
 
+    def _key(self, did: str, fresh: bool = False) -> str | None:
+        began = time.perf_counter()
+        try:
+            return self.signing_key(did, fresh=fresh)
+        finally:
+            self.key_seconds += time.perf_counter() - began
+
     def _signature(self, did: str, unsigned: bytes, sig: bytes) -> Refusal | None:
         try:
-            key = self.signing_key(did)
+            key = self._key(did)
             if _signed_by(key, unsigned, sig):
                 return None
             if not self._may_reread(did):
                 return Refusal("bad_signature", "not signed by the repository's key (read again lately)")
             self.rereads += 1
-            fresh = self.signing_key(did, fresh=True)
+            fresh = self._key(did, fresh=True)
         except identity.UnknownIdentity:
             return Refusal("unknown_identity", "the repository's DID does not resolve")
         except (xrpc.PdsUnavailable, xrpc.XrpcError) as exc:
