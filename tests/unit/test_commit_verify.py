@@ -162,6 +162,21 @@ def test_an_identity_that_does_not_resolve_or_cannot_be_read_is_no_verification(
     assert refusal is not None and refusal.reason == "unknown_identity"
     refusal = CommitVerifier(down).check(event(OPS))
     assert refusal is not None and refusal.reason == "identity_unavailable"
+    # A document that did not come is not asked for at every commit (each ask may cost a timeout).
+    asked: list[bool] = []
+
+    def slow_host(did: str, fresh: bool = False) -> str:
+        asked.append(fresh)
+        raise identity.IdentityUnavailable("did:web host did not answer")
+
+    clock = Clock()
+    verifier = CommitVerifier(slow_host, clock=clock)
+    for _ in range(5):
+        refusal = verifier.check(event(OPS))
+        assert refusal is not None and refusal.reason == "identity_unavailable"
+    assert asked == [False]
+    clock.now += 61
+    assert verifier.check(event(OPS)) is not None and asked == [False, False]
     refusal = CommitVerifier(lambda did, fresh=False: None).check(event(OPS))
     assert refusal is not None and refusal.reason == "bad_signature"  # a document without a key
 

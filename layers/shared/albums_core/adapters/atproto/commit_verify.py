@@ -7,7 +7,8 @@ signing key is the authority. A commit is applied only when
 
 The key comes from the identity cache; a signature that does not match it has the document read
 once more (a key rotation since it was cached), at most once a minute per DID, so forged commits
-cannot make us hammer the PLC directory."""
+cannot make us hammer the PLC directory; a DID whose document cannot be read is not asked for
+again for a minute (its commits are refused meanwhile)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from albums_core.domain.firehose_events import Commit
 # Between two forced reads of one DID's document (a mismatching signature).
 _REREAD_SECONDS = 60.0
 _REREADS_HELD = 10_000
+# A DID whose document could not be read: its commits are refused without asking again for this long.
+_UNRESOLVED_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class CommitVerifier:
         self.seconds = 0.0
         self.key_seconds = 0.0
         self._reread_at: dict[str, float] = {}
+        self._unresolved: dict[str, tuple[float, Refusal]] = {}
         self._lock = threading.Lock()
 
     def check(self, commit: Commit) -> Refusal | None:
@@ -107,6 +111,20 @@ class CommitVerifier:
             self.key_seconds += time.perf_counter() - began
 
     def _signature(self, did: str, unsigned: bytes, sig: bytes) -> Refusal | None:
+        failed = self._unresolved.get(did)
+        if failed is not None and self.clock() - failed[0] < _UNRESOLVED_SECONDS:
+            return failed[1]
+        refusal = self._signed(did, unsigned, sig)
+        if refusal is not None and refusal.reason in ("unknown_identity", "identity_unavailable"):
+            # A DID document that did not come (a did:web host that never answers) is not asked
+            # for again at every commit: each ask may cost the whole fetch timeout.
+            with self._lock:
+                if len(self._unresolved) >= _REREADS_HELD:
+                    self._unresolved.clear()
+                self._unresolved[did] = (self.clock(), refusal)
+        return refusal
+
+    def _signed(self, did: str, unsigned: bytes, sig: bytes) -> Refusal | None:
         try:
             key = self._key(did)
             if _signed_by(key, unsigned, sig):
