@@ -39,12 +39,15 @@ TRACK, LIST, LIKE = "fm.plyr.track", "fm.plyr.list", "fm.plyr.like"
 class Client:
     """Another client of the PDS: raw XRPC with the account's own session (not our API)."""
 
-    def __init__(self, pds: LocalPds, handle: str) -> None:
-        password = "pw-" + uuid.uuid4().hex[:12]
-        account = pds.create_account(handle, password)
-        out = xrpc.create_session(pds.pds_url, account["did"], password)
+    def __init__(self, pds: LocalPds, handle: str, account: tuple[str, str] | None = None) -> None:
+        """A new account, or `account` (DID, password): one made elsewhere."""
+        if account is None:
+            password = "pw-" + uuid.uuid4().hex[:12]
+            account = (pds.create_account(handle, password)["did"], password)
+        did, password = account
+        out = xrpc.create_session(pds.pds_url, did, password)
         self.handle = handle
-        self.did = account["did"]
+        self.did = did
         self.session = xrpc.PdsSession(pds.pds_url, self.did, xrpc.Tokens(out["accessJwt"], out["refreshJwt"]))
 
     def create(self, collection: str, record: dict[str, Any], validate: bool | None = None) -> tuple[str, str]:

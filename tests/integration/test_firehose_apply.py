@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from albums_core.adapters.atproto.commit_verify import Refusal
 from albums_core.adapters.atproto.xrpc import Listing
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
@@ -54,6 +55,22 @@ def like(rkey: str, track: Track) -> RecordOp:
     return RecordOp("create", LIKE, rkey, f"bafylike{rkey}", value)
 
 
+class Trusted:
+    """These commits are built by hand without proofs (their CIDs are names): what is tested
+    here is applying them, so each is taken as verified (tests/unit/test_commit_verify.py and
+    test_firehose_verify.py test the verification). Counts the commits it was asked about."""
+
+    def __init__(self) -> None:
+        self.checked: list[int] = []
+
+    def check(self, commit: Commit) -> Refusal | None:
+        self.checked.append(commit.seq)
+        return None
+
+
+TRUSTED = Trusted()
+
+
 class Recorder:
     """The indexer the consumer falls back to, recorded (the real one reads a PDS)."""
 
@@ -94,7 +111,7 @@ def setup(repo: CatalogueRepository) -> tuple[Ingest, CatalogueWriter, Artist, R
     writer = CatalogueWriter(repo.table, repo.client)
     artist = make_artist(repo, f"fh{next(_seqs)}.test", pds_url="http://127.0.0.1:9")
     recorder, lists = Recorder(), Lists()
-    ingest = Ingest(FirehoseState(writer), writer, indexer=recorder, list_records=lists)
+    ingest = Ingest(FirehoseState(writer), writer, indexer=recorder, list_records=lists, verifier=TRUSTED)
     return ingest, writer, artist, recorder, lists
 
 
@@ -130,7 +147,7 @@ def test_track_records_are_applied_from_the_commits_and_a_replay_changes_nothing
 
     # The same commits again (a reconnect replays them), to this container and to a new one.
     assert ingest.apply(batch).counts["applied"] == 0
-    fresh = Ingest(FirehoseState(writer), writer, indexer=recorder)
+    fresh = Ingest(FirehoseState(writer), writer, indexer=recorder, verifier=TRUSTED)
     assert fresh.apply(batch).counts["skipped_replayed"] == len(batch)
     assert tracks_by_rkey(writer, did) == held
 
@@ -201,7 +218,7 @@ def test_a_write_that_raced_is_read_again_then_left_to_the_indexer(
             return False
 
     refusing = Refusing(repo.table, repo.client)
-    stubborn = Ingest(FirehoseState(refusing), refusing, indexer=recorder)
+    stubborn = Ingest(FirehoseState(refusing), refusing, indexer=recorder, verifier=TRUSTED)
     report = stubborn.apply([commit(artist.did, update("m1", "Again", "bafym1c"))])
     assert recorder.runs == [artist.did] and report.counts["fallback_indexings"] == 1
 
@@ -240,7 +257,7 @@ def test_likes_count_once_in_batches_and_one_by_one_when_refused(
 
     # The same like records again under later revs (another container, a relay's duplicate):
     # each transaction is refused, then one by one every like is known: nothing changes.
-    fresh = Ingest(FirehoseState(writer), writer)
+    fresh = Ingest(FirehoseState(writer), writer, verifier=TRUSTED)
     replay = fresh.apply([replace(c, rev=rev()) for c in batch])
     assert replay.counts["likes_applied"] == 0 and replay.counts["likes_replayed"] == 61
     assert {t.id: t.like_count for t in writer.artist_tracks(artist.did)} == counts
@@ -275,7 +292,7 @@ def test_a_like_that_came_before_its_track_counts_once_the_track_is_held(
     assert gone.counts["unlikes_applied"] == 1
 
     # A new container (nothing held) sees the track created: the orphans count now, once.
-    fresh = Ingest(FirehoseState(writer), writer)
+    fresh = Ingest(FirehoseState(writer), writer, verifier=TRUSTED)
     report = fresh.apply([commit(artist.did, create("later", "Later"), create("withdrawn", "Withdrawn"))])
     assert report.counts["orphans_applied"] == 2 and report.counts["orphans_duplicate"] == 1
     counts = {str(t.record_uri): t.like_count for t in writer.artist_tracks(artist.did)}
@@ -365,7 +382,7 @@ def test_a_likers_likes_are_read_again_after_a_gap(
 
     job = request_like_reread(fan, writer, job_id="gap-likes-1")
     assert job == "gap-likes-1" and request_like_reread(fan, writer, job_id="gap-likes-1") is None
-    reader = Ingest(FirehoseState(writer), writer, resolve=resolve, list_records=listed)
+    reader = Ingest(FirehoseState(writer), writer, resolve=resolve, list_records=listed, verifier=TRUSTED)
     assert run_like_reread(job, writer, ingest=reader) == "done"
     counts = {t.id: t.like_count for t in writer.artist_tracks(artist.did)}
     assert [counts[t.id] for t in tracks] == [1, 0, 1]

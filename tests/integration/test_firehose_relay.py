@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +26,22 @@ from albums_core.services.firehose_gap import GapBackfill, job_id
 from albums_core.services.indexer import INDEX_JOB
 from local_runtime.pds import LocalPds
 from tests.integration.test_firehose import TRACK, Client, Running, eventually, handle
+from tests.support.firehose_frames import DEFAULT_SIGNER, Signer
+from tests.support.plc import OwnedAccount, create_owned_account
 from tests.support.relays import DroppingProxy, ScriptedRelay, commit, info, other_commit
+
+
+def relayed_account(pds: LocalPds, prefix: str, signer: Signer = DEFAULT_SIGNER) -> tuple[Client, OwnedAccount]:
+    """An account of the local PDS whose DID document names `signer` as its repository's key (a
+    PLC update signed with our rotation key): the scripted relays' commits of it verify."""
+    password = "pw-" + uuid.uuid4().hex[:12]
+    owned = create_owned_account(pds, handle(prefix), password)
+    owned.sign_with(signer.did_key)
+    return Client(pds, owned.handle, (owned.did, password)), owned
+
+
+def relayed_client(pds: LocalPds, prefix: str) -> Client:
+    return relayed_account(pds, prefix)[0]
 
 
 def _artists(n: int) -> list[Artist]:
@@ -257,7 +273,7 @@ def test_undecodable_frames_are_passed_over_and_a_commit_without_its_block_reads
     frame, then a commit whose CAR lacks the record's block (the record is on the PDS): each
     broken frame is counted and passed over (a reconnect would get it again: the consumer would
     never get past it), and the record is read from the repository."""
-    pat = Client(pds_env, handle("pat"))
+    pat = relayed_client(pds_env, "pat")
     uri, cid = pat.track("Blockless")
     rkey = uri.rsplit("/", 1)[1]
     stream: list[tuple[float, bytes | str]] = [
@@ -284,7 +300,7 @@ def test_undecodable_frames_are_passed_over_and_a_commit_without_its_block_reads
 
 
 def test_a_like_whose_block_is_missing_is_read_from_the_likers_repository(pds_env: LocalPds) -> None:
-    ray, sue = Client(pds_env, handle("ray")), Client(pds_env, handle("sue"))
+    ray, sue = relayed_client(pds_env, "ray"), relayed_client(pds_env, "sue")
     track_uri, track_cid = ray.track("Liked without a block")
     like_uri = sue.like((track_uri, track_cid))
     like = sue.session.authed("GET", "com.atproto.repo.getRecord", params=_at(like_uri))

@@ -24,6 +24,7 @@ from albums_core.domain.read_budget import ReadBudget
 from albums_core.services import indexer, stream_events
 from albums_core.services.firehose_ingest import Ingest
 from tests.integration.factory import make_artist
+from tests.integration.test_firehose_apply import TRUSTED
 from tests.integration.test_login_backfill import job_record
 from tests.support.hostile_pds import EndlessPds, StepClock
 
@@ -156,7 +157,7 @@ def test_the_consumer_sets_a_repository_over_its_budget_aside_and_applies_the_ot
     endless.on_request = clock.advance
     settings_env.setenv("FIREHOSE_REPO_CALLS", "3")
     config.settings.cache_clear()
-    ingest = Ingest(FirehoseState(writer), writer, clock=clock)
+    ingest = Ingest(FirehoseState(writer), writer, clock=clock, verifier=TRUSTED)  # commits built by hand
 
     # A list record has the hostile repository indexed: three PDS calls, then it is set aside.
     report = ingest.apply([commit(hostile.did, list_op("l1")), commit(calm.did, track_op("a"), track_op("b"))])

@@ -61,6 +61,13 @@ class OwnedAccount:
             {"action": "endpoint", "plc_url": self.pds.plc_url, "did": self.did, "key": self.key, "endpoint": endpoint}
         )
 
+    def sign_with(self, did_key: str) -> None:
+        """Make `did_key` the repository's signing key (#atproto): commits signed with it verify
+        (the PDS's own no longer do)."""
+        _run(
+            {"action": "signing", "plc_url": self.pds.plc_url, "did": self.did, "key": self.key, "signing_key": did_key}
+        )
+
 
 def create_owned_account(pds: LocalPds, handle: str, password: str) -> OwnedAccount:
     key = _run({"action": "keygen"})

@@ -6,6 +6,8 @@
 //                                                        -> {"ok": true}
 //   {"action": "endpoint", "home": H, "plc_url": U, "did": D, "key": K, "endpoint": E}
 //                                                        -> {"ok": true} (the #atproto_pds service)
+//   {"action": "signing", "home": H, "plc_url": U, "did": D, "key": K, "signing_key": "did:key:…"}
+//                                                        -> {"ok": true} (the repository's #atproto key)
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -33,6 +35,16 @@ const main = async () => {
     await new Client(cfg.plc_url).updateData(cfg.did, signer, (op) => ({
       ...op,
       services: { ...op.services, atproto_pds: { type: 'AtprotoPersonalDataServer', endpoint: cfg.endpoint } },
+    }))
+    return { ok: true }
+  }
+  if (cfg.action === 'signing') {
+    const plc = await load('@did-plc/lib/dist/index.js')
+    const Client = plc.Client ?? plc.default?.Client
+    const signer = await Secp256k1Keypair.import(cfg.key)
+    await new Client(cfg.plc_url).updateData(cfg.did, signer, (op) => ({
+      ...op,
+      verificationMethods: { ...op.verificationMethods, atproto: cfg.signing_key },
     }))
     return { ok: true }
   }

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.support.firehose_frames import TIME, block, cid_bytes, commit_body
+from tests.support.firehose_frames import DEFAULT_SIGNER, TIME, Signer, block, cid_bytes, commit_body
 
 
 def frame(kind: str, body: dict[str, Any]) -> bytes:
@@ -56,12 +56,19 @@ def other_commit(seq: int, repo: str = "did:plc:someoneelse") -> bytes:
     )
 
 
-def commit(seq: int, repo: str, rev: str, ops: list[tuple[str, str, str | None, dict[str, Any] | None]]) -> bytes:
-    """A #commit frame. `ops` are (action, path, record CID, record): a record of None leaves its
-    block out of the CAR (the CID still names it)."""
+def commit(
+    seq: int,
+    repo: str,
+    rev: str,
+    ops: list[tuple[str, str, str | None, dict[str, Any] | None]],
+    signer: Signer = DEFAULT_SIGNER,
+) -> bytes:
+    """A #commit frame signed by `signer` (the repository's MST holding the ops' records). `ops`
+    are (action, path, record CID, record): a record of None leaves its block out of the CAR
+    (the CID still names it)."""
     raw_ops = [{"action": a, "path": p, "cid": cid_bytes(cid) if cid else None} for a, p, cid, _ in ops]
     blocks = [block(record) for *_, record in ops if record is not None]
-    return frame("#commit", commit_body(seq, repo, rev, raw_ops, blocks))
+    return frame("#commit", commit_body(seq, repo, rev, raw_ops, blocks, signer=signer))
 
 
 def _cursor(path: str) -> int | None:

@@ -7,6 +7,7 @@ filtered out before any record is decoded."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,11 +60,17 @@ class RecordOp:
 
 @dataclass(frozen=True)
 class Commit:
+    """A commit's ops of ours, with what proves them: `commit_cid` names the signed commit block
+    among `blocks` (the event's CAR, bytes by CID as sent); the consumer checks them before it
+    applies anything (adapters/atproto/commit_verify.py)."""
+
     seq: int
     repo: str
     rev: str
     time: str
     ops: tuple[RecordOp, ...] = field(default_factory=tuple)
+    commit_cid: str | None = None
+    blocks: Mapping[str, bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

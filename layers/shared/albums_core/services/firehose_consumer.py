@@ -230,10 +230,12 @@ class Consumer:
         applied = counts["applied"] - published["applied"]
         skipped = sum(v for k, v in counts.items() if k.startswith("skipped_")) - published["skipped"]
         reconnects = max(0, counts["source_connects"] - 1) - published["reconnects"]
+        unverified = counts["unverified_commits"] - published["unverified"]
         metrics.add_metric(name="FirehoseEventsSeen", unit=MetricUnit.Count, value=seen)
         metrics.add_metric(name="FirehoseEventsApplied", unit=MetricUnit.Count, value=applied)
         metrics.add_metric(name="FirehoseEventsSkipped", unit=MetricUnit.Count, value=skipped)
         metrics.add_metric(name="FirehoseReconnects", unit=MetricUnit.Count, value=reconnects)
+        metrics.add_metric(name="FirehoseCommitsUnverified", unit=MetricUnit.Count, value=unverified)
         fresh = report.lags[published["lags"] :]
         if fresh:
             metrics.add_metric(name="FirehoseLagSeconds", unit=MetricUnit.Seconds, value=max(fresh))
@@ -243,6 +245,7 @@ class Consumer:
                 "applied": applied,
                 "skipped": skipped,
                 "reconnects": reconnects,
+                "unverified": unverified,
                 "lags": len(fresh),
             }
         )

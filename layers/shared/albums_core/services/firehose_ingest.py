@@ -22,7 +22,11 @@ Each repository has a budget per batch (FIREHOSE_REPO_SECONDS on an injected clo
 FIREHOSE_REPO_CALLS PDS calls) for its tracks and lists: one whose indexing does not fit is set
 aside, a re-index job (the indexer's background job, from where it stopped) replacing its events,
 and its tracks and lists are not worked on again for a while (doubling from a minute to an hour
-while it keeps not fitting), so a hostile or slow PDS never holds up the other repositories."""
+while it keeps not fitting), so a hostile or slow PDS never holds up the other repositories.
+
+Nothing a relay says is taken on its word: a commit that would be applied is first checked
+against its repository's signing key and Merkle tree (adapters/atproto/commit_verify.py); one
+that does not prove itself is counted (`unverified_commits`), logged and not applied."""
 
 from __future__ import annotations
 
@@ -31,11 +35,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.adapters.atproto import identity, xrpc
+from albums_core.adapters.atproto.commit_verify import CommitVerifier, Refusal
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache, invalidate_album_cache_by_id
@@ -118,6 +123,10 @@ class _Aside:
     pending: bool = False
 
 
+class Verifier(Protocol):
+    def check(self, commit: Commit) -> Refusal | None: ...
+
+
 class _Fallback(Exception):
     """The record-by-record path cannot apply this repository's batch: index it instead."""
 
@@ -139,8 +148,10 @@ class Ingest:
         resolve: Callable[[str], identity.Identity] | None = None,
         list_records: Callable[..., xrpc.Listing] | None = None,
         clock: Clock = time.monotonic,
+        verifier: Verifier | None = None,
     ) -> None:
         self.catalogue = catalogue or CatalogueWriter()
+        self.verifier: Verifier = verifier or CommitVerifier()
         self.state = state or FirehoseState(self.catalogue)
         self.indexer = indexer or (lambda artist, repo, budget: index(artist, repo, budget))
         self.resolve = resolve or identity.resolve
@@ -340,6 +351,17 @@ class Ingest:
         if not newer(commit.rev, held):
             report.counts["skipped_replayed"] += 1
             return
+        # Only a commit that would be applied is checked (filtered and replayed ones never are).
+        refusal = self.verifier.check(commit)
+        if refusal is not None:
+            report.counts["unverified_commits"] += 1
+            report.counts[f"unverified_{refusal.reason}"] += 1
+            logger.warning(
+                "firehose commit not verified: not applied",
+                extra={"did": commit.repo, "seq": commit.seq, "reason": refusal.reason, "detail": refusal.detail[:300]},
+            )
+            return
+        report.counts["verified_commits"] += 1
         entry = work.setdefault(commit.repo, _RepoWork(commit.repo))
         entry.rev = commit.rev
         entry.time = commit.time

@@ -15,11 +15,12 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+import libipld
 from atproto_client.models.com.atproto.sync import subscribe_repos
-from atproto_core.car import CAR
 from atproto_firehose import FirehoseSubscribeReposClient, parse_subscribe_repos_message
 from atproto_subscription.exceptions import FrameDecodingError, SubscriptionError
 
+from albums_core.adapters.atproto import repo_proofs
 from albums_core.domain.firehose_events import (
     COLLECTIONS,
     PREFIX,
@@ -86,9 +87,11 @@ def decode_message(message: Any) -> Event:
 
 
 def _commit(model: Any) -> Event:
+    # The blocks as sent (bytes by CID): the consumer checks them against their CIDs and the
+    # signed commit before it applies anything; only our records' blocks are decoded here.
     try:
-        blocks = CAR.from_bytes(model.blocks).blocks if model.blocks else {}
-    except Exception:  # noqa: BLE001 - a CAR that does not decode: the records are read from the PDS
+        blocks = repo_proofs.car_blocks(model.blocks) if model.blocks else {}
+    except ValueError:  # a CAR that does not decode: the records are read from the PDS
         return RepoResync(model.seq, model.repo, model.time, "undecodable blocks")
     ops = []
     for op in model.ops:
@@ -99,7 +102,11 @@ def _commit(model: Any) -> Event:
         if op.action == "delete":
             ops.append(RecordOp("delete", collection, rkey))
             continue
-        value = blocks.get(op.cid) if op.cid is not None else None
+        raw = blocks.get(cid) if cid is not None else None
+        try:
+            value = libipld.decode_dag_cbor(raw) if raw is not None else None
+        except ValueError:
+            return RepoResync(model.seq, model.repo, model.time, "undecodable blocks")
         ops.append(
             RecordOp(
                 op.action,
@@ -110,7 +117,8 @@ def _commit(model: Any) -> Event:
                 record_problem(collection, value),
             )
         )
-    return Commit(model.seq, model.repo, model.rev, model.time, tuple(ops))
+    commit_cid = str(model.commit) if model.commit is not None else None
+    return Commit(model.seq, model.repo, model.rev, model.time, tuple(ops), commit_cid, blocks)
 
 
 class _Client(FirehoseSubscribeReposClient):

@@ -266,6 +266,15 @@ def verified_handle(did: str, doc: dict[str, Any]) -> str | None:
     return claimed if owner == did else None
 
 
+def signing_key(did: str, *, fresh: bool = False) -> str | None:
+    """The DID's current repository signing key (a `did:key`), from its document as the
+    container holds it; `fresh` reads the document again (after a key rotation). None when the
+    document names no key. UnknownIdentity, IdentityUnavailable as `did_document`."""
+    with _asking_again(fresh):
+        doc = did_document(did)
+    return syntax.signing_key(doc)
+
+
 def resolve(identifier: str, *, fresh: bool = False) -> Identity:
     """A handle or a DID to its identity. The handle is trusted only when it resolves to the
     DID and the DID document claims it back (bidirectional check), whichever was given;

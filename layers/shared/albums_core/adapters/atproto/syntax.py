@@ -126,3 +126,16 @@ def document_handle(doc: dict[str, Any]) -> str | None:
     parsed = _document(doc)
     handle = parsed.get_handle() if parsed is not None else None
     return handle if isinstance(handle, str) else None
+
+
+def signing_key(doc: dict[str, Any]) -> str | None:
+    """The repository's signing key (`#atproto` verification method) as a `did:key`, as the SDK
+    reads it; None when the document names none it can read."""
+    parsed = _document(doc)
+    if parsed is None:
+        return None
+    try:
+        key = parsed.get_did_key()
+    except Exception:  # noqa: BLE001 - a key of a type or encoding the SDK does not know
+        return None
+    return key if isinstance(key, str) else None
