@@ -33,4 +33,4 @@ def exchange(body: Annotated[ExchangeBody, Body()]) -> Response[Any]:
     return json_response(200, {"session_id": session.session_id})
 
 
-lambda_handler = lambda_entry(app)
+lambda_handler = lambda_entry(app, sets_session=True)

@@ -39,4 +39,4 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
     )
 
 
-lambda_handler = lambda_entry(app)
+lambda_handler = lambda_entry(app, sets_session=True)

@@ -45,6 +45,12 @@ def _no_trailing_slash(value: object) -> str:
     return str(value).strip().rstrip("/")
 
 
+def _origins(value: object) -> tuple[str, ...]:
+    """A comma-separated list of origins (CloudFormation joins the AllowedOrigins list so)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(o for o in (str(i).strip().rstrip("/").lower() for i in items) if o)
+
+
 Name = Annotated[str, BeforeValidator(lambda v: str(v).strip()), Field(min_length=1)]
 Url = Annotated[str, BeforeValidator(_no_trailing_slash)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
@@ -109,6 +115,9 @@ class Settings(BaseModel):
     # URI are under it), the web app's base URL (where the callback sends the browser), the scope.
     public_api_url: Url = Field(alias="PUBLIC_API_URL", default="")
     frontend_url: Url = Field(alias="FRONTEND_URL", default="")
+    # The browser frontends allowed to send the session cookie with a write (the CORS list):
+    # a cookie-authenticated write from any other origin is refused (cross-site request forgery).
+    allowed_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = Field(alias="ALLOWED_ORIGINS", default=())
     oauth_scope: Annotated[str, BeforeValidator(_scope)] = Field(
         alias="OAUTH_SCOPE", default="atproto repo:fm.plyr.list repo:fm.plyr.track"
     )

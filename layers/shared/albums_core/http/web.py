@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -175,15 +176,75 @@ def optional_viewer(app: APIGatewayHttpResolver) -> Any:
     return lookup_viewer(session_id) if session_id else None
 
 
+CROSS_SITE_REFUSED = "cross-site request refused"
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Locally a frontend runs on any loopback port (the local gateway's CORS allows them too).
+_LOOPBACK_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?$")
+
+
+def _own_origins(event: dict[str, Any]) -> set[str]:
+    """The API's own origin: the host this request reached, and PUBLIC_API_URL's."""
+    from urllib.parse import urlsplit
+
+    from albums_core.config import settings
+
+    config = settings()
+    scheme = "http" if config.local_mode else "https"
+    hosts = {str((event.get("requestContext") or {}).get("domainName") or ""), _header(event, "host")[1] or ""}
+    own = {f"{scheme}://{host}".lower() for host in hosts if host}
+    if config.public_api_url:
+        parts = urlsplit(config.public_api_url)
+        own.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return own
+
+
+def origin_allowed(origin: str, event: dict[str, Any]) -> bool:
+    from albums_core.config import settings
+
+    config = settings()
+    origin = origin.strip().lower()
+    if origin in config.allowed_origins or origin in _own_origins(event):
+        return True
+    return config.local_mode and bool(_LOOPBACK_ORIGIN.match(origin))
+
+
+def cross_site_refused(event: dict[str, Any], sets_session: bool = False) -> bool:
+    """Cross-site request forgery: a browser sends the session cookie with a form or a fetch
+    from any page (SameSite=None), or from a sibling subdomain (Lax), and a multipart or
+    bodiless write needs no preflight. So a write whose session comes from the cookie (or that
+    sets it: `sets_session`) must come from an allowed origin or the API's own: refused when
+    `Origin` names another, or, without `Origin`, when `Sec-Fetch-Site` says cross-site. A
+    bearer token is not sent by the browser on its own: such requests are not checked."""
+    from albums_core.adapters.dynamodb.session_lookup import COOKIE_NAME
+    from albums_core.http.cookies import cookie_value
+
+    method = str((event.get("requestContext") or {}).get("http", {}).get("method", "")).upper()
+    if method not in _UNSAFE_METHODS:
+        return False
+    if not sets_session and cookie_value(event.get("cookies"), event.get("headers"), COOKIE_NAME) is None:
+        return False
+    origin = _header(event, "origin")[1]
+    if origin is not None:
+        return not origin_allowed(origin, event)
+    return (_header(event, "sec-fetch-site")[1] or "").strip().lower() == "cross-site"
+
+
 def lambda_entry(
-    app: APIGatewayHttpResolver, guard: Any = None, accepts: tuple[str, ...] = (JSON,)
+    app: APIGatewayHttpResolver,
+    guard: Any = None,
+    accepts: tuple[str, ...] = (JSON,),
+    sets_session: bool = False,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler of every API function: settings checked at init, then correlation id,
-    tracing, metrics and the (guarded) route."""
+    tracing, metrics, the cross-site check of cookie-authenticated writes, and the (guarded)
+    route. `sets_session`: the route sets the session cookie, so it is checked as if it had one."""
     from aws_lambda_powertools.logging import correlation_paths
 
     @trigger_entry(correlation_paths.API_GATEWAY_HTTP)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if cross_site_refused(event, sets_session):
+            logger.info("cross-site request refused", extra={"origin": str(_header(event, "origin")[1])[:200]})
+            return _error_result(403, CROSS_SITE_REFUSED)
         if guard is None:
             return resolve(app, event, context, accepts)
         return resolve_guarded(app, event, context, guard, accepts)
