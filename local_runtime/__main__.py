@@ -29,7 +29,21 @@ def _function_id(name: str, known: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = LocalStack(port=args.port, seed=not args.no_seed).start()
+    done, started = threading.Event(), threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        if not started.is_set():
+            # Stopped while starting: the start ends what it started (LocalStack.start), then exits.
+            raise KeyboardInterrupt
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack = LocalStack(port=args.port, seed=not args.no_seed).start()
+    except KeyboardInterrupt:
+        return 130
+    started.set()
     stack.write_state(Path(args.state_file))
     url = stack.gateway.url if stack.gateway else ""
     demo = stack.demo.get("albums", [])
@@ -42,9 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if stack.stack is not None:
         skipped = ", ".join(f"{kind} x{n}" for kind, n in not_emulated(stack.stack).items())
         print(f"  not emulated locally: {skipped}", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
     stack.stop()
     return 0

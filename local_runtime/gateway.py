@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -316,6 +317,7 @@ class Gateway:
         s3: Any = None,
         bucket: str | None = None,
         settings: ApiSettings | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         self.host = host
         self.routes = routes
@@ -328,7 +330,14 @@ class Gateway:
         # Invocations run here so that the gateway can stop waiting (its integration timeout)
         # while the function runs on, as Lambda's does.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="integration")
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        if listener is None:
+            self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        else:
+            # A socket the stack has held (bound and listening) since it chose the port.
+            self.server = ThreadingHTTPServer(listener.getsockname(), self._handler_class(), bind_and_activate=False)
+            self.server.socket.close()
+            self.server.socket = listener
+            self.server.server_address = listener.getsockname()
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.origin = f"http://127.0.0.1:{self.port}"

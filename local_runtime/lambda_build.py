@@ -11,7 +11,7 @@ what they are built from (the layer's requirements, the boto3/botocore pins, the
 Everything is built in a temporary folder renamed into place last, under a lock, so an
 interrupted build is never taken for a finished one. Only PyPI is needed.
 
-    python -m local_runtime.lambda_build      # builds if needed; prints the cache folder
+    python -m local_runtime.lambda_build      # builds if needed; names the cache folder on stderr
 """
 
 from __future__ import annotations
@@ -164,4 +164,5 @@ def ensure_build() -> LambdaBuild:
 
 
 if __name__ == "__main__":
-    print(ensure_build().root)
+    # stderr: `make -s invoke` runs this first, and its stdout must be the function's result alone.
+    print(f"local Lambda runtime: {ensure_build().root}", file=sys.stderr)

@@ -52,7 +52,11 @@ class MotoServer:
             cwd=ROOT,
             env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false", **self._env},
         )
-        wait_http(f"{self.url}/moto-api/")
+        try:
+            wait_http(f"{self.url}/moto-api/")
+        except BaseException:
+            self.stop()  # never left running when it did not come up
+            raise
         return self
 
     def rss_bytes(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import boto3
 from local_runtime.gateway import ApiSettings, Gateway
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.pds import LocalPds
-from local_runtime.processes import MotoServer, free_port
+from local_runtime.processes import MotoServer
 from local_runtime.resources import create_all
 from local_runtime.template import ROOT, Stack, local_stack
 from local_runtime.upload_front import UploadFront
@@ -31,13 +32,20 @@ def aws_session(region: str) -> boto3.Session:
     return boto3.Session(aws_access_key_id=LOCAL_KEY[0], aws_secret_access_key=LOCAL_KEY[1], region_name=region)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
+def hold_port(port: int) -> socket.socket:
+    """A socket bound and listening on 127.0.0.1:`port`, held until the gateway serves on it (a
+    check now and a bind minutes later let another process take the port meanwhile); any free
+    port when that one is taken (or 0)."""
+    for candidate in (port, 0) if port else (0,):
+        sock = socket.socket()
         try:
-            s.bind(("127.0.0.1", port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as HTTPServer binds
+            sock.bind(("127.0.0.1", candidate))
+            sock.listen(128)
+            return sock
         except OSError:
-            return False
-    return True
+            sock.close()
+    raise OSError("no free port on 127.0.0.1")
 
 
 @dataclass
@@ -53,8 +61,20 @@ class LocalStack:
     demo: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
+        """Everything up, or (on any failure, Ctrl-C included) every process started so far ended
+        and the port released before the error is raised."""
         STATE_DIR.mkdir(exist_ok=True)
-        port = self.port if self.port and _port_free(self.port) else free_port()
+        listener = hold_port(self.port)
+        try:
+            self._start(listener)
+        except BaseException:
+            listener.close()
+            self.stop()
+            raise
+        return self
+
+    def _start(self, listener: socket.socket) -> None:
+        port = int(listener.getsockname()[1])
         origin = f"http://127.0.0.1:{port}"
         from local_runtime.seed import demo_accounts
 
@@ -109,9 +129,14 @@ class LocalStack:
         if os.environ.get("ALBUMS_LOCAL_FIREHOSE", "1") != "0":
             self.firehose_pump.start()
         self.gateway = Gateway(
-            self.host, self.stack.routes(), port, s3=s3, bucket=bucket, settings=ApiSettings.from_stack(self.stack)
+            self.host,
+            self.stack.routes(),
+            port,
+            s3=s3,
+            bucket=bucket,
+            settings=ApiSettings.from_stack(self.stack),
+            listener=listener,
         ).start()
-        return self
 
     def function_env(self) -> dict[str, dict[str, str]]:
         """What each function's environment gets on top of local_environment(), by logical id."""
@@ -163,20 +188,26 @@ class LocalStack:
         partial.replace(path)
 
     def stop(self) -> None:
+        """Ends what was started, in reverse order; each part is stopped even when another fails
+        (a partly started stack too: a failed start calls this)."""
         if os.environ.get("ALBUMS_LOCAL_IAM_CALLS"):
             from local_runtime.iam import write_calls
 
             write_calls(Path(os.environ["ALBUMS_LOCAL_IAM_CALLS"]), getattr(self, "_function_keys", {}))
-        for pump in ("s3_pump", "stream_pump", "schedule_pump", "firehose_pump"):
-            if getattr(self, pump, None):
-                getattr(self, pump).stop()
-        if self.gateway:
-            self.gateway.stop()
+        parts: list[Any] = [getattr(self, pump, None) for pump in ("s3_pump", "stream_pump", "schedule_pump")]
+        parts += [getattr(self, "firehose_pump", None), self.gateway]
+        for part in parts:
+            if part is not None:
+                _quietly(part.stop)
         if self.host:
-            self.host.close()
-        if self.pds:
-            self.pds.stop()
-        if self.front:
-            self.front.stop()
-        if self.moto:
-            self.moto.stop()
+            _quietly(self.host.close)
+        for process in (self.pds, self.front, self.moto):
+            if process is not None:
+                _quietly(process.stop)
+
+
+def _quietly(stop: Any) -> None:
+    try:
+        stop()
+    except Exception:  # noqa: BLE001 - the other parts must still be stopped
+        traceback.print_exc()
