@@ -94,6 +94,9 @@ def start(handle: str | None, pds_url: str | None, request_base: str = "") -> St
                 raise BadRequest("handle could not be resolved") from exc
             return Started(*oauth_client.begin(who.did, request_base))
         return Started(*oauth_client.begin_at_pds(_checked_pds_url(pds_url or ""), request_base))
+    except oauth_client.UntrustedEndpoint as exc:
+        logger.info("authorization server refused", extra={"reason": str(exc)[:300]})
+        raise BadRequest(f"sign-in refused: {exc}") from exc
     except oauth_client.NoAuthServer as exc:
         logger.info("no usable authorization server", extra={"reason": str(exc)[:300]})
         raise BadRequest("the account's PDS does not offer OAuth sign-in we can use") from exc

@@ -55,6 +55,15 @@ class NoAuthServer(Exception):
     """The PDS names no usable OAuth authorization server (or may not be used here)."""
 
 
+class UntrustedEndpoint(NoAuthServer):
+    """The authorization server's metadata names an endpoint we will not send a browser or a
+    request to: not https (http loopback only in local mode), or not on the issuer's origin."""
+
+
+class _EndpointRefused(ValueError):
+    """Raised inside the library's metadata validation (which wraps it as its own error)."""
+
+
 class AuthServerUnavailable(Exception):
     """The PDS or its authorization server could not be reached or failed."""
 
@@ -210,6 +219,52 @@ def client_metadata(request_base: str = "") -> dict[str, Any]:
 
 # --- the library, configured ---------------------------------------------------------------
 
+# Every URL of the metadata we send a request or a browser to.
+_ENDPOINTS = (
+    "authorization_endpoint",
+    "pushed_authorization_request_endpoint",
+    "token_endpoint",
+    "revocation_endpoint",
+)
+
+
+def _origin(url: str, local: bool) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an https URL (http on loopback in local mode) without
+    credentials or fragment, or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    loopback = local and parts.scheme == "http" and host in _LOOPBACK_HOSTS
+    if not host or (parts.scheme != "https" and not loopback) or parts.username or parts.password or parts.fragment:
+        return None
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+
+
+def check_endpoints(metadata: dict[str, Any], local: bool) -> None:
+    """The metadata's endpoints are the issuer's own: a server anyone can run (any PDS may name
+    itself its authorization server) must not send the browser to a phishing page or a
+    `javascript:` URL, nor have us post codes and tokens elsewhere. Raises _EndpointRefused
+    naming the field (never the URL: it is the server's text)."""
+    issuer = _origin(str(metadata.get("issuer", "")), local)
+    for name in _ENDPOINTS:
+        value = metadata.get(name)
+        if value is None and name == "revocation_endpoint":
+            continue  # optional: the library skips revocation without it
+        if not isinstance(value, str) or issuer is None or _origin(value, local) != issuer:
+            raise _EndpointRefused(f"the authorization server's {name} is not an https URL on its own origin")
+
+
+def _endpoint_checked(validate: Any, local: bool) -> Any:
+    def checked(metadata: dict[str, Any], fetch_url: str) -> None:
+        validate(metadata, fetch_url)
+        check_endpoints(metadata, local)
+
+    return checked
+
+
 _ORIGINALS: dict[str, Any] = {}
 
 
@@ -246,10 +301,10 @@ def _library_mode(local: bool) -> None:
             validate(metadata, fetch_url)
 
         patched: dict[str, Any] = {"is_safe_url": relaxed_is_safe, "get_hardened_async_client": relaxed_hardened}
-        lib_metadata.validate_authserver_metadata = relaxed_validate
+        lib_metadata.validate_authserver_metadata = _endpoint_checked(relaxed_validate, local=True)
     else:
         patched = {"is_safe_url": is_safe, "get_hardened_async_client": hardened}
-        lib_metadata.validate_authserver_metadata = validate
+        lib_metadata.validate_authserver_metadata = _endpoint_checked(validate, local=False)
     for module in (lib_client, lib_metadata):
         for name, value in patched.items():
             setattr(module, name, value)
@@ -259,39 +314,69 @@ def _address_checked_client(
     timeout: float | None = None, max_redirects: int | None = None, allow_localhost: bool = False
 ) -> Any:
     """The library's hardened client, whose check reads the URL only (a host name that resolves
-    to a private or loopback address passes it), with every request's host also resolved and
-    each of its addresses checked as the project's own fetches are (safe_http)."""
+    to a private or loopback address passes it), with each new connection's host resolved once,
+    every address checked as the project's own fetches are (safe_http), and the connection made
+    to the checked address: httpx never resolves the name again (no DNS-rebinding window
+    between the check and the connect). TLS still verifies the certificate for the name."""
+    import httpcore
     import httpx
     from atproto_oauth import security
 
     from albums_core.adapters.atproto.safe_http import FetchError, RefusedUrl, resolve_checked
 
-    class AddressChecking(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self._inner = inner
+    class PinnedBackend(httpcore.AsyncNetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.AnyIOBackend()
+
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.AsyncNetworkStream:
+            try:
+                address = await asyncio.to_thread(resolve_checked, host, port, allow_localhost)
+            except RefusedUrl as exc:
+                raise security.UnsafeUrlError(f"refusing to connect to {host}: {exc}") from exc
+            except FetchError as exc:  # the name could not be looked up now: a network failure
+                raise httpcore.ConnectError(str(exc)) from exc
+            return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+
+        async def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.AsyncNetworkStream:
+            raise security.UnsafeUrlError("no unix sockets")
+
+        async def sleep(self, seconds: float) -> None:
+            await self._inner.sleep(seconds)
+
+    class Pinned(httpx.AsyncHTTPTransport):
+        def __init__(self) -> None:
+            limits = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+            super().__init__(limits=limits)
+            # httpx (pinned) builds its httpcore pool without a way to pass a network backend:
+            # the same pool, with ours.
+            self._pool = httpcore.AsyncConnectionPool(
+                ssl_context=httpx.create_ssl_context(),
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=PinnedBackend(),
+            )
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            url = request.url
-            if not security.is_safe_url(str(url), allow_localhost):
-                raise security.UnsafeUrlError(f"refusing request to {url}")
-            port = url.port or (443 if url.scheme == "https" else 80)
-            try:
-                await asyncio.to_thread(resolve_checked, url.host, port, allow_localhost)
-            except RefusedUrl as exc:
-                raise security.UnsafeUrlError(f"refusing request to {url}: {exc}") from exc
-            except FetchError as exc:  # the name could not be looked up now: a network failure
-                raise httpx.ConnectError(str(exc), request=request) from exc
-            return await self._inner.handle_async_request(request)
+            # Every hop, redirects included: the URL's own rules (scheme, literal addresses).
+            if not security.is_safe_url(str(request.url), allow_localhost):
+                raise security.UnsafeUrlError(f"refusing request to {request.url}")
+            return await super().handle_async_request(request)
 
-        async def aclose(self) -> None:
-            await self._inner.aclose()
-
-    limits = httpx.Limits(max_connections=10, max_keepalive_connections=5)
     return httpx.AsyncClient(
         timeout=security.DEFAULT_TIMEOUT if timeout is None else timeout,
         follow_redirects=True,
         max_redirects=security.MAX_REDIRECTS if max_redirects is None else max_redirects,
-        transport=AddressChecking(httpx.AsyncHTTPTransport(limits=limits)),
+        transport=Pinned(),
     )
 
 
@@ -360,6 +445,15 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def _refused(exc: BaseException) -> NoAuthServer:
+    """A start the authorization server cannot serve; UntrustedEndpoint when our endpoint check
+    refused its metadata (the library re-raises it as its own error)."""
+    cause = exc if isinstance(exc, _EndpointRefused) else exc.__cause__
+    if isinstance(cause, _EndpointRefused):
+        return UntrustedEndpoint(str(cause))
+    return NoAuthServer(str(exc))
+
+
 def _start_failure(exc: BaseException) -> Exception:
     """What a failed start is: no usable authorization server (refused, absent, not what ATProto
     requires: a 4xx on discovery), or one that could not be reached or failed."""
@@ -391,7 +485,7 @@ def begin(did: str, request_base: str = "") -> tuple[str, str]:
     try:
         url, state = _run(client.start_authorization(did))
     except (ValueError, OAuthError) as exc:
-        raise NoAuthServer(str(exc)) from exc
+        raise _refused(exc) from exc
     except _network_errors() as exc:
         raise _start_failure(exc) from exc
     return url, state
@@ -447,7 +541,7 @@ def begin_at_pds(pds_url: str, request_base: str = "") -> tuple[str, str]:
     try:
         return _run(start())
     except (ValueError, KeyError, OAuthError) as exc:
-        raise NoAuthServer(str(exc)) from exc
+        raise _refused(exc) from exc
     except _network_errors() as exc:
         raise _start_failure(exc) from exc
 
