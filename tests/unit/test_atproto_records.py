@@ -53,3 +53,28 @@ def test_record_url() -> None:
     )
     assert record_url(None, "at://did:plc:abc/fm.plyr.track/3k") is None
     assert record_url("https://pds.example", None) is None
+
+
+def test_a_track_record_is_read_into_our_models_shape_only() -> None:
+    # Issue 18.2: anything a record holds beyond the lexicon's shape is dropped, not stored.
+    from albums_core.domain.records import support_gate, track_fields
+
+    uri = "at://did:plc:abcdefghijklmnopqrstuvwx/fm.plyr.track/3kabc"
+    fields = track_fields(
+        uri,
+        "bafyreiabc",
+        {
+            "title": "\u200b\u202e",
+            "supportGate": {"type": "supporters", "extra": ["x"] * 100},
+            "features": [{"did": "did:plc:a", "handle": "a.test", "displayName": "A\u202e", "x": [1] * 9}] * 20,
+            "duration": True,
+            "audioBlob": {"ref": {"$link": "x" * 5000}},
+        },
+    )
+    assert fields["title"] == "3kabc"
+    assert fields["support_gate"] == {"type": "supporters"}
+    assert fields["features"] == [{"did": "did:plc:a", "handle": "a.test", "displayName": "A"}] * 10
+    assert fields["duration"] is None and fields["pds_blob_cid"] is None and fields["audio_storage"] is None
+    for gate in ({"type": "x" * 65}, {"type": 3}, {"kind": "any"}, "any", {"type": " "}):
+        assert support_gate(gate) is None
+    assert support_gate({"type": "x" * 64}) == {"type": "x" * 64}

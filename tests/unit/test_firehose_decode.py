@@ -49,6 +49,14 @@ def commit(ops: list[tuple[str, str, dict[str, Any] | None]], include: bool = Tr
     return _frame("#commit", commit_body(seq, DID, REV, raw_ops, blocks))
 
 
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels):
+        value = {"in": value}
+    return value
+
+
+FULL_ITEM = {"subject": {"uri": f"at://{DID}/{TRACK}/3abcdefghijkl", "cid": "bafyrei" + "a" * 52}}
 TRACK_RECORD = {"$type": TRACK, "title": "Song", "artist": "A", "fileType": "mp3", "createdAt": TIME}
 
 
@@ -144,6 +152,14 @@ def test_identity_account_sync_and_info() -> None:
         ),
         (LIKE, {"$type": LIKE, "subject": "at://x"}, "like whose subject is not a strongRef to a track"),
         (TRACK, None, "no record in the commit's blocks"),
+        # Records we will not store (issue 18.2): too large, or nested past DynamoDB's 32 levels.
+        (TRACK, {**TRACK_RECORD, "supportGate": {"type": "any", "pad": "x" * 450_000}}, "larger than 128 KB"),
+        (TRACK, {**TRACK_RECORD, "pad": ["x"] * 200_000}, "larger than 128 KB"),
+        (TRACK, {**TRACK_RECORD, "pad": {str(i): i for i in range(40_000)}}, "larger than 128 KB"),
+        (TRACK, {**TRACK_RECORD, "pad": b"\x00" * 70_000}, "larger than 128 KB"),
+        (TRACK, {**TRACK_RECORD, "pad": _nested(40)}, "nested deeper than 32 levels"),
+        (TRACK, {**TRACK_RECORD, "pad": _nested(30)}, None),
+        (LIST, {"$type": LIST, "listType": "album", "items": [FULL_ITEM] * 500}, None),
     ],
 )
 def test_record_checks(collection: str, value: Any, problem: str | None) -> None:

@@ -132,3 +132,31 @@ def test_salvaged_titles_of_records_others_wrote_follow_the_rules(name: object, 
     assert salvage_title(name) == salvaged
     if salvaged is not None:
         assert clean_title(salvaged) == salvaged
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("\u202eevirD\u202c thgiN", "evirD thgiN"),  # bidi overrides (issue 18.2)
+        ("A\u2066B\u2069C", "ABC"),  # isolates
+        ("Tab\tand\nline", "Tab and line"),
+        ("Bell\u0007\u0000", "Bell"),  # controls
+        ("Soft\u00adhyphen\u200b", "Softhyphen"),
+        ("\U0001f469\u200d\U0001f4bb coder", "\U0001f469\u200d\U0001f4bb coder"),  # a ZWJ emoji stays
+        (SCOTLAND + " flag", SCOTLAND + " flag"),
+        ("\u200b\u202e\u2066", None),  # nothing visible left
+        (42, None),
+        ("x" * 600, "x" * 256),
+    ],
+)
+def test_text_read_from_records_loses_what_a_reader_would_not_see(raw: object, kept: str | None) -> None:
+    from albums_core.domain.text_rules import record_text
+
+    assert record_text(raw, 256) == kept
+
+
+def test_a_description_read_from_a_record_keeps_its_lines_not_its_controls() -> None:
+    from albums_core.domain.text_rules import record_description
+
+    assert record_description(" one\n\u202etwo\u0000\t3 \u2067") == "one\ntwo\t3"
+    assert record_description("\u202e\u0000") is None and record_description(["x"]) is None

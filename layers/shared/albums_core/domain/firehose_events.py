@@ -145,6 +145,42 @@ def strong_ref_track(value: Any) -> tuple[str, str, str] | None:
 
 
 MISSING_BLOCK = "no record in the commit's blocks"
+NOT_AN_ALBUM = "not an album list"  # a list of another kind (a playlist): not ours, not invalid
+# A record we will not store, whatever it holds: well under DynamoDB's 400 KB item, and far
+# above what a valid record of ours needs (a list of 500 strong refs is about 90 KB).
+MAX_RECORD_BYTES = 128 * 1024
+# DynamoDB refuses documents nested deeper than 32 levels; no record of ours nests past 4.
+MAX_RECORD_DEPTH = 32
+
+
+def storage_problem(value: Any) -> str | None:
+    """Why a record is too large or too deeply nested to store (its JSON size, estimated
+    without encoding it, up to the first byte over the limit); None when it is not."""
+    size = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_RECORD_DEPTH:
+                return f"nested deeper than {MAX_RECORD_DEPTH} levels"
+            size += 2 + len(item)
+            if size > MAX_RECORD_BYTES:
+                break
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    size += len(str(key).encode("utf-8", "surrogatepass")) + 3
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            size += len(item.encode("utf-8", "surrogatepass")) + 2
+        elif isinstance(item, bytes):
+            size += len(item) * 2  # base64 and more once stored
+        else:
+            size += len(str(item))  # numbers, booleans, null, CIDs
+        if size > MAX_RECORD_BYTES:
+            break
+    return f"larger than {MAX_RECORD_BYTES // 1024} KB" if size > MAX_RECORD_BYTES else None
 
 
 def record_problem(collection: str, value: Any) -> str | None:
@@ -152,6 +188,9 @@ def record_problem(collection: str, value: Any) -> str | None:
     Anyone can write any record: each is checked as the API would check it."""
     if not isinstance(value, dict):
         return MISSING_BLOCK
+    too_big = storage_problem(value)
+    if too_big is not None:
+        return too_big
     if value.get("$type") != collection:
         return "$type disagrees with the collection"
     if collection == TRACK:
@@ -161,7 +200,7 @@ def record_problem(collection: str, value: Any) -> str | None:
         return None
     if collection == LIST:
         if value.get("listType") != "album":
-            return "not an album list"
+            return NOT_AN_ALBUM
         items = value.get("items")
         if not isinstance(items, list):
             return "list without items"

@@ -4,6 +4,7 @@ track records."""
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -14,10 +15,15 @@ from typing import Any
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.models import Track
 from albums_core.domain.public_urls import public_url
+from albums_core.domain.text_rules import record_description, record_text
 
 LIST = "fm.plyr.list"
 TRACK = "fm.plyr.track"
 _B32 = "234567abcdefghijklmnopqrstuvwxyz"
+# The track lexicon's limits: `features` holds at most 10 entries, a gate's type 64 characters.
+MAX_FEATURES = 10
+MAX_GATE_TYPE = 64
+_CID = re.compile(r"^[a-zA-Z0-9]{8,128}$")
 
 
 def now_iso() -> str:
@@ -43,33 +49,63 @@ def rkey_of(uri: str) -> str:
     return at.rkey
 
 
-def _str(value: Any, limit: int = 10_000) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+def is_cid(value: Any) -> bool:
+    """Plausibly a CID's string form (base32 or base58 letters and digits, bounded)."""
+    return isinstance(value, str) and bool(_CID.match(value))
+
+
+def support_gate(gate: Any) -> dict[str, Any] | None:
+    """A `supportGate` in the lexicon's shape, `{"type": <at most 64 characters>}`; anything
+    else (other keys, another type, a longer or blank type) is dropped."""
+    kind = record_text(gate.get("type"), MAX_GATE_TYPE + 1) if isinstance(gate, dict) else None
+    return {"type": kind} if kind and len(kind) <= MAX_GATE_TYPE else None
+
+
+def _features(features: Any) -> list[dict[str, str]]:
+    """The lexicon's featured artists, `{did, handle?, displayName?}` with string values only
+    (the view checks the DID and handle); other entries and keys dropped."""
+    out: list[dict[str, str]] = []
+    for item in features[:MAX_FEATURES] if isinstance(features, list) else []:
+        did = item.get("did") if isinstance(item, dict) else None
+        if not isinstance(did, str) or not did or len(did) > 2048:
+            continue
+        entry = {"did": did}
+        handle, name = item.get("handle"), record_text(item.get("displayName"), 256)
+        if isinstance(handle, str) and len(handle) <= 253:
+            entry["handle"] = handle
+        if name:
+            entry["displayName"] = name
+        out.append(entry)
+    return out
+
+
+def _duration(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else None
 
 
 def track_fields(record_uri: str, cid: str, value: dict[str, Any]) -> dict[str, Any]:
-    """The Track fields a track record determines (ids, counters and album are ours)."""
+    """The Track fields a track record determines (ids, counters and album are ours). Each is
+    what the model says, whatever the record holds: anyone can write a record."""
     blob = value.get("audioBlob")
     ref = blob.get("ref") if isinstance(blob, dict) else None
     blob_cid = ref.get("$link") if isinstance(ref, dict) else None
-    duration = value.get("duration")
-    features = value.get("features")
-    gate = value.get("supportGate")
-    audio_url = public_url(value.get("audioUrl"))  # anyone can write a record: no javascript: or metadata hosts
+    blob_cid = blob_cid if is_cid(blob_cid) else None
+    audio_url = public_url(value.get("audioUrl"))  # no javascript: or metadata hosts
     return {
-        "title": _str(value.get("title"), 256) or "untitled",
-        "file_id": _str(value.get("fileId"), 256) or rkey_of(record_uri),
-        "file_type": _str(value.get("fileType"), 16) or "unknown",
+        # Hidden, bidi and control characters removed; a title left blank is the record key.
+        "title": record_text(value.get("title"), 256) or rkey_of(record_uri),
+        "file_id": record_text(value.get("fileId"), 256) or rkey_of(record_uri),
+        "file_type": record_text(value.get("fileType"), 16) or "unknown",
         "r2_url": audio_url,
-        "duration": duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
-        "features": features if isinstance(features, list) else [],
+        "duration": _duration(value.get("duration")),
+        "features": _features(value.get("features")),
         "image_url": public_url(value.get("imageUrl")),
-        "support_gate": gate if isinstance(gate, dict) else None,
-        "description": _str(value.get("description"), 5000),
-        "created_at": _str(value.get("createdAt"), 64) or now_iso(),
+        "support_gate": support_gate(value.get("supportGate")),
+        "description": record_description(value.get("description"), 5000),
+        "created_at": record_text(value.get("createdAt"), 64) or now_iso(),
         "record_uri": record_uri,
         "record_cid": cid,
-        "pds_blob_cid": blob_cid if isinstance(blob_cid, str) else None,
+        "pds_blob_cid": blob_cid,
         "audio_storage": "pds" if blob_cid else ("r2" if audio_url else None),
     }
 

@@ -202,6 +202,48 @@ def salvage_title(raw: object) -> str | None:
         return None
 
 
+# Bidi embeddings, overrides, isolates and marks: they reorder the text around them.
+_BIDI = _ranges((0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 0x2069))
+
+
+def _drop_hidden(text: str) -> str:
+    while (hidden := hidden_at(text)) is not None:
+        text = text[:hidden] + text[hidden + 1 :]
+    return text
+
+
+def record_text(raw: object, limit: int) -> str | None:
+    """A title or name read from a record, which anyone may write: controls, format, bidi and
+    other characters a reader would not see removed (the rules of `hidden_at`), white space
+    folded, cut to `limit` characters; None when nothing visible is left."""
+    if not isinstance(raw, str):
+        return None
+    text = raw[: limit * 2]  # a record may hold a very long string; far less is kept
+    text = "".join(
+        " " if c.isspace() else c
+        for c in text
+        if c.isspace() or not (unicodedata.category(c) in ("Cs", "Cc") or c == _REPLACEMENT or _noncharacter(ord(c)))
+    )
+    text = " ".join(_drop_hidden(text).split())[:limit]
+    text = _drop_hidden(text).strip()  # the cut may leave a joiner at the end
+    return text if _visible(text) else None
+
+
+def record_description(raw: object, limit: int = MAX_DESCRIPTION) -> str | None:
+    """A description read from a record: lines kept, controls and bidi characters removed."""
+    if not isinstance(raw, str):
+        return None
+    text = "".join(
+        c
+        for c in raw[:limit]
+        if c in "\n\t"
+        or not (
+            unicodedata.category(c) in ("Cs", "Cc") or ord(c) in _BIDI or c == _REPLACEMENT or _noncharacter(ord(c))
+        )
+    ).strip()
+    return text or None
+
+
 def clean_description(raw: object) -> str | None:
     """Stripped; empty clears it."""
     if raw is None:

@@ -11,6 +11,7 @@ from albums_core.domain.at_uri import record_url
 from albums_core.domain.handles import normalize_artist_ref, normalize_handle
 from albums_core.domain.models import Album, Artist, Track, pick_images
 from albums_core.domain.public_urls import public_url
+from albums_core.domain.records import support_gate
 
 
 def _avatar(artist: Artist | None) -> str | None:
@@ -78,6 +79,7 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
     """A track as an anonymous viewer sees it (is_liked false, gated when it has a gate)."""
     album_image, album_thumb = _album_images(album, artist)
     track_image = public_url(track.image_url)
+    gate = support_gate(track.support_gate)  # an item stored before gates were shaped too
     image, thumb = (
         (track_image, public_url(track.thumbnail_url) or track_image) if track_image else (album_image, album_thumb)
     )
@@ -110,8 +112,8 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
             "thumbnail_url": album_thumb,
         },
         "tags": track.tags,
-        "support_gate": track.support_gate,
-        "gated": track.support_gate is not None,
+        "support_gate": gate,
+        "gated": gate is not None,
         "original_file_id": track.original_file_id,
         "original_file_type": track.original_file_type,
         "description": track.description,

@@ -72,6 +72,10 @@ class FeaturedArtist(BaseModel):
     avatar_url: str | None
 
 
+class SupportGate(BaseModel):
+    type: str = Field(max_length=64, description="the gate's kind, as the track record names it")
+
+
 class TrackResponse(BaseModel):
     id: int
     title: str
@@ -95,7 +99,7 @@ class TrackResponse(BaseModel):
     comment_count: int
     album: TrackAlbum
     tags: list[str]
-    support_gate: dict[str, Any] | None
+    support_gate: SupportGate | None = Field(description="the record's supportGate in the lexicon's shape only")
     gated: bool
     original_file_id: str | None
     original_file_type: str | None
@@ -171,6 +175,10 @@ class SyncResponse(BaseModel):
     tracks_removed: int
     complete: bool = Field(
         True, description="false when the PDS was not read whole within the request's budget: a background job goes on"
+    )
+    skipped_invalid: int = Field(
+        description="records skipped because we cannot or will not store them (too large, too deeply nested, "
+        "not of the lexicon's shape); the others are indexed"
     )
 
 

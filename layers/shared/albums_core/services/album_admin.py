@@ -37,6 +37,7 @@ from albums_core.domain.errors import (
     TrackTaken,
     Unprocessable,
 )
+from albums_core.domain.firehose_events import storage_problem
 from albums_core.domain.models import Album, Track
 from albums_core.domain.ordering import order_tracks
 from albums_core.domain.records import (
@@ -278,6 +279,8 @@ class AlbumAdmin:
                 raise NotFound(f"track record not found: {uri}")
             if not is_track_record(record.value):
                 raise Unprocessable(f"track_uris: not a track record: {uri}")
+            if (problem := storage_problem(record.value)) is not None:
+                raise Unprocessable(f"track_uris: a track record we cannot store ({problem}): {uri}")
         # Claimed before any PDS write: of two albums taking one track at once, the loser
         # writes nothing. A claim left by a failed request lapses with its lease.
         if self.repo.claim_tracks(self.did, album.id, new, uuid.uuid4().hex, _LEASE_SECONDS):

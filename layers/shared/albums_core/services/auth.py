@@ -14,6 +14,7 @@ from albums_core.adapters.dynamodb.session_store import Session, create_session,
 from albums_core.domain.errors import Forbidden, InvalidSession, ServiceError, Unauthenticated, UpstreamFailure
 from albums_core.domain.models import Artist
 from albums_core.domain.public_urls import public_url
+from albums_core.domain.text_rules import record_text
 from albums_core.observability import logger
 
 PROFILE_COLLECTION = "app.bsky.actor.profile"
@@ -57,7 +58,7 @@ def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
         if isinstance(cid, str)
         else None
     )
-    return (name.strip()[:640] or None) if isinstance(name, str) else None, avatar_url
+    return record_text(name, 640), avatar_url
 
 
 def upsert_artist(who: identity.Identity, repo: CatalogueWriter | None = None) -> Artist:

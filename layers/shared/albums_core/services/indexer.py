@@ -15,6 +15,7 @@ Past PDS_LIST_MAX_RECORDS records of a collection the artist is marked over the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.config import settings
 from albums_core.domain.at_uri import list_item_uris
 from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict, RecordHeld
-from albums_core.domain.firehose_events import record_problem
+from albums_core.domain.firehose_events import NOT_AN_ALBUM, record_problem
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
@@ -46,6 +47,8 @@ _LEASE_SECONDS = 60
 _RACED = (AlbumNotFound, ConcurrentUpdate)
 # The share of a run's time its listings may take: the rest writes what they read.
 _LISTING_SHARE = 0.5
+# Skipped records logged one by one per run (the rest only counted: a listing may be all junk).
+_LOGGED_SKIPS = 10
 # Jobs one indexing may chain (each continuing where the last stopped) before it gives up.
 _MAX_LINKS = 50
 
@@ -98,6 +101,9 @@ class Indexer:
             "tracks_created": 0,
             "tracks_updated": 0,
             "tracks_removed": 0,
+            # Records we cannot or will not store (too large, too deep, not of the lexicon's
+            # shape): skipped, so one bad record never stops the others.
+            "skipped_invalid": 0,
         }
 
     def _in_time(self) -> bool:
@@ -197,8 +203,8 @@ class Indexer:
         self._note_over_cap()
         # Records are checked as the firehose consumer checks them (one rule for both ways in):
         # a list of 600 items or a record whose $type is another collection counts nowhere.
-        remote_tracks = {u: r for u, r in tracks.records.items() if record_problem(TRACK, r.value) is None}
-        remote_lists = {u: r for u, r in lists.records.items() if record_problem(LIST, r.value) is None}
+        remote_tracks = self._valid(tracks.records.values(), TRACK)
+        remote_lists = self._valid(lists.records.values(), LIST)
 
         # Membership from the list records: a track belongs to the first album listing it. A
         # track not listed in this run (a partial read) counts where the catalogue has it.
@@ -258,10 +264,26 @@ class Indexer:
         # Also when cut short: the counters of every album it changed are exact.
         for album_id in self.touched - self.busy:
             self._recount(album_id)
+        if skipped := self.counts["skipped_invalid"]:
+            metrics.add_metric(name="RecordsSkippedInvalid", unit=MetricUnit.Count, value=skipped)
         if not self.complete or not (tracks.whole and lists.whole):
             return self.counts  # not synced: the background job goes on, the sweep reads it whole
         self.repo.mark_synced(did, now_iso())
         return self.counts
+
+    def _valid(self, records: Iterable[xrpc.Record], collection: str) -> dict[str, xrpc.Record]:
+        """The records that may be indexed, by URI; the others counted (a list of another
+        kind, a playlist, is not ours rather than invalid) and logged."""
+        valid: dict[str, xrpc.Record] = {}
+        for record in records:
+            problem = record_problem(collection, record.value)
+            if problem is None:
+                valid[record.uri] = record
+            elif problem != NOT_AN_ALBUM:
+                self.counts["skipped_invalid"] += 1
+                if self.counts["skipped_invalid"] <= _LOGGED_SKIPS:
+                    logger.info("record skipped", extra={"uri": record.uri[:300], "problem": problem})
+        return valid
 
     def _upsert_album(self, album: Album | None, list_uri: str, record: xrpc.Record, order: list[str]) -> Album:
         title = _title(record.value)

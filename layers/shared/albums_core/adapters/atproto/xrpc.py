@@ -12,9 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from albums_core.adapters.atproto.safe_http import FetchError, HttpReply, request
 from albums_core.config import settings
+from albums_core.domain.at_uri import AtUri
 from albums_core.domain.read_budget import ReadBudget
+from albums_core.domain.records import is_cid
+from albums_core.observability import logger, metrics
 
 if TYPE_CHECKING:
     from albums_core.adapters.atproto.oauth_client import Grant
@@ -163,6 +168,22 @@ class Listing:
         return len(self.records)
 
 
+def _listed_here(record: Any, repo: str, collection: str) -> bool:
+    """A listed record is the asked repository's record of the asked collection, with a CID
+    and a value: a PDS may name another account's records in its listing (stored under the
+    lister, they would put words in that account's mouth)."""
+    if not isinstance(record, dict):
+        return False
+    at = AtUri.parse(str(record.get("uri")))
+    return (
+        at is not None
+        and at.repo == repo
+        and at.collection == collection
+        and is_cid(record.get("cid"))
+        and isinstance(record.get("value"), dict)
+    )
+
+
 def list_records(
     pds_url: str,
     repo: str,
@@ -209,9 +230,18 @@ def list_records(
         out.size += len(reply.raw)
         page = body.get("records", []) if isinstance(body, dict) else []
         page = page[:PAGE_SIZE] if isinstance(page, list) else []
+        dropped = 0
         for r in page[: max(0, records_cap - len(out.records))]:
-            if isinstance(r, dict) and isinstance(r.get("value"), dict) and r.get("uri") and r.get("cid"):
+            if _listed_here(r, repo, collection):
                 out.records.append(Record(str(r["uri"]), str(r["cid"]), r["value"]))
+            else:
+                dropped += 1
+        if dropped:
+            metrics.add_metric(name="ListedRecordsDropped", unit=MetricUnit.Count, value=dropped)
+            logger.warning(
+                "listed records dropped (another repository or collection, or no CID or value)",
+                extra={"repo": repo, "collection": collection, "dropped": dropped},
+            )
         following = body.get("cursor") if isinstance(body, dict) else None
         if not following or not page or not isinstance(following, str):
             out.cursor, out.complete, out.stopped = None, True, "end"
