@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 class ServiceError(Exception):
     status = 500
     detail = "internal error"
+    # The caller's session is deleted with this answer: it can never work again.
+    ends_session = False
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.detail)
@@ -40,6 +42,14 @@ class InvalidSession(Unauthenticated):
 class Forbidden(ServiceError):
     status = 403
     detail = "forbidden"
+
+
+class AccountRefused(Forbidden):
+    """The artist's PDS refuses the account itself (deactivated, taken down, suspended) or the
+    session's tokens even after a refresh: no retry changes that, so the session ends."""
+
+    detail = "your PDS no longer accepts this account's session; log in again"
+    ends_session = True
 
 
 class NotFound(ServiceError):

@@ -195,13 +195,14 @@ class DeleteAlbumResponse(BaseModel):
 _ERRORS = {
     400: "bad request (e.g. an invalid cursor, a track that is not in the album)",
     401: "not authenticated - login required / invalid or expired session",
-    403: "not yours (the message names the action)",
+    403: "not yours (the message names the action); or the artist's PDS refuses the account (deactivated, "
+    "taken down, suspended) or its session's tokens: the message says which, the session ends",
     404: "not found",
     409: "conflict (a slug already used, a change already under way)",
     413: "image too large (max 4MB)",
     415: "a body of a media type the operation does not take",
     422: "invalid input; the message names the field",
-    502: "the artist's PDS failed; repeat the request to finish the job",
+    502: "the artist's PDS failed transiently; repeat the request to finish the job",
 }
 
 

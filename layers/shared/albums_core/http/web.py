@@ -40,6 +40,8 @@ def make_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
+        if exc.ends_session:
+            return _ended_session(app, exc)
         return error_response(exc.status, exc.detail)
 
     @app.exception_handler(RequestUnsupportedContentType)
@@ -61,6 +63,26 @@ def make_app() -> APIGatewayHttpResolver:
         return error_response(500, "internal error")
 
     return app
+
+
+def _ended_session(app: APIGatewayHttpResolver, exc: ServiceError) -> Response:
+    """The error, and the caller's session deleted (and its cookie cleared): it cannot work again."""
+    from albums_core.adapters.dynamodb.session_store import Session, delete_session_by_key
+    from albums_core.http.cookies import cleared_cookie
+
+    caller = app.context.get("caller")
+    session = getattr(caller, "session", caller)
+    if isinstance(session, Session):
+        try:
+            delete_session_by_key(session.key)
+        except Exception:  # noqa: BLE001 - the answer stands; the session expires anyway
+            logger.warning("session not deleted", exc_info=True)
+    return Response(
+        status_code=exc.status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"detail": exc.detail},
+        cookies=[cleared_cookie()],
+    )
 
 
 JSON = "application/json"

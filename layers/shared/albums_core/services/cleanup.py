@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from albums_core.adapters.atproto.record_writes import DELETE, MAX_WRITES, Edit, apply_edits
-from albums_core.adapters.atproto.xrpc import PdsSession, SessionRevoked, Tokens
+from albums_core.adapters.atproto.xrpc import AccountUnavailable, PdsSession, SessionRevoked, TokenRefused, Tokens
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
@@ -127,7 +127,8 @@ def run_job(job_id: str, repo: CatalogueWriter | None = None, batch: int = MAX_W
             change = (lambda _: DELETE) if cascade else _drop_album_field
             cids = apply_edits(pds, [Edit(t.record_uri, change) for t in tracks if t.record_uri])
             repo.release_tracks(tracks, cascade, cids)
-    except SessionRevoked:
+    except (SessionRevoked, AccountUnavailable, TokenRefused):
+        # Deactivated, taken down, or a session that cannot work: a later login resumes it.
         return _park(jobs, job_id)
     if job.get("image_id"):
         delete_if_unreferenced(str(job["image_id"]), repo)

@@ -439,8 +439,10 @@ def sync_artist(
 def sync_for_caller(artist: Artist) -> dict[str, Any]:
     """POST /artists/me/sync: SYNC_INDEX_SECONDS of indexing, the rest a background job (so it
     answers in time whatever the PDS does); a PDS failure raised as the domain error the HTTP
-    layer answers (502), as the album mutations do."""
-    with pds_failures():
+    layer answers (502; 403 when the PDS refuses the account), as the album mutations do."""
+    pds_url = artist.pds_url
+    assert pds_url
+    with pds_failures(lambda: xrpc.latest_commit(pds_url, artist.did)):
         out = index(artist, budget=ReadBudget(settings().sync_index_seconds))
     return {**out.counts, "complete": out.complete}
 

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 
 
 class PdsUnavailable(Exception):
-    """The PDS could not be reached, timed out, or failed (5xx)."""
+    """The PDS could not be reached, timed out, or failed (5xx). `answered`: it did answer
+    (with a 5xx, 408 or 429), so it is there to be asked why."""
+
+    def __init__(self, message: str, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 class XrpcError(Exception):
@@ -37,6 +42,23 @@ class XrpcError(Exception):
         self.status = status
         self.error = error
         self.message = message
+
+
+# Refusals of the account itself (deactivated, taken down, suspended on its PDS): repeating the
+# request changes nothing until the account's state does.
+ACCOUNT_REFUSALS = frozenset(
+    {"RepoDeactivated", "RepoTakendown", "RepoSuspended", "AccountDeactivated", "AccountTakedown"}
+)
+_TOKEN_ERRORS = ("ExpiredToken", "InvalidToken")
+
+
+class AccountUnavailable(XrpcError):
+    """The PDS refuses the account itself (`error` is one of ACCOUNT_REFUSALS)."""
+
+
+class TokenRefused(XrpcError):
+    """The PDS refused the session's access token again right after a refresh: the session
+    cannot be made to work by retrying."""
 
 
 @dataclass
@@ -97,10 +119,11 @@ def send(
 def judge(reply: HttpReply) -> Any:
     """The answer's body, or the error it is."""
     if reply.status >= 500 or reply.status in (408, 429):
-        raise PdsUnavailable(f"status {reply.status}")
+        raise PdsUnavailable(f"status {reply.status}", answered=True)
     if reply.status >= 400:
         payload = reply.body if isinstance(reply.body, dict) else {}
-        raise XrpcError(reply.status, str(payload.get("error", "Error")), str(payload.get("message", "")))
+        error, message = str(payload.get("error", "Error"))[:100], str(payload.get("message", ""))[:500]
+        raise (AccountUnavailable if error in ACCOUNT_REFUSALS else XrpcError)(reply.status, error, message)
     return reply.body
 
 
@@ -260,6 +283,23 @@ def latest_commit(pds_url: str, did: str) -> str:
     return str(out["cid"])
 
 
+def why_refused(exc: XrpcError | PdsUnavailable, head: Callable[[], Any]) -> Exception:
+    """The account's own refusal behind `exc` when there is one, else `exc`; `head` reads the
+    repository's latest commit (getLatestCommit). A PDS says why it refuses a deactivated
+    (taken down, suspended) repository there, not always elsewhere: a listing fails with a
+    bare InvalidRequest ("Could not find repo"), a getRecord is proxied on and fails with 502.
+    Asked only when the PDS answered (one call more on a failure, never a second timeout)."""
+    if isinstance(exc, AccountUnavailable) or (isinstance(exc, PdsUnavailable) and not exc.answered):
+        return exc
+    try:
+        head()
+    except AccountUnavailable as gone:
+        return gone
+    except (XrpcError, PdsUnavailable):
+        pass
+    return exc
+
+
 class PdsSession:
     """Authenticated calls for one artist; refreshes an expired access token once per call
     and hands the new tokens to `on_refresh` so they are stored back."""
@@ -276,6 +316,8 @@ class PdsSession:
     def refresh(self) -> None:
         try:
             out = call(self.pds_url, "POST", "com.atproto.server.refreshSession", token=self.tokens.refresh_jwt)
+        except AccountUnavailable:
+            raise
         except XrpcError as exc:
             raise SessionRevoked(exc.message or exc.error) from exc
         if not isinstance(out, dict) or not out.get("accessJwt") or not out.get("refreshJwt"):
@@ -291,10 +333,10 @@ class PdsSession:
         try:
             return call(self.pds_url, method, nsid, token=self.tokens.access_jwt, **kw)
         except XrpcError as exc:
-            if exc.error not in ("ExpiredToken", "InvalidToken") and exc.status != 401:
+            if not _token_refusal(exc):
                 raise
         self.refresh()
-        return call(self.pds_url, method, nsid, token=self.tokens.access_jwt, **kw)
+        return _after_refresh(lambda: call(self.pds_url, method, nsid, token=self.tokens.access_jwt, **kw))
 
     def get_record(self, collection: str, rkey: str) -> Record | None:
         return get_record(self.pds_url, self.did, collection, rkey)
@@ -328,6 +370,21 @@ class PdsSession:
 
     def latest_commit(self) -> str:
         return latest_commit(self.pds_url, self.did)
+
+
+def _token_refusal(exc: XrpcError) -> bool:
+    """A refusal a token refresh may fix (a deactivated account answers 401 too: not that)."""
+    return not isinstance(exc, AccountUnavailable) and (exc.error in _TOKEN_ERRORS or exc.status == 401)
+
+
+def _after_refresh(again: Callable[[], Any]) -> Any:
+    """The call once more with fresh tokens; the token refused even now is TokenRefused."""
+    try:
+        return again()
+    except XrpcError as exc:
+        if _token_refusal(exc) and not isinstance(exc, ScopeMissing):
+            raise TokenRefused(exc.status, exc.error, exc.message) from exc
+        raise
 
 
 class SessionRevoked(Exception):
@@ -384,10 +441,10 @@ class DpopPdsSession(PdsSession):
         try:
             return self._dpop_call(method, nsid, **kw)
         except XrpcError as exc:
-            if exc.status != 401:
+            if exc.status != 401 or isinstance(exc, AccountUnavailable):
                 raise
         self.refresh()
-        return self._dpop_call(method, nsid, **kw)
+        return _after_refresh(lambda: self._dpop_call(method, nsid, **kw))
 
     def _dpop_call(
         self,
