@@ -18,7 +18,7 @@ from albums_core.adapters.atproto.firehose import decode_message
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.domain.errors import Unprocessable
 from albums_core.domain.firehose_events import Commit
-from albums_core.domain.records import TRACK
+from albums_core.domain.records import LIST, TRACK
 from albums_core.services.album_pages import AlbumPages
 from albums_core.services.indexer import index_at_login, sync_for_caller
 from albums_core.services.listing import list_artist_albums
@@ -118,6 +118,15 @@ def test_what_a_track_record_says_is_served_in_our_models_shape(alice: Artist) -
     assert tracks[odd_gate]["support_gate"] is None and tracks[odd_gate]["gated"] is False
 
 
+def test_a_list_field_of_the_wrong_type_is_not_stored_as_its_repr(alice: Artist) -> None:
+    alice.pds.create_record(
+        LIST, {"$type": LIST, "name": "Odd date", "listType": "album", "items": [], "createdAt": {"at": [1, 2]}}
+    )
+    counts = sync_for_caller(alice.caller.artist)
+    (album,) = CatalogueWriter().artist_albums(alice.did)
+    assert counts["albums_created"] == 1 and album.created_at.startswith("20") and "{" not in album.created_at
+
+
 def test_an_attach_of_a_record_we_cannot_store_is_refused_with_422(alice: Artist) -> None:
     status, body = alice.admin().create("Attach")
     huge = alice.publish_track("Huge", supportGate=HUGE_GATE)
@@ -201,3 +210,21 @@ def test_records_listed_under_another_repository_or_collection_are_dropped(
     assert counts["tracks_created"] == 1
     assert [t.title for t in CatalogueWriter().artist_tracks(did)] == ["Own"]
     assert CatalogueWriter().artist_tracks(victim) == []
+
+
+def test_the_sync_endpoint_answers_200_with_skipped_invalid(alice: Artist) -> None:
+    from local_runtime.lambda_host import LambdaContext
+    from local_runtime.modules import load_module
+    from local_runtime.template import ROOT
+
+    alice.publish_track("Huge", supportGate=HUGE_GATE)
+    alice.publish_track("Fine")
+    handler = load_module("fn_sync_unstorable", ROOT / "functions" / "sync_artist" / "app.py").lambda_handler
+    event = json.loads((ROOT / "events" / "sync_artist_200.json").read_text())
+    event["cookies"] = [f"session_id={alice.caller.session.session_id}"]
+
+    out = handler(event, LambdaContext(function_name="sync_artist", memory_limit_in_mb=256, timeout_ms=30_000))
+
+    assert out["statusCode"] == 200, out
+    body = json.loads(out["body"])
+    assert body["synced"] is True and body["skipped_invalid"] == 1 and body["tracks_created"] == 1

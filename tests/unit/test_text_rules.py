@@ -160,3 +160,12 @@ def test_a_description_read_from_a_record_keeps_its_lines_not_its_controls() -> 
 
     assert record_description(" one\n\u202etwo\u0000\t3 \u2067") == "one\ntwo\t3"
     assert record_description("\u202e\u0000") is None and record_description(["x"]) is None
+
+
+def test_hidden_characters_next_to_a_flag_or_a_joiner_leave_them_whole() -> None:
+    from albums_core.domain.text_rules import record_text
+
+    zwj = "\U0001f469\u200d\U0001f4bb"
+    assert record_text(SCOTLAND + "\u200b\u202e!", 256) == SCOTLAND + "!"
+    assert record_text(zwj + "\u2066\u200b" + zwj, 256) == zwj + zwj
+    assert record_text("\u200b" * 300 + "x" + "\u202e" * 200, 256) == "x"

@@ -59,13 +59,13 @@ def _base(ch: str) -> bool:
     return not ch.isspace() and code not in _DEFAULT_IGNORABLE and unicodedata.category(ch) != "Cf"
 
 
-def hidden_at(text: str) -> int | None:
+def hidden_at(text: str, start: int = 0) -> int | None:
     """The index of the first character a reader would not see, or that reorders or hides
     text: format characters (bidi controls, zero-width space, BOM, ...), default-ignorable
     and blank characters. Allowed where real text needs them: ZWJ and ZWNJ between two visible
     characters, one variation selector after a visible character, and the tag sequence of
     a subdivision flag."""
-    i, n = 0, len(text)
+    i, n = start, len(text)
     while i < n:
         ch, code = text[i], ord(text[i])
         prev = text[i - 1] if i else ""
@@ -207,8 +207,15 @@ _BIDI = _ranges((0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 0
 
 
 def _drop_hidden(text: str) -> str:
-    while (hidden := hidden_at(text)) is not None:
+    # Each scan goes on from the last visible character before the one removed (what
+    # follows it may attach to it differently now: a joiner, a selector, a flag's tags),
+    # not from the start: a string of hidden characters costs about one pass.
+    at = 0
+    while (hidden := hidden_at(text, at)) is not None:
         text = text[:hidden] + text[hidden + 1 :]
+        at = hidden
+        while at > 0 and not _base(text[at - 1]):
+            at -= 1
     return text
 
 
@@ -224,7 +231,7 @@ def record_text(raw: object, limit: int) -> str | None:
         for c in text
         if c.isspace() or not (unicodedata.category(c) in ("Cs", "Cc") or c == _REPLACEMENT or _noncharacter(ord(c)))
     )
-    text = " ".join(_drop_hidden(text).split())[:limit]
+    text = " ".join(_drop_hidden(" ".join(text.split())).split())[:limit]
     text = _drop_hidden(text).strip()  # the cut may leave a joiner at the end
     return text if _visible(text) else None
 

@@ -34,7 +34,7 @@ from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
 from albums_core.domain.slugs import slugify
-from albums_core.domain.text_rules import salvage_title
+from albums_core.domain.text_rules import record_text, salvage_title
 from albums_core.observability import logger, metrics
 from albums_core.services import cleanup
 
@@ -288,7 +288,7 @@ class Indexer:
     def _upsert_album(self, album: Album | None, list_uri: str, record: xrpc.Record, order: list[str]) -> Album:
         title = _title(record.value)
         if album is None:
-            created = str(record.value.get("createdAt") or now_iso())[:64]
+            created = record_text(record.value.get("createdAt"), 64) or now_iso()
             base = slugify(title)
             for n in range(1, 50):
                 slug = base if n == 1 else f"{base[:95]}-{n}"
