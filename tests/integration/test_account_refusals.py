@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from base64 import b64encode
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.record_editor import RecordEditor, pds_failures
+from albums_core.adapters.atproto.safe_http import request
 from albums_core.adapters.dynamodb.session_store import load_session, pds_session
 from albums_core.domain.errors import AccountRefused, InvalidSession, UpstreamFailure
 from albums_core.services import auth
@@ -28,6 +30,7 @@ from local_runtime.template import ROOT
 from tests.integration.write_fixtures import Artist
 
 PASSWORD = "carol-pass-1234"
+ADMIN = b"admin:admin-pass"  # @atproto/dev-env's admin password
 
 
 @pytest.fixture
@@ -81,6 +84,33 @@ def test_the_handler_answers_403_and_ends_the_session(carol: Artist) -> None:
         load_session(carol.caller.session.session_id)
     out = handler(event, LambdaContext(function_name="create_album", memory_limit_in_mb=256, timeout_ms=30_000))
     assert out["statusCode"] == 401
+
+
+def take_down(pds: LocalPds, did: str) -> None:
+    """The PDS's admin takes the repository down (the dev-env's admin password)."""
+    reply = request(
+        "POST",
+        f"{pds.pds_url}/xrpc/com.atproto.admin.updateSubjectStatus",
+        timeout=10,
+        max_bytes=100_000,
+        allow_loopback=True,
+        body=json.dumps(
+            {"subject": {"$type": "com.atproto.admin.defs#repoRef", "did": did}, "takedown": {"applied": True}}
+        ).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Basic " + b64encode(ADMIN).decode()},
+    )
+    assert reply.status == 200, reply.body
+
+
+def test_a_taken_down_account_gets_403_on_changes(carol: Artist, pds_env: LocalPds) -> None:
+    _, album = carol.admin().create("Made before")
+    take_down(pds_env, carol.did)
+
+    with pytest.raises(AccountRefused) as refused:
+        carol.admin().update(album["id"], title="Renamed")
+    assert "taken down" in refused.value.detail
+    with pytest.raises(AccountRefused, match="taken down"):
+        sync_for_caller(carol.caller.artist)
 
 
 class ScriptedPds:
