@@ -362,6 +362,25 @@ def test_a_write_outside_the_granted_scope_is_403_naming_it(
     assert "repo:fm.plyr.list" in body["detail"]
 
 
+def test_an_oauth_session_of_a_deactivated_account_gets_403_and_ends(oauth_env: LocalPds) -> None:
+    # Issue 18.5: the PDS refuses the account (401 AccountDeactivated); a refresh changes nothing.
+    import uuid
+
+    handle = f"o{uuid.uuid4().hex[:12]}.test"
+    oauth_env.create_account(handle, "oauth-pass-1234")
+    PASSWORDS[handle] = "oauth-pass-1234"
+    session_id = session_for(handle)
+    own = xrpc.create_session(oauth_env.pds_url, handle, "oauth-pass-1234")
+    xrpc.call(oauth_env.pds_url, "POST", "com.atproto.server.deactivateAccount", body={}, token=own["accessJwt"])
+
+    status, _, body, cookies = call("create_album", "POST", "/albums", body={"title": "After"}, session=session_id)
+    assert status == 403, body
+    assert "deactivated" in body["detail"] and "repeat" not in body["detail"]
+    assert any(c.startswith("session_id=;") for c in cookies), cookies
+    status, _, _, _ = call("auth_me", "GET", "/auth/me", session=session_id)
+    assert status == 401  # the session ended
+
+
 def test_pds_options(settings_env: pytest.MonkeyPatch) -> None:
     settings_env.delenv("AUTH_PDS_OPTIONS", raising=False)
     config.settings.cache_clear()
