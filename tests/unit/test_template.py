@@ -20,11 +20,14 @@ def test_every_route_is_declared_with_and_without_trailing_slash() -> None:
 
 
 def test_one_variable_name_per_path_position() -> None:
-    names: dict[int, set[str]] = {}
+    """API Gateway refuses two names for one variable under the same parent path."""
+    names: dict[tuple[str, ...], set[str]] = {}
     for route in STACK.routes():
-        for i, segment in enumerate(route.path.strip("/").split("/")):
+        segments = route.path.strip("/").split("/")
+        for i, segment in enumerate(segments):
             if segment.startswith("{"):
-                names.setdefault(i, set()).add(segment)
+                parent = tuple("{}" if s.startswith("{") else s for s in segments[:i])
+                names.setdefault(parent, set()).add(segment)
     assert all(len(v) == 1 for v in names.values()), names
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from albums_core.domain.models import Album, Track
+from albums_core.domain.models import Album, TokenAccount, Track
 
 if TYPE_CHECKING:
     from albums_core.adapters.atproto.xrpc import Record, Tokens
@@ -185,3 +185,30 @@ class CoverStore(Protocol):
     def upload_form(self, key: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
         """A presigned POST for one key: `url` and `fields`."""
         ...
+
+
+class DeveloperTokenStore(Protocol):
+    """Developer tokens: each account's (names, dates, the texts sealed together, bound to
+    `context(did)`), and which account a token's hash or a handle belongs to."""
+
+    def context(self, did: str) -> str: ...
+
+    def load(self, did: str, consistent: bool = False) -> TokenAccount | None: ...
+
+    def owner_of(self, token_hash: str) -> tuple[str, str] | None:
+        """(did, prefix) of a live token."""
+        ...
+
+    def did_of_handle(self, handle: str) -> str | None: ...
+
+    def save(
+        self,
+        account: TokenAccount,
+        handle: str | None = None,
+        added: tuple[str, str] | None = None,
+        removed: str | None = None,
+    ) -> None:
+        """`ConcurrentUpdate` when the account changed since it was read."""
+        ...
+
+    def touch(self, did: str, prefix: str, when: int) -> None: ...

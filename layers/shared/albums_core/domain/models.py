@@ -90,3 +90,15 @@ def pick_images(
     if image_url:
         return image_url, thumbnail_url or image_url
     return fallback, fallback
+
+
+@dataclass
+class TokenAccount:
+    """An account's developer tokens: each one's `prefix`, `name`, `created_at` and `hash` (the
+    SHA-256 of its text); the texts sealed together (a JSON object by prefix); last uses."""
+
+    did: str
+    version: int = 0
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    sealed: dict[str, bytes] | None = None
+    last_used: dict[str, int] = field(default_factory=dict)

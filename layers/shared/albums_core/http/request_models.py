@@ -63,3 +63,7 @@ class ReorderTracksBody(_Body):
 
 class ExchangeBody(_Body):
     exchange_token: StrictStr = Field(min_length=1, max_length=512, description="the token the sign-in callback gave")
+
+
+class DeveloperTokenBody(_Body):
+    name: StrictStr = Field(min_length=1, max_length=100, description="what the token is for (an app's name)")

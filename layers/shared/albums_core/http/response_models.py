@@ -206,6 +206,28 @@ _ERRORS = {
 }
 
 
+class DeveloperTokenCreated(BaseModel):
+    token: str = Field(description="the token itself: shown this once, never again")
+    prefix: str = Field(description="names the token in the list and in DELETE")
+    name: str
+    created_at: str
+
+
+class DeveloperTokenItem(BaseModel):
+    prefix: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class DeveloperTokenList(BaseModel):
+    tokens: list[DeveloperTokenItem]
+
+
+class DeveloperTokenRevoked(BaseModel):
+    revoked: bool
+
+
 def responses(model: type[BaseModel], *errors: int, status: int = 200, also: dict[int, str] | None = None) -> Any:
     """The `responses` of a route: its success model and its error statuses."""
     out: dict[int, dict[str, Any]] = {

@@ -256,3 +256,36 @@ def orphan_like(track_uri: str, liker_did: str, rkey: str) -> dict[str, str]:
         "pk": orphans_partition(track_uri.removeprefix("at://").split("/", 1)[0]),
         "sk": f"{track_uri} {liker_did} {rkey}",
     }
+
+
+# ---- developer tokens (sessions table) and the Subsonic API's own items -------------------
+
+
+def developer_tokens(did: str) -> str:
+    """An account's developer tokens: their names and dates, and the tokens sealed together."""
+    return f"devtokens#{did}"
+
+
+def developer_token(token_hash: str) -> str:
+    """One token by the SHA-256 of its text: the account it belongs to (password and apiKey checks)."""
+    return f"devtoken#{token_hash}"
+
+
+def developer_handle(handle: str) -> str:
+    """The account of a handle, as last seen at a token's creation (Subsonic's `u`)."""
+    return f"devhandle#{handle.lower()}"
+
+
+def subsonic_offset(list_type: str, offset: int) -> str:
+    """Cache table: the listing's cursor where a Subsonic album list page at `offset` begins."""
+    return f"subsonic-offset#{list_type}#{offset}"
+
+
+def subsonic_order(list_type: str) -> str:
+    """Cache table: the whole catalogue's album ids in one list type's order, short-lived."""
+    return f"subsonic-order#{list_type}"
+
+
+def scrobble(user_did: str, track_id: int, second: int) -> str:
+    """Cache table: one counted play (user, track, time to the second), expiring after a day."""
+    return f"scrobble#{user_did}#{track_id}#{second}"

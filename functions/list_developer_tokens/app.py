@@ -1,0 +1,25 @@
+"""GET /auth/developer-tokens: the account's developer tokens, without their text."""
+
+from typing import Any
+
+from albums_core.http.response_models import SESSION, DeveloperTokenList, responses
+from albums_core.http.web import lambda_entry, make_app
+from albums_core.services import auth
+from albums_core.services.developer_tokens import DeveloperTokens
+
+app = make_app()
+
+
+@app.get(
+    "/auth/developer-tokens",
+    summary="List developer tokens",
+    operation_id="list_developer_tokens",
+    tags=["sessions"],
+    security=SESSION,
+    responses=responses(DeveloperTokenList, 401),
+)
+def list_developer_tokens() -> dict[str, Any]:
+    return {"tokens": DeveloperTokens().list(app.context["caller"].did)}
+
+
+lambda_handler = lambda_entry(app, guard=auth.session_guard)
