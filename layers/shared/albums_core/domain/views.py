@@ -22,6 +22,11 @@ def _album_images(album: Album, artist: Artist | None) -> tuple[str | None, str 
     return pick_images(public_url(album.image_url), public_url(album.thumbnail_url), _avatar(artist))
 
 
+def album_images(album: Album, artist: Artist | None) -> tuple[str | None, str | None]:
+    """An album's (image, thumbnail) as every response shows them."""
+    return _album_images(album, artist)
+
+
 def album_list_item(album: Album, artist: Artist | None) -> dict[str, Any]:
     image, thumb = _album_images(album, artist)
     return {
@@ -92,6 +97,7 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
         "artist_avatar_url": _avatar(artist),
         "file_id": track.file_id,
         "file_type": track.file_type,
+        "duration": track.duration,
         "features": featured_artists(track.features),
         "r2_url": public_url(track.r2_url),
         "atproto_record_uri": track.record_uri,

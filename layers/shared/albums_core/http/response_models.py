@@ -85,6 +85,7 @@ class TrackResponse(BaseModel):
     artist_avatar_url: str | None
     file_id: str
     file_type: str
+    duration: int | None = Field(default=None, description="seconds, when the track record gives it")
     features: list[FeaturedArtist]
     r2_url: str | None
     atproto_record_uri: str | None
