@@ -108,7 +108,9 @@ def test_a_token_made_after_the_tokens_were_opened_works_at_once(world) -> None:
     store, sealer, clock, token, _ = world
     auth = SubsonicAuth(store, sealer, clock=clock)
     auth.authenticate(q(u=DID, t=md5(token + "a"), s="a"))
-    clock.now += 10
+    unseals, calls = sealer.unseals, store.calls
+    assert code_of(auth, q(u=DID, t=md5("guess" + "a"), s="a")) == subsonic.WRONG_CREDENTIALS
+    assert sealer.unseals == unseals and store.calls == calls + 1  # a wrong guess re-reads, never unseals
     newer = DeveloperTokens(store, sealer).create(DID, "alice.test", "second")
     assert auth.authenticate(q(u=DID, t=md5(newer["token"] + "a"), s="a")).prefix == newer["prefix"]
 

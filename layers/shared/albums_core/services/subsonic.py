@@ -263,7 +263,7 @@ class SubsonicCatalogue:
 
     def _track(self, raw_id: str | None) -> tuple[Track, Album, Artist]:
         _, value = subsonic.parse_id(raw_id, ("tr",))
-        track = self.repo.find_track(int(value))
+        track = self.store.track(int(value))
         album = self.repo.get_album(track.album_id) if track is not None and track.album_id else None
         if track is None or album is None:
             raise subsonic.not_found("Song")  # only the tracks of albums are served

@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from albums_core.adapters.kms_sealer import SealError
 from albums_core.domain import subsonic
 from albums_core.domain.subsonic import SubsonicError
 from albums_core.ports import DeveloperTokenStore, Sealer
 from albums_core.services.developer_tokens import open_tokens, token_hash
 
 KEEP_SECONDS = 60
-# A miss against opened tokens older than this reads them again (a token made a moment ago).
-RELOAD_AFTER_SECONDS = 5
 TOUCH_EVERY_SECONDS = 3600
 
 
@@ -63,7 +62,7 @@ class SubsonicAuth:
         self.store, self.sealer, self.clock, self.wall = store, sealer, clock, wall
         self._owners: dict[str, tuple[float, tuple[str, str]]] = {}
         self._handles: dict[str, tuple[float, str]] = {}
-        self._opened: dict[str, tuple[float, dict[str, str]]] = {}
+        self._opened: dict[str, tuple[float, int, dict[str, str]]] = {}
         self._touched: dict[tuple[str, str], float] = {}
 
     def _fresh(self, cache: dict[Any, Any], key: Any) -> Any:
@@ -93,28 +92,33 @@ class SubsonicAuth:
                 self._handles[handle] = (self.clock(), did)
         return did
 
-    def _tokens_of(self, did: str, reload: bool = False) -> dict[str, str]:
+    def _tokens_of(self, did: str, recheck: bool = False) -> dict[str, str] | None:
+        """The account's tokens by prefix, as opened within the last minute; with `recheck`, read
+        again (a token made a moment ago), unsealed only when the account changed: None then."""
         hit = self._opened.get(did)
-        if hit is not None and self.clock() - hit[0] < KEEP_SECONDS and not reload:
-            return hit[1]
-        account = self.store.load(did)
+        if hit is not None and self.clock() - hit[0] < KEEP_SECONDS and not recheck:
+            return dict(hit[2])
+        account = self.store.load(did, consistent=recheck)
+        if recheck and hit is not None and account is not None and account.version == hit[1]:
+            return None
         try:
             texts = open_tokens(account, self.store, self.sealer) if account else {}
-        except Exception as exc:
+        except (SealError, ValueError, TypeError) as exc:  # a payload that does not open is no credential
             raise SubsonicError(subsonic.WRONG_CREDENTIALS, "Wrong username or password") from exc
-        self._opened[did] = (self.clock(), texts)
+        self._opened[did] = (self.clock(), account.version if account else 0, texts)
         return texts
 
     def _md5_match(self, did: str, t: str, s: str) -> str | None:
-        for reload in (False, True):
-            if reload:
-                hit = self._opened.get(did)
-                if hit is not None and self.clock() - hit[0] < RELOAD_AFTER_SECONDS:
-                    return None
-            for prefix, token in self._tokens_of(did, reload).items():
+        for recheck in (False, True):
+            hit = self._opened.get(did)
+            fresh = hit is None or self.clock() - hit[0] >= KEEP_SECONDS
+            texts = self._tokens_of(did, recheck)
+            for prefix, token in (texts or {}).items():
                 expected = hashlib.md5((token + s).encode("utf-8"), usedforsecurity=False).hexdigest()
                 if hmac.compare_digest(expected, t.lower()):
                     return prefix
+            if fresh:
+                return None  # just read: nothing newer to find
         return None
 
     def _touch(self, user: SubsonicUser) -> None:

@@ -20,7 +20,7 @@ from albums_core.domain.models import Album, Track
 CURSOR_SECONDS = 600
 ORDER_SECONDS = 60
 SCROBBLE_SECONDS = 86_400
-_SNAPSHOT_FIELDS = "pk, sk, gsi1pk, gsi1sk, id, artist_did, title, total_plays, track_count"
+_SNAPSHOT_FIELDS = "pk, sk, gsi1pk, gsi1sk, id, artist_did, slug, title, total_plays, track_count"
 
 
 class SubsonicStore:
@@ -71,6 +71,17 @@ class SubsonicStore:
 
         items = CatalogueRepository(self.catalogue_table, self._client).batch_get([keys.album(i) for i in ids])
         return {str(i["id"]): Album.from_data(i) for i in items}
+
+    def track(self, track_id: int) -> Track | None:
+        """A track by its id, wherever its item lives (the track index: one Query)."""
+        out = self.client.query(
+            TableName=self.catalogue_table,
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p",
+            ExpressionAttributeValues={":p": to_value(keys.track_lookup(track_id))},
+        )
+        items = out.get("Items", [])
+        return Track.from_data(from_item(items[0])) if items else None
 
     # ---- the listing index -----------------------------------------------------------------
 
