@@ -23,6 +23,7 @@ Params = Mapping[str, list[str]]
 MAX_SIZE = 500
 DEFAULT_SIZE = 10
 KEEP_SECONDS = 60
+MEMO_ENTRIES = 4096
 THUMBNAIL_MAX_SIZE = 300
 BY_NAME = "alphabeticalByName"
 ORDERED_TYPES = ("alphabeticalByArtist", "newest", "recent", "frequent", "random")
@@ -97,6 +98,8 @@ class SubsonicCatalogue:
         self.clock, self.wall = clock, wall
         self._artists: dict[str, tuple[float, Artist]] = {}
         self._where: dict[str, tuple[float, tuple[str, str]]] = {}
+        self._cursors: dict[str, tuple[float, dict[str, str]]] = {}
+        self._orders: dict[str, tuple[float, list[str]]] = {}
 
     @property
     def pages(self) -> Any:
@@ -114,7 +117,7 @@ class SubsonicCatalogue:
         missing = dids - set(known)
         if missing:
             for did, artist in self.repo.get_artists(missing).items():
-                self._artists[did] = (now, artist)
+                self._remember(self._artists, did, artist)
                 known[did] = artist
         return known
 
@@ -135,20 +138,35 @@ class SubsonicCatalogue:
         return out
 
     def _by_name(self, offset: int, size: int) -> list[Album]:
+        """A page by title from the listing's cursor where the page before it ended: known to the
+        container, else in the cache table (written once per container and offset), else - a
+        jump to an offset no page ended at - found by walking the listing's keys."""
         after: dict[str, str] | None = None
+        kept: dict[int, dict[str, str]] = {}
         if offset > 0:
-            after = self.store.offset_cursor(BY_NAME, offset) or self.store.cursor_at(offset)
+            after = self._known(self._cursors, str(offset))
+            if after is None:
+                # this page's start and end at once: a cursor kept already is not written again
+                kept = self.store.offset_cursors(BY_NAME, [offset, offset + size])
+                after = kept.get(offset) or self.store.cursor_at(offset)
             if after is None:
                 return []
         albums, next_key = self.repo.listed_albums_page(size, after)
         if next_key:
-            self.store.keep_cursor(BY_NAME, offset + len(albums), next_key)
+            ends = offset + len(albums)
+            if next_key not in (self._known(self._cursors, str(ends)), kept.get(ends)):
+                self.store.keep_cursor(BY_NAME, ends, next_key)
+            self._remember(self._cursors, str(ends), next_key)
         return list(albums)
 
     def _ordered_ids(self, list_type: str) -> list[str]:
-        ids = self.store.order(list_type)
+        ids = self._known(self._orders, list_type)
+        if ids is None:
+            ids = self.store.order(list_type)
+            if ids is not None:
+                self._remember(self._orders, list_type, ids)
         if ids is not None:
-            return ids
+            return list(ids)
         albums = self.store.listed_snapshot()
         if list_type == "alphabeticalByArtist":
             artists = self.artists({a.artist_did for a in albums})
@@ -171,7 +189,8 @@ class SubsonicCatalogue:
             albums.sort(key=lambda a: (-a.total_plays, a.title.lower(), a.id))
         ids = [a.id for a in albums]
         self.store.keep_order(list_type, ids)
-        return ids
+        self._remember(self._orders, list_type, ids)
+        return list(ids)
 
     def _albums(self, ids: list[str]) -> list[Album]:
         items = self.store.albums(ids) if ids else {}
@@ -200,23 +219,39 @@ class SubsonicCatalogue:
     # ---- one album, artists, songs
 
     def _page(self, album_id: str) -> dict[str, Any]:
-        """The album's page as the web app gets it (the same cache), by the album's id."""
+        """The album's page as the web app gets it (the same cache), by the album's id: where it
+        is cached is known to the container, else kept in the cache table (a hit is two calls),
+        else read from the album and its artist. A page of another album there (a rename, a
+        handle change) sends it back to the album."""
         for attempt in range(2):
-            hit = self._where.get(album_id)
-            if hit is None or self.clock() - hit[0] >= KEEP_SECONDS or attempt:
+            where = self._known(self._where, album_id) if not attempt else None
+            if where is None and not attempt:
+                where = self.store.album_where(album_id)
+            if where is None:
                 album = self.repo.get_album(album_id)
                 if album is None or album.track_count <= 0:
                     raise subsonic.not_found("Album")
-                self._where[album_id] = (self.clock(), (self.artist(album.artist_did).handle, album.slug))
-            handle, slug = self._where[album_id][1]
+                where = (self.artist(album.artist_did).handle, album.slug)
+                self.store.keep_album_where(album_id, *where)
+            self._remember(self._where, album_id, where)
             try:
-                page: dict[str, Any] = json.loads(self.pages.render(handle, slug, None))
+                page: dict[str, Any] = json.loads(self.pages.render(where[0], where[1], None))
             except NotFound:
                 page = {}
             if page.get("metadata", {}).get("id") == album_id:
                 return page
-            self._where.pop(album_id, None)  # renamed, or the handle changed: look again
+            self._where.pop(album_id, None)
         raise subsonic.not_found("Album")
+
+    def _remember(self, memo: dict[str, Any], key: str, value: Any) -> None:
+        memo.pop(key, None)
+        memo[key] = (self.clock(), value)
+        while len(memo) > MEMO_ENTRIES:  # a container's memory is bounded: the oldest go first
+            del memo[next(iter(memo))]
+
+    def _known(self, memo: dict[str, tuple[float, Any]], key: str) -> Any:
+        hit = memo.get(key)
+        return hit[1] if hit is not None and self.clock() - hit[0] < KEEP_SECONDS else None
 
     def get_album(self, _: Any, params: Params) -> dict[str, Any]:
         _, album_id = subsonic.parse_id(one(params, "id"), ("al",))

@@ -281,6 +281,11 @@ def subsonic_offset(list_type: str, offset: int) -> str:
     return f"subsonic-offset#{list_type}#{offset}"
 
 
+def subsonic_album(album_id: str) -> str:
+    """Cache table: where an album's page is cached (handle and slug), for getAlbum by id."""
+    return f"subsonic-album#{album_id}"
+
+
 def subsonic_order(list_type: str) -> str:
     """Cache table: the whole catalogue's album ids in one list type's order, short-lived."""
     return f"subsonic-order#{list_type}"

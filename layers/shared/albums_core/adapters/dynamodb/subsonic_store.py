@@ -19,6 +19,7 @@ from albums_core.domain.models import Album, Track
 
 CURSOR_SECONDS = 600
 ORDER_SECONDS = 60
+WHERE_SECONDS = 86_400
 SCROBBLE_SECONDS = 86_400
 _SNAPSHOT_FIELDS = "pk, sk, gsi1pk, gsi1sk, id, artist_did, slug, title, total_plays, track_count"
 
@@ -51,12 +52,30 @@ class SubsonicStore:
             },
         )
 
-    def offset_cursor(self, list_type: str, offset: int) -> dict[str, str] | None:
-        value = self._get(keys.subsonic_offset(list_type, offset))
-        return value if isinstance(value, dict) else None
+    def offset_cursors(self, list_type: str, offsets: list[int]) -> dict[int, dict[str, str]]:
+        """The cursors kept for these offsets (one BatchGetItem)."""
+        wanted = {keys.subsonic_offset(list_type, o): o for o in offsets}
+        out = self.client.batch_get_item(
+            RequestItems={self.cache_table: {"Keys": [{"cache_key": {"S": k}} for k in wanted]}}
+        )
+        found: dict[int, dict[str, str]] = {}
+        for item in out.get("Responses", {}).get(self.cache_table, []):
+            if int(item.get("expires_at", {}).get("N", "0")) <= time.time() or "value" not in item:
+                continue
+            value = json.loads(item["value"]["S"])
+            if isinstance(value, dict):
+                found[wanted[item["cache_key"]["S"]]] = value
+        return found
 
     def keep_cursor(self, list_type: str, offset: int, cursor: dict[str, str]) -> None:
         self._put(keys.subsonic_offset(list_type, offset), cursor, CURSOR_SECONDS)
+
+    def album_where(self, album_id: str) -> tuple[str, str] | None:
+        value = self._get(keys.subsonic_album(album_id))
+        return (str(value[0]), str(value[1])) if isinstance(value, list) and len(value) == 2 else None
+
+    def keep_album_where(self, album_id: str, handle: str, slug: str) -> None:
+        self._put(keys.subsonic_album(album_id), [handle, slug], WHERE_SECONDS)
 
     def order(self, list_type: str) -> list[str] | None:
         value = self._get(keys.subsonic_order(list_type))
