@@ -103,6 +103,10 @@ def _put_cover(s3: Any, bucket: str, base_url: str, rgb: tuple[int, int, int]) -
     }
 
 
+# Ten MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz) of silence.
+SILENT_MP3 = (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 10
+
+
 def _upload_blob(pds: Any, data: bytes, mime: str) -> dict[str, Any]:
     from albums_core.adapters.atproto.safe_http import request
 
@@ -138,6 +142,9 @@ def publish_demo(accounts: list[dict[str, str]], s3: Any, bucket: str, covers_ba
         if spec.avatar:
             profile["avatar"] = _upload_blob(pds, solid_png(128, 128, spec.avatar), "image/png")
         pds.put_record("app.bsky.actor.profile", "self", profile, swap_record=None)
+        # Something to play (a quarter-second of silent MP3 on the PDS, one blob for every track),
+        # so that a Subsonic app can stream the demo albums.
+        audio = _upload_blob(pds, SILENT_MP3, "audio/mpeg")
         for n, album in enumerate(spec.albums):
             uris = []
             for i, title in enumerate(album.tracks):
@@ -149,6 +156,7 @@ def publish_demo(accounts: list[dict[str, str]], s3: Any, bucket: str, covers_ba
                         "artist": spec.display_name,
                         "album": album.title,
                         "fileType": "mp3",
+                        "audioBlob": audio,
                         "duration": 180 + 13 * i,
                         "createdAt": CREATED.format(day=i + 2),
                     },
