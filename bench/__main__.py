@@ -40,12 +40,13 @@ def main() -> int:
         stack.start()
         # Only now: Powertools reads its environment (metrics namespace, service name) when the
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
-        from bench import calls, cleanups, coldstart, firehose, lasting, paging, sdk_cost, writes
+        from bench import calls, cleanups, coldstart, firehose, lasting, paging, sdk_cost, subsonic, writes
 
         for section, module in (
             ("1", coldstart),
             ("1", sdk_cost),
             ("2", calls),
+            ("2", subsonic),
             ("3", paging),
             ("4", writes),
             # Section 6 needs the stack (its PDS, moto, the stream pump), so it runs before section 5.

@@ -25,10 +25,10 @@ _SNAPSHOT_FIELDS = "pk, sk, gsi1pk, gsi1sk, id, artist_did, slug, title, total_p
 
 
 class SubsonicStore:
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, catalogue_table: str | None = None) -> None:
         self._client = client
         self.cache_table = settings().cache_table
-        self.catalogue_table = settings().catalogue_table
+        self.catalogue_table = catalogue_table or settings().catalogue_table
 
     @property
     def client(self) -> Any:
