@@ -183,6 +183,11 @@ class SyncResponse(BaseModel):
     )
 
 
+class ListRefResponse(BaseModel):
+    uri: str = Field(description="the list record's AT-URI")
+    cid: str = Field(description="the list record's CID after the change")
+
+
 class RemoveTrackResponse(BaseModel):
     removed: bool
     track_id: int

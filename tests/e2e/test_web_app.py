@@ -1,0 +1,115 @@
+"""Black-box: the calls the plyr.fm web app makes, over HTTP as it makes them (issue #19)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.codec import to_item
+from tests.e2e.conftest import Api
+from tests.e2e.test_write_api import pds_session, publish_track, record
+
+
+@pytest.fixture(scope="module")
+def kenji(api: Api) -> str:
+    return api.login("kenji.test")
+
+
+@pytest.fixture(scope="module")
+def aurora(api: Api) -> str:
+    return api.login("aurora.test")
+
+
+def unique(title: str) -> str:
+    return f"{title} {uuid.uuid4().hex[:6]}"
+
+
+def album_of(api: Api, session: str, handle: str, n: int) -> tuple[dict[str, Any], list[str]]:
+    album = api.send("POST", "/albums", {"title": unique("Web App")}, session=session).json()
+    uris = [publish_track(pds_session(api, handle), f"Web {i}") for i in range(n)]
+    reply = api.send("POST", f"/albums/{album['id']}/tracks", {"track_uris": uris}, session=session)
+    assert reply.status == 200, reply.body
+    return reply.json(), uris
+
+
+def refs(api: Api, uris: list[str]) -> list[dict[str, str]]:
+    return [{"uri": u, "cid": record(api, u).cid} for u in uris]  # type: ignore[union-attr]
+
+
+# ---- 1. PUT /lists/{rkey}/reorder ------------------------------------------------------------------
+
+
+def test_reorder_by_list_key_as_the_web_app_sends_it(api: Api, kenji: str) -> None:
+    album, uris = album_of(api, kenji, "kenji.test", 3)
+    rkey = album["list_uri"].rsplit("/", 1)[1]
+    order = [uris[2], uris[0], uris[1]]
+    items = refs(api, order)
+    items[1]["cid"] = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"  # stale: not an error
+    for path in (f"/lists/{rkey}/reorder", f"/lists/{rkey}/reorder/"):
+        reply = api.send("PUT", path, {"items": items}, session=kenji)
+        listed = record(api, album["list_uri"])
+        assert listed is not None
+        assert reply.status == 200 and reply.json() == {"uri": album["list_uri"], "cid": listed.cid}, reply.body
+    assert [i["subject"] for i in listed.value["items"]] == refs(api, order)
+    page = api.get(f"/albums/kenji.test/{album['slug']}").json()
+    assert [t["atproto_record_uri"] for t in page["tracks"]] == order
+
+
+def test_reorder_by_list_key_statuses(api: Api, kenji: str, aurora: str) -> None:
+    album, uris = album_of(api, kenji, "kenji.test", 2)
+    rkey = album["list_uri"].rsplit("/", 1)[1]
+    items = refs(api, uris)
+    path = f"/lists/{rkey}/reorder"
+    assert api.send("PUT", path, {"items": items}).status == 401
+    assert api.send("PUT", path, b"{bad").status == 401
+    # Another artist's key is not found: the list URI is built from the caller's DID.
+    for session, target in [(aurora, path), (kenji, "/lists/3kzzzzzzzzzzz/reorder"), (kenji, "/lists/%00/reorder")]:
+        reply = api.send("PUT", target, {"items": items}, session=session)
+        assert reply.status == 404 and reply.json() == {"detail": "list not found"}, target
+    foreign = publish_track(pds_session(api, "aurora.test"), "Not Kenji's")
+    for body in [
+        {"items": items[:1]},
+        {"items": [*items, items[0]]},
+        {"items": [*items, {"uri": foreign, "cid": "x"}]},
+        {"items": [{"uri": "nope", "cid": "x"}, *items]},
+        {"items": [{"uri": uris[0]}, "not a ref"]},
+        {"items": "nope"},
+        {},
+        {"items": [{"uri": f"at://did:plc:x/fm.plyr.track/{i}", "cid": "c"} for i in range(501)]},
+    ]:
+        reply = api.send("PUT", path, body, session=kenji)
+        assert reply.status == 422 and isinstance(reply.json()["detail"], str), (body, reply.body)
+    assert [i["subject"]["uri"] for i in record(api, album["list_uri"]).value["items"]] == uris  # type: ignore[union-attr]
+
+
+def test_reorder_by_list_key_during_another_change_is_409(api: Api, kenji: str) -> None:
+    album, uris = album_of(api, kenji, "kenji.test", 2)
+    rkey = album["list_uri"].rsplit("/", 1)[1]
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=api.state["aws_endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=api.state["region"],
+    )
+    key = to_item(keys.album(album["id"]))
+    table = api.state["tables"]["CatalogueTable"]
+    # Another request's lease on the album, as lock_album takes it.
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET lock_token = :t, lock_until = :u",
+        ExpressionAttributeValues={":t": {"S": "other"}, ":u": {"N": str(int(time.time()) + 600)}},
+    )
+    try:
+        reply = api.send("PUT", f"/lists/{rkey}/reorder", {"items": refs(api, uris[::-1])}, session=kenji)
+        assert reply.status == 409, reply.body
+    finally:
+        dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE lock_token, lock_until")
+    reply = api.send("PUT", f"/lists/{rkey}/reorder", {"items": refs(api, uris[::-1])}, session=kenji)
+    assert reply.status == 200, reply.body
