@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from albums_core.adapters.aws_clients import dynamodb
-from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, artist_handle_cache_key, invalidate_album_cache
 from albums_core.adapters.dynamodb.session_lookup import session_key
 from albums_core.config import settings
 from bench.common import CallRecorder, event, function_logs, heading, table, verdict, with_cookie
@@ -61,6 +61,11 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     def miss() -> None:
         invalidate_album_cache(handle, slug)
 
+    artist_event = event("get_artist_200.json")
+
+    def artist_miss() -> None:
+        AlbumPageCache().invalidate(artist_handle_cache_key(artist_event["pathParameters"]["handle"]))
+
     cases = [
         Case("get_album anonymous, cache miss", "GetAlbumFunction", get_event, miss),
         Case("get_album anonymous, cache hit", "GetAlbumFunction", get_event),
@@ -68,6 +73,8 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         Case("get_album with session, cache hit", "GetAlbumFunction", session_event),
         Case("list_albums, one page (limit=2)", "ListAlbumsFunction", event("list_albums_200.json")),
         Case("list_artist_albums", "ListArtistAlbumsFunction", event("list_artist_albums_200.json")),
+        Case("get_artist by handle, cache miss", "GetArtistFunction", artist_event, artist_miss),
+        Case("get_artist by handle, cache hit", "GetArtistFunction", artist_event),
     ]
     # A warm container first: client creation and the cursor key's SSM read happen once per
     # container, not per request.
@@ -84,6 +91,8 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         cases[3].label: (f"<= {anon_hit}+2", count[cases[3].label] <= anon_hit + 2),
         cases[4].label: ("= 2 (documented)", count[cases[4].label] == 2),
         cases[5].label: ("= 2 (documented)", count[cases[5].label] == 2),
+        cases[6].label: ("<= 2+1", count[cases[6].label] <= 3),
+        cases[7].label: ("= 1", count[cases[7].label] == 1),
     }
     rows = []
     for label, (status, rec) in measured.items():

@@ -113,3 +113,53 @@ def test_reorder_by_list_key_during_another_change_is_409(api: Api, kenji: str) 
         dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE lock_token, lock_until")
     reply = api.send("PUT", f"/lists/{rkey}/reorder", {"items": refs(api, uris[::-1])}, session=kenji)
     assert reply.status == 200, reply.body
+
+
+# ---- 2. the artist profile ---------------------------------------------------------------------------
+
+
+PROFILE_FIELDS = {
+    "did",
+    "handle",
+    "display_name",
+    "bio",
+    "avatar_url",
+    "created_at",
+    "updated_at",
+    "show_liked_on_profile",
+    "support_url",
+}
+
+
+def test_the_artist_page_loads_as_the_web_app_loads_it(api: Api, kenji: str) -> None:
+    account = api.account("kenji.test")
+    for path in ("/artists/by-handle/kenji.test", "/artists/by-handle/Kenji.Test/"):
+        reply = api.get(path)
+        assert reply.status == 200 and reply.headers["content-type"] == "application/json", reply.body
+        artist = reply.json()
+        assert set(artist) == PROFILE_FIELDS and artist["did"] == account["did"] and artist["handle"] == "kenji.test"
+        assert artist["show_liked_on_profile"] is False and artist["support_url"] is None
+        assert artist["created_at"].endswith("Z") and artist["updated_at"].endswith("Z")
+    assert api.get(f"/artists/{account['did']}").json() == artist
+    assert api.get(f"/artists/{account['did']}/").json() == artist
+    # The page's next calls: the artist's tracks (not ours: it degrades to an empty list), then albums.
+    assert api.get(f"/tracks/?artist_did={artist['did']}&limit=5").status == 404
+    albums = api.get(f"/albums/{artist['handle']}")
+    assert albums.status == 200 and isinstance(albums.json()["albums"], list)
+
+
+def test_an_artist_that_is_not_indexed_is_404(api: Api) -> None:
+    did = api.account("kenji.test")["did"]
+    for path in (
+        "/artists/by-handle/nobody.test",
+        f"/artists/by-handle/{did}",
+        "/artists/by-handle/%00",
+        "/artists/by-handle/" + "a" * 300,
+        "/artists/did:plc:zzzzzzzzzzzzzzzzzzzzzzzz",
+        f"/artists/{did.upper()}",
+        "/artists/kenji.test",
+        "/artists/by-handle",
+        "/artists/%ff",
+    ):
+        reply = api.get(path)
+        assert reply.status == 404 and reply.json() == {"detail": "artist not found"}, (path, reply.body)

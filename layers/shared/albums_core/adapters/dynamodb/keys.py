@@ -205,6 +205,15 @@ def album_page(handle: str, slug: str) -> str:
     return f"album#{handle.lower()}#{slug.lower()}"
 
 
+def artist_page_by_handle(handle: str) -> str:
+    return f"artist-handle#{handle.lower()}"
+
+
+def artist_page_by_did(did: str) -> str:
+    # A DID is matched exactly: not lower-cased.
+    return f"artist-did#{did}"
+
+
 def stream_attempt(event_id: str) -> str:
     """The counter of attempts at one stream record."""
     return f"attempt#{event_id}"
