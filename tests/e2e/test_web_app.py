@@ -163,3 +163,33 @@ def test_an_artist_that_is_not_indexed_is_404(api: Api) -> None:
     ):
         reply = api.get(path)
         assert reply.status == 404 and reply.json() == {"detail": "artist not found"}, (path, reply.body)
+
+
+# ---- 3. album URLs that outlive a rename ---------------------------------------------------------------
+
+
+def test_an_old_slug_answers_308_to_the_albums_current_path(api: Api, kenji: str) -> None:
+    first = unique("Before Rename")
+    album = api.send("POST", "/albums", {"title": first}, session=kenji).json()
+    old_slug = album["slug"]
+    assert api.get(f"/albums/kenji.test/{old_slug}").status == 200  # cached before the renames
+    second = api.send("PATCH", f"/albums/{album['id']}", {"title": unique("Middle")}, session=kenji).json()
+    third = api.send("PATCH", f"/albums/{album['id']}", {"title": unique("After Rename")}, session=kenji).json()
+    current = f"{api.url}/albums/kenji.test/{third['slug']}"
+    for path in (f"/albums/kenji.test/{old_slug}", f"/albums/Kenji.Test/{second['slug']}/"):
+        reply = api.request("GET", path, headers={"Origin": "http://127.0.0.1:5173"}, follow=False)
+        assert reply.status == 308, (path, reply.body)
+        assert reply.headers["location"] == current and reply.json() == {"location": current}
+        assert reply.headers.get("access-control-allow-origin") == "http://127.0.0.1:5173"
+    # A client that follows (as the web app's fetch does) gets the page in one hop.
+    followed = api.get(f"/albums/kenji.test/{old_slug}")
+    assert followed.status == 200 and followed.json()["metadata"]["id"] == album["id"]
+    # Another album taking the old name ends the redirect; deleting the album ends the others.
+    taker = api.send("POST", "/albums", {"title": first}, session=kenji).json()
+    assert taker["id"] != album["id"]
+    assert api.get(f"/albums/kenji.test/{old_slug}").json()["metadata"]["id"] == taker["id"]
+    assert api.send("DELETE", f"/albums/{album['id']}?cascade=false", session=kenji).status == 200
+    deadline = time.monotonic() + 60  # the catalogue's stream drops the cached redirect
+    while api.request("GET", f"/albums/kenji.test/{second['slug']}", follow=False).status != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

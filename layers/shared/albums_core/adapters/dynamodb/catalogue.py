@@ -162,10 +162,17 @@ class CatalogueRepository:
         return (album, tracks) if album else None
 
     def load_album_by_slug(self, handle: str, slug: str) -> tuple[Artist, Album, list[Track]] | None:
-        """Handle profile and slug pointer in one BatchGetItem, then the album partition."""
+        found = self.find_album_by_slug(handle, slug)
+        return found if isinstance(found, tuple) else None
+
+    def find_album_by_slug(self, handle: str, slug: str) -> tuple[Artist, Album, list[Track]] | str | None:
+        """Handle profile and slug pointer in one BatchGetItem, then the album partition. A
+        slug that is no album's now but was one's before a rename: that album's current slug."""
         items = self.batch_get([keys.handle_profile(handle), keys.slug_pointer(handle, slug)])
         profile = next((i for i in items if i["sk"] == keys.PROFILE), None)
         pointer = next((i for i in items if i["sk"] != keys.PROFILE), None)
+        if profile is not None and pointer is None:
+            return self.current_slug(str(profile["did"]), slug)
         if profile is None or pointer is None or pointer.get("artist_did") != profile.get("did"):
             return None
         loaded = self.load_album(pointer["album_id"])
@@ -176,6 +183,30 @@ class CatalogueRepository:
         if album.artist_did != profile["did"] or album.slug != slug:
             return None
         return Artist.from_data(profile), album, tracks
+
+    def current_slug(self, did: str, former: str) -> str | None:
+        """The current slug of the artist's album that had the slug `former` before a rename
+        (a GetItem, then the album's): None when no album had it, or that album is gone."""
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.former_slug(did, former)))
+        item = out.get("Item")
+        if not item:
+            return None
+        album = self.get_album(str(from_item(item)["album_id"]))
+        if album is None or album.artist_did != did or album.slug == former:
+            return None
+        return album.slug
+
+    def former_slugs(self, did: str, album_id: str) -> list[str]:
+        """The slugs the album had before its renames and still holds."""
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :f)",
+            ExpressionAttributeValues={
+                ":pk": to_value(keys.artist_partition(did)),
+                ":f": to_value(keys.FORMER_PREFIX),
+            },
+            ConsistentRead=True,
+        )
+        return sorted(keys.former_slug_of(i["sk"]) for i in items if i.get("album_id") == album_id)
 
     def get_album(self, album_id: str) -> Album | None:
         out = self.client.get_item(TableName=self.table, Key=to_item(keys.album(album_id)), ConsistentRead=True)
@@ -284,6 +315,13 @@ class CatalogueRepository:
                             "TableName": self.table,
                             "Item": to_item(self._album_item(album)),
                             "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    # The slug was another album's before a rename: this album takes it over.
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": to_item(keys.former_slug(album.artist_did, album.slug)),
                         }
                     },
                 ]
@@ -649,13 +687,36 @@ class CatalogueWriter(CatalogueRepository):
                     {":me": to_value(album.id)},
                 )
             )
+            # The old slug redirects to the album; the new one is nobody's former slug any more.
+            actions.append(self._put({**keys.former_slug(album.artist_did, album.slug), "album_id": album.id}))
+            actions.append(self.delete_action(keys.former_slug(album.artist_did, slug)))
         try:
             self._transact(actions)
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 raise ConcurrentUpdate() from exc  # the album went, or the new slug was taken meanwhile
             raise
+        if slug != album.slug:
+            # Every earlier slug's cached redirect names the slug the album just left.
+            for former in self.former_slugs(album.artist_did, album.id):
+                invalidate_album_cache(handle, former)
         return Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
+
+    def drop_former_slugs(self, did: str, album_id: str) -> list[str]:
+        """A deleted album's former slugs go (each only while it is still that album's); the slugs."""
+        slugs = self.former_slugs(did, album_id)
+        for slug in slugs:
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=to_item(keys.former_slug(did, slug)),
+                    ConditionExpression="album_id = :me",
+                    ExpressionAttributeValues={":me": to_value(album_id)},
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+        return slugs
 
     def delete_album_items(self, album: Album, handle: str) -> None:
         self._transact(

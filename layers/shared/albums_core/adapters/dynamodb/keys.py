@@ -54,6 +54,19 @@ def slug_of(sort_key: str) -> str:
     return sort_key.removeprefix(_SLUG)
 
 
+# A slug an album had before a rename (its album id): its page redirects to the album's
+# current one while no other album of the artist takes the slug.
+FORMER_PREFIX = "FORMER#"
+
+
+def former_slug(did: str, slug: str) -> dict[str, str]:
+    return {"pk": artist_partition(did), "sk": f"{FORMER_PREFIX}{slug}"}
+
+
+def former_slug_of(sort_key: str) -> str:
+    return sort_key.removeprefix(FORMER_PREFIX)
+
+
 def album_partition(album_id: str) -> str:
     return f"ALBUM#{album_id}"
 
