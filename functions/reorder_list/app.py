@@ -22,7 +22,7 @@ app = make_app()
     operation_id="reorder_list",
     tags=["albums"],
     security=SESSION,
-    responses=responses(ListRefResponse, 401, 404, 409, 415, 422, 502),
+    responses=responses(ListRefResponse, 401, 403, 404, 409, 415, 422, 502),
 )
 def reorder_list(rkey: str, body: Annotated[ReorderListBody, Body()]) -> dict[str, Any]:
     uris = [item.uri for item in body.items]

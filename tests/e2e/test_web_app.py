@@ -50,8 +50,9 @@ def test_reorder_by_list_key_as_the_web_app_sends_it(api: Api, kenji: str) -> No
     order = [uris[2], uris[0], uris[1]]
     items = refs(api, order)
     items[1]["cid"] = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"  # stale: not an error
+    web_app = {"Origin": "http://127.0.0.1:5173"}  # the default frontend, as the browser sends it
     for path in (f"/lists/{rkey}/reorder", f"/lists/{rkey}/reorder/"):
-        reply = api.send("PUT", path, {"items": items}, session=kenji)
+        reply = api.send("PUT", path, {"items": items}, session=kenji, headers=web_app)
         listed = record(api, album["list_uri"])
         assert listed is not None
         assert reply.status == 200 and reply.json() == {"uri": album["list_uri"], "cid": listed.cid}, reply.body
@@ -67,6 +68,9 @@ def test_reorder_by_list_key_statuses(api: Api, kenji: str, aurora: str) -> None
     path = f"/lists/{rkey}/reorder"
     assert api.send("PUT", path, {"items": items}).status == 401
     assert api.send("PUT", path, b"{bad").status == 401
+    # Another site's page cannot reorder with the artist's cookie.
+    evil = api.send("PUT", path, {"items": items}, session=kenji, headers={"Origin": "https://evil.example"})
+    assert evil.status == 403, evil.body
     # Another artist's key is not found: the list URI is built from the caller's DID.
     for session, target in [(aurora, path), (kenji, "/lists/3kzzzzzzzzzzz/reorder"), (kenji, "/lists/%00/reorder")]:
         reply = api.send("PUT", target, {"items": items}, session=session)
