@@ -38,8 +38,10 @@ lambda-runtime: $(STAMP)
 install: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 
 ## Start the whole service on 127.0.0.1 (moto, tables from template.yaml, demo data, HTTP gateway).
+## FRONTEND_URL= (the web app, default http://127.0.0.1:5173) and ALLOWED_ORIGINS= (comma-separated).
 run: $(STAMP) $(PDS_STAMP) lambda-runtime
-	$(PY) -m local_runtime run
+	$(PY) -m local_runtime run $(if $(FRONTEND_URL),--frontend-url '$(FRONTEND_URL)') \
+		$(if $(ALLOWED_ORIGINS),--allowed-origins '$(ALLOWED_ORIGINS)')
 
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
 test: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import time
 from collections.abc import Callable
@@ -9,7 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from albums_core.adapters.aws_clients import dynamodb
-from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, artist_handle_cache_key, invalidate_album_cache
 from albums_core.adapters.dynamodb.session_lookup import session_key
 from albums_core.config import settings
 from bench.common import CallRecorder, event, function_logs, heading, table, verdict, with_cookie
@@ -40,6 +44,32 @@ def _create_session() -> str:
     return session_id
 
 
+def _former_slug(handle: str, slug: str, former: str) -> None:
+    """The album at (handle, slug) had the slug `former` before a rename (as finish_rename
+    leaves it), without renaming the album the other cases read."""
+    repo = CatalogueWriter()
+    artist = repo.get_artist_by_handle(handle)
+    assert artist is not None
+    album_id = repo.slug_owner(artist.did, slug)
+    assert album_id is not None
+    dynamodb().put_item(
+        TableName=settings().catalogue_table,
+        Item=to_item({**keys.former_slug(artist.did, former), "album_id": album_id}),
+    )
+
+
+def _former_slug_event(get_event: dict[str, Any]) -> dict[str, Any]:
+    handle, slug = get_event["pathParameters"]["ref"], get_event["pathParameters"]["slug"]
+    former = "bench-former-name"
+    _former_slug(handle, slug, former)
+    moved = copy.deepcopy(get_event)
+    moved["pathParameters"]["slug"] = former
+    for holder in (moved, moved["requestContext"]["http"]):
+        key = "rawPath" if holder is moved else "path"
+        holder[key] = holder[key].replace(f"/{slug}", f"/{former}")
+    return moved
+
+
 def _measure(host: InProcessHost, case: Case) -> tuple[int | None, CallRecorder]:
     # Preparation (the cache tombstone) happens before the recorder is on.
     if case.prepare:
@@ -61,6 +91,15 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     def miss() -> None:
         invalidate_album_cache(handle, slug)
 
+    artist_event = event("get_artist_200.json")
+    moved_event = _former_slug_event(get_event)
+
+    def moved_miss() -> None:
+        invalidate_album_cache(handle, moved_event["pathParameters"]["slug"])
+
+    def artist_miss() -> None:
+        AlbumPageCache().invalidate(artist_handle_cache_key(artist_event["pathParameters"]["handle"]))
+
     cases = [
         Case("get_album anonymous, cache miss", "GetAlbumFunction", get_event, miss),
         Case("get_album anonymous, cache hit", "GetAlbumFunction", get_event),
@@ -68,6 +107,10 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         Case("get_album with session, cache hit", "GetAlbumFunction", session_event),
         Case("list_albums, one page (limit=2)", "ListAlbumsFunction", event("list_albums_200.json")),
         Case("list_artist_albums", "ListArtistAlbumsFunction", event("list_artist_albums_200.json")),
+        Case("get_album, a former slug (308), cache miss", "GetAlbumFunction", moved_event, moved_miss),
+        Case("get_album, a former slug (308), cache hit", "GetAlbumFunction", moved_event),
+        Case("get_artist by handle, cache miss", "GetArtistFunction", artist_event, artist_miss),
+        Case("get_artist by handle, cache hit", "GetArtistFunction", artist_event),
     ]
     # A warm container first: client creation and the cursor key's SSM read happen once per
     # container, not per request.
@@ -84,6 +127,10 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         cases[3].label: (f"<= {anon_hit}+2", count[cases[3].label] <= anon_hit + 2),
         cases[4].label: ("= 2 (documented)", count[cases[4].label] == 2),
         cases[5].label: ("= 2 (documented)", count[cases[5].label] == 2),
+        cases[6].label: ("<= 5", count[cases[6].label] <= 5),
+        cases[7].label: ("= 1", count[cases[7].label] == 1),
+        cases[8].label: ("<= 3", count[cases[8].label] <= 3),
+        cases[9].label: ("= 1", count[cases[9].label] == 1),
     }
     rows = []
     for label, (status, rec) in measured.items():
@@ -105,5 +152,5 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     print()
     print("  calls per operation:")
     for label, (_, rec) in measured.items():
-        print(f"    {label:<38} {rec.per_operation()}")
+        print(f"    {label:<46} {rec.per_operation()}")
     return [(f"DynamoDB calls, {label}: {count[label]} ({targets[label][0]})", targets[label][1]) for label in count]

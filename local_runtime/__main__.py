@@ -15,7 +15,7 @@ from typing import Any
 
 from local_runtime.lambda_host import FunctionError
 from local_runtime.resources import not_emulated
-from local_runtime.stack import STATE_DIR, LocalStack
+from local_runtime.stack import STATE_DIR, LocalStack, web_app_parameters
 from local_runtime.template import ROOT
 
 
@@ -28,7 +28,13 @@ def _function_id(name: str, known: list[str]) -> str:
     raise SystemExit(f"unknown function {name!r}; one of: {', '.join(known)}")
 
 
+def _origins(raw: str | None) -> list[str] | None:
+    return [o.strip() for o in raw.split(",") if o.strip()] if raw else None
+
+
 def run(args: argparse.Namespace) -> int:
+    origins = _origins(args.allowed_origins)
+    web_app = web_app_parameters(args.frontend_url or None, origins)  # a bad setting stops here, first
     done, started = threading.Event(), threading.Event()
 
     def on_signal(*_: Any) -> None:
@@ -40,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        stack = LocalStack(port=args.port, seed=not args.no_seed).start()
+        stack = LocalStack(
+            port=args.port, seed=not args.no_seed, frontend_url=web_app["FrontendUrl"], allowed_origins=origins
+        ).start()
     except KeyboardInterrupt:
         return 130
     started.set()
@@ -48,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     url = stack.gateway.url if stack.gateway else ""
     demo = stack.demo.get("albums", [])
     print(f"albums API running at {url}", flush=True)
+    print(f"  web app (FRONTEND_URL): {web_app['FrontendUrl']}  (sign-in lands on its /portal)", flush=True)
+    print(f"  allowed origins (ALLOWED_ORIGINS): {web_app['AllowedOrigins']}", flush=True)
     print(f"  try: {url}/albums", flush=True)
     if demo:
         print(f"       {url}/albums/{demo[0]['handle']}/{demo[0]['slug']}", flush=True)
@@ -120,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--port", type=int, default=3000, help="gateway port (a free one if taken; 0 for any)")
     p_run.add_argument("--state-file", default=str(STATE_DIR / "stack.json"))
     p_run.add_argument("--no-seed", action="store_true", help="start with an empty catalogue")
+    p_run.add_argument(
+        "--frontend-url", default=None, help="the web app's base URL (FrontendUrl; default: the template's)"
+    )
+    p_run.add_argument(
+        "--allowed-origins",
+        default=None,
+        help="comma-separated origins allowed to call with credentials (AllowedOrigins; default: the template's "
+        "and the frontend's)",
+    )
     p_run.set_defaults(func=run)
     p_inv = sub.add_parser("invoke", help="invoke one function with an events/ file on a fresh local stack")
     p_inv.add_argument("function", help="logical id (GetAlbumFunction) or folder name (get_album)")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -48,6 +50,35 @@ def hold_port(port: int) -> socket.socket:
     raise OSError("no free port on 127.0.0.1")
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def web_app_parameters(frontend_url: str | None, allowed_origins: list[str] | None) -> dict[str, str]:
+    """The stack's FrontendUrl and AllowedOrigins for the given settings (SystemExit naming a
+    bad one): the template's defaults for what is not given; a frontend given alone is allowed
+    besides the default origins."""
+    defaults = local_stack()
+    frontend = (frontend_url or defaults.parameters["FrontendUrl"]).rstrip("/")
+    parts = urlsplit(frontend)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SystemExit(f"FRONTEND_URL must be an http(s) URL such as http://127.0.0.1:5173, not {frontend_url!r}")
+    if allowed_origins is None:
+        default_origins = defaults.resolve({"Ref": "AllowedOrigins"})
+        assert isinstance(default_origins, list)
+        allowed_origins = list(dict.fromkeys([*default_origins, origin_of(frontend)]))
+    for origin in allowed_origins:
+        if not _ORIGIN.match(origin):
+            raise SystemExit(
+                f"ALLOWED_ORIGINS must be comma-separated origins (scheme://host[:port], no path, no '*'): {origin!r}"
+            )
+    return {"FrontendUrl": frontend, "AllowedOrigins": ",".join(allowed_origins)}
+
+
 @dataclass
 class LocalStack:
     port: int = 3000
@@ -59,6 +90,10 @@ class LocalStack:
     front: UploadFront | None = None
     stack: Stack | None = None
     demo: dict[str, Any] = field(default_factory=dict)
+    # The web app's base URL and the origins allowed to call with credentials (`make run
+    # FRONTEND_URL=… ALLOWED_ORIGINS=…`); None: the template's defaults (web_app_parameters).
+    frontend_url: str | None = None
+    allowed_origins: list[str] | None = None
 
     def start(self) -> LocalStack:
         """Everything up, or (on any failure, Ctrl-C included) every process started so far ended
@@ -92,6 +127,7 @@ class LocalStack:
                 "FirehoseStartCursor": "0",
                 # The loopback OAuth client's redirect URI is under it (the gateway serves the stage).
                 "PublicApiUrl": f"{origin}/{local_stack().parameters['Stage']}",
+                **web_app_parameters(self.frontend_url, self.allowed_origins),
             },
         )
         session = aws_session(self.stack.region)
@@ -177,6 +213,8 @@ class LocalStack:
             "tables": {k: self.stack.physical[k] for k in self.stack.of_type("AWS::DynamoDB::Table")},
             "bucket": self.stack.physical["CoversBucket"],
             "functions": sorted(self.stack.functions()),
+            "frontend_url": self.stack.parameters["FrontendUrl"],
+            "allowed_origins": self.stack.resolve({"Ref": "AllowedOrigins"}),
             "demo": self.demo,
         }
 

@@ -19,7 +19,8 @@ app = make_app()
     summary="OAuth redirect URI",
     description="`code`, `state`, `iss` (or `error`), and the `oauth_state` cookie the start set (the "
     "browser that started must be the one that comes back). Redirects to `<frontend>/portal?exchange_token=...` "
-    "or `<frontend>/?auth_error=failed|expired|scope_mismatch`.",
+    "or `<frontend>/?auth_error=access_denied|expired|scope_mismatch|failed` (refused by the user; a state "
+    "expired, used, unknown or not this browser's; a smaller granted scope; anything else).",
     operation_id="auth_callback",
     tags=["sessions"],
     responses=redirect_responses(303, "to the frontend"),

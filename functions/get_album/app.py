@@ -1,10 +1,13 @@
 """GET /albums/{handle}/{slug}: an album page with its tracks in list-record order."""
 
+from typing import Any
+from urllib.parse import quote
+
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from albums_core.http.response_models import AlbumResponse, responses
-from albums_core.http.web import lambda_entry, make_app, optional_viewer, path_param
-from albums_core.services.album_pages import AlbumPages
+from albums_core.http.response_models import AlbumResponse, redirect_responses, responses
+from albums_core.http.web import lambda_entry, make_app, optional_viewer, path_param, redirect, request_base
+from albums_core.services.album_pages import AlbumPages, Moved
 
 app = make_app()
 pages = AlbumPages()
@@ -14,14 +17,21 @@ pages = AlbumPages()
     "/albums/<ref>/<slug>",
     summary="Get an album page",
     description="`ref` is the artist's handle, or its DID while it has no verified handle. "
-    "Tracks come in the order of the album's list record. A session (optional) personalises `is_liked` and `gated`.",
+    "Tracks come in the order of the album's list record. A session (optional) personalises `is_liked` and `gated`. "
+    "A slug the album had before a rename (while no other album of the artist takes it) answers 308 with "
+    "`Location` the album's current path.",
     operation_id="get_album",
     tags=["albums"],
-    responses=responses(AlbumResponse, 404, 422),
+    responses={
+        **responses(AlbumResponse, 404, 422),
+        **redirect_responses(308, "to the album's current path (a former slug)"),
+    },
 )
-def get_album(ref: str, slug: str) -> Response[str]:
-    body = pages.render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+def get_album(ref: str, slug: str) -> Response[Any]:
+    page = pages.render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
+    if isinstance(page, Moved):
+        return redirect(308, f"{request_base(app)}/albums/{quote(page.handle, safe=':')}/{page.slug}")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page)
 
 
 lambda_handler = lambda_entry(app)

@@ -30,6 +30,13 @@ class Reply:
         return json.loads(self.body)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is the answer (an HTTPError of its status), not followed."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
 @dataclass
 class Api:
     url: str
@@ -37,13 +44,19 @@ class Api:
     log: Path
 
     def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        follow: bool = True,
     ) -> Reply:
         # A path is under the API's base URL (its stage included); a full URL (a cover) as is.
         url = path if path.startswith("http") else self.url + path
         req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
+        opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
+            with opener.open(req, timeout=15) as resp:
                 return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
         except urllib.error.HTTPError as err:
             return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())

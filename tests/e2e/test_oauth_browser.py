@@ -2,7 +2,7 @@
 
 The browser starts at the API's /auth/start, lands on the authorization server's page (its real
 sign-in and consent UI), is sent back to the API's /auth/callback, and on to the frontend's
-portal with a one-time exchange token. The frontend (FrontendUrl, http://localhost:5173 by
+portal with a one-time exchange token. The frontend (FrontendUrl, http://127.0.0.1:5173 by
 default) does not run here: the test takes the token from the browser's request for the portal
 and exchanges it as a script would.
 """
@@ -18,7 +18,7 @@ from tests.e2e.conftest import Api
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 HANDLE = "aurora.test"
-FRONTEND = "http://localhost:5173"  # the template's FrontendUrl default, as the local runtime runs it
+FRONTEND = "http://127.0.0.1:5173"  # the template's FrontendUrl default, as the local runtime runs it
 
 
 def test_sign_in_through_the_authorize_page(api: Api, tmp_path: Path) -> None:

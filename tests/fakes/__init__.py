@@ -6,6 +6,7 @@ are tested against moto and the local PDS in tests/integration. A shared `Journa
 the writes of every fake in the order they happen, so a test can check that the PDS was
 written before the catalogue."""
 
+from tests.fakes.artists import FakeArtists
 from tests.fakes.catalogue import FakeCatalogue
 from tests.fakes.covers import FakeCoverStore
 from tests.fakes.jobs import FakeDeletionJobs
@@ -15,6 +16,7 @@ from tests.fakes.pds import FakePds
 from tests.fakes.sessions import FakeSealer, FakeSessionStore
 
 __all__ = [
+    "FakeArtists",
     "FakeCatalogue",
     "FakeCoverStore",
     "FakeDeletionJobs",

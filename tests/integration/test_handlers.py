@@ -204,6 +204,26 @@ def test_dynamodb_calls_per_read(in_process: InProcessHost, calls: Counter) -> N
     assert sum(calls.values()) == 2 and "Scan" not in calls, calls
 
 
+def test_dynamodb_calls_of_an_artist_profile(in_process: InProcessHost, calls: Counter) -> None:
+    # The fixture's artists predate artist times: the first read backfills them, once.
+    status, first = invoke(in_process, "get_artist_200")
+    assert status == 200 and first["handle"] == "aurora.test" and first["display_name"] == "Aurora Lane"
+    assert first["created_at"] and first["updated_at"], first
+    calls.clear()
+    status, again = invoke(in_process, "get_artist_200")
+    assert status == 200 and again == first and dict(calls) == {"GetItem": 1}
+    by_did = json.loads((EVENTS / "get_artist_404_did.json").read_text())
+    by_did["rawPath"] = by_did["requestContext"]["http"]["path"] = f"/artists/{first['did']}"
+    by_did["pathParameters"] = {"did": first["did"]}
+    calls.clear()
+    status, profile = invoke(in_process, "get_artist", by_did)
+    # A miss: the cache, the artist item, its handle pointer; the page cached.
+    assert status == 200 and profile == first and dict(calls) == {"GetItem": 3, "PutItem": 1}, calls
+    calls.clear()
+    invoke(in_process, "get_artist", by_did)
+    assert dict(calls) == {"GetItem": 1}
+
+
 def test_no_stack_trace_or_exception_text_in_error_bodies(
     in_process: InProcessHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,7 +283,7 @@ def test_neither_the_atproto_sdk_nor_pillow_is_imported_on_the_read_path(
     functions = stack.functions()
     env = {"PATH": "/usr/bin:/bin", **local_environment(stack, moto.url)}
     calls = {}
-    for name in ("list_albums_200", "list_artist_albums_200", "get_album_200"):
+    for name in ("list_albums_200", "list_artist_albums_200", "get_album_200", "get_artist_200"):
         fn = functions[FUNCTION_OF[name.removesuffix("_200")]]
         env.update(fn.environment)
         calls[name] = (str(fn.code_uri / "app.py"), json.loads((EVENTS / f"{name}.json").read_text()))
@@ -278,7 +298,12 @@ def test_neither_the_atproto_sdk_nor_pillow_is_imported_on_the_read_path(
     )
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["statuses"] == {"list_albums_200": 200, "list_artist_albums_200": 200, "get_album_200": 200}
+    assert report["statuses"] == {
+        "list_albums_200": 200,
+        "list_artist_albums_200": 200,
+        "get_album_200": 200,
+        "get_artist_200": 200,
+    }
     assert report["loaded"] == []
 
 

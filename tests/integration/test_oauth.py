@@ -211,12 +211,12 @@ def test_an_exchange_token_expires_after_60_seconds(oauth_env: LocalPds, monkeyp
 def test_states_never_issued_used_or_expired(oauth_env: LocalPds, monkeypatch: pytest.MonkeyPatch) -> None:
     assert redirected(callback({"code": "x", "state": "never-issued", "iss": "http://localhost"})) == (
         f"{FRONTEND}/",
-        {"auth_error": "failed"},
+        {"auth_error": "expired"},
     )
     _, _, location = start(handle="alice.test")
     params = authorize(location, "alice.test", PASSWORDS["alice.test"])
     assert redirected(callback(params))[0] == f"{FRONTEND}/portal"
-    assert redirected(callback(params)) == (f"{FRONTEND}/", {"auth_error": "failed"})  # used
+    assert redirected(callback(params)) == (f"{FRONTEND}/", {"auth_error": "expired"})  # used
 
     _, _, location = start(handle="alice.test")
     params = authorize(location, "alice.test", PASSWORDS["alice.test"])
@@ -231,13 +231,13 @@ def test_an_issuer_that_does_not_match_fails(oauth_env: LocalPds) -> None:
     assert redirected(callback({**params, "iss": "https://evil.example"})) == (f"{FRONTEND}/", {"auth_error": "failed"})
 
 
-def test_access_denied_fails(oauth_env: LocalPds) -> None:
+def test_access_denied_is_named(oauth_env: LocalPds) -> None:
     _, _, location = start(handle="alice.test")
     back = dict(parse_qsl(urlsplit(AuthorizePage(location).reject()).query))
     assert back["error"] == "access_denied"
-    assert redirected(callback(back)) == (f"{FRONTEND}/", {"auth_error": "failed"})
+    assert redirected(callback(back)) == (f"{FRONTEND}/", {"auth_error": "access_denied"})
     back.pop("error")  # the state went with the refusal
-    assert redirected(callback({**back, "code": "x"})) == (f"{FRONTEND}/", {"auth_error": "failed"})
+    assert redirected(callback({**back, "code": "x"})) == (f"{FRONTEND}/", {"auth_error": "expired"})
 
 
 def test_a_callback_for_another_account_fails(oauth_env: LocalPds) -> None:
@@ -486,14 +486,14 @@ def test_the_callback_signs_in_only_the_browser_that_started(oauth_env: LocalPds
     attacker = dict(JAR)
     params = authorize(headers["location"], "alice.test", PASSWORDS["alice.test"])
 
-    assert redirected(callback(params, jar={})) == (f"{FRONTEND}/", {"auth_error": "failed"})  # no cookie
+    assert redirected(callback(params, jar={})) == (f"{FRONTEND}/", {"auth_error": "expired"})  # no cookie
     start(handle="bob.test")  # the victim's browser started a sign-in of its own
     victim = dict(JAR)
     assert victim != attacker
-    assert redirected(callback(params, jar=victim)) == (f"{FRONTEND}/", {"auth_error": "failed"})
+    assert redirected(callback(params, jar=victim)) == (f"{FRONTEND}/", {"auth_error": "expired"})
     assert redirected(callback(params, jar={"oauth_state": "\u00e9t\u00e9"})) == (
         f"{FRONTEND}/",
-        {"auth_error": "failed"},
+        {"auth_error": "expired"},
     )
     # the browser that started it comes back: signed in, and the state cookie is cleared
     status, headers, _, cookies = call(
@@ -549,23 +549,34 @@ def test_over_long_start_inputs_are_422(oauth_env: LocalPds) -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "reason"),
     [
-        {},
-        {"code": "x"},
-        {"code": "x", "state": "y"},
-        {"code": "x" * 5000, "state": "s" * 5000, "iss": "i" * 5000},
-        {"code": "\u00e9", "state": "\u00e9", "iss": "\u00e9"},
-        {"error": "access_denied"},
-        {"error": "x" * 5000, "error_description": "\u00e9" * 1000, "state": "s" * 600},
-        {"code": "x", "state": "y", "iss": "z", "redirect_uri": "https://evil.example", "next": "//evil.example"},
-        {"error": "access_denied", "redirect_uri": "https://evil.example", "return_to": "https://evil.example"},
+        ({}, "failed"),
+        ({"code": "x"}, "failed"),
+        ({"code": "x", "state": "y"}, "failed"),
+        ({"code": "x" * 5000, "state": "s" * 5000, "iss": "i" * 5000}, "expired"),
+        ({"code": "\u00e9", "state": "\u00e9", "iss": "\u00e9"}, "expired"),
+        ({"error": "access_denied"}, "access_denied"),
+        ({"error": "x" * 5000, "error_description": "\u00e9" * 1000, "state": "s" * 600}, "failed"),
+        ({"error": "invalid_request", "state": "s"}, "failed"),
+        (
+            {"code": "x", "state": "y", "iss": "z", "redirect_uri": "https://evil.example", "next": "//evil.example"},
+            "expired",
+        ),
+        (
+            {"error": "access_denied", "redirect_uri": "https://evil.example", "return_to": "https://evil.example"},
+            "access_denied",
+        ),
     ],
 )
-def test_odd_callbacks_go_to_the_frontend_failed(oauth_env: LocalPds, params: dict[str, str]) -> None:
+def test_odd_callbacks_go_to_the_frontend_with_the_reference_reasons(
+    oauth_env: LocalPds, params: dict[str, str], reason: str
+) -> None:
+    """As plyr.fm's backend answers: a refusal by the user is `access_denied`, a state that is
+    not a live one of this browser `expired`, the rest `failed` (never the text of `error`)."""
     assert redirected(callback(params, jar={"oauth_state": params.get("state", "") or "z"})) == (
         f"{FRONTEND}/",
-        {"auth_error": "failed"},
+        {"auth_error": reason},
     )
 
 

@@ -166,6 +166,38 @@ def test_reorder_sets_the_full_order(alice: Artist) -> None:
             alice.admin().reorder(meta["id"], bad)
 
 
+def _update_record(artist: Artist, uri: str, value: dict) -> None:
+    collection, rkey = uri.split("/")[-2:]
+    artist.pds.apply_writes(
+        [{"$type": "com.atproto.repo.applyWrites#update", "collection": collection, "rkey": rkey, "value": value}],
+        swap_commit=None,
+    )
+
+
+def test_reorder_by_list_key_keeps_unknown_fields_and_pins_current_cids(alice: Artist, bob: Artist) -> None:
+    meta, uris = album_with_tracks(alice, "Web Order", 3)
+    list_uri = meta["list_uri"]
+    _update_record(alice, list_uri, {**alice.record(list_uri).value, "customField": {"kept": [1, "two"]}})
+    stale = {u: alice.record(u).cid for u in uris}
+    # Edited elsewhere since the web app loaded the page: the CIDs it sends are stale.
+    _update_record(alice, uris[0], {**alice.record(uris[0]).value, "title": "Edited elsewhere"})
+    assert alice.record(uris[0]).cid != stale[uris[0]]
+    rkey = list_uri.rsplit("/", 1)[1]
+    order = [uris[2], uris[0], uris[1]]
+    with pytest.raises(NotFound) as caught:
+        bob.admin().reorder_list(rkey, order)
+    assert caught.value.detail == "list not found"
+    answer = alice.admin().reorder_list(rkey, order)
+    record = alice.record(list_uri)
+    assert answer == {"uri": list_uri, "cid": record.cid}
+    assert [i["subject"] for i in record.value["items"]] == [{"uri": u, "cid": alice.record(u).cid} for u in order]
+    assert record.value["customField"] == {"kept": [1, "two"]} and record.value["name"] == "Web Order"
+    album = CatalogueWriter().get_album(meta["id"])
+    assert album is not None and album.track_order == order and album.list_cid == record.cid
+    with pytest.raises(Unprocessable):
+        alice.admin().reorder_list(rkey, order[:2])
+
+
 # ---- rename --------------------------------------------------------------------------------------
 
 

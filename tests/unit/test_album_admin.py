@@ -465,6 +465,62 @@ def test_reorder_sets_the_list_order_and_refuses_anything_but_every_track_once(w
     assert world.listed(meta) == [uris[2], uris[0], uris[1]]
 
 
+def _rkey(meta: dict[str, Any]) -> str:
+    return str(meta["list_uri"]).rsplit("/", 1)[1]
+
+
+def test_reorder_by_list_key_answers_the_list_ref_and_pins_current_cids(world: World) -> None:
+    meta, uris = album_with_tracks(world, "By List", 3)
+    pds = world.pds[ALICE]
+    # A stale CID (the web app's copy of a track before an edit) is not an error.
+    pds.put(TRACK, {**(pds.value(uris[1]) or {}), "title": "Edited"}, rkey=uris[1].rsplit("/", 1)[1])
+    order = [uris[1], uris[2], uris[0]]
+    world.cache.invalidated.clear()
+    answer = world.admin().reorder_list(_rkey(meta), order)
+    assert answer == {"uri": meta["list_uri"], "cid": pds.cid(meta["list_uri"])}
+    assert world.listed(meta) == order
+    assert [i["subject"]["cid"] for i in world.list_items(meta)] == [pds.cid(u) for u in order]
+    album = world.catalogue.albums[meta["id"]]
+    assert album.track_order == order and album.list_cid == answer["cid"]
+    assert album_cache_key(world.admin().handle, "by-list") in world.cache.invalidated
+    assert not world.catalogue.leases
+
+
+def test_reorder_by_list_key_refuses_anything_but_the_albums_tracks_once(world: World) -> None:
+    meta, uris = album_with_tracks(world, "Strict List", 2)
+    other = world.pds[ALICE].publish_track("Loose")
+    bobs = f"at://{BOB}/{TRACK}/3kbobtrack0001"
+    for bad, says in [
+        ([uris[0], uris[0], uris[1]], "items[1].uri: listed twice"),
+        ([uris[0]], "missing"),
+        ([*uris, other], "not in the album"),
+        ([*uris, bobs], "items[2].uri: not a record of your repository"),
+        (["not a uri", *uris], "items[0].uri: not an AT-URI"),
+        ([uris[0].replace(TRACK, LIST), uris[1]], f"items[0].uri: not an {TRACK} record"),
+    ]:
+        with pytest.raises(Unprocessable) as caught:
+            world.admin().reorder_list(_rkey(meta), bad)
+        assert caught.value.status == 422 and says in caught.value.detail
+    assert world.listed(meta) == uris and not world.catalogue.leases
+
+
+def test_reorder_by_list_key_of_no_album_of_the_caller_is_404(world: World) -> None:
+    meta, uris = album_with_tracks(world, "Alice List", 1)
+    before = dict(world.pds[ALICE].records)
+    bob = world.admin(BOB)
+    for rkey in [_rkey(meta), "3kzzzzzzzzzzz", "not a key!", "", "..", "a" * 600]:
+        raises(NotFound, 404, lambda rkey=rkey: bob.reorder_list(rkey, uris), "list not found")
+    raises(NotFound, 404, lambda: world.admin().reorder_list("3kzzzzzzzzzzz", uris), "list not found")
+    assert world.pds[ALICE].records == before
+
+
+def test_reorder_by_list_key_during_another_change_is_409(world: World) -> None:
+    meta, uris = album_with_tracks(world, "Busy List", 2)
+    assert world.catalogue.lock_album(meta["id"], uuid.uuid4().hex, 60) is not None
+    raises(Conflict, 409, lambda: world.admin().reorder_list(_rkey(meta), uris[::-1]))
+    assert world.listed(meta) == uris
+
+
 def test_remove_track_makes_it_standalone_on_the_pds_and_in_the_catalogue(world: World) -> None:
     meta, uris = album_with_tracks(world, "Remove", 2)
     pds = world.pds[ALICE]

@@ -16,6 +16,7 @@ from tests import fakes
 # port -> (the adapter, as module:class; the fake)
 IMPLEMENTATIONS: dict[type, tuple[str, type]] = {
     ports.Catalogue: ("albums_core.adapters.dynamodb.catalogue:CatalogueWriter", fakes.FakeCatalogue),
+    ports.ArtistDirectory: ("albums_core.adapters.dynamodb.catalogue:CatalogueWriter", fakes.FakeArtists),
     ports.PageCache: ("albums_core.adapters.dynamodb.page_cache:AlbumPageCache", fakes.FakePageCache),
     ports.SessionStore: ("albums_core.adapters.dynamodb.session_store:DynamoSessionStore", fakes.FakeSessionStore),
     ports.Sealer: ("albums_core.adapters.kms_sealer:KmsSealer", fakes.FakeSealer),

@@ -225,3 +225,46 @@ def test_sam_grants_each_async_function_its_on_failure_queue(monkeypatch: pytest
         assert sends == [
             {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}}
         ]
+
+
+# ---- the web app's defaults (issue 19: local sign-in with no setting) ---------------------------
+
+
+def test_the_default_frontend_is_on_the_local_apis_site_and_an_allowed_origin() -> None:
+    from urllib.parse import urlsplit
+
+    from local_runtime.stack import web_app_parameters
+
+    frontend = STACK.parameters["FrontendUrl"]
+    # The loopback OAuth client's API is on 127.0.0.1: a frontend there gets a first-party cookie.
+    assert frontend == "http://127.0.0.1:5173" and urlsplit(frontend).hostname == "127.0.0.1"
+    assert frontend in STACK.resolve({"Ref": "AllowedOrigins"})
+    assert web_app_parameters(None, None) == {
+        "FrontendUrl": "http://127.0.0.1:5173",
+        "AllowedOrigins": "http://127.0.0.1:5173,http://localhost:5173",
+    }
+
+
+def test_make_run_takes_a_frontend_and_allowed_origins() -> None:
+    from local_runtime.stack import web_app_parameters
+
+    alone = web_app_parameters("https://app.example.com/", None)
+    assert alone["FrontendUrl"] == "https://app.example.com"
+    assert alone["AllowedOrigins"].split(",") == [
+        "http://127.0.0.1:5173",
+        "http://localhost:5173",
+        "https://app.example.com",
+    ]
+    both = web_app_parameters("http://127.0.0.1:4000", ["http://127.0.0.1:4000", "https://x.example"])
+    assert both == {"FrontendUrl": "http://127.0.0.1:4000", "AllowedOrigins": "http://127.0.0.1:4000,https://x.example"}
+    for frontend, origins in [
+        ("ftp://x.example", None),
+        ("not a url", None),
+        ("http://x.example/?a=1", None),
+        (None, ["*"]),
+        (None, ["http://x.example/"]),
+        (None, ["x.example"]),
+    ]:
+        with pytest.raises(SystemExit):
+            web_app_parameters(frontend, origins)
+    assert "FRONTEND_URL=" in (ROOT / "Makefile").read_text() and "ALLOWED_ORIGINS=" in (ROOT / "README.md").read_text()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from albums_core.domain.models import Album, TokenAccount, Track
+from albums_core.domain.models import Album, Artist, TokenAccount, Track
 
 if TYPE_CHECKING:
     from albums_core.adapters.atproto.xrpc import Record, Tokens
@@ -123,6 +123,18 @@ class DeletionJobs(Protocol):
     def hand_over(self, album: Album, handle: str, cascade: bool, pds: Pds) -> None:
         """At once: the album and its slug leave the catalogue, and a cleanup job (holding its
         own copy of the session's PDS credentials) takes over its tracks."""
+        ...
+
+
+class ArtistDirectory(Protocol):
+    """The artists we index, read by DID or by handle (the handle's profile copy)."""
+
+    def get_artist(self, did: str) -> Artist | None: ...
+
+    def get_artist_by_handle(self, handle: str) -> Artist | None: ...
+
+    def backfill_artist_times(self, artist: Artist) -> Artist:
+        """An artist item written before artists had times gets them, once; the artist with them."""
         ...
 
 

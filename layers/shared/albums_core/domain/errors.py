@@ -65,6 +65,10 @@ class AlbumNotFound(NotFound):
     detail = "album not found"
 
 
+class ListNotFound(NotFound):
+    detail = "list not found"
+
+
 class Conflict(ServiceError):
     status = 409
     detail = "conflict"

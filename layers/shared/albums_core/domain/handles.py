@@ -10,6 +10,9 @@ _HANDLE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0
 # An artist without a verified handle is listed under its DID (did:web hosts are lower-cased
 # like handles: DNS names are case-insensitive).
 _DID = re.compile(r"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9.-]{1,253})$")
+# https://atproto.com/specs/did: the generic syntax, any method (a DID is matched exactly).
+_ANY_DID = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$")
+MAX_DID = 2048
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_HANDLE = 253
 MAX_SLUG = 100
@@ -31,6 +34,11 @@ def normalize_artist_ref(raw: str) -> str | None:
     if ref.startswith("did:"):
         return ref if _DID.match(ref) else None
     return normalize_handle(ref)
+
+
+def exact_did(raw: str) -> str | None:
+    """`raw` when it has a DID's syntax, unchanged (no case folding, no trimming), else None."""
+    return raw if len(raw) <= MAX_DID and raw.isascii() and _ANY_DID.match(raw) else None
 
 
 def normalize_slug(raw: str) -> str | None:

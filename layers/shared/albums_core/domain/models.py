@@ -20,6 +20,11 @@ class Artist:
     display_name: str
     avatar_url: str | None = None
     pds_url: str | None = None
+    # The description of the account's app.bsky.actor.profile record, read at login.
+    bio: str | None = None
+    # ISO 8601 UTC: first indexed, and the artist item's last change (the catalogue sets both).
+    created_at: str | None = None
+    updated_at: str | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Artist:

@@ -30,6 +30,20 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def iso_utc(value: object) -> str | None:
+    """A timestamp of any ISO 8601 form as `now_iso` writes it (UTC, milliseconds, `Z`); None
+    when it is not one (a record's `createdAt` is whatever its author wrote)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def new_tid() -> str:
     """A record key in the TID format: microseconds since the epoch and a random clock id,
     13 characters of sortable base32."""

@@ -155,3 +155,20 @@ def personalise(page: dict[str, Any], viewer_did: str, liked: set[int]) -> dict[
         if track["artist_did"] == viewer_did:
             track["gated"] = False
     return page
+
+
+def artist_profile(artist: Artist) -> dict[str, Any]:
+    """An artist's profile as the web app's artist page reads it (plyr.fm's ArtistResponse).
+    The two preferences are plyr.fm's own (a liked list, a support link): never set here."""
+    created = artist.created_at or ""
+    return {
+        "did": artist.did,
+        "handle": artist.handle,
+        "display_name": artist.display_name or artist.handle,
+        "bio": artist.bio or None,
+        "avatar_url": _avatar(artist),
+        "created_at": created,
+        "updated_at": artist.updated_at or created,
+        "show_liked_on_profile": False,
+        "support_url": None,
+    }

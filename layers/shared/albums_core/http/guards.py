@@ -26,3 +26,19 @@ def album_guard(
         return AlbumCaller(caller.session, caller.artist, album)
 
     return guard
+
+
+def list_guard(
+    caller_of: Callable[[dict[str, Any]], Caller] = artist_guard,
+    admin_for: Callable[[Caller], AlbumAdmin] = AlbumAdmin,
+) -> Callable[[dict[str, Any]], Caller]:
+    """The guard of a list's mutations by its record key: a session, then the caller's album
+    whose list record has that key (404 `list not found`), before the body is validated."""
+
+    def guard(event: dict[str, Any]) -> Caller:
+        caller = caller_of(event)
+        rkey = str((event.get("pathParameters") or {}).get("rkey") or "")
+        album = admin_for(caller).list_album(rkey)
+        return AlbumCaller(caller.session, caller.artist, album)
+
+    return guard

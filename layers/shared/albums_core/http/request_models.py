@@ -61,6 +61,19 @@ class ReorderTracksBody(_Body):
     track_ids: list[StrictInt] = Field(max_length=500, description="every track id of the album, in the new order")
 
 
+class StrongRefItem(_Body):
+    uri: StrictStr = Field(max_length=8192, description="AT-URI of one of your fm.plyr.track records")
+    cid: StrictStr | None = Field(
+        default=None, max_length=256, description="ignored: the list pins the record's current CID"
+    )
+
+
+class ReorderListBody(_Body):
+    items: list[StrongRefItem] = Field(
+        max_length=500, description="strong refs of every track of the album, in the new order"
+    )
+
+
 class ExchangeBody(_Body):
     exchange_token: StrictStr = Field(min_length=1, max_length=512, description="the token the sign-in callback gave")
 

@@ -183,6 +183,23 @@ class SyncResponse(BaseModel):
     )
 
 
+class ArtistProfileResponse(BaseModel):
+    did: str
+    handle: str = Field(description="the verified handle, or the DID while there is none")
+    display_name: str
+    bio: str | None = Field(description="the description of the artist's app.bsky.actor.profile record")
+    avatar_url: str | None
+    created_at: str = Field(description="when the artist was first indexed (ISO 8601 UTC)")
+    updated_at: str = Field(description="the last change of the artist's profile here (ISO 8601 UTC)")
+    show_liked_on_profile: bool = Field(description="always false (a plyr.fm preference)")
+    support_url: str | None = Field(description="always null (a plyr.fm preference)")
+
+
+class ListRefResponse(BaseModel):
+    uri: str = Field(description="the list record's AT-URI")
+    cid: str = Field(description="the list record's CID after the change")
+
+
 class RemoveTrackResponse(BaseModel):
     removed: bool
     track_id: int

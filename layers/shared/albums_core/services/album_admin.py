@@ -33,6 +33,7 @@ from albums_core.domain.errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    ListNotFound,
     NotFound,
     TrackTaken,
     Unprocessable,
@@ -159,6 +160,18 @@ class AlbumAdmin:
             raise Forbidden(message)
         return album
 
+    def list_album(self, rkey: str) -> Album:
+        """The caller's album whose list record is `at://<caller>/fm.plyr.list/<rkey>`: another
+        artist's key, or any list that is not one of the caller's albums, is 404."""
+        uri = f"at://{self.did}/{LIST}/{rkey}"
+        known = getattr(self.caller, "album", None)
+        if isinstance(known, Album) and known.list_uri == uri:
+            return known  # loaded by the guard of this request
+        album = self.repo.get_album(album_id_for(uri)) if syntax.is_record_key(rkey) else None
+        if album is None or album.list_uri != uri or album.artist_did != self.did:
+            raise ListNotFound()
+        return album
+
     @contextmanager
     def locked(self, album: Album) -> Iterator[Album]:
         """One multi-step change of an album at a time: concurrent ones get 409 instead of
@@ -233,7 +246,9 @@ class AlbumAdmin:
     # ---- the mutations of an existing album: owner checked, then the album's lease ----------
 
     def _guarded(self, album_id: str, message: str, work: Callable[..., Any], *args: Any) -> Any:
-        album = self.owned(album_id, message)
+        return self._leased(self.owned(album_id, message), work, *args)
+
+    def _leased(self, album: Album, work: Callable[..., Any], *args: Any) -> Any:
         with self.locked(album) as current:
             try:
                 # The lease's update returned the album: no read of it after the lease.
@@ -247,6 +262,11 @@ class AlbumAdmin:
 
     def reorder(self, album_id: str, track_ids: list[int]) -> dict[str, Any]:
         return self._guarded(album_id, "you can only modify your own albums", self._reorder, track_ids)
+
+    def reorder_list(self, rkey: str, uris: list[str]) -> dict[str, Any]:
+        """The web app's reorder: the album's list record by its key, the tracks' record URIs
+        in the new order (their CIDs are not taken: the list pins the records' current ones)."""
+        return self._leased(self.list_album(rkey), self._reorder_list, uris)
 
     def remove_track(self, album_id: str, track_id: int) -> dict[str, Any]:
         return self._guarded(album_id, "you can only modify your own albums", self._remove_track, track_id)
@@ -342,6 +362,30 @@ class AlbumAdmin:
             seen.add(uri)
         return list(uris)
 
+    def _reorder_list(self, album: Album, uris: list[str]) -> dict[str, Any]:
+        tracks = {t.record_uri: t for t in self.tracks(album) if t.record_uri}
+        seen: set[str] = set()
+        for i, uri in enumerate(uris):
+            at = AtUri.parse(uri) if syntax.record_uri_parts(uri) else None
+            if at is None:
+                raise Unprocessable(f"items[{i}].uri: not an AT-URI")
+            if at.collection != TRACK:
+                raise Unprocessable(f"items[{i}].uri: not an {TRACK} record")
+            if at.repo != self.did:
+                raise Unprocessable(f"items[{i}].uri: not a record of your repository")
+            if uri in seen:
+                raise Unprocessable(f"items[{i}].uri: listed twice")
+            seen.add(uri)
+        foreign = [u for u in uris if u not in tracks]
+        missing = [u for u in tracks if u not in seen]
+        if foreign or missing:
+            raise Unprocessable(
+                "items: must list every track of the album exactly once"
+                f" (not in the album: {foreign[:20]}, missing: {missing[:20]})"
+            )
+        album = self._apply_order(album, list(tracks.values()), uris)
+        return {"uri": album.list_uri, "cid": album.list_cid}
+
     def _reorder(self, album: Album, track_ids: list[int]) -> dict[str, Any]:
         tracks = {t.id: t for t in self.tracks(album)}
         counts = Counter(track_ids)
@@ -354,18 +398,22 @@ class AlbumAdmin:
                 f" (duplicates: {duplicates[:20]}, not in the album: {foreign[:20]}, missing: {missing[:20]})"
             )
         order: list[str] = [u for i in track_ids if (u := tracks[i].record_uri)]
-        cids = {t.record_uri: t.record_cid for t in tracks.values() if t.record_uri}
+        return self.metadata(self._apply_order(album, list(tracks.values()), order))
+
+    def _apply_order(self, album: Album, tracks: list[Track], order: list[str]) -> Album:
+        """The list record, then the catalogue, in `order` (record URIs of all of `tracks`)."""
+        cids = {t.record_uri: t.record_cid for t in tracks if t.record_uri}
         album = self.ensure_list_record(album)
         assert album.list_uri
         change = partial(list_records.reordered, order=order, cids=cids, now=now_iso())
         # The tracks are read, not written: the list pins each by the CID its record has now.
         after = self.records.apply([Edit(u, keep) for u in order] + [Edit(album.list_uri, change)])
-        self.repo.set_track_cids(list(tracks.values()), after)
+        self.repo.set_track_cids(tracks, after)
         album = self.repo.set_album_fields(
             album, track_order=order, list_cid=after[album.list_uri], updated_at=now_iso()
         )
         self._invalidate(album.slug)
-        return self.metadata(album)
+        return album
 
     def _remove_track(self, album: Album, track_id: int) -> dict[str, Any]:
         track = self.repo.find_track(track_id)

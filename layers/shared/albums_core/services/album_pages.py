@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -16,13 +17,25 @@ from albums_core.domain.ordering import order_tracks
 from albums_core.domain.views import album_page, personalise
 from albums_core.observability import metrics
 
+# A cached redirect: a JSON object no album page is (a page's first key is "metadata").
+_MOVED = '{"$moved":'
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The album a former slug names is at `slug` now (under the same handle)."""
+
+    handle: str
+    slug: str
+
 
 class AlbumPages:
     def __init__(self, repo: CatalogueRepository | None = None, cache: AlbumPageCache | None = None) -> None:
         self.repo = repo or CatalogueRepository()
         self.cache = cache or AlbumPageCache()
 
-    def render(self, raw_handle: str, raw_slug: str, viewer: Viewer | None) -> str:
+    def render(self, raw_handle: str, raw_slug: str, viewer: Viewer | None) -> str | Moved:
+        """The page, or where the album a former slug names is now."""
         handle, slug = normalize_artist_ref(raw_handle), normalize_slug(raw_slug)
         if handle is None or slug is None:
             raise AlbumNotFound()
@@ -33,6 +46,8 @@ class AlbumPages:
             body = self._build(handle, slug, key)
         else:
             metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+        if body.startswith(_MOVED):
+            return Moved(handle, str(json.loads(body)["$moved"]))
         if viewer is None:
             return body
         page = json.loads(body)
@@ -41,7 +56,11 @@ class AlbumPages:
 
     def _build(self, handle: str, slug: str, key: str) -> str:
         started = now_ms()
-        loaded = self.repo.load_album_by_slug(handle, slug)
+        loaded = self.repo.find_album_by_slug(handle, slug)
+        if isinstance(loaded, str):
+            body = json.dumps({"$moved": loaded}, separators=(",", ":"))
+            self.cache.put(key, body, started)
+            return body
         if loaded is None:
             raise AlbumNotFound()
         artist, album, tracks = loaded

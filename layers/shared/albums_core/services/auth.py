@@ -39,14 +39,19 @@ class Caller:
     artist: Artist
 
 
-def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
-    """Display name and avatar URL from the account's profile record, when there is one."""
+def _text(value: object, limit: int) -> str | None:
+    return (value.strip()[:limit] or None) if isinstance(value, str) else None
+
+
+def _profile(pds_url: str, did: str) -> tuple[str | None, str | None, str | None]:
+    """Display name, avatar URL and bio (the description) from the account's profile record,
+    when there is one."""
     try:
         record = xrpc.get_record(pds_url, did, PROFILE_COLLECTION, "self")
     except (xrpc.XrpcError, xrpc.PdsUnavailable):
-        return None, None
+        return None, None, None
     if record is None:
-        return None, None
+        return None, None, None
     name = record.value.get("displayName")
     avatar = record.value.get("avatar")
     cid = None
@@ -58,18 +63,21 @@ def _profile(pds_url: str, did: str) -> tuple[str | None, str | None]:
         if isinstance(cid, str)
         else None
     )
-    return record_text(name, 640), avatar_url
+    # The bio keeps its line breaks (a name is folded to one line); the lexicon's limit is 2560
+    # graphemes: characters are a safe upper bound here.
+    return record_text(name, 640), avatar_url, _text(record.value.get("description"), 2560 * 4)
 
 
 def upsert_artist(who: identity.Identity, repo: CatalogueWriter | None = None) -> Artist:
     """The signed-in account as an artist: its verified handle, profile name and avatar."""
-    display_name, avatar_url = _profile(who.pds_url, who.did)
+    display_name, avatar_url, bio = _profile(who.pds_url, who.did)
     artist = Artist(
         did=who.did,
         handle=who.handle,
         display_name=display_name or who.handle,
         avatar_url=avatar_url,
         pds_url=who.pds_url,
+        bio=bio,
     )
     (repo or CatalogueWriter()).upsert_artist(artist)
     return artist

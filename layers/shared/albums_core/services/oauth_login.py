@@ -21,6 +21,8 @@ from albums_core.observability import logger
 from albums_core.services.auth import IDENTITY_UNAVAILABLE, upsert_artist
 
 FAILED, EXPIRED, SCOPE_MISMATCH = "failed", "expired", "scope_mismatch"
+# The one refusal the web app names ("sign-in cancelled"); any other `error` is `failed`.
+ACCESS_DENIED = "access_denied"
 STATE_TTL_SECONDS = oauth_store.STATE_TTL_SECONDS
 
 
@@ -154,13 +156,14 @@ def callback(params: dict[str, str], request_base: str = "", browser_state: str 
     if params.get("error"):
         logger.info("authorization refused", extra={"error": params.get("error", "")[:100]})
         oauth_store.discard_state(state)
-        return failure_url(FAILED)
+        return failure_url(ACCESS_DENIED if params.get("error") == ACCESS_DENIED else FAILED)
     code, iss = params.get("code") or "", params.get("iss") or ""
     if not code or not state or not iss:
         return failure_url(FAILED)
     if not same_browser(state, browser_state):
         logger.info("OAuth callback refused: the state is not the one this browser started")
-        return failure_url(FAILED)
+        # No state cookie (it lasts as long as the state) or another one: start again.
+        return failure_url(EXPIRED)
     try:
         signed_in = complete(code, state, iss, request_base)
     except oauth_client.OAuthFailure as exc:

@@ -92,8 +92,11 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
             PageInvalidations.album_removed(str(old["id"]))
         image_id = _image_id(old)
         artist = repo.get_artist(str(old.get("artist_did")))
+        # Its former slugs end with it (their redirects were dropped with them).
+        former = repo.drop_former_slugs(str(old.get("artist_did")), str(old["id"])) if old.get("id") else []
         if artist is not None:
-            invalidate_album_cache(artist.handle, str(old.get("slug")))
+            for slug in [str(old.get("slug")), *former]:
+                invalidate_album_cache(artist.handle, slug)
         if image_id:
             delete_if_unreferenced(image_id, repo)
         return "album removed"

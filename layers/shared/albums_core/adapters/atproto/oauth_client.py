@@ -565,7 +565,9 @@ def finish(code: str, state: str, iss: str, request_base: str = "") -> Finished:
     try:
         session = _run(client.handle_callback(code, state, iss))
     except OAuthStateError as exc:
-        raise OAuthFailure("expired" if store.outcome == "expired" else "failed", str(exc)) from exc
+        # A state expired, used or never issued: the browser is told to start again. A live
+        # state that fails a check (the issuer) is a failure.
+        raise OAuthFailure("failed" if store.outcome == "ok" else "expired", str(exc)) from exc
     except OAuthError as exc:
         reason = "scope_mismatch" if str(exc).startswith("Scope mismatch") else "failed"
         raise OAuthFailure(reason, str(exc)) from exc

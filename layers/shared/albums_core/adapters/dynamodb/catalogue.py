@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
-from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
+from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache, invalidate_artist_cache
 from albums_core.config import settings
 from albums_core.domain.errors import (
     AlbumNotFound,
@@ -25,7 +25,7 @@ from albums_core.domain.errors import (
     TrackTaken,
 )
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.domain.records import TRACK_RECORD_FIELDS, onto_existing
+from albums_core.domain.records import TRACK_RECORD_FIELDS, iso_utc, now_iso, onto_existing
 
 _BATCH_GET_MAX = 100
 _MAX_TRANSACTION = 100  # items in one TransactWriteItems
@@ -162,10 +162,17 @@ class CatalogueRepository:
         return (album, tracks) if album else None
 
     def load_album_by_slug(self, handle: str, slug: str) -> tuple[Artist, Album, list[Track]] | None:
-        """Handle profile and slug pointer in one BatchGetItem, then the album partition."""
+        found = self.find_album_by_slug(handle, slug)
+        return found if isinstance(found, tuple) else None
+
+    def find_album_by_slug(self, handle: str, slug: str) -> tuple[Artist, Album, list[Track]] | str | None:
+        """Handle profile and slug pointer in one BatchGetItem, then the album partition. A
+        slug that is no album's now but was one's before a rename: that album's current slug."""
         items = self.batch_get([keys.handle_profile(handle), keys.slug_pointer(handle, slug)])
         profile = next((i for i in items if i["sk"] == keys.PROFILE), None)
         pointer = next((i for i in items if i["sk"] != keys.PROFILE), None)
+        if profile is not None and pointer is None:
+            return self.current_slug(str(profile["did"]), slug)
         if profile is None or pointer is None or pointer.get("artist_did") != profile.get("did"):
             return None
         loaded = self.load_album(pointer["album_id"])
@@ -176,6 +183,30 @@ class CatalogueRepository:
         if album.artist_did != profile["did"] or album.slug != slug:
             return None
         return Artist.from_data(profile), album, tracks
+
+    def current_slug(self, did: str, former: str) -> str | None:
+        """The current slug of the artist's album that had the slug `former` before a rename
+        (a GetItem, then the album's): None when no album had it, or that album is gone."""
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.former_slug(did, former)))
+        item = out.get("Item")
+        if not item:
+            return None
+        album = self.get_album(str(from_item(item)["album_id"]))
+        if album is None or album.artist_did != did or album.slug == former:
+            return None
+        return album.slug
+
+    def former_slugs(self, did: str, album_id: str) -> list[str]:
+        """The slugs the album had before its renames and still holds."""
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :f)",
+            ExpressionAttributeValues={
+                ":pk": to_value(keys.artist_partition(did)),
+                ":f": to_value(keys.FORMER_PREFIX),
+            },
+            ConsistentRead=True,
+        )
+        return sorted(keys.former_slug_of(i["sk"]) for i in items if i.get("album_id") == album_id)
 
     def get_album(self, album_id: str) -> Album | None:
         out = self.client.get_item(TableName=self.table, Key=to_item(keys.album(album_id)), ConsistentRead=True)
@@ -286,6 +317,13 @@ class CatalogueRepository:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    # The slug was another album's before a rename: this album takes it over.
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": to_item(keys.former_slug(album.artist_did, album.slug)),
+                        }
+                    },
                 ]
             )
         except ClientError as exc:
@@ -334,6 +372,35 @@ class CatalogueWriter(CatalogueRepository):
 
     # ---- artists -------------------------------------------------------------------------
 
+    def first_indexed(self, did: str) -> str | None:
+        """The earliest `created_at` of the artist's albums and tracks: when an artist indexed
+        before artists had their own times was first seen (None when it has neither)."""
+        times = [iso_utc(a.created_at) for a in self.artist_albums(did)]
+        times += [iso_utc(t.created_at) for t in self.artist_tracks(did)]
+        return min((t for t in times if t), default=None)
+
+    def backfill_artist_times(self, artist: Artist) -> Artist:
+        """An artist item written before artists had times gets them (its artist item and its
+        handle profile, each only if it still has none); the artist as it then stands."""
+        created = self.first_indexed(artist.did) or now_iso()
+        for key in (keys.artist(artist.did), keys.handle_profile(artist.handle)):
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=to_item(key),
+                    UpdateExpression="SET created_at = :c, updated_at = if_not_exists(updated_at, :c)",
+                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(created_at) AND did = :d",
+                    ExpressionAttributeValues={":c": to_value(created), ":d": to_value(artist.did)},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        out = self.client.get_item(TableName=self.table, Key=to_item(keys.artist(artist.did)), ConsistentRead=True)
+        stored = Artist.from_data(from_item(out["Item"])) if out.get("Item") else None
+        if stored is not None and stored.handle == artist.handle and stored.created_at:
+            return stored
+        return replace(artist, created_at=created, updated_at=artist.updated_at or created)
+
     def upsert_artist(self, artist: Artist) -> None:
         """Write the artist and point HANDLE#<its handle> at it.
 
@@ -344,7 +411,7 @@ class CatalogueWriter(CatalogueRepository):
         never names two artists. Retried from a fresh read when a concurrent write wins."""
         for _ in range(_HANDLE_CLAIM_ATTEMPTS):
             try:
-                rest, pages = self._claim_handle(artist)
+                rest, pages, profiles = self._claim_handle(artist)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
@@ -354,6 +421,7 @@ class CatalogueWriter(CatalogueRepository):
                 self._transact_retrying(rest[start : start + _MAX_TRANSACTION])
             for handle, slug in sorted(pages):
                 invalidate_album_cache(handle, slug)
+            invalidate_artist_cache(profiles)
             return
         raise Conflict("the handle changed while logging in; try again")
 
@@ -370,15 +438,30 @@ class CatalogueWriter(CatalogueRepository):
         )
         return {keys.slug_of(i["sk"]): i for i in items}
 
-    def _claim_handle(self, artist: Artist) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    def _stamped(self, artist: Artist, old: Artist | None) -> Artist:
+        """`artist` with its times: created when first indexed (kept ever after; an artist
+        indexed before artists had times gets the earliest of its albums and tracks), updated
+        when the item's content last changed."""
+        content = replace(artist, created_at=None, updated_at=None)
+        if old is None:
+            created = artist.created_at or now_iso()
+            return replace(artist, created_at=created, updated_at=created)
+        created = old.created_at or self.first_indexed(artist.did) or now_iso()
+        if replace(old, created_at=None, updated_at=None) == content:
+            return replace(artist, created_at=created, updated_at=old.updated_at or created)
+        return replace(artist, created_at=created, updated_at=now_iso())
+
+    def _claim_handle(self, artist: Artist) -> tuple[list[dict[str, Any]], set[tuple[str, str]], set[tuple[str, str]]]:
         """One conditional transaction; returns the album pointer writes that did not fit in
-        it and the (handle, slug) pages whose pointers change."""
+        it, the (handle, slug) pages whose pointers change and the (did, handle) profiles."""
         me, name = artist.did, artist.handle
         old = self._profile_item(keys.artist(me))
         holder = self._profile_item(keys.handle_profile(name))
+        artist = self._stamped(artist, old)
         # Unchanged only when the pointer is ours too: a holder re-verifying restores it.
         if old == artist and holder == artist:
-            return [], set()
+            return [], set(), set()
+        profiles = {(me, name)} | ({(me, old.handle)} if old else set())
         data = asdict(artist)
         head = [
             {
@@ -421,15 +504,20 @@ class CatalogueWriter(CatalogueRepository):
             previous = self._profile_item(keys.artist(holder.did))
             if previous is not None and previous.handle == name:
                 # The name resolves to us now, so its previous holder has no verified handle.
-                fallback = replace(previous, handle=previous.did)
+                fallback = replace(previous, handle=previous.did, updated_at=now_iso())
+                profiles |= {(previous.did, name), (previous.did, previous.did)}
                 head.append(
                     {
                         "Update": {
                             "TableName": self.table,
                             "Key": to_item(keys.artist(previous.did)),
-                            "UpdateExpression": "SET handle = :d",
+                            "UpdateExpression": "SET handle = :d, updated_at = :u",
                             "ConditionExpression": "handle = :n",
-                            "ExpressionAttributeValues": {":d": to_value(previous.did), ":n": to_value(name)},
+                            "ExpressionAttributeValues": {
+                                ":d": to_value(previous.did),
+                                ":n": to_value(name),
+                                ":u": to_value(fallback.updated_at),
+                            },
                         }
                     }
                 )
@@ -448,7 +536,7 @@ class CatalogueWriter(CatalogueRepository):
         pointers = puts + deletes
         room = _MAX_TRANSACTION - len(head)
         self._transact(head + pointers[:room])
-        return pointers[room:], pages
+        return pointers[room:], pages, profiles
 
     def _transact_retrying(self, actions: list[dict[str, Any]]) -> None:
         """Unconditional writes: only a conflict with another transaction can cancel them."""
@@ -599,13 +687,36 @@ class CatalogueWriter(CatalogueRepository):
                     {":me": to_value(album.id)},
                 )
             )
+            # The old slug redirects to the album; the new one is nobody's former slug any more.
+            actions.append(self._put({**keys.former_slug(album.artist_did, album.slug), "album_id": album.id}))
+            actions.append(self.delete_action(keys.former_slug(album.artist_did, slug)))
         try:
             self._transact(actions)
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 raise ConcurrentUpdate() from exc  # the album went, or the new slug was taken meanwhile
             raise
+        if slug != album.slug:
+            # Every earlier slug's cached redirect names the slug the album just left.
+            for former in self.former_slugs(album.artist_did, album.id):
+                invalidate_album_cache(handle, former)
         return Album.from_data({**asdict(album), "title": title, "slug": slug, "updated_at": updated_at})
+
+    def drop_former_slugs(self, did: str, album_id: str) -> list[str]:
+        """A deleted album's former slugs go (each only while it is still that album's); the slugs."""
+        slugs = self.former_slugs(did, album_id)
+        for slug in slugs:
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=to_item(keys.former_slug(did, slug)),
+                    ConditionExpression="album_id = :me",
+                    ExpressionAttributeValues={":me": to_value(album_id)},
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+        return slugs
 
     def delete_album_items(self, album: Album, handle: str) -> None:
         self._transact(

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.adapters.dynamodb.page_cache import invalidate_artist_cache
 from albums_core.domain.models import Track
 
 _RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
@@ -483,6 +484,7 @@ class FirehoseState:
         except ClientError as exc:
             if not _raced(exc):
                 raise
+        invalidate_artist_cache({(artist.did, artist.handle)})
 
     def unlist_album(self, album_id: str) -> None:
         self.calls += 1

@@ -54,6 +54,19 @@ def slug_of(sort_key: str) -> str:
     return sort_key.removeprefix(_SLUG)
 
 
+# A slug an album had before a rename (its album id): its page redirects to the album's
+# current one while no other album of the artist takes the slug.
+FORMER_PREFIX = "FORMER#"
+
+
+def former_slug(did: str, slug: str) -> dict[str, str]:
+    return {"pk": artist_partition(did), "sk": f"{FORMER_PREFIX}{slug}"}
+
+
+def former_slug_of(sort_key: str) -> str:
+    return sort_key.removeprefix(FORMER_PREFIX)
+
+
 def album_partition(album_id: str) -> str:
     return f"ALBUM#{album_id}"
 
@@ -203,6 +216,15 @@ def kind_of(key: dict[str, Any]) -> ItemKind:
 
 def album_page(handle: str, slug: str) -> str:
     return f"album#{handle.lower()}#{slug.lower()}"
+
+
+def artist_page_by_handle(handle: str) -> str:
+    return f"artist-handle#{handle.lower()}"
+
+
+def artist_page_by_did(did: str) -> str:
+    # A DID is matched exactly: not lower-cased.
+    return f"artist-did#{did}"
 
 
 def stream_attempt(event_id: str) -> str:

@@ -28,6 +28,19 @@ def album_cache_key(handle: str, slug: str) -> str:
     return keys.album_page(handle, slug)
 
 
+def artist_cache_keys(did: str, handle: str) -> list[str]:
+    """The cached profiles of one artist item: by its handle and by its DID."""
+    return [keys.artist_page_by_handle(handle), keys.artist_page_by_did(did)]
+
+
+def artist_handle_cache_key(handle: str) -> str:
+    return keys.artist_page_by_handle(handle)
+
+
+def artist_did_cache_key(did: str) -> str:
+    return keys.artist_page_by_did(did)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -131,3 +144,14 @@ def invalidate_album_cache_by_id(album_id: str, cache: AlbumPageCache | None = N
         invalidate_album_cache(artist.handle, album.slug, cache)
     except Exception:  # noqa: BLE001
         logger.warning("cache invalidation by id failed", extra={"album_id": album_id}, exc_info=True)
+
+
+def invalidate_artist_cache(artists: set[tuple[str, str]], cache: AlbumPageCache | None = None) -> None:
+    """Drop the cached profiles of (did, handle) pairs. Never raises."""
+    try:
+        target = cache or AlbumPageCache()
+        for did, handle in sorted(artists):
+            for key in artist_cache_keys(did, handle):
+                target.invalidate(key)
+    except Exception:  # noqa: BLE001
+        logger.warning("cache invalidation failed", exc_info=True)

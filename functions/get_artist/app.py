@@ -1,0 +1,43 @@
+"""GET /artists/by-handle/{handle} and GET /artists/{did}: an artist's profile, as the web
+app's artist page loads it."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from albums_core.http.response_models import ArtistProfileResponse, responses
+from albums_core.http.web import lambda_entry, make_app, path_param
+from albums_core.services.artist_profiles import ArtistProfiles
+
+app = make_app()
+profiles = ArtistProfiles()
+
+
+def _json(body: str) -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.get(
+    "/artists/by-handle/<handle>",
+    summary="Get an artist's profile by handle",
+    description="Any artist we index; the handle is matched case-insensitively (a DID here is 404: use "
+    "`/artists/{did}`). `bio` is the description of the artist's `app.bsky.actor.profile` record.",
+    operation_id="get_artist_by_handle",
+    tags=["artists"],
+    responses=responses(ArtistProfileResponse, 404),
+)
+def get_artist_by_handle(handle: str) -> Response[str]:
+    return _json(profiles.by_handle(path_param(app, "handle")))
+
+
+@app.get(
+    "/artists/<did>",
+    summary="Get an artist's profile by DID",
+    description="Any artist we index; the DID is matched exactly.",
+    operation_id="get_artist",
+    tags=["artists"],
+    responses=responses(ArtistProfileResponse, 404),
+)
+def get_artist(did: str) -> Response[str]:
+    return _json(profiles.by_did(path_param(app, "did")))
+
+
+lambda_handler = lambda_entry(app)
