@@ -14,12 +14,13 @@ import pytest
 
 from albums_core import config
 from albums_core.adapters.atproto import xrpc
+from albums_core.adapters.atproto.identity import Identity
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
-from albums_core.domain.firehose_events import LIST, TRACK, Commit, RecordOp
+from albums_core.domain.firehose_events import LIKE, LIST, MISSING_BLOCK, TRACK, Commit, RecordOp
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.services import indexer, stream_events
 from albums_core.services.firehose_ingest import Ingest
@@ -182,3 +183,35 @@ def test_the_consumer_sets_a_repository_over_its_budget_aside_and_applies_the_ot
     assert ingest.apply([commit(hostile.did, list_op("l4"))]).counts["set_aside_events"] == 1
     clock.advance(60)
     assert ingest.apply([commit(hostile.did, list_op("l5"))]).counts["repos_set_aside"] == 1
+
+
+def test_like_reads_from_a_slow_likers_pds_stop_at_the_repositorys_budget(
+    repo: CatalogueRepository, settings_env: pytest.MonkeyPatch
+) -> None:
+    writer = CatalogueWriter(repo.table, repo.client)
+    clock = StepClock(tick=0.0)
+    asked: list[str] = []
+
+    def slow_get_record(pds_url: str, did: str, collection: str, rkey: str) -> None:
+        asked.append(rkey)
+        clock.advance(0.9)  # each read just under the per-request timeout's worth of waiting
+        return None
+
+    settings_env.setenv("FIREHOSE_REPO_SECONDS", "2")
+    settings_env.setenv("FIREHOSE_REPO_CALLS", "20")
+    config.settings.cache_clear()
+    liker = "did:plc:slowliker0000000000000"
+    ingest = Ingest(
+        FirehoseState(writer),
+        writer,
+        resolve=lambda did: Identity(did, "slow.test", "http://127.0.0.1:9"),
+        clock=clock,
+        verifier=TRUSTED,
+    )
+    ingest.get_record = slow_get_record  # type: ignore[assignment]
+    unread = [RecordOp("create", LIKE, f"like{n}", f"bafylike{n}", None, MISSING_BLOCK) for n in range(30)]
+    report = ingest.apply([commit(liker, *unread)])
+    # Three reads fit in two seconds; the other 27 wait (the rev is not recorded for them).
+    assert asked == ["like0", "like1", "like2"]
+    assert report.counts["like_reads_over_budget"] == 27
+    assert report.counts["skipped_like_gone"] == 3

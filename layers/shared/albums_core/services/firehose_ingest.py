@@ -631,7 +631,10 @@ class Ingest:
     def _read_likes(self, entry: _RepoWork, report: BatchReport) -> None:
         """Likes whose commits came without their blocks: read from the liker's PDS (the record
         as it is now; gone means deleted since, and its delete is on the stream). A PDS that
-        cannot answer leaves the repository's rev unrecorded."""
+        cannot answer leaves the repository's rev unrecorded. The reads share the repository's
+        budget per batch, so a liker's slow PDS delays no one else by more than that: the likes
+        left unread wait, like those of a PDS that cannot answer."""
+        budget = self._budget()
         try:
             pds_url = self.resolve(entry.did).pds_url
         except identity.UnknownIdentity:
@@ -641,7 +644,15 @@ class Ingest:
             entry.failed = True
             report.counts["failed_like_read"] += len(entry.likes_unread)
             return
-        for op in entry.likes_unread:
+        for n, op in enumerate(entry.likes_unread):
+            if not budget.take_call():
+                entry.failed = True
+                report.counts["like_reads_over_budget"] += len(entry.likes_unread) - n
+                logger.warning(
+                    "firehose like reads over the repository's budget",
+                    extra={"did": entry.did, "left": len(entry.likes_unread) - n, "budget": budget.spent},
+                )
+                break
             try:
                 record = self.get_record(pds_url, entry.did, LIKE, op.rkey)
             except (xrpc.PdsUnavailable, xrpc.XrpcError):
