@@ -26,4 +26,4 @@ app = subsonic_app(
     lambda: authenticator().authenticate,
 )
 
-lambda_handler = lambda_entry(app, accepts=())
+lambda_handler = lambda_entry(app, accepts=(), cookie_sessions=False)

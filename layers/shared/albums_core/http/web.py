@@ -256,15 +256,18 @@ def lambda_entry(
     guard: Any = None,
     accepts: tuple[str, ...] = (JSON,),
     sets_session: bool = False,
+    cookie_sessions: bool = True,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler of every API function: settings checked at init, then correlation id,
     tracing, metrics, the cross-site check of cookie-authenticated writes, and the (guarded)
-    route. `sets_session`: the route sets the session cookie, so it is checked as if it had one."""
+    route. `sets_session`: the route sets the session cookie, so it is checked as if it had one.
+    `cookie_sessions=False`: the route never takes its caller from the cookie (the Subsonic API's
+    credentials are in the request itself), so a cookie sent along proves nothing to refuse."""
     from aws_lambda_powertools.logging import correlation_paths
 
     @trigger_entry(correlation_paths.API_GATEWAY_HTTP)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if cross_site_refused(event, sets_session):
+        if cookie_sessions and cross_site_refused(event, sets_session):
             logger.info("cross-site request refused", extra={"origin": str(_header(event, "origin")[1])[:200]})
             return _error_result(403, CROSS_SITE_REFUSED)
         if guard is None:
