@@ -27,6 +27,8 @@ def test_valid_handles_are_lower_cased(raw: str, expected: str) -> None:
         "al\x00ice.test",
         "🎵.test",
         "ünï.test",
+        "\u212aenji.test",  # KELVIN SIGN lower-cases to an ASCII "k": not kenji.test
+        "\u0130nci.test",  # DOTTED CAPITAL I lower-cases to "i" plus a combining dot
         "a" * 300 + ".test",
         "-alice.test",
         "alice.123",

@@ -20,8 +20,12 @@ MAX_SLUG = 100
 
 def normalize_handle(raw: str) -> str | None:
     """The lower-cased handle, or None when `raw` is not a syntactically valid handle."""
+    # ASCII before lower-casing: str.lower() maps some non-ASCII letters to ASCII ones
+    # (U+212A KELVIN SIGN to "k"), which would make another account's handle of them.
+    if not raw.isascii():
+        return None
     handle = raw.strip().lower().removeprefix("@")
-    if len(handle) > MAX_HANDLE or not handle.isascii() or not _HANDLE.match(handle):
+    if len(handle) > MAX_HANDLE or not _HANDLE.match(handle):
         return None
     return handle
 
