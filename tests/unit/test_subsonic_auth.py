@@ -80,7 +80,8 @@ def test_the_error_codes(world) -> None:  # type: ignore[no-untyped-def]
     assert code_of(auth, q(u="bob.test", p=token)) == subsonic.WRONG_CREDENTIALS  # another account's token
     assert code_of(auth, q(u="did:plc:bob", t=md5(token + "s"), s="s")) == subsonic.WRONG_CREDENTIALS
     assert code_of(auth, q(apiKey=token, u="alice.test")) == subsonic.CONFLICTING_MECHANISMS
-    assert code_of(auth, q(apiKey=token, p=token)) == subsonic.MECHANISM_UNSUPPORTED
+    assert code_of(auth, q(apiKey=token, p=token)) == subsonic.CONFLICTING_MECHANISMS
+    assert code_of(auth, q(apiKey=token, t="0" * 32, s="salt")) == subsonic.CONFLICTING_MECHANISMS
     assert code_of(auth, q(apiKey="plyr_nope")) == subsonic.INVALID_API_KEY
     assert code_of(auth, q(apiKey="")) == subsonic.INVALID_API_KEY
 

@@ -133,13 +133,10 @@ class SubsonicAuth:
         api_key, user = _one(params, "apiKey"), _one(params, "u")
         p, t, s = _one(params, "p"), _one(params, "t"), _one(params, "s")
         if api_key is not None:
-            if user is not None:
+            # OpenSubsonic's apiKey extension: apiKey with any of u, p, t or s is error 43.
+            if any(v is not None for v in (user, p, t, s)):
                 raise SubsonicError(
                     subsonic.CONFLICTING_MECHANISMS, "Multiple conflicting authentication mechanisms provided"
-                )
-            if p is not None or t is not None or s is not None:
-                raise SubsonicError(
-                    subsonic.MECHANISM_UNSUPPORTED, "Provided authentication mechanism not supported with apiKey"
                 )
             owner = self._owner(api_key) if api_key else None
             if owner is None:
