@@ -55,7 +55,7 @@ def test_at_most_twenty_per_account() -> None:
     tokens.create(BOB, "bob.test", "bob's own")
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "\x00app", "app\u202e", "\u200b"])
 def test_a_bad_name_is_422(name: str) -> None:
     with pytest.raises(Unprocessable):
         service().create(ALICE, "alice.test", name)

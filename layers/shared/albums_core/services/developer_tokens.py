@@ -15,6 +15,7 @@ from typing import Any
 
 from albums_core.domain.errors import ConcurrentUpdate, NotFound, Unprocessable
 from albums_core.domain.models import TokenAccount
+from albums_core.domain.text_rules import clean_title
 from albums_core.ports import DeveloperTokenStore, Sealer
 
 MAX_TOKENS = 20
@@ -74,8 +75,9 @@ class DeveloperTokens:
         )
 
     def create(self, did: str, handle: str, name: str) -> dict[str, Any]:
-        name = name.strip()
-        if not name or len(name) > MAX_NAME:
+        # Listed back to the owner's apps: the title rules (no control, format or bidi characters).
+        name = clean_title(name, "body field 'name'")
+        if len(name) > MAX_NAME:
             raise Unprocessable(f"body field 'name': must be 1 to {MAX_NAME} characters")
         for attempt in range(_ATTEMPTS):
             account = self.store.load(did, consistent=True) or TokenAccount(did)
