@@ -40,6 +40,15 @@ REPRESENTATIVE: dict[str, tuple[str, Any]] = {
     "ProcessCatalogueStreamFunction": ("process_catalogue_stream_remove_album", {"batchItemFailures": []}),
     "ProcessCoverUploadFunction": ("process_cover_upload_s3_object_created", "processed"),
     "SweepFunction": ("sweep_schedule", "covers_deleted"),
+    "ReorderListFunction": ("reorder_list_401", 401),
+    "GetArtistFunction": ("get_artist_404", 404),
+    "CreateDeveloperTokenFunction": ("create_developer_token_401", 401),
+    "ListDeveloperTokensFunction": ("list_developer_tokens_401", 401),
+    "RevokeDeveloperTokenFunction": ("revoke_developer_token_401", 401),
+    # The Subsonic API answers its errors in an envelope with HTTP 200.
+    "SubsonicSystemFunction": ("subsonic_system_200_ping_without_credentials", 200),
+    "SubsonicBrowseFunction": ("subsonic_browse_200_album_list_wrong_api_key", 200),
+    "SubsonicMediaFunction": ("subsonic_media_200_stream_without_credentials", 200),
     # The relay is a closed loopback port here: the run ends, saying so, once its connect time is up.
     "ConsumeFirehoseFunction": ("consume_firehose_schedule", "relay unreachable"),
 }
