@@ -65,8 +65,10 @@ class World:
             appName="py-sonic-test",
         )
 
-    def raw(self, method: str, query: dict[str, str], post: bool = False) -> tuple[int, dict[str, str], bytes]:
-        encoded = urllib.parse.urlencode(query)
+    def raw(
+        self, method: str, query: dict[str, str | list[str]], post: bool = False
+    ) -> tuple[int, dict[str, str], bytes]:
+        encoded = urllib.parse.urlencode(query, doseq=True)
         url = f"{self.gateway.url}/rest/{method}"
         request = (
             urllib.request.Request(
@@ -222,14 +224,35 @@ def test_a_scrobble_counts_once(world: World) -> None:
     song = f"tr-{tracks[1].id}"
     before = client.getSong(song)["song"]["playCount"]
     plays = CatalogueRepository().get_album(album.id).total_plays  # type: ignore[union-attr]
-    assert client.scrobble(song, listenTime=1_800_000_000.25)
-    assert client.scrobble(song, listenTime=1_800_000_000.75)  # the same second: a repeat
+    assert client.scrobble(song, listenTime=1_790_000_000.25)
+    assert client.scrobble(song, listenTime=1_790_000_000.75)  # the same second: a repeat
     assert client.scrobble(song, submission=False)
     stored = CatalogueWriter().find_track(tracks[1].id)
     assert stored is not None and stored.play_count == before + 1
     assert CatalogueRepository().get_album(album.id).total_plays == plays + 1  # type: ignore[union-attr]
-    client.scrobble(song, listenTime=1_800_000_001)
+    client.scrobble(song, listenTime=1_790_000_001)
     assert CatalogueWriter().find_track(tracks[1].id).play_count == before + 2  # type: ignore[union-attr]
+
+
+def test_a_scrobble_with_a_bad_time_or_submission_counts_nothing(world: World) -> None:
+    album, tracks = world.albums["Charlie"]
+    song = f"tr-{tracks[0].id}"
+    before = CatalogueWriter().find_track(tracks[0].id).play_count  # type: ignore[union-attr]
+    bad = [
+        {"time": "-1"},
+        {"time": "9" * 30},  # ahead of now by far more than a client's clock can be off
+        {"time": "soon"},
+        {"submission": "maybe"},
+    ]
+    for extra in bad:
+        query = {"apiKey": world.token, "f": "json", "id": song, **extra}
+        status, _, body = world.raw("scrobble", query)
+        envelope = json.loads(body)["subsonic-response"]
+        assert status == 200 and envelope["status"] == "failed" and envelope["error"]["code"] == 0, (extra, body)
+    # Two ids, the second unknown: neither is counted.
+    status, _, body = world.raw("scrobble", {"apiKey": world.token, "f": "json", "id": [song, "tr-999999"]})
+    assert json.loads(body)["subsonic-response"]["error"]["code"] == 70
+    assert CatalogueWriter().find_track(tracks[0].id).play_count == before  # type: ignore[union-attr]
 
 
 def test_api_key_xml_and_get_forms(world: World) -> None:

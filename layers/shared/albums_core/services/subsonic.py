@@ -28,6 +28,7 @@ THUMBNAIL_MAX_SIZE = 300
 BY_NAME = "alphabeticalByName"
 ORDERED_TYPES = ("alphabeticalByArtist", "newest", "recent", "frequent", "random")
 _INDEX_OTHER = "#"
+_SCROBBLE_AHEAD_SECONDS = 86_400
 
 
 def one(params: Params, name: str, required: bool = True) -> str | None:
@@ -345,14 +346,27 @@ class SubsonicCatalogue:
         ids = [v for v in params.get("id", []) if v]
         if not ids:
             raise subsonic.missing("id")
-        if (one(params, "submission", required=False) or "true").lower() == "false":
+        submission = (one(params, "submission", required=False) or "true").lower()
+        if submission not in ("true", "false"):
+            raise SubsonicError(subsonic.GENERIC, "parameter submission must be true or false")
+        if submission == "false":
             return {}  # "now playing": nothing is counted
-        times = params.get("time", [])
-        for n, raw_id in enumerate(ids):
-            track, _, _ = self._track(raw_id)
-            try:
-                second = int(times[n]) // 1000 if n < len(times) else int(self.wall())
-            except ValueError:
-                raise SubsonicError(subsonic.GENERIC, "parameter time must be a number") from None
-            self.store.count_play(user.did, track, second)
+        # Every id and time checked before any play is counted: a bad one counts none.
+        now = int(self.wall())
+        seconds = [self._scrobble_second(raw, now) for raw in params.get("time", [])[: len(ids)]]
+        tracks = [self._track(raw_id)[0] for raw_id in ids]
+        for n, track in enumerate(tracks):
+            self.store.count_play(user.did, track, seconds[n] if n < len(seconds) else now)
         return {}
+
+    @staticmethod
+    def _scrobble_second(raw: str, now: int) -> int:
+        """A play's time: milliseconds since the epoch, not before it nor more than a day ahead
+        (a client's clock may be off; a play from the far future is not one)."""
+        try:
+            millis = int(raw)
+        except ValueError:
+            raise SubsonicError(subsonic.GENERIC, "parameter time must be a number") from None
+        if millis < 0 or millis // 1000 > now + _SCROBBLE_AHEAD_SECONDS:
+            raise SubsonicError(subsonic.GENERIC, "parameter time must be milliseconds since the epoch, not ahead")
+        return millis // 1000
