@@ -108,7 +108,7 @@ class Running:
         self.consumer.source_factory = source
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a hang limit only: a cold consumer on a busy machine is slow
         while not (self.sources and self.sources[0].connected.is_set()):
             assert time.monotonic() < deadline and self.thread.is_alive(), f"consumer did not connect: {self.report}"
             time.sleep(0.05)
