@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _CONFIG = Config(
     connect_timeout=2,
@@ -26,5 +29,5 @@ def client(service: str) -> Any:
     return boto3.client(service, config=_S3_CONFIG if service == "s3" else _CONFIG)
 
 
-def dynamodb() -> Any:
+def dynamodb() -> DynamoDBClient:
     return client("dynamodb")

@@ -4,15 +4,18 @@ hands to the cleanup function, so its creation is a transaction with the album's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.adapters.dynamodb.codec import to_item, to_value
 from albums_core.domain.errors import JobGone
 from albums_core.domain.models import Album
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
 
 _SEALED = ("sealed_key", "sealed_nonce", "sealed_data")
 
@@ -24,6 +27,7 @@ class CleanupJobs:
 
     def __init__(self, catalogue: CatalogueWriter | None = None) -> None:
         self.catalogue = catalogue or CatalogueWriter()
+        self.db = self.catalogue.db
 
     def _item(self, job: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -35,27 +39,31 @@ class CleanupJobs:
 
     def hand_over(self, album: Album, handle: str, job: dict[str, Any]) -> None:
         """The album and its slug go, the job comes, in one transaction."""
-        repo = self.catalogue
-        repo._transact(
+        db = self.db
+        db.transact(
             [
-                repo.delete_action(keys.album(album.id)),
-                repo.delete_action(
+                db.delete_action(keys.album(album.id)),
+                db.delete_action(
                     keys.slug_claim(album.artist_did, album.slug),
                     "attribute_not_exists(pk) OR album_id = :me",
                     {":me": to_value(album.id)},
                 ),
-                repo.delete_action(keys.slug_pointer(handle, album.slug)),
-                repo._put(self._item(job)),
+                db.delete_action(keys.slug_pointer(handle, album.slug)),
+                db.put(self._item(job)),
             ]
         )
 
     def create(self, job: dict[str, Any], only_new: bool = False) -> bool:
         """A job of its own (an indexing a login left unfinished): its item alone. With
         `only_new`, a job of that id that exists already is left as it is (False)."""
-        repo = self.catalogue
-        extra: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"} if only_new else {}
+        db = self.db
         try:
-            repo.client.put_item(TableName=repo.table, Item=to_item(self._item(job)), **extra)
+            if only_new:
+                db.client.put_item(
+                    TableName=db.name, Item=to_item(self._item(job)), ConditionExpression="attribute_not_exists(pk)"
+                )
+            else:
+                db.client.put_item(TableName=db.name, Item=to_item(self._item(job)))
         except ClientError as exc:
             if only_new and exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -63,10 +71,7 @@ class CleanupJobs:
         return True
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        repo = self.catalogue
-        out = repo.client.get_item(TableName=repo.table, Key=to_item(keys.job(job_id)), ConsistentRead=True)
-        item = out.get("Item")
-        return from_item(item) if item else None
+        return self.db.get(keys.job(job_id), consistent=True)
 
     def set_status(
         self, job_id: str, status: str, sealed: dict[str, Any] | None = None, session_ref: str | None = None
@@ -99,9 +104,9 @@ class CleanupJobs:
         names: dict[str, str] | None,
         condition: str | None,
     ) -> None:
-        repo = self.catalogue
-        params: dict[str, Any] = {
-            "TableName": repo.table,
+        db = self.db
+        params: UpdateItemInputTypeDef = {
+            "TableName": db.name,
             "Key": to_item(keys.job(job_id)),
             "UpdateExpression": expression,
             "ExpressionAttributeValues": values,
@@ -111,15 +116,14 @@ class CleanupJobs:
         if condition:
             params["ConditionExpression"] = condition
         try:
-            repo.client.update_item(**params)
+            db.client.update_item(**params)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise JobGone() from exc
             raise
 
     def finish(self, job_id: str) -> None:
-        repo = self.catalogue
-        repo.client.delete_item(TableName=repo.table, Key=to_item(keys.job(job_id)))
+        self.db.client.delete_item(TableName=self.db.name, Key=to_item(keys.job(job_id)))
 
     def of_artist(self, did: str, status: str | None = None) -> list[dict[str, Any]]:
         """The artist's jobs (in every status, or in `status` only)."""
@@ -128,6 +132,4 @@ class CleanupJobs:
         if status is not None:
             condition += " AND begins_with(gsi2sk, :s)"
             values[":s"] = to_value(keys.job_status_prefix(status))
-        return self.catalogue._query_all(
-            IndexName="gsi2", KeyConditionExpression=condition, ExpressionAttributeValues=values
-        )
+        return self.db.query_all(IndexName="gsi2", KeyConditionExpression=condition, ExpressionAttributeValues=values)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.table import Table
 from albums_core.config import settings
+from albums_core.domain.models import Album, Artist
 from albums_core.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # A DynamoDB item holds 400 KB; leave room for the key and the other attributes.
 _PLAIN_LIMIT = 100_000
@@ -41,18 +46,41 @@ def artist_did_cache_key(did: str) -> str:
     return keys.artist_page_by_did(did)
 
 
+class AlbumLookup(Protocol):
+    def get_album(self, album_id: str) -> Album | None: ...
+    def get_artist(self, did: str) -> Artist | None: ...
+
+
+class _CatalogueLookup:
+    """The two reads an invalidation by id needs, straight from the catalogue table: the
+    catalogue's adapter invalidates pages itself, so this module must not import it."""
+
+    def __init__(self) -> None:
+        self.db = Table(settings().catalogue_table)
+
+    def get_album(self, album_id: str) -> Album | None:
+        item = self.db.get(keys.album(album_id), consistent=True)
+        return Album.from_data(item) if item else None
+
+    def get_artist(self, did: str) -> Artist | None:
+        item = self.db.get(keys.artist(did))
+        return Artist.from_data(item) if item else None
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 class AlbumPageCache:
-    def __init__(self, table: str | None = None, ttl_seconds: int | None = None, client: Any = None) -> None:
+    def __init__(
+        self, table: str | None = None, ttl_seconds: int | None = None, client: DynamoDBClient | None = None
+    ) -> None:
         self.table = table or settings().cache_table
         self.ttl = ttl_seconds if ttl_seconds is not None else settings().cache_ttl_seconds
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         return self._client or dynamodb()
 
     def get(self, key: str) -> str | None:
@@ -129,12 +157,12 @@ def invalidate_album_cache(handle: str, slug: str, cache: AlbumPageCache | None 
         logger.warning("cache invalidation failed", exc_info=True)
 
 
-def invalidate_album_cache_by_id(album_id: str, cache: AlbumPageCache | None = None, repo: Any = None) -> None:
+def invalidate_album_cache_by_id(
+    album_id: str, cache: AlbumPageCache | None = None, repo: AlbumLookup | None = None
+) -> None:
     """Look up the album's handle and slug, then drop its cached page. Never raises."""
     try:
-        from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
-
-        repository = repo or CatalogueRepository()
+        repository = repo or _CatalogueLookup()
         album = repository.get_album(album_id)
         if album is None:
             return
