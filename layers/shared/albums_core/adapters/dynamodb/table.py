@@ -34,6 +34,10 @@ BATCH_WRITE_MAX = 25
 BATCH_ATTEMPTS = 10
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at each call: tests replace time.sleep
+
+
 def batch_backoff(attempt: int) -> float:
     return min(0.02 * 2**attempt, 1.0)
 
@@ -70,13 +74,13 @@ class Table:
         *,
         route: Callable[[list[Action]], None] | None = None,
         max_transaction: int = MAX_TRANSACTION,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.name = name
         self.given_client = client
         self.route = route
         self.max_transaction = max_transaction
-        self.sleep = sleep
+        self.sleep = sleep or _sleep
 
     @property
     def client(self) -> DynamoDBClient:
