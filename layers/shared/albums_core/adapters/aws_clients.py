@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 _CONFIG = Config(
     connect_timeout=2,
@@ -31,3 +32,7 @@ def client(service: str) -> Any:
 
 def dynamodb() -> DynamoDBClient:
     return client("dynamodb")
+
+
+def s3() -> S3Client:
+    return client("s3")

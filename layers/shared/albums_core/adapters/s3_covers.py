@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from albums_core.adapters.aws_clients import client
+from albums_core.adapters.aws_clients import s3
 from albums_core.config import settings
 from albums_core.domain.cover_images import Cover
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 IMAGE_PREFIX = "images/"
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -29,8 +32,8 @@ class CoverStore:
         self.bucket = bucket or settings().covers_bucket
 
     @property
-    def s3(self) -> Any:
-        return client("s3")
+    def s3(self) -> S3Client:
+        return s3()
 
     def put(self, cover: Cover) -> None:
         """The original and its thumbnail, cached for good (their keys change with the bytes)."""

@@ -6,7 +6,7 @@ for the password and apiKey checks), and the account of a handle (Subsonic's `u`
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
@@ -15,18 +15,22 @@ from albums_core.config import settings
 from albums_core.domain.errors import ConcurrentUpdate
 from albums_core.domain.models import TokenAccount
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
+
 _SEALED = ("sealed_key", "sealed_nonce", "sealed_data")
 
 
 class DynamoDeveloperTokens:
     """The `DeveloperTokenStore` port (albums_core.ports)."""
 
-    def __init__(self, table: str | None = None, client: Any = None) -> None:
+    def __init__(self, table: str | None = None, client: DynamoDBClient | None = None) -> None:
         self.table = table or settings().sessions_table
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         return self._client or dynamodb()
 
     def context(self, did: str) -> str:
@@ -82,13 +86,13 @@ class DynamoDeveloperTokens:
         }
         if account.sealed:
             item.update(account.sealed)
-        put: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
+        put: PutTypeDef = {"TableName": self.table, "Item": to_item(item)}
         if account.version:
             put["ConditionExpression"] = "version = :v"
             put["ExpressionAttributeValues"] = {":v": to_value(account.version)}
         else:
             put["ConditionExpression"] = "attribute_not_exists(session_key)"
-        actions: list[dict[str, Any]] = [{"Put": put}]
+        actions: list[TransactWriteItemTypeDef] = [{"Put": put}]
         if added:
             token_hash, prefix = added
             lookup = {"session_key": keys.developer_token(token_hash), "did": account.did, "prefix": prefix}

@@ -7,12 +7,15 @@ finished by the next one. Writes are conditional on the lease holder, like the c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.domain.models import Artist
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PENDING = "pending"
 DONE = "done"
@@ -35,7 +38,7 @@ class FirehoseGaps:
         self.repo = repo or CatalogueWriter()
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         return self.repo.client
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +15,9 @@ from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_artist_cache
 from albums_core.domain.models import Track
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
 
@@ -36,7 +39,7 @@ class FirehoseState:
         self.calls = 0  # DynamoDB calls made here (the benchmark reads it)
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         return self.repo.client
 
     @property

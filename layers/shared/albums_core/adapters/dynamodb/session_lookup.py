@@ -8,10 +8,13 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.config import settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 COOKIE_NAME = "session_id"
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
@@ -44,7 +47,7 @@ def credentials_from(headers: Mapping[str, str] | None, cookies: Sequence[str] |
     return None
 
 
-def lookup_viewer(session_id: str, client: Any = None, table: str | None = None) -> Viewer | None:
+def lookup_viewer(session_id: str, client: DynamoDBClient | None = None, table: str | None = None) -> Viewer | None:
     """The session's viewer, or None when the id is malformed, unknown or expired (TTL
     deletion lags, so expiry is checked here)."""
     if not SESSION_ID_PATTERN.match(session_id):

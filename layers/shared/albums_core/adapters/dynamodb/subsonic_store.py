@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +17,10 @@ from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.config import settings
 from albums_core.domain.models import Album, Track
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
 CURSOR_SECONDS = 600
 ORDER_SECONDS = 60
 WHERE_SECONDS = 86_400
@@ -25,13 +29,13 @@ _SNAPSHOT_FIELDS = "pk, sk, gsi1pk, gsi1sk, id, artist_did, slug, title, total_p
 
 
 class SubsonicStore:
-    def __init__(self, client: Any = None, catalogue_table: str | None = None) -> None:
+    def __init__(self, client: DynamoDBClient | None = None, catalogue_table: str | None = None) -> None:
         self._client = client
         self.cache_table = settings().cache_table
         self.catalogue_table = catalogue_table or settings().catalogue_table
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         return self._client or dynamodb()
 
     # ---- short-lived entries of the cache table -------------------------------------------
@@ -156,7 +160,7 @@ class SubsonicStore:
             if track.album_id
             else keys.standalone_track(track.artist_did, track.id)
         )
-        actions = [
+        actions: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self.catalogue_table,
