@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from albums_core.adapters.atproto.record_cids import record_cid
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, Record, Tokens, XrpcError
+from albums_core.adapters.atproto.xrpc import PAGE_SIZE, Listing, PdsUnavailable, Record, Tokens, XrpcError
 from albums_core.domain.records import TRACK, new_tid
 from tests.fakes.journal import Faults, Journal
 
@@ -66,6 +66,22 @@ class FakePds:
             return None
         cid, value = found
         return Record(self.uri(collection, rkey), cid, copy.deepcopy(value))
+
+    def list_records(self, collection: str, *, max_pages: int) -> Listing:
+        """Pages of 100 in record-key order, each page one call (`list_records` in `calls`)."""
+        keys = sorted(k for c, k in self.records if c == collection)
+        out = Listing()
+        for start in range(0, max(len(keys), 1), PAGE_SIZE):
+            if out.pages >= max_pages:
+                out.stopped = "pages"
+                return out
+            self._call("list_records")
+            out.pages += 1
+            for rkey in keys[start : start + PAGE_SIZE]:
+                cid, value = self.records[(collection, rkey)]
+                out.records.append(Record(self.uri(collection, rkey), cid, copy.deepcopy(value)))
+        out.complete = True
+        return out
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
         self._call("create_record")

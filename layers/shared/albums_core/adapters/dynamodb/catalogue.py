@@ -30,12 +30,16 @@ from albums_core.domain.records import TRACK_RECORD_FIELDS, iso_utc, now_iso, on
 _BATCH_GET_MAX = 100
 _MAX_TRANSACTION = 100  # items in one TransactWriteItems
 _HANDLE_CLAIM_ATTEMPTS = 5
-# A transaction holds 100 actions (four per moved track); smaller ones finish well inside a timeout.
-_MOVES_PER_TRANSACTION = 24
+# A transaction holds 100 actions: at most three per moved track, and the album's counters.
+_MOVES_PER_TRANSACTION = 33
 # New tracks of the firehose consumer per transaction: a track item and its record's guard each.
 _NEW_TRACKS_PER_TRANSACTION = 50
 # Attempts at a creation whose guards another writer keeps changing (each refusal resolved).
 _GUARD_ATTEMPTS = 4
+# Attempts at a batch of track CIDs that conflicting transactions keep cancelling.
+_CID_ATTEMPTS = 5
+# Pages of the artist's track index a count reads at most.
+_COUNT_PAGES = 3
 # Waits for the eventually consistent track index before a guard's track counts as gone.
 _GUARD_LOOKUP_WAITS = (0.1, 0.2, 0.4, 0.8)
 
@@ -912,28 +916,71 @@ class CatalogueWriter(CatalogueRepository):
             call += group
         self.batch_write(call)
 
+    # ---- track CIDs, written in transactions --------------------------------------------------
+    # Each action SETs `record_cid` alone, on a track that is still where it was read: the
+    # counters plays and likes ADD meanwhile are never overwritten (a batch of Puts would).
+    # TransactWriteItems: 2 write units per KB of each item, against 1 for a lone UpdateItem.
+
+    def artist_track_count(self, did: str, up_to: int) -> int:
+        """The artist's track items, counted up to `up_to` (a Select=COUNT Query of the artist's
+        track index, at most `_COUNT_PAGES` pages; a count cut short is `up_to`)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi2",
+            "Select": "COUNT",
+            "Limit": up_to,
+            "KeyConditionExpression": "gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            "ExpressionAttributeValues": {
+                ":p": to_value(keys.artist_partition(did)),
+                ":s": to_value(keys.TRACK_BY_ARTIST_PREFIX),
+            },
+        }
+        count = 0
+        for _ in range(_COUNT_PAGES):
+            out = self.client.query(**params)
+            count += int(out.get("Count", 0))
+            if count >= up_to or not out.get("LastEvaluatedKey"):
+                return min(count, up_to)
+            params.update(ExclusiveStartKey=out["LastEvaluatedKey"], Limit=up_to - count)
+        return up_to
+
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
-        """Record the CIDs the PDS gave the tracks' records after a change: one small update
-        each, in parallel (each stands alone; a missed one is corrected by the next indexing)."""
+        """Record the CIDs the PDS gave the tracks' records after a change: transactions of up to
+        100 updates, each whole or not at all. A track moved or gone meanwhile is left out (the
+        next indexing corrects it); a transaction cancelled by a conflicting one is tried again."""
         changed = [(t, cid) for t in tracks if (cid := cids.get(t.record_uri or "")) and cid != t.record_cid]
+        for start in range(0, len(changed), _MAX_TRANSACTION):
+            self._set_cids(changed[start : start + _MAX_TRANSACTION])
 
-        def update(pair: tuple[Track, str]) -> None:
-            track, cid = pair
+    def _set_cids(self, batch: list[tuple[Track, str]]) -> None:
+        stalls = 0
+        while batch:
+            actions = [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": to_item(self._track_key(track)),
+                        "UpdateExpression": "SET record_cid = :c",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":c": to_value(cid)},
+                    }
+                }
+                for track, cid in batch
+            ]
             try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=to_item(self._track_key(track)),
-                    UpdateExpression="SET record_cid = :c",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":c": to_value(cid)},
-                )
+                self._transact(actions)
+                return
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if _code(exc) != "TransactionCanceledException":
                     raise
-
-        if changed:
-            with ThreadPoolExecutor(min(8, len(changed))) as pool:
-                list(pool.map(update, changed))
+                refused = _refused(exc)
+                if refused:  # those tracks moved or went: the others again
+                    batch = [pair for i, pair in enumerate(batch) if i not in refused]
+                    continue
+                stalls += 1
+                if stalls >= _CID_ATTEMPTS:
+                    raise ConcurrentUpdate() from exc
+                time.sleep(0.05 * 2**stalls)  # a conflicting transaction (TransactionConflict): later
 
     def recount(self, album_id: str) -> Album | None:
         """Set the album's counters from its tracks (under the album's lease): exact whatever
@@ -987,25 +1034,49 @@ class CatalogueWriter(CatalogueRepository):
         )
         return "Item" in out
 
+    def _pending_claim(self, did: str, album_id: str, uri: str, token: str, seconds: int) -> dict[str, Any]:
+        """The Put of a pending claim: the record is free, this album's, or its claim lapsed."""
+        now = int(time.time())
+        item: dict[str, Any] = {
+            **keys.track_claim(did, uri),
+            "album_id": album_id,
+            "record_uri": uri,
+            "claim_state": "pending",
+        }
+        item.update(claim_token=token, claim_until=now + seconds)
+        return {
+            "TableName": self.table,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(pk) OR album_id = :me OR (#st = :p AND #u < :now)",
+            "ExpressionAttributeNames": {"#st": "claim_state", "#u": "claim_until"},
+            "ExpressionAttributeValues": {
+                ":me": to_value(album_id),
+                ":p": to_value("pending"),
+                ":now": {"N": str(now)},
+            },
+        }
+
+    def _claim_batch(self, did: str, album_id: str, uris: list[str], token: str, seconds: int) -> bool:
+        """Up to 100 claims in one transaction: True when all were taken; False (none taken)
+        when one is held (those are claimed one by one) or conflicting transactions persist."""
+        for stalls in range(3):
+            try:
+                self._transact([{"Put": self._pending_claim(did, album_id, u, token, seconds)} for u in uris])
+                return True
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                if _refused(exc):
+                    return False
+                time.sleep(0.05 * 2**stalls)  # a conflicting transaction: later
+        return False
+
     def _claim_one(self, did: str, album_id: str, uri: str, token: str, seconds: int) -> bool:
         key = keys.track_claim(did, uri)
-        names = {"#st": "claim_state", "#u": "claim_until", "#tk": "claim_token"}
         for _ in range(3):
-            now = int(time.time())
-            item: dict[str, Any] = {**key, "album_id": album_id, "record_uri": uri, "claim_state": "pending"}
-            item.update(claim_token=token, claim_until=now + seconds)
+            put = self._pending_claim(did, album_id, uri, token, seconds)
             try:
-                self.client.put_item(
-                    TableName=self.table,
-                    Item=to_item(item),
-                    ConditionExpression="attribute_not_exists(pk) OR album_id = :me OR (#st = :p AND #u < :now)",
-                    ExpressionAttributeNames={"#st": names["#st"], "#u": names["#u"]},
-                    ExpressionAttributeValues={
-                        ":me": to_value(album_id),
-                        ":p": to_value("pending"),
-                        ":now": {"N": str(now)},
-                    },
-                )
+                self.client.put_item(**put)
                 return True
             except ClientError as exc:
                 if not self._claim_condition_failed(exc):
@@ -1019,9 +1090,9 @@ class CatalogueWriter(CatalogueRepository):
             try:  # a stale membership (the track left that album): take it over, exactly it
                 self.client.put_item(
                     TableName=self.table,
-                    Item=to_item(item),
+                    Item=put["Item"],
                     ConditionExpression="album_id = :z AND #st = :m AND track_id = :t",
-                    ExpressionAttributeNames={"#st": names["#st"]},
+                    ExpressionAttributeNames={"#st": "claim_state"},
                     ExpressionAttributeValues={
                         ":z": to_value(current["album_id"]),
                         ":m": to_value("member"),
@@ -1038,10 +1109,22 @@ class CatalogueWriter(CatalogueRepository):
         """Claim track records for an album before anything is written for them. Returns the
         URIs another album holds or is attaching; when there are any, the claims taken here
         are released again and nothing is claimed."""
-        if not uris:
-            return []
-        with ThreadPoolExecutor(min(8, len(uris))) as pool:
-            won = list(pool.map(lambda u: self._claim_one(did, album_id, u, token, seconds), uris))
+        one_by_one: list[str] = []
+        for start in range(0, len(uris), _MAX_TRANSACTION):
+            chunk = uris[start : start + _MAX_TRANSACTION]
+            if not self._claim_batch(did, album_id, chunk, token, seconds):
+                one_by_one += chunk
+        won = [u not in one_by_one for u in uris]
+        if one_by_one:
+            with ThreadPoolExecutor(min(8, len(one_by_one))) as pool:
+                slow = dict(
+                    zip(
+                        one_by_one,
+                        pool.map(lambda u: self._claim_one(did, album_id, u, token, seconds), one_by_one),
+                        strict=True,
+                    )
+                )
+            won = [slow.get(u, True) for u in uris]
         lost = [u for u, ok in zip(uris, won, strict=True) if not ok]
         if lost:
             self.release_claims(did, album_id, [u for u, ok in zip(uris, won, strict=True) if ok], token)
