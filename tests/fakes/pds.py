@@ -67,20 +67,23 @@ class FakePds:
         cid, value = found
         return Record(self.uri(collection, rkey), cid, copy.deepcopy(value))
 
-    def list_records(self, collection: str, *, max_pages: int) -> Listing:
-        """Pages of 100 in record-key order, each page one call (`list_records` in `calls`)."""
-        keys = sorted(k for c, k in self.records if c == collection)
-        out = Listing()
-        for start in range(0, max(len(keys), 1), PAGE_SIZE):
-            if out.pages >= max_pages:
-                out.stopped = "pages"
-                return out
+    def list_records(self, collection: str, *, max_pages: int, cursor: str | None = None) -> Listing:
+        """Pages of 100 in record-key order, each page one call (`list_records` in `calls`); the
+        cursor is the last key listed."""
+        keys = sorted(k for c, k in self.records if c == collection and (cursor is None or k > cursor))
+        out = Listing(cursor=cursor)
+        for _ in range(max_pages):
             self._call("list_records")
             out.pages += 1
-            for rkey in keys[start : start + PAGE_SIZE]:
-                cid, value = self.records[(collection, rkey)]
-                out.records.append(Record(self.uri(collection, rkey), cid, copy.deepcopy(value)))
-        out.complete = True
+            page, keys = keys[:PAGE_SIZE], keys[PAGE_SIZE:]
+            for rkey in page:
+                value_cid, value = self.records[(collection, rkey)]
+                out.records.append(Record(self.uri(collection, rkey), value_cid, copy.deepcopy(value)))
+            if not page:
+                out.cursor, out.complete = None, True
+                return out
+            out.cursor = page[-1]
+        out.stopped = "pages"
         return out
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:

@@ -33,9 +33,10 @@ class Pds(Protocol):
 
     def get_record(self, collection: str, rkey: str) -> Record | None: ...
 
-    def list_records(self, collection: str, *, max_pages: int) -> Listing:
-        """`com.atproto.repo.listRecords` of the collection from its start, at most `max_pages`
-        pages of 100 (each record with its CID); `complete` when the end was reached."""
+    def list_records(self, collection: str, *, max_pages: int, cursor: str | None = None) -> Listing:
+        """`com.atproto.repo.listRecords` of the collection from `cursor` (its start: None), at
+        most `max_pages` pages of 100, each record with its CID; `complete` once the end was
+        reached, else `cursor` where a next call goes on."""
         ...
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:

@@ -73,27 +73,31 @@ def _pages(records: int) -> int:
 
 def _read_listed(pds: Pds, collection: str, uris: list[str], known: int) -> dict[str, Record | None]:
     """The records of one collection from its listing, when its pages (`known` records, as the
-    catalogue counts them) are fewer calls than one getRecord each. The listing is capped below
-    that (a count too low costs nothing more); records it did not reach are read one by one, and
-    a record missing from a listing that reached the end is missing."""
+    catalogue counts them) are fewer calls than one getRecord each. The listing stops once it
+    has them all, and is capped below one call per record (a count too low costs nothing
+    more); records it did not reach are read one by one, and a record missing from a listing
+    that reached the end is missing."""
     if _pages(known) >= len(uris):
         return _read_each(pds, uris)
-    listing = pds.list_records(collection, max_pages=min(_pages(known) + 1, len(uris) - 1))
-    by_key: dict[str, Record] = {}
-    for record in listing:
-        at = AtUri.parse(record.uri)
-        if at is not None:
-            by_key[at.rkey] = record
-    out: dict[str, Record | None] = {}
+    wanted: dict[str, str] = {}
     for uri in uris:
         at = AtUri.parse(uri)
         assert at is not None
-        found = by_key.get(at.rkey)
-        if found is not None:
-            # A listed record is as good as one read alone: its value whole, its CID.
-            out[uri] = Record(uri, found.cid, found.value)
-        elif listing.complete:
-            out[uri] = None
+        wanted[at.rkey] = uri
+    out: dict[str, Record | None] = {}
+    cursor: str | None = None
+    for _ in range(min(_pages(known) + 1, len(uris) - 1)):
+        page = pds.list_records(collection, max_pages=1, cursor=cursor)
+        for record in page:
+            at = AtUri.parse(record.uri)
+            if at is not None and (asked := wanted.get(at.rkey)) is not None:
+                # A listed record is as good as one read alone: its value whole, its CID.
+                out[asked] = Record(asked, record.cid, record.value)
+        if page.complete:
+            out.update({u: None for u in uris if u not in out})
+        cursor = page.cursor
+        if len(out) == len(uris) or cursor is None:
+            break
     out.update(_read_each(pds, [u for u in uris if u not in out]))
     return out
 
