@@ -149,3 +149,23 @@ def test_keep_reads_without_writing() -> None:
     after = write_records(pds, [Edit(u, keep) for u in uris], sizes={TRACK: 12})
     assert calls(pds) == {"latest_commit": 1, "list_records": 1}
     assert {u: r.cid for u, r in after.items() if r} == {u: pds.cid(u) for u in uris}
+
+
+def test_a_rename_answers_from_the_tracks_it_read_with_their_new_cids(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta, uris = album_with_tracks(world, "Answered", 12)
+    loads: list[str] = []
+    load = world.catalogue.load_album
+
+    def counted(album_id: str) -> Any:
+        loads.append(album_id)
+        return load(album_id)
+
+    monkeypatch.setattr(world.catalogue, "load_album", counted)
+    out = world.admin().update(meta["id"], title="Answered Renamed")
+    assert loads == [meta["id"]]  # the read before the write; the answer reads nothing more
+    monkeypatch.undo()
+    assert out == world.admin().metadata(world.catalogue.albums[meta["id"]])
+    pds = world.pds[ALICE]
+    assert {t.record_uri: t.record_cid for t in world.album_tracks(meta["id"])} == {u: pds.cid(u) for u in uris}

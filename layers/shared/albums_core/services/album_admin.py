@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -34,7 +34,7 @@ from albums_core.domain.errors import (
     TrackTaken,
     Unprocessable,
 )
-from albums_core.domain.models import Album
+from albums_core.domain.models import Album, Track
 from albums_core.domain.records import (
     LIST,
     album_id_for,
@@ -249,15 +249,17 @@ class AlbumAdmin(AlbumMembership):
         new_title = clean_title(title) if title is not UNSET else album.title
         new_description = clean_description(description) if description is not UNSET else album.description
         old_slug = album.slug
+        tracks: list[Track] | None = None
         if new_title != album.title:
-            album = self._rename(album, new_title)
+            album, tracks = self._rename(album, new_title)
         if new_description != album.description:
             album = self.repo.set_album_fields(album, description=new_description, updated_at=now_iso())
         if album.slug != old_slug:
             self._invalidate(album.slug)  # the old one: as the lease ends (_leased)
-        return self.metadata(album)
+        return self.metadata(album, tracks)
 
-    def _rename(self, album: Album, title: str) -> Album:
+    def _rename(self, album: Album, title: str) -> tuple[Album, list[Track]]:
+        """The album renamed, and its tracks (read under the lease) with their records' new CIDs."""
         slug = slugify(title)
         if slug != album.slug and not self.repo.claim_slug(self.did, self.handle, slug, album.id):
             raise Conflict(SLUG_TAKEN)
@@ -277,7 +279,7 @@ class AlbumAdmin(AlbumMembership):
         if album.list_uri and cids.get(album.list_uri):
             renamed = self.repo.set_album_fields(renamed, list_cid=cids[album.list_uri])
         metrics.add_metric(name="AlbumRenamed", unit=MetricUnit.Count, value=1)
-        return renamed
+        return renamed, [replace(t, record_cid=cids.get(t.record_uri or "") or t.record_cid) for t in tracks]
 
     # ---- delete ------------------------------------------------------------------------------
 

@@ -71,9 +71,12 @@ class AlbumMembership:
         loaded = self.repo.load_album(album.id)
         return loaded[1] if loaded else []
 
-    def metadata(self, album: Album) -> dict[str, Any]:
-        loaded = self.repo.load_album(album.id)
-        album, tracks = loaded if loaded else (album, [])
+    def metadata(self, album: Album, tracks: list[Track] | None = None) -> dict[str, Any]:
+        """The album's answer: from `album` and `tracks` when the caller holds them as they now
+        stand (under the lease), else read again."""
+        if tracks is None:
+            loaded = self.repo.load_album(album.id)
+            album, tracks = loaded if loaded else (album, [])
         return album_page(album, self.caller.artist, order_tracks(tracks, None, album.track_order))["metadata"]
 
     def _invalidate(self, *slugs: str) -> None:
