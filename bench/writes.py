@@ -34,7 +34,11 @@ from local_runtime.stack import LocalStack
 
 SIZES = (10, 100)
 REPETITIONS = 9
-TARGET_RATIO = 3.0
+TARGET_RATIO = 2.0
+# A rename or an attach of 100 tracks (issue 22): the records read in listing pages, the
+# per-track writes in transactions of up to 100.
+TARGET_PDS_CALLS = 6
+TARGET_DYNAMODB_CALLS = 15
 # An account of its own, so the demo catalogue the other sections read stays as it is.
 HANDLE = "bench-writer.test"
 # See patient_writer().
@@ -104,6 +108,8 @@ class Sample:
     pds_ops: str
     dynamodb: list[str]
     dynamodb_ops: str
+    # Summed time of the DynamoDB calls of each API (the calls of one API run one after another).
+    in_dynamodb_by_op: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +165,9 @@ class Bench:
         items = ddb.items_read + shared.items_read
         in_tx = sum(c.seconds for c in ddb.calls + shared.calls if c.operation == "TransactWriteItems")
         by_op = {nsid: pds.seconds(nsid) for nsid in sorted(set(pds.calls))}
+        ddb_by_op: dict[str, float] = {}
+        for c in ddb.calls + shared.calls:
+            ddb_by_op[c.operation] = ddb_by_op.get(c.operation, 0.0) + c.seconds
         return out, Sample(
             seconds,
             pds.seconds(),
@@ -171,6 +180,7 @@ class Bench:
             pds.per_operation(),
             ops,
             per_op,
+            ddb_by_op,
         )
 
 
@@ -451,6 +461,11 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         nsids = sorted({n for s in album.renames for n in s.in_pds_by_op})
         split = "  ".join(f"{n} {ms(med(album, lambda s, n=n: s.in_pds_by_op.get(n, 0.0)))}" for n in nsids)
         print(f"    {album.size:>3} tracks  {split}")
+    print("  rename, median time in the DynamoDB calls of each API, ms (part of (c); moto's, not DynamoDB's):")
+    for album in albums:
+        apis = sorted({n for s in album.renames for n in s.in_dynamodb_by_op})
+        split = "  ".join(f"{n} {ms(med(album, lambda s, n=n: s.in_dynamodb_by_op.get(n, 0.0)))}" for n in apis)
+        print(f"    {album.size:>3} tracks  {split}")
 
     print()
     print(
@@ -487,14 +502,31 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     print(f"    (a) wall           {ratio:.2f}x  {verdict(ratio <= TARGET_RATIO)}")
     print(f"    (a) - (c)          {ratio_rest:.2f}x  {verdict(ratio_rest <= TARGET_RATIO)}")
     tx = ", ".join(f"{ms(med(a, lambda s: s.in_transactions))} ms at {a.size}" for a in albums)
-    print("  (c) is moto's: TransactWriteItems deep-copies the table once per action, so the rename's two transactions")
-    print(f"  ({tx} tracks, medians) cost far more than on DynamoDB, whatever the album's size, and pull")
-    print("  (a)'s ratio down. (a) - (c) leaves DynamoDB out altogether; on DynamoDB the ratio lies between the two.")
+    print("  (c) is moto's: TransactWriteItems deep-copies the table once per action, so the rename's transactions")
+    print(f"  ({tx} tracks, medians: the slug claim, the track CIDs, the title) cost far more than on")
+    print("  DynamoDB. (a) - (c) leaves DynamoDB out altogether; on DynamoDB the ratio lies between the two.")
     print(
         "  after the last renames, the list record and every track record on the PDS carry the title:"
         f" {verdict(verified)}"
     )
+    print()
+    print(
+        f"  a rename or an attach of {large.size} tracks, target <= {TARGET_PDS_CALLS} PDS calls and"
+        f" <= {TARGET_DYNAMODB_CALLS} DynamoDB calls (the most of any repetition):"
+    )
+    counted = [
+        (f"rename of {large.size} tracks", large.renames),
+        (f"attach of {large.size} tracks", [s for label, s in once if label == f"attach {large.size} tracks"]),
+    ]
+    call_targets: list[tuple[str, bool]] = []
+    for label, samples in counted:
+        most_pds = max(len(s.pds) for s in samples)
+        most_ddb = max(len(s.dynamodb) for s in samples)
+        for what, n, target in (("PDS", most_pds, TARGET_PDS_CALLS), ("DynamoDB", most_ddb, TARGET_DYNAMODB_CALLS)):
+            print(f"    {label:<22} {what + ' calls':<15} {n:>4}  {verdict(n <= target)}")
+            call_targets.append((f"{label} <= {target} {what} calls ({n})", n <= target))
     return [
+        *call_targets,
         (f"rename of 100 tracks <= {TARGET_RATIO:.0f}x rename of 10, wall time ({ratio:.2f}x)", ratio <= TARGET_RATIO),
         (
             f"rename of 100 tracks <= {TARGET_RATIO:.0f}x rename of 10, wall minus DynamoDB ({ratio_rest:.2f}x)",

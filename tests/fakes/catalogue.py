@@ -64,6 +64,9 @@ class FakeCatalogue:
     def artist_tracks(self, did: str) -> list[Track]:
         return sorted((t for t in self.tracks.values() if t.artist_did == did), key=lambda t: (t.created_at, t.id))
 
+    def artist_track_count(self, did: str, up_to: int) -> int:
+        return min(up_to, sum(1 for t in self.tracks.values() if t.artist_did == did))
+
     def find_track(self, track_id: int) -> Track | None:
         return self.tracks.get(track_id)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from albums_core.adapters.atproto.record_cids import record_cid
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, Record, Tokens, XrpcError
+from albums_core.adapters.atproto.xrpc import PAGE_SIZE, Listing, PdsUnavailable, Record, Tokens, XrpcError
 from albums_core.domain.records import TRACK, new_tid
 from tests.fakes.journal import Faults, Journal
 
@@ -66,6 +66,25 @@ class FakePds:
             return None
         cid, value = found
         return Record(self.uri(collection, rkey), cid, copy.deepcopy(value))
+
+    def list_records(self, collection: str, *, max_pages: int, cursor: str | None = None) -> Listing:
+        """Pages of 100 in record-key order, each page one call (`list_records` in `calls`); the
+        cursor is the last key listed."""
+        keys = sorted(k for c, k in self.records if c == collection and (cursor is None or k > cursor))
+        out = Listing(cursor=cursor)
+        for _ in range(max_pages):
+            self._call("list_records")
+            out.pages += 1
+            page, keys = keys[:PAGE_SIZE], keys[PAGE_SIZE:]
+            for rkey in page:
+                value_cid, value = self.records[(collection, rkey)]
+                out.records.append(Record(self.uri(collection, rkey), value_cid, copy.deepcopy(value)))
+            if not page:
+                out.cursor, out.complete = None, True
+                return out
+            out.cursor = page[-1]
+        out.stopped = "pages"
+        return out
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
         self._call("create_record")

@@ -1,5 +1,5 @@
-"""The calls a mutation makes, counted: the album read once per request, each track record read
-once by attach, one counter update for the new track ids, a few kept-alive PDS connections per
+"""The calls a mutation makes, counted: the album read once per request, the track records read
+by attach and rename from listing pages, one counter update for the new track ids, a few kept-alive PDS connections per
 rename, and the stream consumer dropping each album page once per batch."""
 
 from __future__ import annotations
@@ -105,16 +105,23 @@ def album_of(artist: Artist, title: str, n: int) -> tuple[str, list[str]]:
     return album_id, uris
 
 
-def test_attach_reads_each_track_record_once_and_reserves_the_ids_in_one_update(alice: Artist) -> None:
+def test_attach_reads_the_track_records_in_a_listing_page_and_reserves_the_ids_in_one_update(alice: Artist) -> None:
     uris = publish(alice, 12)
     _, created = alice.admin().create("Counted Attach")
     admin = alice.admin()
     with pds_calls() as pds, dynamodb_calls(admin.repo.client) as ddb:
         out = admin.attach(str(created["id"]), uris)
     assert out["track_count"] == 12
-    reads = Counter(pds)["com.atproto.repo.getRecord"]
-    # Each track record once, and the list record once (its own read-modify-write).
-    assert reads == 12 + 1, pds
+    # The commit, one listRecords page with the twelve track records (fewer calls than a
+    # getRecord each), the list record's own read, one applyWrites.
+    assert Counter(pds) == {
+        "com.atproto.sync.getLatestCommit": 1,
+        "com.atproto.repo.listRecords": 1,
+        "com.atproto.repo.getRecord": 1,
+        "com.atproto.repo.applyWrites": 1,
+    }, pds
+    # The pending claims in one transaction (not a PutItem each).
+    assert not [p for op, p in ddb if op == "PutItem" and "claim_state" in str(p.get("Item"))]
     counter_updates = [p for op, p in ddb if op == "UpdateItem" and p["Key"] == to_item(keys.track_id_counter())]
     assert len(counter_updates) == 1, counter_updates
     assert counter_updates[0]["ExpressionAttributeValues"][":n"] == {"N": "12"}
@@ -153,8 +160,9 @@ def test_a_rename_of_many_tracks_reuses_a_few_pds_connections(alice: Artist) -> 
         with pds_calls() as pds:
             out = alice.admin(via=proxy.url).update(album_id, title="Counted Connections Renamed")
         assert out["title"] == "Counted Connections Renamed"
-        assert len(proxy.seen) == len(pds) >= 40
-        # About a hundred requests (the records read in parallel, 8 at a time), on a few connections.
+        assert len(proxy.seen) == len(pds)
+        # The 40 track records in one listRecords page, not a getRecord each, on a few connections.
+        assert Counter(pds)["com.atproto.repo.listRecords"] == 1 and len(pds) <= 6, pds
         assert proxy.connections <= 10, (proxy.connections, len(pds))
     finally:
         safe_http.close_idle_connections()

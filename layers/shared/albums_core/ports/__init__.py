@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from albums_core.domain.models import Album, Artist, TokenAccount, Track
 
 if TYPE_CHECKING:
-    from albums_core.adapters.atproto.xrpc import Record, Tokens
+    from albums_core.adapters.atproto.xrpc import Listing, Record, Tokens
     from albums_core.adapters.dynamodb.session_store import Session
     from albums_core.domain.cover_images import Cover
 
@@ -32,6 +32,12 @@ class Pds(Protocol):
     session_key: str  # the OAuth session a later job refers to ("" for an app-password session)
 
     def get_record(self, collection: str, rkey: str) -> Record | None: ...
+
+    def list_records(self, collection: str, *, max_pages: int, cursor: str | None = None) -> Listing:
+        """`com.atproto.repo.listRecords` of the collection from `cursor` (its start: None), at
+        most `max_pages` pages of 100, each record with its CID; `complete` once the end was
+        reached, else `cursor` where a next call goes on."""
+        ...
 
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
         """(uri, cid) of the new record."""
@@ -58,6 +64,10 @@ class Catalogue(Protocol):
         ...
 
     def artist_tracks(self, did: str) -> list[Track]: ...
+
+    def artist_track_count(self, did: str, up_to: int) -> int:
+        """How many tracks the artist has, counted no further than `up_to`."""
+        ...
 
     def find_track(self, track_id: int) -> Track | None: ...
 
@@ -112,7 +122,9 @@ class Catalogue(Protocol):
 
     def recount(self, album_id: str) -> Album | None: ...
 
-    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None: ...
+    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
+        """Only the tracks' CIDs change (never their counters), each batch whole or not at all."""
+        ...
 
     def release_tracks(self, tracks: list[Track], delete: bool, cids: dict[str, str | None]) -> None: ...
 

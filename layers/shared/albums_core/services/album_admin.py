@@ -11,7 +11,6 @@ rules of the domain (whose tracks, which album, how many)."""
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,47 +21,41 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.adapters.atproto import syntax
 from albums_core.adapters.atproto.record_editor import RecordEditor
-from albums_core.adapters.atproto.record_writes import DELETE, Edit, keep
+from albums_core.adapters.atproto.record_writes import DELETE, Edit
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache
 from albums_core.adapters.dynamodb.session_store import pds_session
 from albums_core.domain import list_records
-from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import (
     AlbumNotFound,
-    BadRequest,
     Conflict,
     Forbidden,
     ListNotFound,
-    NotFound,
     TrackTaken,
     Unprocessable,
 )
-from albums_core.domain.firehose_events import storage_problem
 from albums_core.domain.models import Album, Track
-from albums_core.domain.ordering import order_tracks
 from albums_core.domain.records import (
     LIST,
-    TRACK,
     album_id_for,
-    is_track_record,
     new_tid,
-    new_track,
     now_iso,
-    onto_existing,
 )
 from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import clean_description, clean_title
-from albums_core.domain.views import album_page
 from albums_core.observability import metrics
 from albums_core.ports import Catalogue, DeletionJobs, PageCache, Pds
 from albums_core.services import cleanup
+from albums_core.services.album_membership import (
+    DROP_ALBUM,
+    LEASE_SECONDS,
+    MAX_TRACKS,
+    AlbumMembership,
+    set_album,
+)
 from albums_core.services.auth import Caller
 
-MAX_TRACKS = 500
 UNSET: Any = object()
-# Longer than a function may run: a crashed request frees the album after this.
-_LEASE_SECONDS = 60
 TRACK_TAKEN = TrackTaken.detail
 SLUG_TAKEN = "another of your albums already uses that name"
 
@@ -88,13 +81,6 @@ def _delete(_: dict[str, Any]) -> Any:
     return DELETE
 
 
-def _set_album(title: str) -> Callable[[dict[str, Any]], Any]:
-    return partial(list_records.with_field, name="album", value=title)
-
-
-_DROP_ALBUM = partial(list_records.without_field, name="album")
-
-
 class CleanupHandOver:
     """`DeletionJobs` in production: a cleanup job in the catalogue table, handed over in the
     transaction that deletes the album (services.cleanup)."""
@@ -106,7 +92,7 @@ class CleanupHandOver:
         cleanup.hand_over(self.repo, album, handle, cascade, pds)
 
 
-class AlbumAdmin:
+class AlbumAdmin(AlbumMembership):
     def __init__(
         self,
         caller: Caller,
@@ -177,35 +163,13 @@ class AlbumAdmin:
         """One multi-step change of an album at a time: concurrent ones get 409 instead of
         racing on the PDS and the slug claims. Yields the album as the lease found it."""
         token = uuid.uuid4().hex
-        current = self.repo.lock_album(album.id, token, _LEASE_SECONDS)
+        current = self.repo.lock_album(album.id, token, LEASE_SECONDS)
         if current is None:
             raise Conflict("this album is being changed by another request; try again")
         try:
             yield current
         finally:
             self.repo.unlock_album(album.id, token)
-
-    def tracks(self, album: Album) -> list[Track]:
-        """The album's tracks as the catalogue holds them now."""
-        loaded = self.repo.load_album(album.id)
-        return loaded[1] if loaded else []
-
-    def metadata(self, album: Album) -> dict[str, Any]:
-        loaded = self.repo.load_album(album.id)
-        album, tracks = loaded if loaded else (album, [])
-        return album_page(album, self.caller.artist, order_tracks(tracks, None, album.track_order))["metadata"]
-
-    def _invalidate(self, *slugs: str) -> None:
-        for slug in dict.fromkeys(slugs):
-            self.cache.invalidate(album_cache_key(self.handle, slug))
-
-    def ensure_list_record(self, album: Album) -> Album:
-        """The album's list record exists on the PDS (created at the key chosen up front)."""
-        if album.list_cid:
-            return album
-        assert album.list_uri
-        cid = self.records.ensure(album.list_uri, list_records.new_list(album.title, album.created_at))
-        return self.repo.set_album_fields(album, list_cid=cid)
 
     # ---- create ------------------------------------------------------------------------------
 
@@ -277,166 +241,6 @@ class AlbumAdmin:
     def delete(self, album_id: str, cascade: bool) -> dict[str, Any]:
         return self._guarded(album_id, "you can only delete your own albums", self._delete_album, cascade)
 
-    # ---- membership ------------------------------------------------------------------------
-
-    def _attach(self, album: Album, uris: list[str]) -> dict[str, Any]:
-        wanted = self._own_track_uris(uris)
-        current = self.tracks(album)
-        have = {t.record_uri for t in current}
-        new = [u for u in wanted if u not in have]
-        if not new:
-            return self.metadata(album)
-        if len(current) + len(new) > MAX_TRACKS:
-            raise Unprocessable(f"track_uris: an album holds at most {MAX_TRACKS} tracks")
-        local = {t.record_uri: t for t in self.repo.artist_tracks(self.did)}
-        if any((other := local.get(u)) is not None and other.album_id not in (None, album.id) for u in new):
-            raise TrackTaken()
-        # Read once: the commit first, so the write below can swap against it unread.
-        snapshot = self.records.read(new)
-        for uri in new:
-            record = snapshot.records[uri]
-            if record is None:
-                raise NotFound(f"track record not found: {uri}")
-            if not is_track_record(record.value):
-                raise Unprocessable(f"track_uris: not a track record: {uri}")
-            if (problem := storage_problem(record.value)) is not None:
-                raise Unprocessable(f"track_uris: a track record we cannot store ({problem}): {uri}")
-        # Claimed before any PDS write: of two albums taking one track at once, the loser
-        # writes nothing. A claim left by a failed request lapses with its lease.
-        if self.repo.claim_tracks(self.did, album.id, new, uuid.uuid4().hex, _LEASE_SECONDS):
-            raise TrackTaken()
-        album = self.ensure_list_record(album)
-        assert album.list_uri
-        # One applyWrites: the tracks, then the list, whose new items the write pins to the CID
-        # each rewritten track record gets (record_writes computes it before writing).
-        refs = [(u, record.cid if (record := snapshot.records.get(u)) else None) for u in new]
-        append = partial(list_records.appended, refs=refs, now=now_iso())
-        edits = [Edit(u, _set_album(album.title)) for u in new] + [Edit(album.list_uri, append)]
-        fresh = self.records.write(edits, snapshot)
-        listed = fresh.get(album.list_uri)
-        list_cid = listed.cid if listed else None
-        present = [u for u in new if fresh.get(u) is not None]
-        if any(u not in local for u in present):
-            # Read again: the firehose consumer may have indexed a record since (an artist who
-            # publishes a track elsewhere and adds it here at once); that item is moved, not copied.
-            local = {t.record_uri: t for t in self.repo.artist_tracks(self.did)}
-        # One counter update for every track the catalogue does not know yet.
-        ids = iter(self.repo.reserve_track_ids(sum(1 for u in present if u not in local)))
-        moves: list[tuple[Track | None, Track]] = []
-        for uri in present:
-            record = fresh[uri]
-            assert record is not None
-            known = local.get(uri)
-            track = new_track(known.id if known else next(ids), self.did, album.id, uri, record.cid, record.value)
-            if known:
-                track = onto_existing(track, known)
-            moves.append((known, track))
-        self.repo.move_tracks_into(album, moves)
-        self.repo.recount(album.id)
-        order = [t.record_uri for t in order_tracks(current, None, album.track_order) if t.record_uri]
-        album = self.repo.set_album_fields(
-            album,
-            list_cid=list_cid,
-            track_order=order + [t.record_uri for _, t in moves if t.record_uri],
-            updated_at=now_iso(),
-        )
-        self._invalidate(album.slug)
-        return self.metadata(album)
-
-    def _own_track_uris(self, uris: list[str]) -> list[str]:
-        """The URIs, each once, of the caller's own track records."""
-        if not uris:
-            raise Unprocessable("track_uris: must be a non-empty list of AT-URIs")
-        seen: set[str] = set()
-        for i, uri in enumerate(uris):
-            # The SDK's syntax (DID, NSID, record key), then our parse of the same string.
-            at = AtUri.parse(uri) if syntax.record_uri_parts(uri) else None
-            if at is None:
-                raise Unprocessable(f"track_uris[{i}]: not an AT-URI")
-            if at.collection != TRACK:
-                raise Unprocessable(f"track_uris[{i}]: not an {TRACK} record")
-            if at.repo != self.did:
-                raise Forbidden("you can only add your own tracks to your albums")
-            if uri in seen:
-                raise Unprocessable(f"track_uris[{i}]: listed twice")
-            seen.add(uri)
-        return list(uris)
-
-    def _reorder_list(self, album: Album, uris: list[str]) -> dict[str, Any]:
-        tracks = {t.record_uri: t for t in self.tracks(album) if t.record_uri}
-        seen: set[str] = set()
-        for i, uri in enumerate(uris):
-            at = AtUri.parse(uri) if syntax.record_uri_parts(uri) else None
-            if at is None:
-                raise Unprocessable(f"items[{i}].uri: not an AT-URI")
-            if at.collection != TRACK:
-                raise Unprocessable(f"items[{i}].uri: not an {TRACK} record")
-            if at.repo != self.did:
-                raise Unprocessable(f"items[{i}].uri: not a record of your repository")
-            if uri in seen:
-                raise Unprocessable(f"items[{i}].uri: listed twice")
-            seen.add(uri)
-        foreign = [u for u in uris if u not in tracks]
-        missing = [u for u in tracks if u not in seen]
-        if foreign or missing:
-            raise Unprocessable(
-                "items: must list every track of the album exactly once"
-                f" (not in the album: {foreign[:20]}, missing: {missing[:20]})"
-            )
-        album = self._apply_order(album, list(tracks.values()), uris)
-        return {"uri": album.list_uri, "cid": album.list_cid}
-
-    def _reorder(self, album: Album, track_ids: list[int]) -> dict[str, Any]:
-        tracks = {t.id: t for t in self.tracks(album)}
-        counts = Counter(track_ids)
-        duplicates = sorted(i for i, n in counts.items() if n > 1)
-        foreign = sorted(i for i in counts if i not in tracks)
-        missing = sorted(set(tracks) - set(counts))
-        if duplicates or foreign or missing:
-            raise Unprocessable(
-                "track_ids: must list every track of the album exactly once"
-                f" (duplicates: {duplicates[:20]}, not in the album: {foreign[:20]}, missing: {missing[:20]})"
-            )
-        order: list[str] = [u for i in track_ids if (u := tracks[i].record_uri)]
-        return self.metadata(self._apply_order(album, list(tracks.values()), order))
-
-    def _apply_order(self, album: Album, tracks: list[Track], order: list[str]) -> Album:
-        """The list record, then the catalogue, in `order` (record URIs of all of `tracks`)."""
-        cids = {t.record_uri: t.record_cid for t in tracks if t.record_uri}
-        album = self.ensure_list_record(album)
-        assert album.list_uri
-        change = partial(list_records.reordered, order=order, cids=cids, now=now_iso())
-        # The tracks are read, not written: the list pins each by the CID its record has now.
-        after = self.records.apply([Edit(u, keep) for u in order] + [Edit(album.list_uri, change)])
-        self.repo.set_track_cids(tracks, after)
-        album = self.repo.set_album_fields(
-            album, track_order=order, list_cid=after[album.list_uri], updated_at=now_iso()
-        )
-        self._invalidate(album.slug)
-        return album
-
-    def _remove_track(self, album: Album, track_id: int) -> dict[str, Any]:
-        track = self.repo.find_track(track_id)
-        if track is None or track.artist_did != self.did:
-            raise NotFound("track not found")
-        in_album = next((t for t in self.tracks(album) if t.id == track_id), None)
-        if in_album is None:
-            raise BadRequest("track is not in this album")
-        uri = in_album.record_uri
-        edits = [Edit(uri, _DROP_ALBUM)] if uri else []
-        if album.list_uri and album.list_cid:
-            edits.append(Edit(album.list_uri, partial(list_records.without_item, uri=uri, now=now_iso())))
-        cids = self.records.apply(edits)
-        standalone = replace(in_album, album_id=None, record_cid=cids.get(uri or "") or in_album.record_cid)
-        self.repo.detach_track(album.id, in_album, standalone)
-        self.repo.recount(album.id)
-        changes: dict[str, Any] = {"track_order": [u for u in album.track_order if u != uri], "updated_at": now_iso()}
-        if album.list_uri and cids.get(album.list_uri):
-            changes["list_cid"] = cids[album.list_uri]
-        self.repo.set_album_fields(album, **changes)
-        self._invalidate(album.slug)
-        return {"removed": True, "track_id": track_id}
-
     # ---- title and description ---------------------------------------------------------------
 
     def _update(self, album: Album, title: object = UNSET, description: object = UNSET) -> dict[str, Any]:
@@ -445,14 +249,17 @@ class AlbumAdmin:
         new_title = clean_title(title) if title is not UNSET else album.title
         new_description = clean_description(description) if description is not UNSET else album.description
         old_slug = album.slug
+        tracks: list[Track] | None = None
         if new_title != album.title:
-            album = self._rename(album, new_title)
+            album, tracks = self._rename(album, new_title)
         if new_description != album.description:
             album = self.repo.set_album_fields(album, description=new_description, updated_at=now_iso())
-        self._invalidate(old_slug, album.slug)
-        return self.metadata(album)
+        if album.slug != old_slug:
+            self._invalidate(album.slug)  # the old one: as the lease ends (_leased)
+        return self.metadata(album, tracks)
 
-    def _rename(self, album: Album, title: str) -> Album:
+    def _rename(self, album: Album, title: str) -> tuple[Album, list[Track]]:
+        """The album renamed, and its tracks (read under the lease) with their records' new CIDs."""
         slug = slugify(title)
         if slug != album.slug and not self.repo.claim_slug(self.did, self.handle, slug, album.id):
             raise Conflict(SLUG_TAKEN)
@@ -460,9 +267,9 @@ class AlbumAdmin:
             album = self.ensure_list_record(album)
             assert album.list_uri
             tracks = self.tracks(album)
-            edits = [Edit(t.record_uri, _set_album(title)) for t in tracks if t.record_uri]
+            edits = [Edit(t.record_uri, set_album(title)) for t in tracks if t.record_uri]
             edits.append(Edit(album.list_uri, partial(list_records.renamed, name=title, now=now_iso())))
-            cids = self.records.apply(edits)
+            cids = self.records.apply(edits, self.track_sizes(len(tracks)))
         except Exception:
             if slug != album.slug:
                 self.repo.release_slug(self.did, self.handle, slug, album.id)
@@ -472,7 +279,7 @@ class AlbumAdmin:
         if album.list_uri and cids.get(album.list_uri):
             renamed = self.repo.set_album_fields(renamed, list_cid=cids[album.list_uri])
         metrics.add_metric(name="AlbumRenamed", unit=MetricUnit.Count, value=1)
-        return renamed
+        return renamed, [replace(t, record_cid=cids.get(t.record_uri or "") or t.record_cid) for t in tracks]
 
     # ---- delete ------------------------------------------------------------------------------
 
@@ -489,13 +296,12 @@ class AlbumAdmin:
         tracks = self.tracks(album)
         if len(tracks) > cleanup.SYNC_DELETE_MAX_TRACKS:
             return self._delete_in_background(album, cascade)
-        change = _delete if cascade else _DROP_ALBUM
+        change = _delete if cascade else DROP_ALBUM
         edits = [Edit(t.record_uri, change) for t in tracks if t.record_uri]
         if album.list_uri:
             edits.append(Edit(album.list_uri, _delete))  # last: the album stays whole until then
-        cids = self.records.apply(edits)
+        cids = self.records.apply(edits, self.track_sizes(len(tracks)))
         self.repo.release_tracks(tracks, cascade, cids)
         self.repo.delete_album_items(album, self.handle)
-        self._invalidate(album.slug)
         metrics.add_metric(name="AlbumDeleted", unit=MetricUnit.Count, value=1)
         return {"deleted": True, "cascade": cascade}

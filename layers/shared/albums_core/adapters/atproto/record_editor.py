@@ -10,7 +10,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.atproto.record_writes import Edit, Snapshot, apply_edits, read_snapshot, write_records
+from albums_core.adapters.atproto.record_writes import (
+    Edit,
+    Sizes,
+    Snapshot,
+    apply_edits,
+    read_snapshot,
+    write_records,
+)
 from albums_core.adapters.atproto.xrpc import (
     AccountUnavailable,
     PdsUnavailable,
@@ -104,21 +111,25 @@ class RecordEditor:
     def _failures(self) -> Any:
         return pds_failures(self.pds.latest_commit)
 
-    def read(self, uris: list[str]) -> Snapshot:
+    def read(self, uris: list[str], sizes: Sizes | None = None) -> Snapshot:
         """The records (None when missing), read after the repository's commit: a `write`
-        with this snapshot swaps against that commit without reading them again."""
+        with this snapshot swaps against that commit without reading them again. `sizes`
+        (records per collection, as the catalogue counts them) lets listRecords pages read
+        them when that takes fewer calls than one getRecord each."""
         with self._failures():
-            return read_snapshot(self.pds, uris)
+            return read_snapshot(self.pds, uris, sizes)
 
-    def write(self, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, Record | None]:
+    def write(
+        self, edits: list[Edit], snapshot: Snapshot | None = None, sizes: Sizes | None = None
+    ) -> dict[str, Record | None]:
         """Apply the edits; each record as it now stands (None when deleted or missing)."""
         with self._failures():
-            return write_records(self.pds, edits, snapshot)
+            return write_records(self.pds, edits, snapshot, sizes=sizes)
 
-    def apply(self, edits: list[Edit]) -> dict[str, str | None]:
+    def apply(self, edits: list[Edit], sizes: Sizes | None = None) -> dict[str, str | None]:
         """Apply the edits; each record's CID afterwards (None when deleted or missing)."""
         with self._failures():
-            return apply_edits(self.pds, edits)
+            return apply_edits(self.pds, edits, sizes=sizes)
 
     def ensure(self, uri: str, value: dict[str, Any]) -> str:
         """The record at `uri` exists (created with `value` when it does not); its CID."""

@@ -24,6 +24,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.adapters.atproto.record_cids import NotDataModel, record_cid
+from albums_core.adapters.atproto.xrpc import PAGE_SIZE as LIST_PAGE
 from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
@@ -38,6 +39,8 @@ _ATTEMPTS = 6
 _READERS = 8
 
 Change = Callable[[dict[str, Any]], Any]
+# Records per collection of the repository (the catalogue's count): how a batch reads them.
+Sizes = dict[str, int]
 
 
 def keep(record: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +55,7 @@ class Edit:
     change: Change
 
 
-def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
+def _read_each(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
     def one(uri: str) -> tuple[str, Record | None]:
         at = AtUri.parse(uri)
         assert at is not None
@@ -62,6 +65,59 @@ def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
         return dict(one(u) for u in uris)
     with ThreadPoolExecutor(min(_READERS, len(uris))) as pool:
         return dict(pool.map(one, uris))
+
+
+def _pages(records: int) -> int:
+    return max(1, -(-records // LIST_PAGE))
+
+
+def _read_listed(pds: Pds, collection: str, uris: list[str], known: int) -> dict[str, Record | None]:
+    """The records of one collection from its listing, when its pages (`known` records, as the
+    catalogue counts them) are fewer calls than one getRecord each. The listing stops once it
+    has them all, and is capped below one call per record (a count too low costs nothing
+    more); records it did not reach are read one by one, and a record missing from a listing
+    that reached the end is missing."""
+    if _pages(known) >= len(uris):
+        return _read_each(pds, uris)
+    wanted: dict[str, str] = {}
+    for uri in uris:
+        at = AtUri.parse(uri)
+        assert at is not None
+        wanted[at.rkey] = uri
+    out: dict[str, Record | None] = {}
+    cursor: str | None = None
+    for _ in range(min(_pages(known) + 1, len(uris) - 1)):
+        page = pds.list_records(collection, max_pages=1, cursor=cursor)
+        for record in page:
+            at = AtUri.parse(record.uri)
+            if at is not None and (asked := wanted.get(at.rkey)) is not None:
+                # A listed record is as good as one read alone: its value whole, its CID.
+                out[asked] = Record(asked, record.cid, record.value)
+        if page.complete:
+            out.update({u: None for u in uris if u not in out})
+        cursor = page.cursor
+        if len(out) == len(uris) or cursor is None:
+            break
+    out.update(_read_each(pds, [u for u in uris if u not in out]))
+    return out
+
+
+def read_records(pds: Pds, uris: list[str], sizes: Sizes | None = None) -> dict[str, Record | None]:
+    """The records (None when missing). `sizes` (records per collection of the repository, as
+    the catalogue knows them) lets a collection be read by listRecords pages instead of one
+    getRecord per record, whichever makes fewer calls."""
+    groups: dict[str, list[str]] = {}
+    for uri in uris:
+        at = AtUri.parse(uri)
+        assert at is not None
+        groups.setdefault(at.collection if sizes and at.collection in sizes else "", []).append(uri)
+    out: dict[str, Record | None] = {}
+    for collection, members in groups.items():
+        if collection and sizes:
+            out.update(_read_listed(pds, collection, members, sizes[collection]))
+        else:
+            out.update(_read_each(pds, members))
+    return {u: out[u] for u in uris}
 
 
 @dataclass(frozen=True)
@@ -74,9 +130,9 @@ class Snapshot:
     records: dict[str, Record | None]
 
 
-def read_snapshot(pds: Pds, uris: list[str]) -> Snapshot:
+def read_snapshot(pds: Pds, uris: list[str], sizes: Sizes | None = None) -> Snapshot:
     commit = pds.latest_commit()
-    return Snapshot(commit, read_records(pds, uris))
+    return Snapshot(commit, read_records(pds, uris, sizes))
 
 
 @dataclass
@@ -149,15 +205,22 @@ def _pinning(plan: list[_Write], uris: set[str]) -> list[str]:
     return out
 
 
-def apply_edits(pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None) -> dict[str, str | None]:
+def apply_edits(
+    pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None, sizes: Sizes | None = None
+) -> dict[str, str | None]:
     """Apply every edit; returns the record CIDs afterwards (None for deleted or missing
     records). Raises PdsUnavailable / XrpcError when the PDS fails, Conflict when the
     repository keeps changing under us."""
-    return {u: (r.cid if r else None) for u, r in write_records(pds, edits, snapshot).items()}
+    return {u: (r.cid if r else None) for u, r in write_records(pds, edits, snapshot, sizes=sizes).items()}
 
 
 def write_records(
-    pds: Pds, edits: list[Edit], snapshot: Snapshot | None = None, *, verify: bool = True
+    pds: Pds,
+    edits: list[Edit],
+    snapshot: Snapshot | None = None,
+    *,
+    verify: bool = True,
+    sizes: Sizes | None = None,
 ) -> dict[str, Record | None]:
     """`apply_edits`, returning each record as it now stands on the PDS (its value as written,
     its new CID; None when deleted or missing). With a `snapshot`, the first attempt reads only
@@ -168,10 +231,10 @@ def write_records(
             commit = snapshot.commit
             records = {u: snapshot.records[u] for u in uris if u in snapshot.records}
             missing = [u for u in uris if u not in records]
-            records.update(read_records(pds, missing))
+            records.update(read_records(pds, missing, sizes))
         else:
             commit = pds.latest_commit()
-            records = read_records(pds, uris)
+            records = read_records(pds, uris, sizes)
         snapshot = None  # a retry reads again: the repository changed since
         plan = _plan(edits, records)
         try:

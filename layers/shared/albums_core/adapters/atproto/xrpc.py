@@ -341,6 +341,19 @@ class PdsSession:
     def get_record(self, collection: str, rkey: str) -> Record | None:
         return get_record(self.pds_url, self.did, collection, rkey)
 
+    def list_records(self, collection: str, *, max_pages: int, cursor: str | None = None) -> Listing:
+        """The collection's records from `cursor`, at most `max_pages` pages (and their bytes)."""
+        cap = settings().pds_response_max_bytes * max_pages
+        return list_records(
+            self.pds_url,
+            self.did,
+            collection,
+            cursor=cursor,
+            max_pages=max_pages,
+            max_records=max_pages * PAGE_SIZE,
+            max_bytes=cap,
+        )
+
     def create_record(self, collection: str, record: dict[str, Any], rkey: str | None = None) -> tuple[str, str]:
         body: dict[str, Any] = {"repo": self.did, "collection": collection, "record": record}
         if rkey is not None:

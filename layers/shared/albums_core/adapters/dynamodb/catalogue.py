@@ -17,6 +17,7 @@ from albums_core.adapters.dynamodb.catalogue_artists import Artists
 from albums_core.adapters.dynamodb.catalogue_claims import Claims
 from albums_core.adapters.dynamodb.catalogue_membership import Membership, Move
 from albums_core.adapters.dynamodb.catalogue_slugs import Slugs
+from albums_core.adapters.dynamodb.catalogue_track_cids import TrackCids
 from albums_core.adapters.dynamodb.catalogue_tracks import Tracks, track_item, track_key
 from albums_core.adapters.dynamodb.table import MAX_TRANSACTION, Action, Table
 from albums_core.config import settings
@@ -39,6 +40,7 @@ class CatalogueRepository:
         self.albums = Albums(self.db)
         self.slugs = Slugs(self.db, self.albums)
         self.tracks = Tracks(self.db, self.albums)
+        self.track_cids = TrackCids(self.db)
         self.claims = Claims(self.db)
         self.membership = Membership(self.db, self.tracks, self.albums, self.claims)
         self.artists = Artists(self.db, self.albums, self.slugs, self.tracks)
@@ -265,8 +267,11 @@ class CatalogueWriter(CatalogueRepository):
     def release_tracks(self, tracks: list[Track], delete: bool, cids: dict[str, str | None]) -> None:
         self.tracks.release_tracks(tracks, delete, cids)
 
+    def artist_track_count(self, did: str, up_to: int) -> int:
+        return self.track_cids.artist_track_count(did, up_to)
+
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
-        self.tracks.set_track_cids(tracks, cids)
+        self.track_cids.set_track_cids(tracks, cids)
 
     # ---- membership and claims ---------------------------------------------------------------
 

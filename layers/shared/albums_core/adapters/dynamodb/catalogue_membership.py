@@ -18,8 +18,8 @@ from albums_core.domain.errors import ConcurrentUpdate, TrackTaken
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import onto_existing
 
-# A transaction holds 100 actions (four per moved track); smaller ones finish well inside a timeout.
-_MOVES_PER_TRANSACTION = 24
+# A transaction holds 100 actions: at most three per moved track, and the album's counters.
+_MOVES_PER_TRANSACTION = 33
 
 Move = tuple[Track | None, Track]
 

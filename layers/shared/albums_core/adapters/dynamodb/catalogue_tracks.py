@@ -8,7 +8,6 @@ track item deletes its guard. A writer refused by the guard uses the track it na
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -376,16 +375,3 @@ class Tracks:
                 call = []
             call += group
         self.db.batch_write(call)
-
-    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
-        """Record the CIDs the PDS gave the tracks' records after a change: one small update
-        each, in parallel (each stands alone; a missed one is corrected by the next indexing)."""
-        changed = [(t, cid) for t in tracks if (cid := cids.get(t.record_uri or "")) and cid != t.record_cid]
-
-        def update(pair: tuple[Track, str]) -> None:
-            track, cid = pair
-            self.db.update_if(track_key(track), "SET record_cid = :c", "attribute_exists(pk)", {":c": cid})
-
-        if changed:
-            with ThreadPoolExecutor(min(8, len(changed))) as pool:
-                list(pool.map(update, changed))

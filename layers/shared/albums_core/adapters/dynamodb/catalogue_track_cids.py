@@ -1,0 +1,91 @@
+"""Track CIDs after the records' write, in transactions, and the artist's track count the bulk
+read of records decides by.
+
+Each action SETs `record_cid` alone, on a track that is still where it was read: the counters
+plays and likes ADD meanwhile are never overwritten (a batch of Puts would). TransactWriteItems
+costs 2 write units per KB of each item, against 1 for a lone UpdateItem: one call, not 100."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue_tracks import track_key
+from albums_core.adapters.dynamodb.codec import to_item, to_value
+from albums_core.adapters.dynamodb.table import Action, Table, error_code, refused_positions
+from albums_core.domain.errors import ConcurrentUpdate
+from albums_core.domain.models import Track
+
+# Attempts at a batch of track CIDs that conflicting transactions keep cancelling.
+_CID_ATTEMPTS = 5
+# Pages of the artist's track index a count reads at most.
+_COUNT_PAGES = 3
+
+
+class TrackCids:
+    def __init__(self, db: Table) -> None:
+        self.db = db
+
+    def artist_track_count(self, did: str, up_to: int) -> int:
+        """The artist's track items, counted up to `up_to` (a Select=COUNT Query of the artist's
+        track index, at most `_COUNT_PAGES` pages; a count cut short is `up_to`)."""
+        params: dict[str, Any] = {
+            "TableName": self.db.name,
+            "IndexName": "gsi2",
+            "Select": "COUNT",
+            "Limit": up_to,
+            "KeyConditionExpression": "gsi2pk = :p AND begins_with(gsi2sk, :s)",
+            "ExpressionAttributeValues": {
+                ":p": to_value(keys.artist_partition(did)),
+                ":s": to_value(keys.TRACK_BY_ARTIST_PREFIX),
+            },
+        }
+        count = 0
+        for _ in range(_COUNT_PAGES):
+            out = self.db.client.query(**params)
+            count += int(out.get("Count", 0))
+            if count >= up_to or not out.get("LastEvaluatedKey"):
+                return min(count, up_to)
+            params.update(ExclusiveStartKey=out["LastEvaluatedKey"], Limit=up_to - count)
+        return up_to
+
+    def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
+        """Record the CIDs the PDS gave the tracks' records after a change: transactions of up to
+        100 updates, each whole or not at all. A track moved or gone meanwhile is left out (the
+        next indexing corrects it); a transaction cancelled by a conflicting one is tried again."""
+        changed = [(t, cid) for t in tracks if (cid := cids.get(t.record_uri or "")) and cid != t.record_cid]
+        size = self.db.max_transaction
+        for start in range(0, len(changed), size):
+            self._set_cids(changed[start : start + size])
+
+    def _action(self, track: Track, cid: str) -> Action:
+        return {
+            "Update": {
+                "TableName": self.db.name,
+                "Key": to_item(track_key(track)),
+                "UpdateExpression": "SET record_cid = :c",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":c": to_value(cid)},
+            }
+        }
+
+    def _set_cids(self, batch: list[tuple[Track, str]]) -> None:
+        stalls = 0
+        while batch:
+            try:
+                self.db.transact([self._action(track, cid) for track, cid in batch])
+                return
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                refused = refused_positions(exc)
+                if refused:  # those tracks moved or went: the others again
+                    batch = [pair for i, pair in enumerate(batch) if i not in refused]
+                    continue
+                stalls += 1
+                if stalls >= _CID_ATTEMPTS:
+                    raise ConcurrentUpdate() from exc
+                time.sleep(0.05 * 2**stalls)  # a conflicting transaction (TransactionConflict): later
