@@ -23,7 +23,7 @@ from albums_core.config import settings
 from albums_core.domain.errors import InvalidSession
 
 if TYPE_CHECKING:
-    from albums_core.adapters.atproto.oauth_client import Grant
+    from albums_core.adapters.atproto.oauth_grant import Grant
 
 OAUTH = "oauth"
 # Longer than a refresh takes (tens of milliseconds), shorter than a request may wait for one.
@@ -128,7 +128,7 @@ def _load(key: str, session_id: str) -> Session:
 
 
 def _grant_of(opened: bytes, item: dict[str, Any]) -> Grant:
-    from albums_core.adapters.atproto.oauth_client import Grant
+    from albums_core.adapters.atproto.oauth_grant import Grant
 
     grant = Grant.from_json(opened)
     grant.as_nonce = item.get("dpop_as_nonce", {}).get("S", grant.as_nonce)
