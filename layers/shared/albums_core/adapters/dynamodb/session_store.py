@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from albums_core.adapters.atproto.xrpc import DpopPdsSession, PdsSession, PdsUnavailable, SessionRevoked, Tokens
+from albums_core.adapters.atproto.dpop_session import DpopPdsSession
+from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, Tokens
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, session_key
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
