@@ -209,3 +209,16 @@ def test_an_address_refused_at_connect_time_is_never_connected_to(
     with pytest.raises(security.UnsafeUrlError):
         asyncio.run(fetch())
     assert hostile.requests == []
+
+
+def test_a_connection_failure_is_httpx_s_own_error() -> None:
+    """The transport is ours (httpx's takes no network backend): its failures are still httpx's,
+    which the flow turns into 'could not be reached' rather than a 500."""
+    import httpx
+
+    async def fetch() -> None:
+        async with oauth_http.address_checked_client(allow_localhost=True) as client:
+            await client.get("http://127.0.0.1:9/.well-known/oauth-authorization-server")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(fetch())

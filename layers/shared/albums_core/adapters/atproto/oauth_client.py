@@ -127,8 +127,9 @@ def begin_at_pds(pds_url: str, request_base: str = "") -> tuple[str, str]:
 
 
 def _start(pds_url: str, request_base: str, did: str | None = None, handle: str | None = None) -> tuple[str, str]:
+    client = make_client(client_identity(request_base))  # a misconfigured key set is ours: a 500
     try:
-        return _run(_par(make_client(client_identity(request_base)), pds_url, did, handle))
+        return _run(_par(client, pds_url, did, handle))
     except _network_errors(NoAuthServer, ValueError, KeyError, TypeError) as exc:
         raise _start_failure(exc) from exc
 

@@ -7,6 +7,8 @@ loopback address passes it)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,18 +63,63 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class PinnedTransport(httpx.AsyncHTTPTransport):
+# httpcore's failures as httpx's (what callers catch), the most specific first.
+_FAILURES: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _as_httpx_failures() -> Iterator[None]:
+    try:
+        yield
+    except httpcore.ProxyError as exc:
+        raise httpx.ProxyError(str(exc)) from exc
+    except Exception as exc:
+        for theirs, ours in _FAILURES:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
+        raise
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_failures():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore pool whose connections are PinnedBackend's (httpx's
+    own transport takes no network backend)."""
+
     def __init__(self, allow_localhost: bool) -> None:
-        limits = httpx.Limits(max_connections=10, max_keepalive_connections=5)
-        super().__init__(limits=limits)
         self._allow_localhost = allow_localhost
-        # httpx (pinned) builds its httpcore pool without a way to pass a network backend:
-        # the same pool, with ours.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
+            max_connections=10,
+            max_keepalive_connections=5,
+            keepalive_expiry=5.0,
             network_backend=PinnedBackend(allow_localhost),
         )
 
@@ -80,7 +127,20 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         # Every hop, redirects included: the URL's own rules (scheme, literal addresses).
         if not security.is_safe_url(str(request.url), self._allow_localhost):
             raise security.UnsafeUrlError(f"refusing request to {request.url}")
-        return await super().handle_async_request(request)
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = httpcore.URL(
+            scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port, target=request.url.raw_path
+        )
+        sent = httpcore.Request(
+            request.method, url, headers=request.headers.raw, content=request.stream, extensions=request.extensions
+        )
+        with _as_httpx_failures():
+            got = await self._pool.handle_async_request(sent)
+        assert isinstance(got.stream, AsyncIterable)
+        return httpx.Response(got.status, headers=got.headers, stream=_Body(got.stream), extensions=got.extensions)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
 
 def address_checked_client(
