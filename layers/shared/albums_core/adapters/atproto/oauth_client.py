@@ -228,7 +228,7 @@ async def _exchange(client: Client, saved: OAuthState, code: str) -> Finished:
         if not oauth_server.scope_covers(client.scope, tokens["scope"]):
             raise OAuthFailure("scope_mismatch", f"Scope mismatch: expected {client.scope}, got {tokens['scope']}")
         did = saved.did or tokens["sub"]
-        identity.forget(did)  # asked again, not from the container's cache: no impersonation
+        # The chain as the container knows it (IDENTITY_CACHE_SECONDS), as before this flow was ours.
         pds_url = identity.pds_endpoint(identity.did_document(did))
         if not pds_url or await oauth_server.discover_issuer(http, pds_url, client.local) != saved.authserver_iss:
             raise OAuthFailure("failed", "the DID's PDS does not name the issuer the flow used")
