@@ -6,6 +6,8 @@
   (urllib.request, http.client: import-linter forbids only top-level external packages).
 - A service never reaches into another object's private members (`repo._transact`,
   `repo._query_all`): what it needs from an adapter is an intent method.
+- No module of the layer uses another module's private names: no `from m import _x` (ours or a
+  library's), no `m._x` or `m.Thing._x` on an imported name. A name used across modules is public.
 - Every DynamoDB key is built in adapters/dynamodb/keys.py: no other module of the layer spells
   a key prefix ("ARTIST#", "JOBS#", ...) or a fixed sort key ("PROFILE").
 
@@ -72,6 +74,41 @@ def handler_violations(path: Path) -> list[str]:
     return out
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_use(path: Path, tree: ast.AST) -> list[str]:
+    """Another module's (or object's) private names: `from m import _x`, and `x._y` on anything
+    but `self`, `cls` or a class of this module (`super()._y` is a base class's: another module's)."""
+    own_classes = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            out += [
+                f"{_show(path)}:{node.lineno}: imports the private name {alias.name} from {node.module or '.'}"
+                for alias in node.names
+                if _private(alias.name)
+            ]
+        elif (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and not (isinstance(node.value, ast.Name) and node.value.id in {"self", "cls", *own_classes})
+        ):
+            out.append(
+                f"{_show(path)}:{node.lineno}: reaches into a private member {node.attr} "
+                "(make it public, or give its owner an intent method)"
+            )
+    return out
+
+
+# Known violations, each removed by the helper that owns its module (delete when merged).
+KNOWN_PRIVATE_USE: dict[str, str] = {
+    "adapters/dynamodb/jobs.py": "removed by the catalogue split (repo._transact, repo._put, _query_all)",
+    "adapters/atproto/firehose.py": "the SDK firehose client's _get_client, _decode_frame, _track_reconnection",
+}
+
+
 def layer_violations(path: Path, layer: Path = LAYER) -> list[str]:
     relative = path.relative_to(layer).as_posix()
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
@@ -82,6 +119,8 @@ def layer_violations(path: Path, layer: Path = LAYER) -> list[str]:
             for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _KEY_LITERAL.match(node.value)
         )
+    if relative not in KNOWN_PRIVATE_USE:
+        out += private_use(path, tree)
     if relative.startswith("adapters/"):
         return out
     out += [
@@ -89,18 +128,6 @@ def layer_violations(path: Path, layer: Path = LAYER) -> list[str]:
         for line, module in imported(tree)
         if _within(module, NETWORK)
     ]
-    if relative.startswith("services/"):
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Attribute)
-                and node.attr.startswith("_")
-                and not node.attr.startswith("__")
-                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
-            ):
-                out.append(
-                    f"{_show(path)}:{node.lineno}: reaches into a private member {node.attr} "
-                    "(give the adapter an intent method)"
-                )
     return out
 
 

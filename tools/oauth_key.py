@@ -1,6 +1,6 @@
 """The OAuth client's keys, as the SSM SecureString holds them: {"keys": [P-256 private JWK, ...]}.
 The first key signs client assertions; all of them are published at /.well-known/jwks.json.
-Functions read the set again every few minutes (KEYS_TTL_SECONDS), so a rotation needs no deploy:
+Functions read the set again every few minutes (adapters/parameters.py, MAX_AGE_SECONDS), so a rotation needs no deploy:
 
     python -m tools.oauth_key                      # a new key set of one key
     python -m tools.oauth_key --add < keys.json    # 1. publish a new key (last: it does not sign yet)

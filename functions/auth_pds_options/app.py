@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from albums_core.config import pds_options_settings
 from albums_core.http.response_models import PdsOptionsResponse, responses
 from albums_core.http.web import lambda_entry, make_app
 from albums_core.services import oauth_login
 
+pds_options_settings()  # checked at init: AUTH_PDS_OPTIONS that is not a list of options fails the cold start
 app = make_app()
 
 

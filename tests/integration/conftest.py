@@ -10,7 +10,7 @@ import pytest
 
 from albums_core import config
 from albums_core.adapters import aws_clients as aws
-from albums_core.adapters import cursor_signing as cursor
+from albums_core.adapters import parameters
 from albums_core.adapters.atproto import identity
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from local_runtime.processes import MotoServer
@@ -23,7 +23,7 @@ from local_runtime.template import Stack, local_stack
 def reset_caches() -> None:
     aws.client.cache_clear()
     config.settings.cache_clear()
-    cursor.signing_key.cache_clear()
+    parameters.clear()
     identity.clear_cache()
 
 

@@ -116,3 +116,22 @@ def test_a_blank_resource_name_is_missing_too(moto: MotoServer, stack: Stack) ->
     with host, pytest.raises(FunctionError) as err:
         host.invoke("GetAlbumFunction", json.loads((EVENTS / "get_album_404.json").read_text()))
     assert "CATALOGUE_TABLE" in err.value.payload["errorMessage"]
+
+
+@pytest.mark.parametrize(
+    "function, variable, value",
+    [
+        ("ConsumeFirehoseFunction", "FIREHOSE_BATCH_SIZE", "many"),
+        ("ConsumeFirehoseFunction", "FIREHOSE_START_CURSOR", "latest"),
+        ("AuthPdsOptionsFunction", "AUTH_PDS_OPTIONS", "not json"),
+    ],
+)
+def test_a_bad_value_of_a_functions_own_variable_fails_init_naming_it(
+    moto: MotoServer, stack: Stack, function: str, variable: str, value: str
+) -> None:
+    name, _ = REPRESENTATIVE[function]
+    host = LambdaHost(stack, moto.url, {function: {variable: value}}, export_environment=False)
+    with host, pytest.raises(FunctionError) as err:
+        host.invoke(function, json.loads((EVENTS / f"{name}.json").read_text()))
+    assert err.value.error_type == "ConfigurationError", err.value.payload
+    assert variable in err.value.payload["errorMessage"]

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from albums_core import config
+from albums_core.adapters import parameters
 from albums_core.adapters.atproto import oauth_client, xrpc
 from albums_core.adapters.dynamodb import oauth_store, session_store
 from albums_core.domain.records import LIST
@@ -284,7 +285,7 @@ def test_production_settings_refuse_loopback_and_http_issuers(
 def test_client_metadata_and_jwks(oauth_env: LocalPds, settings_env: pytest.MonkeyPatch) -> None:
     setenv(settings_env, "ALBUMS_LOCAL_MODE", "false")
     setenv(settings_env, "PUBLIC_API_URL", "https://api.example.org/dev")
-    oauth_client.clear_client_keys()
+    parameters.clear()
     status, _, doc, _ = call("oauth_client_metadata", "GET", "/oauth-client-metadata.json")
     assert status == 200
     assert doc["client_id"] == "https://api.example.org/dev/oauth-client-metadata.json"
@@ -303,11 +304,11 @@ def test_client_metadata_and_jwks(oauth_env: LocalPds, settings_env: pytest.Monk
     current = json.loads(client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
     rotated = key_set(key_set(current, "add"), "promote")
     client("ssm").put_parameter(Name=name, Value=json.dumps(rotated), Type="SecureString", Overwrite=True)
-    oauth_client.clear_client_keys()
+    parameters.clear()
     status, _, jwks, _ = call("oauth_jwks", "GET", "/.well-known/jwks.json")
     assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in rotated["keys"]]
     signer = oauth_client.make_client(oauth_client.client_identity())
-    assert signer.client_secret_kid == rotated["keys"][0]["kid"]
+    assert signer.kid == rotated["keys"][0]["kid"]
 
 
 def _expire_access_token(session_id: str) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from albums_core.adapters.atproto import oauth_client
+from albums_core.adapters.atproto import oauth_http
+from albums_core.adapters.atproto.errors import UntrustedEndpoint
 from tests.integration.test_oauth import call, setenv
 
 FRONTEND = "http://localhost:5173"
@@ -146,19 +147,19 @@ def test_endpoints_off_the_issuers_origin_are_refused(hostile: HostileAuthServer
 @pytest.mark.parametrize("local", [True, False])
 def test_production_wants_https_on_the_issuers_origin(local: bool) -> None:
     issuer = "https://auth.example.org"
-    good = {name: f"{issuer}/oauth/{name}" for name in oauth_client._ENDPOINTS}
-    oauth_client.check_endpoints({"issuer": issuer, **good}, local=local)
-    oauth_client.check_endpoints({"issuer": issuer + ":443", **good}, local=local)  # the default port
-    for name in oauth_client._ENDPOINTS:
+    good = {name: f"{issuer}/oauth/{name}" for name in oauth_http.ENDPOINTS}
+    oauth_http.check_endpoints({"issuer": issuer, **good}, local=local)
+    oauth_http.check_endpoints({"issuer": issuer + ":443", **good}, local=local)  # the default port
+    for name in oauth_http.ENDPOINTS:
         for bad in ("http://auth.example.org/x", "https://auth.example.org.evil/x", "https://AUTH.example.org:8443/x"):
-            with pytest.raises(ValueError, match=name):
-                oauth_client.check_endpoints({"issuer": issuer, **good, name: bad}, local=local)
-    loopback = {"issuer": "http://localhost:2583", **{n: f"http://localhost:2583/{n}" for n in oauth_client._ENDPOINTS}}
+            with pytest.raises(UntrustedEndpoint, match=name):
+                oauth_http.check_endpoints({"issuer": issuer, **good, name: bad}, local=local)
+    loopback = {"issuer": "http://localhost:2583", **{n: f"http://localhost:2583/{n}" for n in oauth_http.ENDPOINTS}}
     if local:
-        oauth_client.check_endpoints(loopback, local=True)
+        oauth_http.check_endpoints(loopback, local=True)
     else:
-        with pytest.raises(ValueError):
-            oauth_client.check_endpoints(loopback, local=False)
+        with pytest.raises(UntrustedEndpoint):
+            oauth_http.check_endpoints(loopback, local=False)
 
 
 def test_the_oauth_clients_connection_goes_to_the_checked_address(
@@ -180,7 +181,7 @@ def test_the_oauth_clients_connection_goes_to_the_checked_address(
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
 
     async def fetch() -> int:
-        async with oauth_client._address_checked_client(allow_localhost=True) as client:
+        async with oauth_http.address_checked_client(allow_localhost=True) as client:
             response = await client.get(f"{hostile.origin}/.well-known/oauth-authorization-server")
             return response.status_code
 
@@ -202,9 +203,22 @@ def test_an_address_refused_at_connect_time_is_never_connected_to(
     monkeypatch.setattr(socket, "getaddrinfo", private)
 
     async def fetch() -> None:
-        async with oauth_client._address_checked_client(allow_localhost=True) as client:
+        async with oauth_http.address_checked_client(allow_localhost=True) as client:
             await client.get(f"{hostile.origin}/.well-known/oauth-authorization-server")
 
     with pytest.raises(security.UnsafeUrlError):
         asyncio.run(fetch())
     assert hostile.requests == []
+
+
+def test_a_connection_failure_is_httpx_s_own_error() -> None:
+    """The transport is ours (httpx's takes no network backend): its failures are still httpx's,
+    which the flow turns into 'could not be reached' rather than a 500."""
+    import httpx
+
+    async def fetch() -> None:
+        async with oauth_http.address_checked_client(allow_localhost=True) as client:
+            await client.get("http://127.0.0.1:9/.well-known/oauth-authorization-server")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(fetch())

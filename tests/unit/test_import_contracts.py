@@ -102,3 +102,33 @@ def test_a_service_reaching_into_a_private_member_or_urllib_request_or_spelling_
     assert any(":3: reaches into a private member _query_all" in f for f in found), found
     assert any(":4: spells the key part 'ARTIST#'" in f for f in found), found
     assert any(":4: spells the key part 'PROFILE'" in f for f in found), found
+
+
+def test_private_names_used_across_modules_are_reported_anywhere_in_the_layer(tmp_path: Path) -> None:
+    store = tmp_path / "adapters" / "dynamodb" / "store.py"
+    store.parent.mkdir(parents=True)
+    store.write_text(
+        "from albums_core.adapters.atproto.oauth_client import _pem, public\n"
+        "from albums_core.adapters.atproto import oauth_client as client\n"
+        "from atproto_oauth.client import OAuthClient\n"
+        "class Store(OAuthClient):\n"
+        "    _shared = 1\n"
+        "    def f(self, repo):\n"
+        "        client._load_pem('x')\n"
+        "        super()._make_token_request()\n"
+        "        repo._transact()\n"
+        "        return self._own, Store._shared, public.__doc__\n",
+        encoding="utf-8",
+    )
+    found = check_imports.layer_violations(store, tmp_path)
+    assert [f.split(":")[1] for f in found] == ["1", "7", "8", "9"], found
+    assert "imports the private name _pem from albums_core.adapters.atproto.oauth_client" in found[0]
+    assert all("private member" in f for f in found[1:]), found
+
+
+def test_each_known_private_use_is_still_there() -> None:
+    """An allowance outlives its violation only until this fails: then delete it."""
+    for relative in check_imports.KNOWN_PRIVATE_USE:
+        path = check_imports.LAYER / relative
+        tree = check_imports.ast.parse(path.read_text(encoding="utf-8"))
+        assert check_imports.private_use(path, tree), relative

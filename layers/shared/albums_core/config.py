@@ -5,14 +5,16 @@ deployed without one fails its init with a message naming the variable, instead 
 to a table that happens to be called `catalogue`. Each function gets only template.yaml's
 Globals plus its own Environment, so `Settings` requires only the Globals' names; a name one
 function alone has (CURSOR_KEY_PARAMETER, DEAD_LETTER_QUEUE_URL) is read where it is needed
-and checked at that function's init with `require`.
+and checked at that function's init with `require`; a function's own group of variables is a
+model of its own (`firehose_settings`, `pds_options_settings`), validated at that function's
+init. No module reads the environment but this one.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -118,6 +120,10 @@ class Settings(BaseModel):
     # The browser frontends allowed to send the session cookie with a write (the CORS list):
     # a cookie-authenticated write from any other origin is refused (cross-site request forgery).
     allowed_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = Field(alias="ALLOWED_ORIGINS", default=())
+    # The SSM SecureString of the OAuth client's keys (empty: the loopback client, local mode only).
+    oauth_key_parameter: Annotated[str, BeforeValidator(lambda v: str(v).strip())] = Field(
+        alias="OAUTH_KEY_PARAMETER", default=""
+    )
     oauth_scope: Annotated[str, BeforeValidator(_scope)] = Field(
         alias="OAUTH_SCOPE", default="atproto repo:fm.plyr.list repo:fm.plyr.track"
     )
@@ -141,12 +147,81 @@ def _problems(error: ValidationError) -> str:
     return "; ".join(told)
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    try:
-        return Settings.model_validate(dict(os.environ))
-    except ValidationError as exc:
-        raise ConfigurationError(f"invalid function environment: {_problems(exc)}") from None
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class FirehoseSettings(BaseModel):
+    """ConsumeFirehoseFunction's own variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relay_url: Name = Field(alias="RELAY_URL")
+    # With no checkpoint for the relay: empty is live (now), 0 the oldest event it retains.
+    start_cursor: Annotated[int | None, BeforeValidator(_blank_is_none)] = Field(
+        alias="FIREHOSE_START_CURSOR", default=None, ge=0
+    )
+    lease_seconds: float = Field(alias="FIREHOSE_LEASE_SECONDS", default=30.0, gt=0)
+    # 0: hold the stream until FIREHOSE_STOP_MARGIN_SECONDS before the invocation's end.
+    hold_seconds: float = Field(alias="FIREHOSE_HOLD_SECONDS", default=0.0, ge=0)
+    stop_margin_seconds: float = Field(alias="FIREHOSE_STOP_MARGIN_SECONDS", default=20.0, ge=0)
+    batch_size: int = Field(alias="FIREHOSE_BATCH_SIZE", default=500, ge=1)
+
+
+def _json(value: object) -> object:
+    """A JSON document in a variable (empty: an empty list)."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else []
+    return value
+
+
+class PdsOption(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    url: str
+    recommended: bool = False
+    description: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = ""
+    info_url: str | None = None
+
+
+class PdsOptionsSettings(BaseModel):
+    """AuthPdsOptionsFunction's own variable: the PDSs the sign-in page offers (a JSON list)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pds_options: Annotated[tuple[PdsOption, ...], BeforeValidator(_json)] = Field(alias="AUTH_PDS_OPTIONS", default=())
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+_loaded: dict[type[BaseModel], BaseModel] = {}
+
+
+class _Loaded(Generic[M]):
+    """A model read from the environment once per container. `cache_clear()` (tests that change
+    the environment) makes every model be read again."""
+
+    def __init__(self, model: type[M]) -> None:
+        self._model = model
+
+    def __call__(self) -> M:
+        value = _loaded.get(self._model)
+        if value is None:
+            try:
+                value = _loaded[self._model] = self._model.model_validate(dict(os.environ))
+            except ValidationError as exc:
+                raise ConfigurationError(f"invalid function environment: {_problems(exc)}") from None
+        return cast(M, value)
+
+    def cache_clear(self) -> None:
+        _loaded.clear()
+
+
+settings = _Loaded(Settings)
+firehose_settings = _Loaded(FirehoseSettings)
+pds_options_settings = _Loaded(PdsOptionsSettings)
 
 
 def require(*names: str) -> list[str]:

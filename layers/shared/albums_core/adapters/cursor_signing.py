@@ -1,7 +1,7 @@
 """Opaque, tamper-evident page cursors: base64url(JSON) + "." + base64url(HMAC-SHA256).
 
-The signing key is a SecureString in SSM Parameter Store, read once per container and only
-when a cursor is made or checked.
+The signing key is a SecureString in SSM Parameter Store, read when a cursor is made or
+checked and kept for adapters.parameters' max age: a rotated key reaches warm containers.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import binascii
 import hashlib
 import hmac
 import json
-from functools import lru_cache
 from typing import Any
 
-from albums_core.adapters.aws_clients import client
+from albums_core.adapters import parameters
 from albums_core.config import settings
 from albums_core.domain.errors import InvalidCursor
 
@@ -22,10 +21,8 @@ _MAX_CURSOR_CHARS = 2048
 _TAG_BYTES = 16
 
 
-@lru_cache(maxsize=1)
 def signing_key() -> bytes:
-    out = client("ssm").get_parameter(Name=settings().cursor_key_parameter, WithDecryption=True)
-    value = str(out["Parameter"]["Value"])
+    value = parameters.secret(settings().cursor_key_parameter)
     if len(value) < 16:
         raise RuntimeError("cursor signing key is too short")
     return value.encode("utf-8")

@@ -5,8 +5,6 @@ the frontend), and the exchange of that token for the session cookie or id."""
 from __future__ import annotations
 
 import hmac
-import json
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -14,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 from albums_core.adapters.atproto import identity, oauth_client, xrpc
 from albums_core.adapters.dynamodb import oauth_store
 from albums_core.adapters.dynamodb.session_store import Session, create_oauth_session, load_session
-from albums_core.config import ConfigurationError, settings
+from albums_core.config import ConfigurationError, pds_options_settings, settings
 from albums_core.domain.errors import BadRequest, ServiceError, UpstreamFailure
 from albums_core.domain.models import Artist
 from albums_core.observability import logger
@@ -33,26 +31,9 @@ class InvalidExchangeToken(ServiceError):
 
 def pds_options() -> dict[str, Any]:
     """The PDS choices the sign-in page offers (AUTH_PDS_OPTIONS: a JSON list of
-    {name, url, recommended, description, info_url}); none means the picker is off."""
-    raw = os.environ.get("AUTH_PDS_OPTIONS", "").strip() or "[]"
-    try:
-        listed = json.loads(raw)
-    except ValueError:
-        logger.warning("AUTH_PDS_OPTIONS is not JSON; no PDS options offered")
-        listed = []
-    options = []
-    for item in listed if isinstance(listed, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not isinstance(item.get("name"), str):
-            continue
-        options.append(
-            {
-                "name": item["name"],
-                "url": item["url"],
-                "recommended": bool(item.get("recommended", False)),
-                "description": str(item.get("description") or ""),
-                "info_url": item.get("info_url") if isinstance(item.get("info_url"), str) else None,
-            }
-        )
+    {name, url, recommended, description, info_url}, validated at the function's init); none
+    means the picker is off."""
+    options = [option.model_dump() for option in pds_options_settings().pds_options]
     return {"enabled": bool(options), "options": options}
 
 

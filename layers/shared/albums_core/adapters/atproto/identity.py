@@ -23,8 +23,9 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from albums_core.adapters.atproto import syntax
+from albums_core.adapters.atproto.errors import IdentityUnavailable, PdsUnavailable, UnknownIdentity, XrpcError
 from albums_core.adapters.atproto.safe_http import FetchError, RefusedUrl, get_json, request
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError, call
+from albums_core.adapters.atproto.xrpc import call
 from albums_core.config import settings
 from albums_core.domain.handles import normalize_handle
 
@@ -32,15 +33,6 @@ _MAX_DOC = 100_000
 _MAX_WELL_KNOWN = 2_048
 # Reserved names that never resolve (the handle spec's disallowed TLDs); `.test` only in local mode.
 _NEVER = (".alt", ".arpa", ".example", ".internal", ".invalid", ".local", ".localhost", ".onion")
-
-
-class UnknownIdentity(Exception):
-    """The identifier names no account we can find."""
-
-
-class IdentityUnavailable(PdsUnavailable):
-    """The account's identity could not be read now (DNS, the PLC directory or a did:web host
-    down): no verdict. A PdsUnavailable, so callers that treat every outage alike still may."""
 
 
 @dataclass(frozen=True)

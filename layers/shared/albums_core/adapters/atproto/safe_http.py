@@ -180,6 +180,42 @@ def _connect(scheme: str, host: str, port: int, allow_loopback: bool, deadline: 
     return cls(host, port, address, remaining)
 
 
+def _time_left(conn: _Connection, deadline: float) -> float:
+    """The time left before the deadline, set as the connection's timeout; FetchError when none."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FetchError("timed out")
+    conn.timeout = remaining
+    if conn.sock is not None:
+        conn.sock.settimeout(remaining)
+    return remaining
+
+
+def _read_body(conn: _Connection, response: http.client.HTTPResponse, deadline: float, max_bytes: int) -> bytes:
+    """The whole body, within the deadline and `max_bytes` (declared or counted)."""
+    declared = response.getheader("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("response too large")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        _time_left(conn, deadline)
+        chunk = response.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError("response too large")
+        chunks.append(chunk)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def _exchange(
     conn: _Connection,
     key: tuple[str, str, int, bool],
@@ -191,45 +227,18 @@ def _exchange(
     max_bytes: int,
 ) -> HttpReply:
     """One request on `conn`; the connection goes back to the pool only after a whole reply
-        the server did not mark as its last. A _STALE error before any reply is raised as is: the
+    the server did not mark as its last. A _STALE error before any reply is raised as is: the
     request did not reach the server, so it may be sent again on a new connection."""
     reusable = answered = False
     try:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError("timed out")
-        conn.timeout = remaining
-        if conn.sock is not None:
-            conn.sock.settimeout(remaining)
+        _time_left(conn, deadline)
         conn.request(method, path, body=body, headers=sent)
         response = conn.getresponse()
         answered = True
-        declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise FetchError("response too large")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise FetchError("timed out")
-            if conn.sock is not None:
-                conn.sock.settimeout(left)
-            chunk = response.read(65536)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > max_bytes:
-                raise FetchError("response too large")
-            chunks.append(chunk)
+        raw = _read_body(conn, response, deadline, max_bytes)
         reusable = not response.will_close
-        raw = b"".join(chunks)
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
         headers = {k.lower(): v for k, v in response.getheaders()}
-        return HttpReply(response.status, parsed, headers=headers, raw=raw)
+        return HttpReply(response.status, _json_or_none(raw), headers=headers, raw=raw)
     except FetchError:
         raise
     except _STALE as exc:

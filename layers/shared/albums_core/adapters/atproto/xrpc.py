@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from albums_core.adapters.atproto.errors import (
+    AccountUnavailable,
+    PdsUnavailable,
+    ScopeMissing,
+    SessionRevoked,
+    TokenRefused,
+    XrpcError,
+)
 from albums_core.adapters.atproto.safe_http import FetchError, HttpReply, request
 from albums_core.config import settings
 from albums_core.domain.at_uri import AtUri
@@ -21,44 +28,12 @@ from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import is_cid
 from albums_core.observability import logger, metrics
 
-if TYPE_CHECKING:
-    from albums_core.adapters.atproto.oauth_client import Grant
-
-
-class PdsUnavailable(Exception):
-    """The PDS could not be reached, timed out, or failed (5xx). `answered`: it did answer
-    (with a 5xx, 408 or 429), so it is there to be asked why."""
-
-    def __init__(self, message: str, answered: bool = False) -> None:
-        super().__init__(message)
-        self.answered = answered
-
-
-class XrpcError(Exception):
-    """The PDS answered with a client error (4xx)."""
-
-    def __init__(self, status: int, error: str, message: str = "") -> None:
-        super().__init__(f"{status} {error}: {message}")
-        self.status = status
-        self.error = error
-        self.message = message
-
-
 # Refusals of the account itself (deactivated, taken down, suspended on its PDS): repeating the
 # request changes nothing until the account's state does.
 ACCOUNT_REFUSALS = frozenset(
     {"RepoDeactivated", "RepoTakendown", "RepoSuspended", "AccountDeactivated", "AccountTakedown"}
 )
 _TOKEN_ERRORS = ("ExpiredToken", "InvalidToken")
-
-
-class AccountUnavailable(XrpcError):
-    """The PDS refuses the account itself (`error` is one of ACCOUNT_REFUSALS)."""
-
-
-class TokenRefused(XrpcError):
-    """The PDS refused the session's access token again right after a refresh: the session
-    cannot be made to work by retrying."""
 
 
 @dataclass
@@ -207,6 +182,50 @@ def _listed_here(record: Any, repo: str, collection: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Caps:
+    pages: int
+    records: int
+    bytes: int
+
+
+def _reached(out: Listing, caps: _Caps) -> str | None:
+    """The per-call cap the listing has reached, if any."""
+    if out.pages >= caps.pages:
+        return "pages"
+    if len(out.records) >= caps.records:
+        return "records"
+    if out.size >= caps.bytes:
+        return "bytes"
+    return None
+
+
+def _page_timeout(budget: ReadBudget | None, timeout: float) -> float | None:
+    """The next page's timeout under the caller's budget (which it takes a call from); None
+    when the budget has no call or no time left."""
+    if budget is None:
+        return timeout
+    remaining = budget.remaining()
+    if not budget.take_call() or (remaining is not None and remaining <= 0):
+        return None
+    return timeout if remaining is None else min(timeout, remaining)
+
+
+def _keep_page(out: Listing, page: list[Any], repo: str, collection: str, records_cap: int) -> None:
+    dropped = 0
+    for r in page[: max(0, records_cap - len(out.records))]:
+        if _listed_here(r, repo, collection):
+            out.records.append(Record(str(r["uri"]), str(r["cid"]), r["value"]))
+        else:
+            dropped += 1
+    if dropped:
+        metrics.add_metric(name="ListedRecordsDropped", unit=MetricUnit.Count, value=dropped)
+        logger.warning(
+            "listed records dropped (another repository or collection, or no CID or value)",
+            extra={"repo": repo, "collection": collection, "dropped": dropped},
+        )
+
+
 def list_records(
     pds_url: str,
     repo: str,
@@ -223,29 +242,19 @@ def list_records(
     while the caller's budget has a call and time left (its deadline also shortens a page's
     timeout). A PDS that pages forever costs its caller no more than that."""
     cfg = settings()
-    pages_cap = max_pages if max_pages is not None else cfg.pds_list_pages_per_call
-    records_cap = max_records if max_records is not None else cfg.pds_list_records_per_call
-    bytes_cap = max_bytes if max_bytes is not None else cfg.pds_list_pages_per_call * cfg.pds_response_max_bytes
+    caps = _Caps(
+        pages=max_pages if max_pages is not None else cfg.pds_list_pages_per_call,
+        records=max_records if max_records is not None else cfg.pds_list_records_per_call,
+        bytes=max_bytes if max_bytes is not None else cfg.pds_list_pages_per_call * cfg.pds_response_max_bytes,
+    )
     out = Listing(cursor=cursor)
     seen = {cursor} if cursor else set()
     while True:
-        if out.pages >= pages_cap:
-            out.stopped = "pages"
+        cap = _reached(out, caps)
+        timeout = None if cap else _page_timeout(budget, cfg.pds_write_timeout_seconds)
+        if cap or timeout is None:
+            out.stopped = cap or (budget.spent if budget is not None else None) or "deadline"
             return out
-        if len(out.records) >= records_cap:
-            out.stopped = "records"
-            return out
-        if out.size >= bytes_cap:
-            out.stopped = "bytes"
-            return out
-        timeout = cfg.pds_write_timeout_seconds
-        if budget is not None:
-            remaining = budget.remaining()
-            if not budget.take_call() or (remaining is not None and remaining <= 0):
-                out.stopped = budget.spent or "deadline"
-                return out
-            if remaining is not None:
-                timeout = min(timeout, remaining)
         params = {"repo": repo, "collection": collection, "limit": PAGE_SIZE, "cursor": out.cursor}
         reply = send(xrpc_url(pds_url, "com.atproto.repo.listRecords", params), "GET", timeout=timeout)
         body = judge(reply)
@@ -253,18 +262,7 @@ def list_records(
         out.size += len(reply.raw)
         page = body.get("records", []) if isinstance(body, dict) else []
         page = page[:PAGE_SIZE] if isinstance(page, list) else []
-        dropped = 0
-        for r in page[: max(0, records_cap - len(out.records))]:
-            if _listed_here(r, repo, collection):
-                out.records.append(Record(str(r["uri"]), str(r["cid"]), r["value"]))
-            else:
-                dropped += 1
-        if dropped:
-            metrics.add_metric(name="ListedRecordsDropped", unit=MetricUnit.Count, value=dropped)
-            logger.warning(
-                "listed records dropped (another repository or collection, or no CID or value)",
-                extra={"repo": repo, "collection": collection, "dropped": dropped},
-            )
+        _keep_page(out, page, repo, collection, caps.records)
         following = body.get("cursor") if isinstance(body, dict) else None
         if not following or not page or not isinstance(following, str):
             out.cursor, out.complete, out.stopped = None, True, "end"
@@ -336,7 +334,7 @@ class PdsSession:
             if not _token_refusal(exc):
                 raise
         self.refresh()
-        return _after_refresh(lambda: call(self.pds_url, method, nsid, token=self.tokens.access_jwt, **kw))
+        return after_refresh(lambda: call(self.pds_url, method, nsid, token=self.tokens.access_jwt, **kw))
 
     def get_record(self, collection: str, rkey: str) -> Record | None:
         return get_record(self.pds_url, self.did, collection, rkey)
@@ -390,7 +388,7 @@ def _token_refusal(exc: XrpcError) -> bool:
     return not isinstance(exc, AccountUnavailable) and (exc.error in _TOKEN_ERRORS or exc.status == 401)
 
 
-def _after_refresh(again: Callable[[], Any]) -> Any:
+def after_refresh(again: Callable[[], Any]) -> Any:
     """The call once more with fresh tokens; the token refused even now is TokenRefused."""
     try:
         return again()
@@ -398,95 +396,3 @@ def _after_refresh(again: Callable[[], Any]) -> Any:
         if _token_refusal(exc) and not isinstance(exc, ScopeMissing):
             raise TokenRefused(exc.status, exc.error, exc.message) from exc
         raise
-
-
-class SessionRevoked(Exception):
-    """The PDS refused the session's refresh token: the artist must log in again."""
-
-
-class ScopeMissing(XrpcError):
-    """The PDS refused a call the OAuth grant does not cover; `scope` is the permission it names."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(status, "ScopeMissingError", message)
-        found = re.search(r'"([^"]+)"', message)
-        self.scope = found.group(1) if found else message
-
-
-def _asks_for_nonce(reply: HttpReply) -> bool:
-    if reply.status not in (400, 401):
-        return False
-    if "use_dpop_nonce" in reply.headers.get("www-authenticate", "").lower():
-        return True
-    return isinstance(reply.body, dict) and reply.body.get("error") == "use_dpop_nonce"
-
-
-class DpopPdsSession(PdsSession):
-    """The same calls for an OAuth session: the access token is DPoP-bound (a proof signed with
-    the session's key on every request, carrying the PDS's nonce; a request the PDS answers with
-    a new nonce is sent once more). Refreshes go through `refresher`, which serialises them
-    across functions (session_store); `session_key` names the session for cleanup jobs."""
-
-    def __init__(
-        self,
-        pds_url: str,
-        did: str,
-        grant: Grant,
-        refresher: Callable[[Grant], Grant],
-        on_nonce: Callable[[str], None] | None = None,
-        session_key: str = "",
-    ) -> None:
-        super().__init__(pds_url, did, Tokens(grant.access_token, grant.refresh_token))
-        self.grant = grant
-        self.session_key = session_key
-        self._refresher = refresher
-        self._on_nonce = on_nonce
-
-    def refresh(self) -> None:
-        self.grant = self._refresher(self.grant)
-        self.tokens = Tokens(self.grant.access_token, self.grant.refresh_token)
-
-    def authed(self, method: str, nsid: str, **kw: Any) -> Any:
-        from albums_core.adapters.atproto.oauth_client import token_expiring
-
-        if token_expiring(self.grant):
-            self.refresh()
-        try:
-            return self._dpop_call(method, nsid, **kw)
-        except XrpcError as exc:
-            if exc.status != 401 or isinstance(exc, AccountUnavailable):
-                raise
-        self.refresh()
-        return _after_refresh(lambda: self._dpop_call(method, nsid, **kw))
-
-    def _dpop_call(
-        self,
-        method: str,
-        nsid: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-    ) -> Any:
-        from albums_core.adapters.atproto.oauth_client import dpop_proof
-
-        url = xrpc_url(self.pds_url, nsid, params)
-        reply = None
-        for attempt in range(2):
-            headers = {
-                "Authorization": f"DPoP {self.grant.access_token}",
-                "DPoP": dpop_proof(method, url, self.grant),
-            }
-            reply = send(url, method, body=body, headers=headers, timeout=timeout)
-            nonce = reply.headers.get("dpop-nonce")
-            if nonce and nonce != self.grant.pds_nonce:
-                self.grant.pds_nonce = nonce
-                if self._on_nonce:
-                    self._on_nonce(nonce)
-            if attempt == 0 and nonce and _asks_for_nonce(reply):
-                continue
-            break
-        assert reply is not None
-        if reply.status == 403 and isinstance(reply.body, dict) and reply.body.get("error") == "ScopeMissingError":
-            raise ScopeMissing(reply.status, str(reply.body.get("message", "")))
-        return judge(reply)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from atproto_oauth.stores.base import StateStore as LibraryStateStore
 
+from albums_core.adapters.atproto.oauth_grant import load_pem, pem
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
@@ -69,14 +70,12 @@ class StateStore(LibraryStateStore):
     outcome = "missing"
 
     async def save_state(self, state: OAuthState) -> None:
-        from albums_core.adapters.atproto.oauth_client import _pem
-
         payload = {
             "pkce_verifier": state.pkce_verifier,
             "redirect_uri": state.redirect_uri,
             "scope": state.scope,
             "authserver_iss": state.authserver_iss,
-            "dpop_key": _pem(state.dpop_private_key),
+            "dpop_key": pem(state.dpop_private_key),
             "dpop_authserver_nonce": state.dpop_authserver_nonce,
             "did": state.did,
             "handle": state.handle,
@@ -87,8 +86,6 @@ class StateStore(LibraryStateStore):
 
     async def get_state(self, state_key: str) -> OAuthState | None:
         from atproto_oauth import OAuthState
-
-        from albums_core.adapters.atproto.oauth_client import _load_pem
 
         if not state_key or len(state_key) > 512:
             self.outcome = "missing"
@@ -103,7 +100,7 @@ class StateStore(LibraryStateStore):
             redirect_uri=data["redirect_uri"],
             scope=data["scope"],
             authserver_iss=data["authserver_iss"],
-            dpop_private_key=_load_pem(data["dpop_key"]),
+            dpop_private_key=load_pem(data["dpop_key"]),
             dpop_authserver_nonce=data["dpop_authserver_nonce"],
             did=data.get("did"),
             handle=data.get("handle"),

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from albums_core.adapters.atproto.xrpc import DpopPdsSession, PdsSession, PdsUnavailable, SessionRevoked, Tokens
+from albums_core.adapters.atproto.dpop_session import DpopPdsSession
+from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, Tokens
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, session_key
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
@@ -23,7 +24,7 @@ from albums_core.config import settings
 from albums_core.domain.errors import InvalidSession
 
 if TYPE_CHECKING:
-    from albums_core.adapters.atproto.oauth_client import Grant
+    from albums_core.adapters.atproto.oauth_grant import Grant
 
 OAUTH = "oauth"
 # Longer than a refresh takes (tens of milliseconds), shorter than a request may wait for one.
@@ -128,7 +129,7 @@ def _load(key: str, session_id: str) -> Session:
 
 
 def _grant_of(opened: bytes, item: dict[str, Any]) -> Grant:
-    from albums_core.adapters.atproto.oauth_client import Grant
+    from albums_core.adapters.atproto.oauth_grant import Grant
 
     grant = Grant.from_json(opened)
     grant.as_nonce = item.get("dpop_as_nonce", {}).get("S", grant.as_nonce)

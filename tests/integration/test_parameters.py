@@ -1,0 +1,74 @@
+"""SSM parameters are kept for a max age, then read again: a rotated cursor key (or OAuth
+client key set) reaches a warm container without a deploy. The clock Powertools' cache reads is
+moved forward here; nothing waits."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from tools.oauth_key import key_set
+
+from albums_core import config
+from albums_core.adapters import cursor_signing, parameters
+from albums_core.adapters.atproto import oauth_keys
+from albums_core.adapters.aws_clients import client
+
+
+class Clock:
+    """Powertools' parameter cache asks `datetime.now()` whether a value has expired."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aws_lambda_powertools.utilities.parameters import base
+
+        self.shift = timedelta(0)
+        clock = self
+
+        class Shifted(datetime):
+            @classmethod
+            def now(cls, tz: object = None) -> Shifted:  # type: ignore[override]
+                return datetime.now(tz) + clock.shift  # type: ignore[arg-type,return-value]
+
+        monkeypatch.setattr(base, "datetime", Shifted)
+
+    def advance(self, seconds: float) -> None:
+        self.shift += timedelta(seconds=seconds)
+
+
+def put(name: str, value: str) -> None:
+    client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
+def test_a_rotated_cursor_key_is_used_once_the_max_age_has_passed(
+    aws_env: None, settings_env: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(settings_env)
+    settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
+    put("/test/cursor-key", "first-key-0123456789")
+    old = cursor_signing.encode_cursor({"a": "1"})
+    assert cursor_signing.signing_key() == b"first-key-0123456789"
+
+    put("/test/cursor-key", "second-key-0123456789")
+    clock.advance(parameters.MAX_AGE_SECONDS - 1)
+    assert cursor_signing.signing_key() == b"first-key-0123456789"  # kept: no SSM call per cursor
+    clock.advance(2)
+    assert cursor_signing.signing_key() == b"second-key-0123456789"
+    assert cursor_signing.encode_cursor({"a": "1"}) != old  # signed with the new key
+
+
+def test_a_promoted_oauth_client_key_signs_once_the_max_age_has_passed(
+    aws_env: None, settings_env: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(settings_env)
+    settings_env.setenv("OAUTH_KEY_PARAMETER", "/test/oauth-keys")
+    config.settings.cache_clear()
+    first = key_set()
+    put("/test/oauth-keys", json.dumps(first))
+    assert oauth_keys.client_keys()[0][0] == first["keys"][0]["kid"]
+
+    promoted = key_set(key_set(first, "add"), "promote")
+    put("/test/oauth-keys", json.dumps(promoted))
+    assert oauth_keys.client_keys()[0][0] == first["keys"][0]["kid"]
+    clock.advance(parameters.MAX_AGE_SECONDS + 1)
+    assert [k for k, _, _ in oauth_keys.client_keys()] == [k["kid"] for k in promoted["keys"]]
