@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from albums_core.bootstrap import firehose
 from albums_core.config import require
 from albums_core.observability import logger, trigger_entry
-from albums_core.services.firehose_consumer import Consumer, ConsumerConfig
+from albums_core.services.firehose.consumer import ConsumerConfig
 
 RELAY_URL = require("RELAY_URL")[0]
 _START = os.environ.get("FIREHOSE_START_CURSOR", "").strip()
@@ -35,6 +36,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stop_margin_seconds=_seconds("FIREHOSE_STOP_MARGIN_SECONDS", 20.0),
         batch_size=max(1, int(_seconds("FIREHOSE_BATCH_SIZE", 500))),
     )
-    report = Consumer(config).run(context.get_remaining_time_in_millis).summary()
+    report = firehose.consumer(config).run(context.get_remaining_time_in_millis).summary()
     logger.info("firehose consumer finished", extra=report)
     return report
