@@ -273,7 +273,7 @@ def test_replaying_from_an_old_cursor_changes_nothing(pds_env: LocalPds, relay: 
     # Every event since then again.
     assert state.rewind(source, first)
     again = Running(relay)
-    eventually(lambda: again.consumer.state.read_lease(source)["cursor"] >= report.cursor)  # type: ignore[index]
+    eventually(lambda: state.read_lease(source)["cursor"] >= report.cursor)  # type: ignore[index]
     replay = again.stop()
     assert replay.counts["skipped_replayed"] > 0
     assert snapshot() == before
