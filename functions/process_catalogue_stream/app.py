@@ -24,8 +24,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     # response, so a crash here has the whole batch delivered again.
     pages = PageInvalidations()
 
+    def likes(job_id: str) -> str:  # a liker's likes read again after a firehose gap, afresh per job
+        return firehose.like_reread().run(job_id)
+
     def record_handler(record: DynamoDBRecord) -> str:
-        return handle_with_dead_letters(record.raw_event, pages, likes=firehose.like_reread().run)
+        return handle_with_dead_letters(record.raw_event, pages, likes=likes)
 
     try:
         return process_partial_response(
