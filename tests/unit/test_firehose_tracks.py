@@ -128,3 +128,18 @@ def test_a_repository_over_its_budget_is_set_aside_and_requeued_later() -> None:
     world.clock.now += 61
     later = world.ingest.apply([commit(calm.did, create("c2", "Calm 2"))])  # the time aside is over
     assert later.counts["reindex_jobs"] == 1 and world.indexer.jobs == [(hostile.did, None)]
+
+
+def test_a_delete_that_finds_the_track_moved_is_applied_where_it_is_now() -> None:
+    world = World()
+    artist = world.artist("moved")
+    album, _ = world.album(artist, "elsewhere")
+    world.ingest.apply([commit(artist.did, create("d1", "Doomed"))])
+    held = world.track_of(artist, "d1")
+    assert held is not None
+    world.catalogue.tracks[held.id] = replace(held, album_id=album.id)  # a request moved it meanwhile
+    world.catalogue.albums[album.id] = replace(album, track_count=1)
+    report = world.ingest.apply([commit(artist.did, delete(TRACK, "d1"))])
+    assert report.counts["tracks_removed"] == 1 and world.track_of(artist, "d1") is None
+    assert world.catalogue.albums[album.id].track_count == 0 and world.indexer.runs == []
+    assert world.catalogue.calls["drop_track"] == 2  # refused once as held, then from a fresh read
