@@ -50,10 +50,11 @@ def _track(title: str) -> dict[str, Any]:
 
 class _Consumer:
     def __init__(self, relay: str) -> None:
-        from albums_core.services.firehose_consumer import Consumer, ConsumerConfig
+        from albums_core.bootstrap import firehose
+        from albums_core.services.firehose.consumer import ConsumerConfig
 
         self.stop = threading.Event()
-        self.consumer = Consumer(ConsumerConfig(relay_url=relay, batch_wait_seconds=0.05))
+        self.consumer = firehose.consumer(ConsumerConfig(relay_url=relay, batch_wait_seconds=0.05))
         self.sources: list[Any] = []
         made = self.consumer.source_factory
 

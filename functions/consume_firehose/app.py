@@ -7,9 +7,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from albums_core.bootstrap import firehose
 from albums_core.config import firehose_settings
 from albums_core.observability import logger, trigger_entry
-from albums_core.services.firehose_consumer import Consumer, ConsumerConfig
+from albums_core.services.firehose.consumer import ConsumerConfig
 
 firehose_settings()  # checked at init: a bad FIREHOSE_* value fails the cold start, naming it
 
@@ -25,6 +26,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stop_margin_seconds=own.stop_margin_seconds,
         batch_size=own.batch_size,
     )
-    report = Consumer(config).run(context.get_remaining_time_in_millis).summary()
+    report = firehose.consumer(config).run(context.get_remaining_time_in_millis).summary()
     logger.info("firehose consumer finished", extra=report)
     return report

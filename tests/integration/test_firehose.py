@@ -19,12 +19,14 @@ import pytest
 
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.firehose_lease import FirehoseLeases
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.session_lookup import Viewer
+from albums_core.bootstrap import firehose
 from albums_core.domain.errors import AlbumNotFound, ArtistNotFound
 from albums_core.domain.records import now_iso
 from albums_core.services.album_pages import AlbumPages, Moved
-from albums_core.services.firehose_consumer import Consumer, ConsumerConfig, RunReport
+from albums_core.services.firehose.consumer import ConsumerConfig, RunReport
 from albums_core.services.listing import list_artist_albums
 from local_runtime.firehose_pump import FUNCTION
 from local_runtime.lambda_host import FunctionError, LambdaHost
@@ -95,7 +97,7 @@ class Running:
 
     def __init__(self, relay: str, **config: Any) -> None:
         self.stop_flag = threading.Event()
-        self.consumer = Consumer(ConsumerConfig(relay_url=relay, batch_wait_seconds=0.1, **config))
+        self.consumer = firehose.consumer(ConsumerConfig(relay_url=relay, batch_wait_seconds=0.1, **config))
         self.report: RunReport | None = None
         self.sources: list[Any] = []
         factory = self.consumer.source_factory
@@ -128,7 +130,7 @@ class Running:
         """Until the consumer has applied everything it received: its queue empty and its
         checkpoint unchanged for `quiet` seconds (a page can show a record before its event is
         applied, since an indexing reads the whole repository)."""
-        state, source = FirehoseState(), self.consumer.config.source_id
+        state, source = FirehoseState.on().leases, self.consumer.config.source_id
         last: Any = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -251,7 +253,7 @@ def snapshot() -> list[dict[str, Any]]:
 
 def test_replaying_from_an_old_cursor_changes_nothing(pds_env: LocalPds, relay: str) -> None:
     running = Running(relay)
-    state = FirehoseState()
+    state = FirehoseState.on().leases
     source = ConsumerConfig(relay_url=relay).source_id
     gus, hal = Client(pds_env, handle("gus")), Client(pds_env, handle("hal"))
     # The consumer started live: where it stood before this test's records (the new accounts'
@@ -271,7 +273,7 @@ def test_replaying_from_an_old_cursor_changes_nothing(pds_env: LocalPds, relay: 
     # Every event since then again.
     assert state.rewind(source, first)
     again = Running(relay)
-    eventually(lambda: again.consumer.state.read_lease(source)["cursor"] >= report.cursor)  # type: ignore[index]
+    eventually(lambda: state.read_lease(source)["cursor"] >= report.cursor)  # type: ignore[index]
     replay = again.stop()
     assert replay.counts["skipped_replayed"] > 0
     assert snapshot() == before
@@ -308,7 +310,7 @@ def test_bad_records_are_counted_and_skipped_and_the_next_good_one_applies(
 
 
 def test_a_cursor_from_the_future_restarts_from_now(pds_env: LocalPds, relay: str) -> None:
-    state = FirehoseState()
+    state = FirehoseState.on().leases
     source = ConsumerConfig(relay_url=relay).source_id
     assert state.rewind(source, 10**12)
     running = Running(relay)
@@ -323,7 +325,7 @@ def test_a_cursor_from_the_future_restarts_from_now(pds_env: LocalPds, relay: st
 
 
 def test_one_consumer_at_a_time(relay: str, consumer: Running) -> None:
-    second = Consumer(ConsumerConfig(relay_url=relay)).run(lambda: 10**9)
+    second = firehose.consumer(ConsumerConfig(relay_url=relay)).run(lambda: 10**9)
     assert second.status == "lease held by another consumer"
 
 
@@ -336,7 +338,7 @@ def test_sigkill_in_the_middle_of_a_burst_then_restart_counts_exact(
     """The consumer in its Lambda-like worker, killed with SIGKILL while a burst is applied; the
     next invocation resumes from the checkpoint: nothing missing, nothing doubled."""
     kim, lee, max_ = Client(pds_env, handle("kim")), Client(pds_env, handle("lee")), Client(pds_env, handle("max"))
-    state = FirehoseState()
+    state = FirehoseState.on().leases
     source = ConsumerConfig(relay_url=relay).source_id
     warm = Running(relay)  # learn where the stream stands, then hand over at that cursor
     kim.track("warm-up")
@@ -388,7 +390,7 @@ def test_sigkill_in_the_middle_of_a_burst_then_restart_counts_exact(
         assert killed_at < int((state.read_lease(source) or {})["cursor"]) - 40
 
 
-def _past(state: FirehoseState, source: str, seq: int) -> int | None:
+def _past(state: FirehoseLeases, source: str, seq: int) -> int | None:
     cursor = (state.read_lease(source) or {}).get("cursor")
     return int(cursor) if cursor is not None and cursor > seq else None
 

@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 
 from albums_core.adapters.atproto.commit_verify import Refusal
+from albums_core.adapters.atproto.repo_reads import IdentityResolver, RepoReads
 from albums_core.adapters.atproto.xrpc import Listing
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key
+from albums_core.bootstrap import firehose
+from albums_core.bootstrap.firehose import FirehoseWiring
 from albums_core.domain.firehose_events import LIKE, TRACK, Commit, RecordOp
 from albums_core.domain.models import Artist, Track
-from albums_core.services.firehose_ingest import Ingest
+from albums_core.services.firehose.ingest import Ingest
 from tests.integration.factory import make_album, make_artist
 
 _revs = itertools.count(1)
@@ -106,12 +109,29 @@ class Lists:
         return Listing([record], complete=True)  # type: ignore[list-item]
 
 
+def make_ingest(
+    writer: CatalogueWriter,
+    indexer: Any = None,
+    list_records: Any = None,
+    resolve: Any = None,
+) -> Ingest:
+    """The ingestion as bootstrap.firehose wires it, on the test's tables (canned PDS reads)."""
+    pds = RepoReads(list_records=list_records) if list_records else None
+    identities = IdentityResolver(resolve) if resolve else None
+    return firehose.ingest(FirehoseWiring.on(writer, pds, identities), index=indexer, verifier=TRUSTED)
+
+
+def state_calls(ingest: Ingest) -> int:
+    """DynamoDB calls of the consumer's own state (likes, revs) made by this ingestion."""
+    return ingest.likes.store.calls + ingest.planner.repos.calls  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def setup(repo: CatalogueRepository) -> tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists]:
     writer = CatalogueWriter(repo.table, repo.client)
     artist = make_artist(repo, f"fh{next(_seqs)}.test", pds_url="http://127.0.0.1:9")
     recorder, lists = Recorder(), Lists()
-    ingest = Ingest(FirehoseState(writer), writer, indexer=recorder, list_records=lists, verifier=TRUSTED)
+    ingest = make_ingest(writer, indexer=recorder, list_records=lists)
     return ingest, writer, artist, recorder, lists
 
 
@@ -147,7 +167,7 @@ def test_track_records_are_applied_from_the_commits_and_a_replay_changes_nothing
 
     # The same commits again (a reconnect replays them), to this container and to a new one.
     assert ingest.apply(batch).counts["applied"] == 0
-    fresh = Ingest(FirehoseState(writer), writer, indexer=recorder, verifier=TRUSTED)
+    fresh = make_ingest(writer, indexer=recorder)
     assert fresh.apply(batch).counts["skipped_replayed"] == len(batch)
     assert tracks_by_rkey(writer, did) == held
 
@@ -162,7 +182,7 @@ def test_an_album_track_is_updated_in_place_and_its_delete_drops_the_counters(
     ingest, writer, artist, recorder, _ = setup
     album, tracks = make_album(repo, artist, "Held Album", tracks=2, plays=3)
     first, second = tracks
-    state = FirehoseState(writer)
+    state = FirehoseState.on(writer).likes
     assert state.add_like("did:plc:fan", "l1", first, "bafy") == "applied"
     cache = AlbumPageCache()
     assert cache.put(album_cache_key(artist.handle, album.slug), '{"stale": true}', int(time.time() * 1000))
@@ -218,7 +238,7 @@ def test_a_write_that_raced_is_read_again_then_left_to_the_indexer(
             return False
 
     refusing = Refusing(repo.table, repo.client)
-    stubborn = Ingest(FirehoseState(refusing), refusing, indexer=recorder, verifier=TRUSTED)
+    stubborn = make_ingest(refusing, indexer=recorder)
     report = stubborn.apply([commit(artist.did, update("m1", "Again", "bafym1c"))])
     assert recorder.runs == [artist.did] and report.counts["fallback_indexings"] == 1
 
@@ -247,17 +267,17 @@ def test_likes_count_once_in_batches_and_one_by_one_when_refused(
     likes_b = [like(f"b{i}", t) for i, t in enumerate(tracks[:20])]
     # fan_b likes track 0 twice (two records) in the same batch: one counts, one is a duplicate.
     batch = [commit(fan_a, *likes_a), commit(fan_b, *likes_b, like("b-again", tracks[0]))]
-    calls = ingest.state.calls
+    calls = state_calls(ingest)
     report = ingest.apply(batch)
     assert report.counts["likes_applied"] == 60 and report.counts["likes_duplicate"] == 1
-    assert ingest.state.calls - calls < 15  # transactions of up to 33 likes, not one each
+    assert state_calls(ingest) - calls < 15  # transactions of up to 33 likes, not one each
     counts = {t.id: t.like_count for t in writer.artist_tracks(artist.did)}
     assert [counts[t.id] for t in tracks] == [2] * 20 + [1] * 20
     assert writer.liked_track_ids(fan_b, [t.id for t in tracks]) == {t.id for t in tracks[:20]}
 
     # The same like records again under later revs (another container, a relay's duplicate):
     # each transaction is refused, then one by one every like is known: nothing changes.
-    fresh = Ingest(FirehoseState(writer), writer, verifier=TRUSTED)
+    fresh = make_ingest(writer)
     replay = fresh.apply([replace(c, rev=rev()) for c in batch])
     assert replay.counts["likes_applied"] == 0 and replay.counts["likes_replayed"] == 61
     assert {t.id: t.like_count for t in writer.artist_tracks(artist.did)} == counts
@@ -292,17 +312,17 @@ def test_a_like_that_came_before_its_track_counts_once_the_track_is_held(
     assert gone.counts["unlikes_applied"] == 1
 
     # A new container (nothing held) sees the track created: the orphans count now, once.
-    fresh = Ingest(FirehoseState(writer), writer, verifier=TRUSTED)
+    fresh = make_ingest(writer)
     report = fresh.apply([commit(artist.did, create("later", "Later"), create("withdrawn", "Withdrawn"))])
     assert report.counts["orphans_applied"] == 2 and report.counts["orphans_duplicate"] == 1
     counts = {str(t.record_uri): t.like_count for t in writer.artist_tracks(artist.did)}
     assert counts == {uri: 2, withdrawn: 0}
-    assert fresh.state.orphans(artist.did) == []
+    assert FirehoseState.on(writer).likes.orphans(artist.did) == []
     track = tracks_by_rkey(writer, artist.did)["later"]
     assert writer.liked_track_ids(fan, [track.id]) == {track.id}
 
     # The fan deletes the record that counted: the duplicate takes over, the count stays.
-    counted = next(r for r in ("e1", "e2") if fresh.state.like_record(fan, r)["state"] == "counted")  # type: ignore[index]
+    counted = next(r for r in ("e1", "e2") if FirehoseState.on(writer).likes.like_record(fan, r)["state"] == "counted")  # type: ignore[index]
     handed = fresh.apply([commit(fan, delete(LIKE, counted))])
     assert handed.counts["unlikes_handed_over"] == 1
     assert tracks_by_rkey(writer, artist.did)["later"].like_count == 2
@@ -361,7 +381,7 @@ def test_a_likers_likes_are_read_again_after_a_gap(
     from albums_core.adapters.atproto.identity import Identity
     from albums_core.adapters.atproto.xrpc import Record
     from albums_core.adapters.dynamodb.jobs import CleanupJobs
-    from albums_core.services.like_reread import request_like_reread, run_like_reread
+    from albums_core.services.firehose.like_reread import request_like_reread
 
     ingest, writer, artist, _, _ = setup
     ingest.apply([commit(artist.did, *(create(f"g{i}", f"Gap {i}") for i in range(3)))])
@@ -380,16 +400,18 @@ def test_a_likers_likes_are_read_again_after_a_gap(
     def resolve(did: str) -> Identity:
         return Identity(did, "gapfan.test", "http://127.0.0.1:9")
 
-    job = request_like_reread(fan, writer, job_id="gap-likes-1")
-    assert job == "gap-likes-1" and request_like_reread(fan, writer, job_id="gap-likes-1") is None
-    reader = Ingest(FirehoseState(writer), writer, resolve=resolve, list_records=listed, verifier=TRUSTED)
-    assert run_like_reread(job, writer, ingest=reader) == "done"
+    jobs = CleanupJobs(writer)
+    job = request_like_reread(fan, jobs, job_id="gap-likes-1")
+    assert job == "gap-likes-1" and request_like_reread(fan, jobs, job_id="gap-likes-1") is None
+    wired = FirehoseWiring.on(writer, RepoReads(list_records=listed), IdentityResolver(resolve))
+    reread = firehose.like_reread(wired)
+    assert reread.run(job) == "done"
     counts = {t.id: t.like_count for t in writer.artist_tracks(artist.did)}
     assert [counts[t.id] for t in tracks] == [1, 0, 1]
     assert writer.liked_track_ids(fan, [t.id for t in tracks]) == {tracks[0].id, tracks[2].id}
-    assert CleanupJobs(writer).get(job) is None and run_like_reread(job, writer, ingest=reader) == "gone"
+    assert jobs.get(job) is None and reread.run(job) == "gone"
     # Read again (a stream record delivered twice, another gap): nothing changes.
-    again = reader.reread_likes(fan)
+    again = firehose.like_reads(wired).reread(fan)
     assert again["applied"] == 0
     assert {t.id: t.like_count for t in writer.artist_tracks(artist.did)} == counts
 
@@ -398,8 +420,8 @@ def test_a_gap_requests_a_like_reread_for_each_liker_we_know(
     setup: tuple[Ingest, CatalogueWriter, Artist, Recorder, Lists],
 ) -> None:
     from albums_core.adapters.dynamodb.jobs import CleanupJobs
-    from albums_core.services.firehose_gap import GapBackfill, job_id
-    from albums_core.services.like_reread import LIKES_JOB
+    from albums_core.services.firehose.gap import job_id
+    from albums_core.services.firehose.like_reread import LIKES_JOB
 
     ingest, writer, artist, _, _ = setup
     ingest.apply([commit(artist.did, create("liked", "Liked"))])
@@ -407,9 +429,9 @@ def test_a_gap_requests_a_like_reread_for_each_liker_we_know(
     fans = [f"did:plc:fan{n}" + artist.did[-6:] for n in range(3)]
     for n, fan in enumerate(fans):
         ingest.apply([commit(fan, like(f"l{n}", track), like(f"m{n}", track))])  # two records each
-    state = FirehoseState(writer)
-    assert state.acquire("relay.test", "run", 30) is not None
-    gap = GapBackfill("relay.test", "run", repo=writer, page_size=2)
+    wired = FirehoseWiring.on(writer)
+    assert wired.state.leases.acquire("relay.test", "run", 30) is not None
+    gap = firehose.gap_rereads(wired)("relay.test", "run", 2)
     assert gap.outdated(42)
     while gap.pending:
         gap.step()

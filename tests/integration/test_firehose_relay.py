@@ -20,9 +20,11 @@ from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_gaps import DONE, PENDING, FirehoseGaps
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
+from albums_core.bootstrap import firehose
+from albums_core.bootstrap.firehose import FirehoseWiring
 from albums_core.domain.models import Artist
-from albums_core.services.firehose_consumer import ConsumerConfig
-from albums_core.services.firehose_gap import GapBackfill, job_id
+from albums_core.services.firehose.consumer import ConsumerConfig
+from albums_core.services.firehose.gap import job_id
 from albums_core.services.indexer import INDEX_JOB
 from local_runtime.pds import LocalPds
 from tests.integration.test_firehose import TRACK, Client, Running, eventually, handle
@@ -86,7 +88,7 @@ def test_an_outdated_cursor_has_every_known_artist_reread_once_and_the_consumer_
     aws_env: None, outdated_relay: ScriptedRelay
 ) -> None:
     artists = _artists(5)
-    state, gaps = FirehoseState(), FirehoseGaps()
+    state, gaps = FirehoseState.on().leases, FirehoseGaps()
     source = ConsumerConfig(relay_url=outdated_relay.url).source_id
     assert state.rewind(source, 5)  # the checkpoint the relay no longer has events after
 
@@ -113,13 +115,13 @@ def test_a_reread_left_unfinished_is_finished_by_the_next_run_without_doubles(
     """A run that saw the gap but ended after one page of artists: the next run (no
     OutdatedCursor of its own) requests the rest, and none of the first page again."""
     artists = _artists(6)
-    state = FirehoseState()
+    state = FirehoseState.on().leases
     relay = ScriptedRelay(lambda cursor, n: [other_commit(2000 + n)])
     try:
         source = ConsumerConfig(relay_url=relay.url).source_id
         lease = state.acquire(source, "earlier-run", 30)
         assert lease is not None
-        earlier = GapBackfill(source, "earlier-run", page_size=3)
+        earlier = firehose.gap_rereads(FirehoseWiring.on(CatalogueWriter()))(source, "earlier-run", 3)
         assert earlier.outdated(7)
         assert not earlier.outdated(7)  # the same run: nothing new
         first = 0
@@ -175,7 +177,7 @@ def _burst(artist: Client, liker: Client, n: int, unliked: int) -> None:
 @pytest.mark.parametrize("clean", [True, False], ids=["clean-close", "cut"])
 def test_a_relay_dropping_every_connection_loses_nothing_and_doubles_nothing(pds_env: LocalPds, clean: bool) -> None:
     pds_relay = pds_env.pds_url.replace("http://", "ws://")
-    state = FirehoseState()
+    state = FirehoseState.on().leases
     nia, oz = Client(pds_env, handle("nia")), Client(pds_env, handle("oz"))
     # Where the PDS's stream stands now (the consumer then starts there, not live: a connection
     # dropped before its first event must not skip what was published meanwhile).
@@ -289,7 +291,7 @@ def test_undecodable_frames_are_passed_over_and_a_commit_without_its_block_reads
     try:
         source = ConsumerConfig(relay_url=relay.url).source_id
         running = Running(relay.url)
-        eventually(lambda: (FirehoseState().read_lease(source) or {}).get("cursor") == 502)
+        eventually(lambda: (FirehoseState.on().leases.read_lease(source) or {}).get("cursor") == 502)
         report = running.stop()
     finally:
         relay.stop()
@@ -314,7 +316,7 @@ def test_a_like_whose_block_is_missing_is_read_from_the_likers_repository(pds_en
     try:
         source = ConsumerConfig(relay_url=relay.url).source_id
         running = Running(relay.url)
-        eventually(lambda: (FirehoseState().read_lease(source) or {}).get("cursor") == 602)
+        eventually(lambda: (FirehoseState.on().leases.read_lease(source) or {}).get("cursor") == 602)
         running.settle(quiet=0.5)
         running.stop()
     finally:
@@ -338,7 +340,7 @@ def test_likes_given_and_withdrawn_in_a_gap_are_read_from_the_likers_pds(pds_env
     as the catalogue stream runs it, reads the liker's real PDS: the counts are what it holds."""
     from albums_core.adapters.dynamodb.codec import to_item
     from albums_core.services import stream_events
-    from albums_core.services.like_reread import request_like_reread
+    from albums_core.services.firehose.like_reread import request_like_reread
 
     ann, bo = Client(pds_env, handle("ann")), Client(pds_env, handle("bo"))
     with_consumer = Running(pds_env.pds_url.replace("http://", "ws://"))
@@ -351,7 +353,7 @@ def test_likes_given_and_withdrawn_in_a_gap_are_read_from_the_likers_pds(pds_env
     bo.delete(early)  # the gap: nobody follows the stream now
     bo.like(second)
     writer = CatalogueWriter()
-    job = request_like_reread(bo.did, writer, job_id="gap-test-likes")
+    job = request_like_reread(bo.did, CleanupJobs(writer), job_id="gap-test-likes")
     assert job is not None
     item = CleanupJobs(writer).get(job)
     assert item is not None
@@ -359,6 +361,7 @@ def test_likes_given_and_withdrawn_in_a_gap_are_read_from_the_likers_pds(pds_env
         "eventName": "INSERT",
         "dynamodb": {"Keys": to_item({"pk": f"JOB#{job}", "sk": "JOB"}), "NewImage": to_item(item)},
     }
-    assert stream_events.handle(record, writer) == "done"
+    likes = firehose.like_reread(FirehoseWiring.on(writer)).run
+    assert stream_events.handle(record, writer, likes=likes) == "done"
     counts = {t.title: t.like_count for t in writer.artist_tracks(ann.did)}
     assert counts == {"Before the gap": 0, "In the gap": 1}

@@ -18,10 +18,12 @@ from albums_core.adapters.atproto.commit_verify import CommitVerifier
 from albums_core.adapters.atproto.firehose import decode_message
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_state import FirehoseState
+from albums_core.bootstrap import firehose
+from albums_core.bootstrap.firehose import FirehoseWiring
 from albums_core.domain.firehose_events import TRACK, Commit, Skipped
 from albums_core.domain.models import Artist
-from albums_core.services.firehose_consumer import ConsumerConfig
-from albums_core.services.firehose_ingest import Ingest
+from albums_core.services.firehose.consumer import ConsumerConfig
+from albums_core.services.firehose.ingest import Ingest
 from local_runtime.pds import LocalPds
 from tests.integration.factory import make_artist
 from tests.integration.test_firehose import Client, Running, eventually, handle
@@ -60,7 +62,7 @@ class Keys:
         return self.fresh if fresh else self.key
 
 
-def _indexer(artist: Artist, repo: CatalogueWriter) -> dict[str, int]:
+def _indexer(artist: Artist, repo: CatalogueWriter, budget: Any) -> dict[str, int]:
     raise AssertionError("nothing here needs the repository read")
 
 
@@ -68,7 +70,8 @@ def _ingest(repo: CatalogueRepository, keys: Keys) -> tuple[Ingest, CatalogueWri
     writer = CatalogueWriter(repo.table, repo.client)
     artist = make_artist(repo, f"vf{next(_n)}.test", pds_url="http://127.0.0.1:9")
     verifier = CommitVerifier(keys)
-    return Ingest(FirehoseState(writer), writer, indexer=_indexer, verifier=verifier), writer, artist, verifier
+    ingest = firehose.ingest(FirehoseWiring.on(writer), index=_indexer, verifier=verifier)
+    return ingest, writer, artist, verifier
 
 
 def _titles(writer: CatalogueWriter, did: str) -> list[str]:
@@ -105,7 +108,7 @@ def test_only_commits_that_prove_themselves_are_applied(repo: CatalogueRepositor
     assert counts["unverified_bad_signature"] == 1 and counts["unverified_bad_record_block"] == 1
     assert counts["unverified_bad_mst_path"] == 2 and counts["applied"] == 1
     # A refused commit does not move the repository's rev: the genuine commit of that rev applies.
-    assert FirehoseState(writer).repo_state(did)["rev"] == batch[0].rev
+    assert FirehoseState.on(writer).repos.repo_state(did)["rev"] == batch[0].rev
     genuine = ingest.apply([event(did, [("create", f"{TRACK}/3bbb", track("Genuine"))], at=forged_rev)])
     assert genuine.counts["verified_commits"] == 1 and _titles(writer, did) == ["Genuine", "Valid"]
 
@@ -140,7 +143,7 @@ def _run(relay: ScriptedRelay, last: int) -> Any:
     source = ConsumerConfig(relay_url=relay.url).source_id
     running = Running(relay.url)
     try:
-        eventually(lambda: (FirehoseState().read_lease(source) or {}).get("cursor") == last)
+        eventually(lambda: (FirehoseState.on().leases.read_lease(source) or {}).get("cursor") == last)
         running.settle(quiet=0.5)
     finally:
         report = running.stop()

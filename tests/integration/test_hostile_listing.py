@@ -15,15 +15,16 @@ import pytest
 from albums_core import config
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.identity import Identity
+from albums_core.adapters.atproto.repo_reads import IdentityResolver, RepoReads
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item
-from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
+from albums_core.bootstrap import firehose
+from albums_core.bootstrap.firehose import FirehoseWiring
 from albums_core.domain.firehose_events import LIKE, LIST, MISSING_BLOCK, TRACK, Commit, RecordOp
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.services import indexer, stream_events
-from albums_core.services.firehose_ingest import Ingest
 from tests.integration.factory import make_artist
 from tests.integration.test_firehose_apply import TRUSTED
 from tests.integration.test_login_backfill import job_record
@@ -158,7 +159,7 @@ def test_the_consumer_sets_a_repository_over_its_budget_aside_and_applies_the_ot
     endless.on_request = clock.advance
     settings_env.setenv("FIREHOSE_REPO_CALLS", "3")
     config.settings.cache_clear()
-    ingest = Ingest(FirehoseState(writer), writer, clock=clock, verifier=TRUSTED)  # commits built by hand
+    ingest = firehose.ingest(FirehoseWiring.on(writer), clock=clock, verifier=TRUSTED)  # commits built by hand
 
     # A list record has the hostile repository indexed: three PDS calls, then it is set aside.
     report = ingest.apply([commit(hostile.did, list_op("l1")), commit(calm.did, track_op("a"), track_op("b"))])
@@ -201,14 +202,12 @@ def test_like_reads_from_a_slow_likers_pds_stop_at_the_repositorys_budget(
     settings_env.setenv("FIREHOSE_REPO_CALLS", "20")
     config.settings.cache_clear()
     liker = "did:plc:slowliker0000000000000"
-    ingest = Ingest(
-        FirehoseState(writer),
+    wired = FirehoseWiring.on(
         writer,
-        resolve=lambda did: Identity(did, "slow.test", "http://127.0.0.1:9"),
-        clock=clock,
-        verifier=TRUSTED,
+        RepoReads(get_record=slow_get_record),
+        IdentityResolver(lambda did: Identity(did, "slow.test", "http://127.0.0.1:9")),
     )
-    ingest.get_record = slow_get_record  # type: ignore[assignment]
+    ingest = firehose.ingest(wired, clock=clock, verifier=TRUSTED)
     unread = [RecordOp("create", LIKE, f"like{n}", f"bafylike{n}", None, MISSING_BLOCK) for n in range(30)]
     report = ingest.apply([commit(liker, *unread)])
     # Three reads fit in two seconds; the other 27 wait (the rev is not recorded for them).

@@ -277,7 +277,7 @@ def test_the_dashboard_names_only_metrics_that_exist() -> None:
 
 def test_a_renamed_metric_fails_the_check() -> None:
     sources = {p: p.read_text() for p in CODE}
-    consumer = ROOT / "layers/shared/albums_core/services/firehose_consumer.py"
+    consumer = ROOT / "layers/shared/albums_core/services/firehose/consumer.py"
     sources[consumer] = sources[consumer].replace('name="FirehoseHeartbeat"', 'name="FirehoseAlive"')
     renamed = emitted_metrics(sources)
     assert "FirehoseHeartbeat" not in renamed.names

@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from albums_core.adapters.dynamodb.firehose_state import Lease
-from albums_core.domain.firehose_events import Event
-from albums_core.services import firehose_consumer
-from albums_core.services.firehose_consumer import Consumer, ConsumerConfig
-from albums_core.services.firehose_ingest import BatchReport
+from albums_core.domain.firehose_events import Event, Lease
+from albums_core.services.firehose.consumer import Consumer, ConsumerConfig
+from albums_core.services.firehose.planning import BatchReport
 
 
 class _State:
@@ -68,10 +66,9 @@ class _Gap:
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, state: _State, source: _Source, loops: int = 3) -> str:
-    monkeypatch.setattr(firehose_consumer, "GapBackfill", _Gap)
     # Every loop renews the lease (lease_seconds / 3 is below any elapsed time) and publishes.
     config = ConsumerConfig(relay_url="ws://relay.test", lease_seconds=1e-9, metrics_every_seconds=0.0)
-    consumer = Consumer(config, ingest=_Ingest(), state=state, source_factory=lambda url, cursor: source)  # type: ignore[arg-type]
+    consumer = Consumer(config, _Ingest(), state, gaps=_Gap, source_factory=lambda url, cursor: source)
     calls = iter(range(loops + 1))
     report = consumer.run(remaining_ms=lambda: 900_000, should_stop=lambda: next(calls) >= loops)
     return report.status

@@ -127,6 +127,42 @@ class Skipped:
 Event = Commit | IdentityChange | AccountChange | RepoResync | Info | Skipped
 
 
+# ---- the consumer's own state (what the firehose state ports hand the services) ----------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The consumer's lease on one relay's stream, with the cursor checkpointed there."""
+
+    holder: str
+    cursor: int | None
+    until: float
+
+
+GAP_PENDING = "pending"
+GAP_DONE = "done"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A gap of the stream and how far the re-read of every artist has got."""
+
+    gap_id: str
+    at: str
+    cursor: int | None
+    status: str
+    after: dict[str, Any] | None  # where the next page of artists starts (None: at the start)
+    enqueued: int
+
+
+@dataclass(frozen=True)
+class RepoStatus:
+    """What a repository's own PDS says of it (`com.atproto.sync.getRepoStatus`)."""
+
+    active: bool
+    status: str | None = None
+
+
 def event_seq(event: Event) -> int | None:
     return event.seq
 

@@ -5,6 +5,7 @@ idempotent: records arrive at least once, and out of order across shards."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from albums_core.adapters import sqs_dead_letters
@@ -15,8 +16,8 @@ from albums_core.adapters.dynamodb.stream_images import item_change
 from albums_core.observability import logger
 from albums_core.services.cleanup import PENDING, run_job
 from albums_core.services.covers import delete_if_unreferenced
+from albums_core.services.firehose.like_reread import LIKES_JOB
 from albums_core.services.indexer import INDEX_JOB, run_backfill
-from albums_core.services.like_reread import LIKES_JOB, run_like_reread
 
 # After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
 MAX_ATTEMPTS = 3
@@ -69,14 +70,20 @@ class PageInvalidations:
         self.albums.clear()
 
 
-def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: PageInvalidations | None = None) -> str:
+def handle(
+    record: dict[str, Any],
+    repo: CatalogueWriter | None = None,
+    pages: PageInvalidations | None = None,
+    likes: Callable[[str], str] | None = None,
+) -> str:
     """One stream record. Album pages to drop go to `pages` (dropped when the caller flushes
-    it, once per batch); without one they are dropped before this returns."""
+    it, once per batch); without one they are dropped before this returns. `likes` runs a like
+    re-read job (bootstrap.firehose.like_reread().run)."""
     repo = repo or CatalogueWriter()
     if pages is None:
         pages = PageInvalidations(repo)
         try:
-            return handle(record, repo, pages)
+            return handle(record, repo, pages, likes)
         finally:
             pages.flush()
     change = item_change(record)
@@ -85,7 +92,9 @@ def handle(record: dict[str, Any], repo: CatalogueWriter | None = None, pages: P
         if new.get("kind") == INDEX_JOB:
             return run_backfill(str(new["job_id"]), repo)
         if new.get("kind") == LIKES_JOB:
-            return run_like_reread(str(new["job_id"]), repo)
+            if likes is None:
+                raise RuntimeError("a like re-read job, and no like re-read wired")
+            return likes(str(new["job_id"]))
         return run_job(str(new["job_id"]), repo)
     if change.kind == "album" and event == "REMOVE" and old is not None:
         if old.get("id"):
@@ -116,11 +125,13 @@ def dead_letter(record: dict[str, Any], reason: str) -> None:
     sqs_dead_letters.send(record, reason)
 
 
-def handle_with_dead_letters(record: dict[str, Any], pages: PageInvalidations | None = None) -> str:
+def handle_with_dead_letters(
+    record: dict[str, Any], pages: PageInvalidations | None = None, likes: Callable[[str], str] | None = None
+) -> str:
     """Handle a record; a failure is re-raised (the batch reports it and it is retried) until
     its MAX_ATTEMPTS-th time, when the whole record goes to the dead-letter queue instead."""
     try:
-        return handle(record, pages.repo if pages else None, pages)
+        return handle(record, pages.repo if pages else None, pages, likes)
     except Exception as exc:
         attempts = count_attempt(str(record.get("eventID")))
         if attempts < MAX_ATTEMPTS and not isinstance(exc, PoisonRecord):

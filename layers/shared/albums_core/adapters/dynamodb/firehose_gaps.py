@@ -6,31 +6,17 @@ finished by the next one. Writes are conditional on the lease holder, like the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.domain.firehose_events import GAP_DONE, GAP_PENDING, Gap
 from albums_core.domain.models import Artist
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-PENDING = "pending"
-DONE = "done"
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A gap of the stream and how far the re-read of every artist has got."""
-
-    gap_id: str
-    at: str
-    cursor: int | None
-    status: str
-    after: dict[str, Any] | None  # where the next page of artists starts (None: at the start)
-    enqueued: int
+PENDING = GAP_PENDING
+DONE = GAP_DONE
+__all__ = ["DONE", "PENDING", "FirehoseGaps", "Gap"]
 
 
 class FirehoseGaps:
@@ -38,7 +24,7 @@ class FirehoseGaps:
         self.repo = repo or CatalogueWriter()
 
     @property
-    def client(self) -> DynamoDBClient:
+    def client(self) -> Any:
         return self.repo.client
 
     @property

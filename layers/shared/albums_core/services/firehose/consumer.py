@@ -16,11 +16,14 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.dynamodb.firehose_state import FirehoseState
 from albums_core.domain.firehose_events import Event, Info
 from albums_core.observability import logger, metrics
-from albums_core.services.firehose_gap import OUTDATED_CURSOR, GapBackfill
-from albums_core.services.firehose_ingest import BatchReport, Ingest
+from albums_core.ports.firehose import FirehoseLeases
+from albums_core.services.firehose.gap import OUTDATED_CURSOR
+from albums_core.services.firehose.planning import BatchReport
+
+# More events that fail alone than this in one run are not the events' fault.
+_MAX_FAILURES = 20
 
 
 class LeaseLost(Exception):
@@ -34,6 +37,24 @@ class Source(Protocol):
     def start(self) -> Any: ...
     def take(self, limit: int, wait: float) -> list[Event]: ...
     def stop(self, timeout: float = 3.0) -> None: ...
+
+
+class Applier(Protocol):
+    def apply(
+        self, events: list[Event], now: Any = None, heartbeat: Callable[[], None] | None = None
+    ) -> BatchReport: ...
+
+
+class GapRereads(Protocol):
+    """services/firehose/gap.GapBackfill, as the consumer drives it."""
+
+    counts: Counter[str]
+
+    @property
+    def pending(self) -> bool: ...
+    def resume(self) -> None: ...
+    def outdated(self, cursor: int | None) -> bool: ...
+    def step(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -88,108 +109,142 @@ def _quantile(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, int(q * len(values)))], 3)
 
 
-def _default_source(relay_url: str, cursor: int | None) -> Source:
-    from albums_core.adapters.atproto.firehose import FirehoseSource  # the SDK: only when consuming
+@dataclass
+class _Run:
+    """One run's stream and where it stands."""
 
-    return FirehoseSource(relay_url, cursor)
+    source: Source
+    gap: GapRereads
+    cursor: int | None
+    began: float
+    last_checkpoint: float
+    last_metrics: float
+    published: Counter[str] = field(default_factory=Counter)
 
 
 class Consumer:
     def __init__(
         self,
         config: ConsumerConfig,
-        ingest: Ingest | None = None,
-        state: FirehoseState | None = None,
-        source_factory: Callable[[str, int | None], Source] = _default_source,
+        ingest: Applier,
+        leases: FirehoseLeases,
+        gaps: Callable[[str, str, int], GapRereads],
+        source_factory: Callable[[str, int | None], Source],
     ) -> None:
+        """`gaps(source_id, holder, page_size)` makes the run's re-read after a gap."""
         self.config = config
-        self.ingest = ingest or Ingest(state)
-        self.state = state or self.ingest.state
+        self.ingest = ingest
+        self.leases = leases
+        self.gaps = gaps
         self.source_factory = source_factory
         self.holder = uuid.uuid4().hex
         self._failures = 0
 
     def run(self, remaining_ms: Callable[[], int], should_stop: Callable[[], bool] = lambda: False) -> RunReport:
-        cfg = self.config
         report = RunReport()
-        lease = self.state.acquire(cfg.source_id, self.holder, cfg.lease_seconds)
+        run = self._start(report)
+        if run is None:
+            return report
+        try:
+            while not should_stop() and not self._over(run, remaining_ms):
+                if not self._step(run, report):
+                    return report
+        finally:
+            self._finish(run, report)
+        return report
+
+    def _start(self, report: RunReport) -> _Run | None:
+        """The lease, the gap left pending, the relay connected; None (and why, in the report)
+        when the run cannot go on."""
+        cfg = self.config
+        lease = self.leases.acquire(cfg.source_id, self.holder, cfg.lease_seconds)
         if lease is None:
             report.status = "lease held by another consumer"
-            return report
+            return None
         began = time.monotonic()
         cursor = lease.cursor if lease.cursor is not None else cfg.start_cursor
-        gap = GapBackfill(cfg.source_id, self.holder, repo=self.state.repo, page_size=cfg.gap_page_size)
+        gap = self.gaps(cfg.source_id, self.holder, cfg.gap_page_size)
         gap.resume()
         report.cursor = cursor
         source = self.source_factory(cfg.relay_url, cursor)
         source.start()
         if not source.wait_connected(cfg.connect_seconds):
             source.stop()
-            self.state.release(cfg.source_id, self.holder)
+            self.leases.release(cfg.source_id, self.holder)
             report.status = "relay unreachable"
             logger.warning("firehose relay unreachable", extra={"relay": cfg.source_id})
             metrics.add_metric(name="FirehoseRelayUnreachable", unit=MetricUnit.Count, value=1)
-            return report
-        last_checkpoint = time.monotonic()
-        last_metrics = time.monotonic()
-        published: Counter[str] = Counter()
+            return None
+        return _Run(source, gap, cursor, began, time.monotonic(), time.monotonic())
+
+    def _over(self, run: _Run, remaining_ms: Callable[[], int]) -> bool:
+        cfg = self.config
+        if remaining_ms() < cfg.stop_margin_seconds * 1000:
+            return True
+        return bool(cfg.hold_seconds and time.monotonic() - run.began > cfg.hold_seconds)
+
+    def _step(self, run: _Run, report: RunReport) -> bool:
+        """One batch (or a wait for one), the checkpoint, the gap's next page, the metrics;
+        False when the lease was lost (the run stops at once)."""
+        cfg = self.config
+        events = run.source.take(cfg.batch_size, cfg.batch_wait_seconds)
+        if events and not self._batch(run, events, report):
+            return False
+        if events or time.monotonic() - run.last_checkpoint > cfg.lease_seconds / 3:
+            if not self.leases.checkpoint(cfg.source_id, self.holder, run.cursor, cfg.lease_seconds):
+                report.status = "lease lost"
+                logger.warning("firehose lease lost", extra={"cursor": run.cursor})
+                return False
+            run.last_checkpoint = time.monotonic()
+        if run.gap.pending:
+            run.gap.step()
+        if time.monotonic() - run.last_metrics > cfg.metrics_every_seconds:
+            self._publish(report, run.source, run.published, holding=True)
+            run.last_metrics = time.monotonic()
+        return True
+
+    def _batch(self, run: _Run, events: list[Event], report: RunReport) -> bool:
+        cfg = self.config
+        began_batch = time.perf_counter()
+        committed = run.cursor
+        last_beat = [time.monotonic()]
+
+        def heartbeat() -> None:
+            if time.monotonic() - last_beat[0] < cfg.lease_seconds / 3:
+                return
+            if not self.leases.checkpoint(cfg.source_id, self.holder, committed, cfg.lease_seconds):
+                raise LeaseLost()
+            last_beat[0] = time.monotonic()
+
         try:
-            while not should_stop():
-                if remaining_ms() < cfg.stop_margin_seconds * 1000:
-                    break
-                if cfg.hold_seconds and time.monotonic() - began > cfg.hold_seconds:
-                    break
-                events = source.take(cfg.batch_size, cfg.batch_wait_seconds)
-                if events:
-                    began_batch = time.perf_counter()
-                    committed = cursor
-                    last_beat = [time.monotonic()]
+            batch = self._apply(events, heartbeat)
+        except LeaseLost:
+            report.status = "lease lost"
+            logger.warning("firehose lease lost", extra={"cursor": run.cursor})
+            return False
+        report.busy_seconds += time.perf_counter() - began_batch
+        report.batches += 1
+        report.counts.update(batch.counts)
+        report.lags.extend(batch.lags)
+        for event in events:
+            if isinstance(event, Info) and event.name == OUTDATED_CURSOR:
+                # Before the checkpoint moves past it: a run that ends now leaves the gap
+                # recorded, and the next one re-reads every artist.
+                run.gap.outdated(run.cursor)
+        run.cursor = _advance(run.cursor, events)
+        report.cursor = run.cursor
+        return True
 
-                    def heartbeat(committed: int | None = committed, last_beat: list[float] = last_beat) -> None:
-                        if time.monotonic() - last_beat[0] < cfg.lease_seconds / 3:
-                            return
-                        if not self.state.checkpoint(cfg.source_id, self.holder, committed, cfg.lease_seconds):
-                            raise LeaseLost()
-                        last_beat[0] = time.monotonic()
-
-                    try:
-                        batch = self._apply(events, heartbeat)
-                    except LeaseLost:
-                        report.status = "lease lost"
-                        logger.warning("firehose lease lost", extra={"cursor": cursor})
-                        return report
-                    report.busy_seconds += time.perf_counter() - began_batch
-                    report.batches += 1
-                    report.counts.update(batch.counts)
-                    report.lags.extend(batch.lags)
-                    for event in events:
-                        if isinstance(event, Info) and event.name == OUTDATED_CURSOR:
-                            # Before the checkpoint moves past it: a run that ends now leaves
-                            # the gap recorded, and the next one re-reads every artist.
-                            gap.outdated(cursor)
-                    cursor = _advance(cursor, events)
-                    report.cursor = cursor
-                if events or time.monotonic() - last_checkpoint > cfg.lease_seconds / 3:
-                    if not self.state.checkpoint(cfg.source_id, self.holder, cursor, cfg.lease_seconds):
-                        report.status = "lease lost"
-                        logger.warning("firehose lease lost", extra={"cursor": cursor})
-                        return report
-                    last_checkpoint = time.monotonic()
-                if gap.pending:
-                    gap.step()
-                if time.monotonic() - last_metrics > cfg.metrics_every_seconds:
-                    self._publish(report, source, published, holding=True)
-                    last_metrics = time.monotonic()
-        finally:
-            source.stop()
-            report.counts.update(gap.counts)
-            if report.status == "ok":
-                self.state.checkpoint(cfg.source_id, self.holder, cursor, cfg.lease_seconds)
-                self.state.release(cfg.source_id, self.holder)
-            # adds the source's counts itself
-            self._publish(report, source, published, holding=report.status == "ok")
-            report.counts.update({f"source_{k}": v for k, v in source.counts.items()})
-        return report
+    def _finish(self, run: _Run, report: RunReport) -> None:
+        cfg = self.config
+        run.source.stop()
+        report.counts.update(run.gap.counts)
+        if report.status == "ok":
+            self.leases.checkpoint(cfg.source_id, self.holder, run.cursor, cfg.lease_seconds)
+            self.leases.release(cfg.source_id, self.holder)
+        # adds the source's counts itself
+        self._publish(report, run.source, run.published, holding=report.status == "ok")
+        report.counts.update({f"source_{k}": v for k, v in run.source.counts.items()})
 
     def _apply(self, events: list[Event], heartbeat: Callable[[], None]) -> BatchReport:
         """The batch at once; when that fails, event by event, so one event that cannot be
@@ -209,7 +264,7 @@ class Consumer:
                 raise
             except Exception:
                 self._failures += 1
-                if self._failures > 20:
+                if self._failures > _MAX_FAILURES:
                     raise  # not one event's fault: let the invocation fail and resume later
                 logger.exception("firehose event failed and was passed over", extra={"seq": event.seq})
                 total.counts["failed_event"] += 1

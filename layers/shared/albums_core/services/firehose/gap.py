@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.firehose_gaps import PENDING, FirehoseGaps, Gap
+from albums_core.domain.firehose_events import GAP_PENDING as PENDING
+from albums_core.domain.firehose_events import Gap
+from albums_core.domain.models import Artist
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger, metrics
-from albums_core.services.indexer import request_backfill
-from albums_core.services.like_reread import request_like_reread
+from albums_core.ports.firehose import GapStore
+
+# A job requested once per id: (what it reads, its id) -> the id, None when it was already.
+IndexRequest = Callable[[Artist, str], str | None]
+LikesRequest = Callable[[str, str], str | None]
 
 OUTDATED_CURSOR = "OutdatedCursor"
 
@@ -38,14 +43,18 @@ class GapBackfill:
         self,
         source: str,
         holder: str,
-        gaps: FirehoseGaps | None = None,
-        repo: CatalogueWriter | None = None,
+        gaps: GapStore,
+        request_index: IndexRequest,
+        request_likes: LikesRequest,
         page_size: int = 100,
     ) -> None:
+        """`request_index` asks for an artist's index job, `request_likes` for a liker's likes
+        read again (services/firehose/like_reread.py), each under the id given."""
         self.source = source
         self.holder = holder
-        self.repo = repo or CatalogueWriter()
-        self.gaps = gaps or FirehoseGaps(self.repo)
+        self.gaps = gaps
+        self.request_index = request_index
+        self.request_likes = request_likes
         self.page_size = page_size
         self.run_id = uuid.uuid4().hex  # the id of a gap this run opens
         self.gap: Gap | None = None  # the re-read under way (this run's, or one a run left pending)
@@ -90,11 +99,11 @@ class GapBackfill:
         artists, likers, after = self.gaps.artists_page(self.page_size, gap.after)
         created = 0
         for artist in artists:
-            if request_backfill(artist, self.repo, job_id=job_id(gap.gap_id, artist.did)) is not None:
+            if self.request_index(artist, job_id(gap.gap_id, artist.did)) is not None:
                 created += 1
         # Likes live in the likers' repositories: each liker we know is read again too.
         for liker in likers:
-            if request_like_reread(liker, self.repo, job_id=job_id(gap.gap_id, f"likes/{liker}")) is not None:
+            if self.request_likes(liker, job_id(gap.gap_id, f"likes/{liker}")) is not None:
                 created += 1
         self.counts["gap_artists"] += len(artists)
         self.counts["gap_likers"] += len(likers)

@@ -1,0 +1,92 @@
+"""What this container holds of the catalogue, per artist: their tracks (by record URI), albums
+and orphan likes as last read (and since written), kept for a minute, and the album pages the
+batch changed, dropped once each when it ends. Writes made from a held copy are conditional on
+the items being as read, so a stale copy costs a refused write and a fresh read, never a wrong
+one."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from albums_core.domain.models import Album, Artist, Track
+from albums_core.ports.firehose import AlbumPages, FirehoseCatalogue
+
+# What is kept of an artist's catalogue between batches, and for how many artists.
+HELD_SECONDS = 60.0
+HELD_ARTISTS = 64
+
+
+def artist_of(uri: str) -> str:
+    return uri.removeprefix("at://").split("/", 1)[0]
+
+
+@dataclass
+class Held:
+    """What the catalogue holds of one artist, as this container last read (and since wrote) it."""
+
+    artist: Artist | None
+    tracks: dict[str, Track]  # by record URI
+    albums: dict[str, Album] | None  # by id; read when first needed
+    at: float
+    # Orphan likes of the artist's tracks (pointers by track URI); read when a track is created.
+    orphans: dict[str, list[dict[str, Any]]] | None = None
+
+
+class HeldCatalogue:
+    def __init__(self, catalogue: FirehoseCatalogue, pages: AlbumPages) -> None:
+        self.catalogue = catalogue
+        self.pages = pages
+        self._artists: OrderedDict[str, Held] = OrderedDict()
+        self._page_ids: set[str] = set()  # album ids whose page changed, handle unknown
+        self._page_keys: set[tuple[str, str]] = set()  # (handle, slug) of pages that changed
+
+    def held(self, did: str, albums: bool = False) -> Held:
+        held = self._artists.get(did)
+        if held is None or time.monotonic() - held.at > HELD_SECONDS:
+            artist = self.catalogue.get_artist(did)
+            tracks = {t.record_uri: t for t in self.catalogue.artist_tracks(did) if t.record_uri} if artist else {}
+            held = Held(artist, tracks, None, time.monotonic())
+            self._artists[did] = held
+            while len(self._artists) > HELD_ARTISTS:
+                self._artists.popitem(last=False)
+        self._artists.move_to_end(did)
+        if albums and held.albums is None:
+            held.albums = {a.id: a for a in self.catalogue.artist_albums(did)} if held.artist else {}
+        return held
+
+    def peek(self, did: str) -> Held | None:
+        """What is held of the artist, without reading anything."""
+        return self._artists.get(did)
+
+    def forget(self, did: str) -> None:
+        self._artists.pop(did, None)
+
+    def track(self, uri: str, track_id: int | None = None) -> Track | None:
+        """The held track of a record URI (its artist's tracks read once); with `track_id`, only
+        if it is that track."""
+        track = self.held(artist_of(uri)).tracks.get(uri)
+        if track is not None and track_id is not None and track.id != track_id:
+            return None
+        return track
+
+    def changed_page(self, track: Track) -> None:
+        if not track.album_id:
+            return
+        held = self._artists.get(track.artist_did)
+        album = held.albums.get(track.album_id) if held and held.albums else None
+        if held and held.artist and album:
+            self._page_keys.add((held.artist.handle, album.slug))
+        else:
+            self._page_ids.add(track.album_id)
+
+    def flush_pages(self) -> None:
+        """Pages that changed: each once per batch, however many of its tracks or likes changed."""
+        for handle, slug in sorted(self._page_keys):
+            self.pages.drop(handle, slug)
+        for album_id in sorted(self._page_ids):
+            self.pages.drop_by_id(album_id)
+        self._page_keys.clear()
+        self._page_ids.clear()

@@ -1,0 +1,204 @@
+"""A repository's track and list records of one batch. Track records are applied from the values
+the commits carry: a create writes a new track, an update rewrites the record's fields in place
+(only while the item still holds the version we read: counters and album stay ours), a delete
+removes the item with its album's counters. A batch of one repository costs a few calls
+whatever its size: the artist's tracks and albums are read once and held (held.py), new ids
+reserved at once, new items written many a call.
+
+What that path cannot decide alone goes to the indexer (indexing.py), which reads the
+repository again and writes only differences: list records (a rename as a rename, slug
+conflicts, membership and order, a deleted list's tracks become singles), a new track some list
+names, a repository we never indexed (a backfill), a commit whose blocks miss a record, and any
+write that finds the item moved or changed meanwhile. Our own API writes come back as commits
+whose records already match: nothing is written."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError
+from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
+from albums_core.domain.models import Track
+from albums_core.domain.read_budget import ReadBudget
+from albums_core.domain.records import new_track, strong_ref_uris, track_fields
+from albums_core.observability import logger
+from albums_core.ports.firehose import FirehoseCatalogue, PdsReader
+from albums_core.services.firehose.held import Held, HeldCatalogue
+from albums_core.services.firehose.indexing import Indexing
+from albums_core.services.firehose.likes import LikeIngest
+from albums_core.services.firehose.planning import BatchReport, RepoWork
+
+
+class _Fallback(Exception):
+    """The record-by-record path cannot apply this repository's batch: index it instead."""
+
+
+class _Stale(Exception):
+    """A conditional write found an item other than the one held: read again and retry."""
+
+
+class TrackIngest:
+    def __init__(
+        self,
+        held: HeldCatalogue,
+        catalogue: FirehoseCatalogue,
+        pds: PdsReader,
+        likes: LikeIngest,
+        indexing: Indexing,
+    ) -> None:
+        self.held = held
+        self.catalogue = catalogue
+        self.pds = pds
+        self.likes = likes
+        self.indexing = indexing
+
+    def apply(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> None:
+        held = self.held.held(entry.did)
+        if held.artist is None:
+            artist = self.indexing.backfill_artist(entry.did, report)
+            if artist is not None:
+                self.indexing.index(entry, artist, report, budget)
+            return
+        if not held.artist.pds_url:
+            return
+        if not entry.resync and any(op.collection == LIST for op in entry.ops):
+            # Lists are the indexer's; our own API's writes coming back need nothing.
+            if self._all_held(entry) or (self._forgotten(entry.did) and self._all_held(entry)):
+                report.counts["applied_own"] += len(entry.ops)
+                return
+        elif not entry.resync and self._applied_from_commits(entry, report, budget):
+            return
+        self.indexing.index(entry, self.held.held(entry.did).artist or held.artist, report, budget)
+
+    def _applied_from_commits(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> bool:
+        """Whether the batch's track ops were applied from the commits (else: index it)."""
+        for attempt in (1, 2):
+            try:
+                self._apply_tracks(entry, report, budget)
+                return True
+            except _Stale:
+                self.held.forget(entry.did)  # read the catalogue again, then once more
+                if attempt == 2:
+                    report.counts["fallback_indexings"] += 1
+            except _Fallback as why:
+                report.counts["fallback_indexings"] += 1
+                logger.info("firehose batch indexed instead", extra={"did": entry.did, "reason": str(why)})
+                break
+        return False
+
+    def _forgotten(self, did: str) -> bool:
+        self.held.forget(did)
+        return True
+
+    def _all_held(self, entry: RepoWork) -> bool:
+        """Whether the catalogue already holds every op of the batch: the same CID for a
+        create or update, nothing for a delete (our own API's writes coming back)."""
+        held = self.held.held(entry.did, albums=True)
+        assert held.albums is not None
+        lists = {a.list_uri: a.list_cid for a in held.albums.values() if a.list_uri}
+        for op in entry.ops:
+            uri = op.uri(entry.did)
+            if op.collection == LIST:
+                present, cid = uri in lists, lists.get(uri)
+            else:
+                track = held.tracks.get(uri)
+                present, cid = track is not None, track.record_cid if track else None
+            if (op.action == "delete" and present) or (op.action != "delete" and cid != op.cid):
+                return False
+        return True
+
+    def _apply_tracks(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> None:
+        """The batch's track ops from the record values the commits carry (the last op of each
+        record wins: a create then a delete in one batch is a delete)."""
+        did = entry.did
+        last: dict[str, RecordOp] = {}
+        for op in entry.ops:
+            last[op.uri(did)] = op
+        held, created = self._to_create(did, last)
+        if created and held.albums:
+            self._no_list_names(held, did, created, budget)
+        if created:
+            self._create(did, held, created, report)
+        own = self._rewrite(held, last, {uri for uri, _ in created}, report)
+        # Every op is applied (an earlier op of a record by its last one, a delete of a record
+        # never held by nothing), but those that were there already (our own writes).
+        report.counts["applied"] += len(entry.ops) - own
+        if own:
+            report.counts["applied_own"] += own
+
+    def _to_create(self, did: str, last: dict[str, RecordOp]) -> tuple[Held, list[tuple[str, RecordOp]]]:
+        started = time.monotonic()
+        held = self.held.held(did, albums=True)
+        created = [(uri, op) for uri, op in last.items() if op.action != "delete" and uri not in held.tracks]
+        if created and held.at < started:
+            # The held copy may predate a request that indexed the record meanwhile (an artist
+            # who creates a track elsewhere and adds it to an album here at once): a track is
+            # created only when the catalogue read now does not have it either.
+            self.held.forget(did)
+            held = self.held.held(did, albums=True)
+            created = [(uri, op) for uri, op in created if uri not in held.tracks]
+        return held, created
+
+    def _no_list_names(self, held: Held, did: str, created: list[tuple[str, RecordOp]], budget: ReadBudget) -> None:
+        """A list may name a track before it exists: membership is the indexer's to work out."""
+        assert held.artist is not None and held.artist.pds_url
+        try:
+            listing = self.pds.list_records(held.artist.pds_url, did, LIST, budget=budget)
+        except (PdsUnavailable, XrpcError) as exc:
+            raise _Fallback(f"list records unreadable: {str(exc)[:100]}") from exc
+        if not listing.complete:
+            raise _Fallback(f"list records not read whole ({listing.stopped})")
+        listed = {
+            uri
+            for record in listing
+            if record_problem(LIST, record.value) is None
+            for uri in strong_ref_uris(record.value)
+        }
+        if any(uri in listed for uri, _ in created):
+            raise _Fallback("a new track is named by a list")
+
+    def _create(self, did: str, held: Held, created: list[tuple[str, RecordOp]], report: BatchReport) -> None:
+        ids = self.catalogue.reserve_track_ids(len(created))
+        tracks = [
+            new_track(track_id, did, None, uri, op.cid or "", op.value or {})
+            for track_id, (uri, op) in zip(ids, created, strict=True)
+        ]
+        # A record another writer created a track for meanwhile (a request, the indexer)
+        # keeps that track: it is held, not created again.
+        now_held = self.catalogue.add_new_tracks(tracks)
+        for track in now_held:
+            held.tracks[track.record_uri or ""] = track
+        report.counts["tracks_created"] += sum(1 for a, b in zip(tracks, now_held, strict=True) if a is b)
+        self.likes.adopt_orphans(did, [t.record_uri or "" for t in now_held], report)
+
+    def _rewrite(self, held: Held, last: dict[str, RecordOp], new_uris: set[str], report: BatchReport) -> int:
+        """Updates and deletes of held tracks; how many ops changed nothing (our own writes)."""
+        own = 0
+        shrunk: set[str] = set()
+        for uri, op in last.items():
+            local = held.tracks.get(uri)
+            if local is None or (op.action != "delete" and uri in new_uris):
+                continue
+            if op.action == "delete":
+                if not self.catalogue.drop_track(local):
+                    raise _Stale()
+                del held.tracks[uri]
+                self.held.changed_page(local)
+                if local.album_id:
+                    shrunk.add(local.album_id)
+                report.counts["tracks_removed"] += 1
+                continue
+            after = Track.from_data({**asdict(local), **track_fields(uri, op.cid or "", op.value or {})})
+            if after == local:
+                own += 1  # our own write coming back, or a replay: nothing to do
+                continue
+            if not self.catalogue.update_track_record(local, after):
+                raise _Stale()
+            held.tracks[uri] = after
+            self.held.changed_page(after)
+            report.counts["tracks_updated"] += 1
+        # ADDs down to 0 leave an album in the listing index: out it goes once it has no track.
+        for album_id in shrunk - {t.album_id for t in held.tracks.values()}:
+            self.catalogue.unlist_if_empty(album_id)
+        return own
