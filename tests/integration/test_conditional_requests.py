@@ -260,3 +260,21 @@ def test_an_album_item_from_before_versions_is_version_0(world: tuple[Artist, Al
     repo.update_if(keys.album(album.id), "REMOVE #v", "attribute_exists(pk)", names={"#v": "version"})
     assert repo.get_album(album.id).version == 0  # type: ignore[union-attr]
     assert repo.lock_album(album.id, "t", 60, frozenset({0})).version == 1  # type: ignore[union-attr]
+
+
+def test_a_list_record_change_from_elsewhere_adds_one(world: tuple[Artist, Album, str]) -> None:
+    """The firehose and a sync apply a list record written in another client through the
+    indexer: an editor holding the older version must get 412, not overwrite it blindly."""
+    from albums_core.adapters.atproto.xrpc import Record
+    from albums_core.services.indexer import Indexer
+
+    artist, album, _ = world
+    assert album.list_uri
+    value = {"$type": "fm.plyr.list", "name": album.title, "listType": "album", "items": [], "createdAt": "x"}
+    indexer = Indexer(artist, CatalogueWriter())
+    changed = indexer._upsert_album(album, album.list_uri, Record(album.list_uri, "bafyreielsewhere", value), [])
+    assert changed.version == 1
+    assert CatalogueRepository().get_album(album.id).version == 1  # type: ignore[union-attr]
+    # The same record again (our own write's echo, or a replay) changes nothing: no new version.
+    again = indexer._upsert_album(changed, album.list_uri, Record(album.list_uri, "bafyreielsewhere", value), [])
+    assert again.version == 1
