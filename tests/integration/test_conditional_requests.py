@@ -278,3 +278,17 @@ def test_a_list_record_change_from_elsewhere_adds_one(world: tuple[Artist, Album
     # The same record again (our own write's echo, or a replay) changes nothing: no new version.
     again = indexer._upsert_album(changed, album.list_uri, Record(album.list_uri, "bafyreielsewhere", value), [])
     assert again.version == 1
+
+
+def test_an_editor_whose_read_went_stale_is_refused_by_the_write_itself(world: tuple[Artist, Album, str]) -> None:
+    """B's guard read the album at version 0 (its early check passes); A's whole change lands
+    before B's lease: only the lease's own condition on the version can refuse B."""
+    artist, album, _ = world
+    session = create_session(artist.did, artist.handle, "", Tokens("a", "r"))
+    stale = CatalogueRepository().get_album(album.id)
+    assert stale is not None and stale.version == 0
+    AlbumAdmin(AlbumCaller(session, artist, stale, frozenset({0}))).update(album.id, description="A")
+    with pytest.raises(PreconditionFailed):
+        AlbumAdmin(AlbumCaller(session, artist, stale, frozenset({0}))).update(album.id, description="B")
+    stored = CatalogueRepository().get_album(album.id)
+    assert stored is not None and (stored.description, stored.version) == ("A", 1)
