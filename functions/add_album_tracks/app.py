@@ -2,11 +2,13 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
+from albums_core.http.conditional import versioned_response
 from albums_core.http.guards import album_guard
 from albums_core.http.request_models import AttachTracksBody
-from albums_core.http.response_models import SESSION, AlbumMetadata, responses
+from albums_core.http.response_models import IF_MATCH_DOC, SESSION, AlbumMetadata, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services.album_admin import AlbumAdmin
 
@@ -20,10 +22,15 @@ app = make_app()
     operation_id="add_album_tracks",
     tags=["albums"],
     security=SESSION,
-    responses=responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502),
+    responses=versioned_responses(responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502), 200),
 )
-def add_tracks(ref: str, body: Annotated[AttachTracksBody, Body()]) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).attach(path_param(app, "ref"), body.track_uris)
+def add_tracks(
+    ref: str,
+    body: Annotated[AttachTracksBody, Body()],
+    if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
+) -> Response[Any]:
+    admin = AlbumAdmin(app.context["caller"])
+    return versioned_response(admin.attach(path_param(app, "ref"), body.track_uris), admin.version)
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))

@@ -5,9 +5,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from albums_core.http.conditional import versioned_response
 from albums_core.http.request_models import CreateAlbumBody
-from albums_core.http.response_models import SESSION, AlbumMetadata, responses
-from albums_core.http.web import json_response, lambda_entry, make_app
+from albums_core.http.response_models import SESSION, AlbumMetadata, etag_responses, responses
+from albums_core.http.web import lambda_entry, make_app
 from albums_core.services import auth
 from albums_core.services.album_admin import AlbumAdmin
 
@@ -22,13 +23,16 @@ app = make_app()
     operation_id="create_album",
     tags=["albums"],
     security=SESSION,
-    responses=responses(
-        AlbumMetadata, 401, 403, 409, 415, 422, 502, status=201, also={200: "the album already exists"}
+    responses=etag_responses(
+        responses(AlbumMetadata, 401, 403, 409, 415, 422, 502, status=201, also={200: "the album already exists"}),
+        200,
+        201,
     ),
 )
 def create_album(body: Annotated[CreateAlbumBody, Body()]) -> Response[Any]:
-    status, metadata = AlbumAdmin(app.context["caller"]).create(body.title, body.description)
-    return json_response(status, metadata)
+    admin = AlbumAdmin(app.context["caller"])
+    status, metadata = admin.create(body.title, body.description)
+    return versioned_response(metadata, admin.version, status)
 
 
 lambda_handler = lambda_entry(app, guard=auth.artist_guard)

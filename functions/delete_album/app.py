@@ -2,10 +2,10 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from albums_core.http.guards import album_guard
-from albums_core.http.response_models import SESSION, DeleteAlbumResponse, responses
+from albums_core.http.response_models import IF_MATCH_DOC, SESSION, DeleteAlbumResponse, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services.album_admin import AlbumAdmin
 
@@ -19,10 +19,12 @@ app = make_app()
     operation_id="delete_album",
     tags=["albums"],
     security=SESSION,
-    responses=responses(DeleteAlbumResponse, 401, 403, 404, 409, 422, 502),
+    responses=versioned_responses(responses(DeleteAlbumResponse, 401, 403, 404, 409, 422, 502)),
 )
 def delete_album(
-    ref: str, cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False
+    ref: str,
+    cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False,
+    if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
 ) -> dict[str, Any]:
     return AlbumAdmin(app.context["caller"]).delete(path_param(app, "ref"), cascade)
 

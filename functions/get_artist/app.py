@@ -1,18 +1,23 @@
 """GET /artists/by-handle/{handle} and GET /artists/{did}: an artist's profile, as the web
 app's artist page loads it."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from typing import Annotated
 
-from albums_core.http.response_models import ArtistProfileResponse, responses
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from albums_core.http.conditional import page_response
+from albums_core.http.response_models import IF_NONE_MATCH_DOC, ArtistProfileResponse, page_responses, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services.artist_profiles import ArtistProfiles
 
 app = make_app()
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", description=IF_NONE_MATCH_DOC)]
 profiles = ArtistProfiles()
 
 
 def _json(body: str) -> Response[str]:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+    return page_response(app.current_event.raw_event, body)
 
 
 @app.get(
@@ -22,9 +27,9 @@ def _json(body: str) -> Response[str]:
     "`/artists/{did}`). `bio` is the description of the artist's `app.bsky.actor.profile` record.",
     operation_id="get_artist_by_handle",
     tags=["artists"],
-    responses=responses(ArtistProfileResponse, 404),
+    responses=page_responses(responses(ArtistProfileResponse, 404)),
 )
-def get_artist_by_handle(handle: str) -> Response[str]:
+def get_artist_by_handle(handle: str, if_none_match: IfNoneMatch = None) -> Response[str]:
     return _json(profiles.by_handle(path_param(app, "handle")))
 
 
@@ -34,9 +39,9 @@ def get_artist_by_handle(handle: str) -> Response[str]:
     description="Any artist we index; the DID is matched exactly.",
     operation_id="get_artist",
     tags=["artists"],
-    responses=responses(ArtistProfileResponse, 404),
+    responses=page_responses(responses(ArtistProfileResponse, 404)),
 )
-def get_artist(did: str) -> Response[str]:
+def get_artist(did: str, if_none_match: IfNoneMatch = None) -> Response[str]:
     return _json(profiles.by_did(path_param(app, "did")))
 
 

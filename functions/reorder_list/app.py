@@ -2,11 +2,13 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
+from albums_core.http.conditional import versioned_response
 from albums_core.http.guards import list_guard
 from albums_core.http.request_models import ReorderListBody
-from albums_core.http.response_models import SESSION, ListRefResponse, responses
+from albums_core.http.response_models import IF_MATCH_DOC, SESSION, ListRefResponse, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services.album_admin import AlbumAdmin
 
@@ -22,11 +24,16 @@ app = make_app()
     operation_id="reorder_list",
     tags=["albums"],
     security=SESSION,
-    responses=responses(ListRefResponse, 401, 403, 404, 409, 415, 422, 502),
+    responses=versioned_responses(responses(ListRefResponse, 401, 403, 404, 409, 415, 422, 502), 200),
 )
-def reorder_list(rkey: str, body: Annotated[ReorderListBody, Body()]) -> dict[str, Any]:
+def reorder_list(
+    rkey: str,
+    body: Annotated[ReorderListBody, Body()],
+    if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
+) -> Response[Any]:
     uris = [item.uri for item in body.items]
-    return AlbumAdmin(app.context["caller"]).reorder_list(path_param(app, "rkey"), uris)
+    admin = AlbumAdmin(app.context["caller"])
+    return versioned_response(admin.reorder_list(path_param(app, "rkey"), uris), admin.version)
 
 
 lambda_handler = lambda_entry(app, guard=list_guard())

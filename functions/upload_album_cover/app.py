@@ -1,13 +1,24 @@
 """POST /albums/{album_id}/cover: a cover from a multipart upload (field `image`)."""
 
-from typing import Any
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from albums_core.http.conditional import versioned_response
 from albums_core.http.guards import album_guard
 from albums_core.http.multipart import parse, single_file
-from albums_core.http.response_models import COVER_BODY, SESSION, CoverResponse, responses
+from albums_core.http.response_models import (
+    COVER_BODY,
+    IF_MATCH_DOC,
+    SESSION,
+    CoverResponse,
+    responses,
+    versioned_responses,
+)
 from albums_core.http.web import lambda_entry, make_app, path_param, raw_body
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
+from albums_core.services.album_admin import AlbumAdmin, AlbumCaller
 from albums_core.services.covers import attach_direct, check_direct_size
 
 app = make_app()
@@ -24,9 +35,12 @@ _FRAMING = 64 * 1024
     tags=["covers"],
     security=SESSION,
     openapi_extensions=COVER_BODY,
-    responses=responses(CoverResponse, 400, 401, 403, 404, 413, 422),
+    responses=versioned_responses(responses(CoverResponse, 400, 401, 403, 404, 413, 422), 200),
 )
-def upload_cover(ref: str) -> dict[str, Any]:
+def upload_cover(
+    ref: str,
+    if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
+) -> Response[Any]:
     caller: auth.Caller = app.context["caller"]
     admin = AlbumAdmin(caller)
     album = admin.owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
@@ -35,7 +49,9 @@ def upload_cover(ref: str) -> dict[str, Any]:
     check_direct_size(len(body), _FRAMING)
     content_type = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
     part = single_file(parse(content_type, body), "image")
-    return attach_direct(album, caller.artist.handle, part.data)
+    expected = caller.expected if isinstance(caller, AlbumCaller) else None
+    answer, version = attach_direct(album, caller.artist.handle, part.data, expected)
+    return versioned_response(answer, version)
 
 
 lambda_handler = lambda_entry(app, guard=album_guard("you can only upload cover art for your own albums"), accepts=())

@@ -10,12 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from albums_core.domain.errors import AlbumNotFound, Conflict, TrackTaken
+from albums_core.domain.errors import AlbumNotFound, Conflict, PreconditionFailed, TrackTaken
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import onto_existing
 from tests.fakes.journal import Faults, Journal
 
 SLUG_TAKEN = "another of your albums already uses that name"
+
+
+def _check_version(album: Album, expected: frozenset[int] | None) -> None:
+    """The catalogue's conditional write on the album's version (If-Match)."""
+    if expected is not None and album.version not in expected:
+        raise PreconditionFailed()
 
 
 @dataclass
@@ -83,12 +89,20 @@ class FakeCatalogue:
         self.pointers[(handle, album.slug)] = album.id
         self.albums[album.id] = album
 
-    def set_album_fields(self, album: Album, **changes: Any) -> Album:
+    def set_album_fields(
+        self, album: Album, *, versioned: bool = False, expected: frozenset[int] | None = None, **changes: Any
+    ) -> Album:
         if album.id not in self.albums:
             raise AlbumNotFound()
+        if versioned:
+            _check_version(self.albums[album.id], expected)
         self._write("set_album_fields")
         # An update of the named fields: what others changed meanwhile (counters) is kept.
         self.albums[album.id] = replace(self.albums[album.id], **changes)
+        if versioned:
+            stored = self.albums[album.id]
+            self.albums[album.id] = replace(stored, version=stored.version + 1)
+            return self.albums[album.id]
         return replace(album, **changes)
 
     def claim_slug(self, did: str, handle: str, slug: str, album_id: str) -> bool:
@@ -131,14 +145,19 @@ class FakeCatalogue:
 
     # ---- the album's lease ------------------------------------------------------------------
 
-    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
+    def lock_album(
+        self, album_id: str, token: str, seconds: int, expected: frozenset[int] | None = None
+    ) -> Album | None:
         album = self.albums.get(album_id)
+        if album is not None:
+            _check_version(album, expected)
         lease = self.leases.get(album_id)
         now = self.clock()
         if album is None or (lease is not None and lease.until >= now):
             return None
         self._write("lock_album")
         self.leases[album_id] = _Lease(token, now + seconds)
+        self.albums[album_id] = album = replace(album, version=album.version + 1)
         return album
 
     def unlock_album(self, album_id: str, token: str) -> None:

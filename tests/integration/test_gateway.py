@@ -221,6 +221,8 @@ def test_preflight_of_an_allowed_request(gateway: Gateway, recording: Recording)
     assert {h.lower() for h in reply.header("Access-Control-Allow-Headers")[0].split(",")} == {
         "content-type",
         "authorization",
+        "if-match",
+        "if-none-match",
     }
     assert reply.header("Access-Control-Max-Age") == ["600"]
     assert recording.events == [], "API Gateway answers preflight itself"

@@ -104,7 +104,9 @@ def test_cors_is_credentialed_for_listed_origins() -> None:
         assert origin != "*" and not origin.endswith("/"), origin
     methods = {r.method for r in STACK.routes()}
     assert set(cors["AllowMethods"]) == methods, "exactly the methods the routes use"
-    assert {h.lower() for h in cors["AllowHeaders"]} == {"content-type", "authorization"}
+    assert {h.lower() for h in cors["AllowHeaders"]} == {"content-type", "authorization", "if-match", "if-none-match"}
+    # A frontend on another origin reads the tag it sends back as If-Match / If-None-Match.
+    assert cors["ExposeHeaders"] == ["ETag"]
 
 
 def test_several_allowed_origins_stay_a_list() -> None:

@@ -74,6 +74,13 @@ class Conflict(ServiceError):
     detail = "conflict"
 
 
+class PreconditionFailed(ServiceError):
+    """If-Match named a version of the album that is not its current one."""
+
+    status = 412
+    detail = "the album has changed since the version named in If-Match; reload it and try again"
+
+
 class Unprocessable(ServiceError):
     status = 422
     detail = "invalid input"

@@ -49,6 +49,8 @@ class Album:
     total_plays: int = 0
     # Record URIs in the order last seen in the album's list record.
     track_order: list[str] = field(default_factory=list)
+    # Mutations of the album so far (its If-Match version); 0 on an item from before versions.
+    version: int = 0
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Album:

@@ -143,6 +143,7 @@ def album_page(album: Album, artist: Artist, tracks: list[Track]) -> dict[str, A
             "total_plays": sum(t.play_count for t in tracks),
             "image_url": image,
             "list_uri": album.list_uri,
+            "version": album.version,
         },
         "tracks": [track_response(t, album, artist) for t in tracks],
     }

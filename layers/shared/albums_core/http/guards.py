@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from albums_core.http.conditional import check_if_match, if_match
 from albums_core.services.album_admin import AlbumAdmin, AlbumCaller
 from albums_core.services.auth import Caller, artist_guard
 
@@ -16,14 +17,17 @@ def album_guard(
 ) -> Callable[[dict[str, Any]], Caller]:
     """The guard of an album's mutations: a session, then the album exists (404), then it is
     the caller's (403 with `message`) - before the request's body or parameters are validated.
-    The album it loads rides on the caller, so the handler does not read it again."""
+    The album it loads rides on the caller, so the handler does not read it again, with the
+    versions its If-Match accepts (400 when malformed, 412 when the album is at another)."""
 
     def guard(event: dict[str, Any]) -> Caller:
         caller = caller_of(event)
         # API Gateway's own path parameters: the raw path carries the stage on a named stage.
         album_id = str((event.get("pathParameters") or {}).get("ref") or "")
         album = admin_for(caller).owned(album_id, message)
-        return AlbumCaller(caller.session, caller.artist, album)
+        expected = if_match(event)
+        check_if_match(album, expected)  # early; the album's lease checks it again atomically
+        return AlbumCaller(caller.session, caller.artist, album, expected)
 
     return guard
 
@@ -39,6 +43,8 @@ def list_guard(
         caller = caller_of(event)
         rkey = str((event.get("pathParameters") or {}).get("rkey") or "")
         album = admin_for(caller).list_album(rkey)
-        return AlbumCaller(caller.session, caller.artist, album)
+        expected = if_match(event)
+        check_if_match(album, expected)
+        return AlbumCaller(caller.session, caller.artist, album, expected)
 
     return guard

@@ -55,6 +55,10 @@ class AlbumMetadata(BaseModel):
     total_plays: int
     image_url: str | None
     list_uri: str | None
+    version: int = Field(
+        description='the album\'s version: every change adds one; send it as `If-Match: "<version>"` '
+        "to change the album only if nobody changed it since"
+    )
 
 
 class TrackAlbum(BaseModel):
@@ -211,7 +215,7 @@ class DeleteAlbumResponse(BaseModel):
 
 
 _ERRORS = {
-    400: "bad request (e.g. an invalid cursor, a track that is not in the album)",
+    400: "bad request (e.g. an invalid cursor, a track that is not in the album, a malformed If-Match)",
     401: "not authenticated - login required / invalid or expired session",
     403: "not yours (the message names the action); or the artist's PDS refuses the account (deactivated, "
     "taken down, suspended) or its session's tokens: the message says which, the session ends",
@@ -219,6 +223,7 @@ _ERRORS = {
     409: "conflict (a slug already used, a change already under way)",
     413: "image too large (max 4MB)",
     415: "a body of a media type the operation does not take",
+    412: "If-Match names a version of the album that is not its current one: reload it and try again",
     422: "invalid input; the message names the field",
     502: "the artist's PDS failed transiently; repeat the request to finish the job",
 }
@@ -315,3 +320,52 @@ COVER_BODY = {
         },
     }
 }
+
+
+# ---- conditional requests (http.conditional) -------------------------------------------------
+
+IF_MATCH_DOC = (
+    'change the album only if its version is still this one: `"<version>"` (the ETag of the album\'s '
+    "last answer, or `metadata.version` quoted), a list of such tags, or `*`. A stale one is 412; a "
+    "malformed one is 400; without it the change is made whatever the version"
+)
+IF_NONE_MATCH_DOC = (
+    "the ETag of a copy the client holds (a list, `*`, and W/ tags compare weakly): 304 without a body "
+    "when it is still current. Ignored with a session"
+)
+_ETAG_HEADER = {"description": "the album's version as a strong tag: the If-Match of the next change"}
+_PAGE_HEADERS = {
+    "ETag": {"description": "anonymous requests only: a strong tag of the page", "schema": {"type": "string"}},
+    "Cache-Control": {
+        "description": "`public, max-age=60` anonymously; `private, no-store` with a session",
+        "schema": {"type": "string"},
+    },
+    "Vary": {"description": "Cookie, Authorization (anonymous answers)", "schema": {"type": "string"}},
+}
+
+
+def page_responses(base: dict[int, dict[str, Any]]) -> Any:
+    """A public page's responses: the caching headers on 200, and 304 (If-None-Match)."""
+    out = {code: dict(spec) for code, spec in base.items()}
+    out[200] = {**out[200], "headers": _PAGE_HEADERS}
+    out[304] = {
+        "description": "not modified: If-None-Match names the current ETag (no body)",
+        "headers": {k: _PAGE_HEADERS[k] for k in ("ETag", "Cache-Control")},
+    }
+    return out
+
+
+def etag_responses(base: dict[int, dict[str, Any]], *success: int) -> Any:
+    """The album version's ETag on the `success` responses."""
+    out = {code: dict(spec) for code, spec in base.items()}
+    for code in success:
+        out[code] = {**out[code], "headers": {"ETag": {**_ETAG_HEADER, "schema": {"type": "string"}}}}
+    return out
+
+
+def versioned_responses(base: dict[int, dict[str, Any]], *success: int) -> Any:
+    """An album mutation's responses: the version's ETag on success, 400/412 for If-Match."""
+    out: dict[int, dict[str, Any]] = etag_responses(base, *success)
+    for code in (400, 412):
+        out.setdefault(code, {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorResponse}}})
+    return out

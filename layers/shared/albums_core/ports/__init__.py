@@ -80,7 +80,9 @@ class Catalogue(Protocol):
         """Album, slug claim and pointer at once; `Conflict` when the slug is taken."""
         ...
 
-    def set_album_fields(self, album: Album, **changes: Any) -> Album: ...
+    def set_album_fields(
+        self, album: Album, *, versioned: bool = False, expected: frozenset[int] | None = None, **changes: Any
+    ) -> Album: ...
 
     def claim_slug(self, did: str, handle: str, slug: str, album_id: str) -> bool:
         """True when (artist, slug) is now, or already was, this album's."""
@@ -93,8 +95,11 @@ class Catalogue(Protocol):
     def delete_album_items(self, album: Album, handle: str) -> None: ...
 
     # ---- the album's lease: one multi-step change at a time
-    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
-        """The album as it stands under the new lease; None while another request holds it."""
+    def lock_album(
+        self, album_id: str, token: str, seconds: int, expected: frozenset[int] | None = None
+    ) -> Album | None:
+        """The album as it stands under the new lease, its version one more; None while another
+        request holds it; PreconditionFailed when its version is not one of `expected`."""
         ...
 
     def unlock_album(self, album_id: str, token: str) -> None: ...

@@ -31,6 +31,7 @@ from albums_core.domain.errors import (
     Conflict,
     Forbidden,
     ListNotFound,
+    PreconditionFailed,
     TrackTaken,
     Unprocessable,
 )
@@ -68,6 +69,8 @@ class AlbumCaller(Caller):
     it once (the handler's `AlbumAdmin` takes it from here instead of loading it again)."""
 
     album: Album | None = None
+    # The album versions the request's If-Match accepts (None: no If-Match, or `*`).
+    expected: frozenset[int] | None = None
 
 
 def _valid_album_id(album_id: str) -> bool:
@@ -108,6 +111,8 @@ class AlbumAdmin(AlbumMembership):
         self.cache: PageCache = cache or AlbumPageCache()
         self._jobs = jobs
         self._pds = pds
+        # The album's version after this request's change (its ETag), once known.
+        self.version: int | None = None
 
     @property
     def pds(self) -> Pds:
@@ -144,7 +149,14 @@ class AlbumAdmin(AlbumMembership):
             raise AlbumNotFound()
         if album.artist_did != self.did:
             raise Forbidden(message)
+        self.check_version(album)
         return album
+
+    def check_version(self, album: Album) -> None:
+        """Early 412 from the album as read (no write yet); the lease checks it again atomically."""
+        expected = getattr(self.caller, "expected", None)
+        if expected is not None and album.version not in expected:
+            raise PreconditionFailed()
 
     def list_album(self, rkey: str) -> Album:
         """The caller's album whose list record is `at://<caller>/fm.plyr.list/<rkey>`: another
@@ -156,6 +168,7 @@ class AlbumAdmin(AlbumMembership):
         album = self.repo.get_album(album_id_for(uri)) if syntax.is_record_key(rkey) else None
         if album is None or album.list_uri != uri or album.artist_did != self.did:
             raise ListNotFound()
+        self.check_version(album)
         return album
 
     @contextmanager
@@ -163,9 +176,10 @@ class AlbumAdmin(AlbumMembership):
         """One multi-step change of an album at a time: concurrent ones get 409 instead of
         racing on the PDS and the slug claims. Yields the album as the lease found it."""
         token = uuid.uuid4().hex
-        current = self.repo.lock_album(album.id, token, LEASE_SECONDS)
+        current = self.repo.lock_album(album.id, token, LEASE_SECONDS, getattr(self.caller, "expected", None))
         if current is None:
             raise Conflict("this album is being changed by another request; try again")
+        self.version = current.version
         try:
             yield current
         finally:

@@ -59,6 +59,7 @@ class AlbumMembership:
     handle: str
     repo: Catalogue
     cache: PageCache
+    version: int | None  # the album's version after the request's change (its ETag)
 
     @property
     def records(self) -> RecordEditor:
@@ -77,6 +78,7 @@ class AlbumMembership:
         if tracks is None:
             loaded = self.repo.load_album(album.id)
             album, tracks = loaded if loaded else (album, [])
+        self.version = album.version
         return album_page(album, self.caller.artist, order_tracks(tracks, None, album.track_order))["metadata"]
 
     def _invalidate(self, *slugs: str) -> None:

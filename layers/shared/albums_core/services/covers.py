@@ -14,7 +14,7 @@ from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from albums_core.adapters.s3_covers import CoverStore
 from albums_core.config import settings
 from albums_core.domain.cover_images import MAX_DIRECT_BYTES, MAX_UPLOAD_BYTES, Cover, TooLarge, process
-from albums_core.domain.errors import AlbumNotFound, ServiceError
+from albums_core.domain.errors import AlbumNotFound, PreconditionFailed, ServiceError
 from albums_core.domain.models import Album
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger, metrics
@@ -42,8 +42,27 @@ def delete_if_unreferenced(image_id: str, repo: CatalogueWriter, objects: CoverS
 
 
 def attach(
-    album: Album, handle: str, cover: Cover, repo: CatalogueWriter | None = None, objects: CoverStore | None = None
+    album: Album,
+    handle: str,
+    cover: Cover,
+    repo: CatalogueWriter | None = None,
+    objects: CoverStore | None = None,
+    expected: frozenset[int] | None = None,
 ) -> dict[str, Any]:
+    """The cover becomes the album's: a change of the album, so its version goes up by one
+    (checked against `expected`, the request's If-Match). The body carries no version; the
+    album as written is `attached(...)`."""
+    return attached(album, handle, cover, repo, objects, expected)[0]
+
+
+def attached(
+    album: Album,
+    handle: str,
+    cover: Cover,
+    repo: CatalogueWriter | None = None,
+    objects: CoverStore | None = None,
+    expected: frozenset[int] | None = None,
+) -> tuple[dict[str, Any], Album]:
     repo = repo or CatalogueWriter()
     objects = objects or CoverStore()
     objects.put(cover)
@@ -55,8 +74,10 @@ def attach(
             image_url=public_url(cover.key),
             thumbnail_url=public_url(cover.thumbnail_key),
             updated_at=now_iso(),
+            versioned=True,
+            expected=expected,
         )
-    except AlbumNotFound:
+    except (AlbumNotFound, PreconditionFailed):
         # The album was deleted while the image was processed: the objects just stored are
         # nobody's (unless another album or track shares the image) and must not linger.
         delete_if_unreferenced(cover.image_id, repo, objects)
@@ -68,7 +89,8 @@ def attach(
             delete_if_unreferenced(old, repo, objects)
         except Exception:  # noqa: BLE001 - the new cover stands; the sweep collects the old one
             logger.warning("old cover not deleted", extra={"image_id": old}, exc_info=True)
-    return {"image_url": updated.image_url, "image_id": cover.image_id, "thumbnail_url": updated.thumbnail_url}
+    body = {"image_url": updated.image_url, "image_id": cover.image_id, "thumbnail_url": updated.thumbnail_url}
+    return body, updated
 
 
 def check_direct_size(body_bytes: int, framing: int) -> None:
@@ -77,9 +99,13 @@ def check_direct_size(body_bytes: int, framing: int) -> None:
         raise TooLarge()
 
 
-def attach_direct(album: Album, handle: str, data: bytes) -> dict[str, Any]:
-    """A cover sent in the request itself (at most MAX_DIRECT_BYTES), checked then attached."""
-    return attach(album, handle, process(data))
+def attach_direct(
+    album: Album, handle: str, data: bytes, expected: frozenset[int] | None = None
+) -> tuple[dict[str, Any], int]:
+    """A cover sent in the request itself (at most MAX_DIRECT_BYTES), checked then attached;
+    with the album's version after it."""
+    body, updated = attached(album, handle, process(data), expected=expected)
+    return body, updated.version
 
 
 def upload_form(album: Album, objects: CoverStore | None = None) -> dict[str, Any]:

@@ -328,7 +328,8 @@ class Indexer:
             else:
                 changes["title"] = title
         if changes:
-            album = self.repo.set_album_fields(album, **changes)
+            # A change made elsewhere (the firehose, a sync): an editor's If-Match must see it.
+            album = self.repo.set_album_fields(album, versioned=True, **changes)
         if changes or title != album.title:
             self.counts["albums_updated"] += 1
             self.touched.add(album.id)

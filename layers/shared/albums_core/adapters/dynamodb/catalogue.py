@@ -190,8 +190,10 @@ class CatalogueWriter(CatalogueRepository):
 
     # ---- albums ------------------------------------------------------------------------------
 
-    def set_album_fields(self, album: Album, **changes: Any) -> Album:
-        return self.albums.set_album_fields(album, **changes)
+    def set_album_fields(
+        self, album: Album, *, versioned: bool = False, expected: frozenset[int] | None = None, **changes: Any
+    ) -> Album:
+        return self.albums.set_album_fields(album, versioned=versioned, expected=expected, **changes)
 
     def delete_album_items(self, album: Album, handle: str) -> None:
         self.albums.delete_album_items(album, handle)
@@ -205,8 +207,10 @@ class CatalogueWriter(CatalogueRepository):
     def unlist_if_empty(self, album_id: str) -> None:
         self.albums.unlist_if_empty(album_id)
 
-    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
-        return self.albums.lock_album(album_id, token, seconds)
+    def lock_album(
+        self, album_id: str, token: str, seconds: int, expected: frozenset[int] | None = None
+    ) -> Album | None:
+        return self.albums.lock_album(album_id, token, seconds, expected)
 
     def unlock_album(self, album_id: str, token: str) -> None:
         self.albums.unlock_album(album_id, token)

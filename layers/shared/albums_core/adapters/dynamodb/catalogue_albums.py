@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb import album_versions, keys
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.table import Action, Table, error_code
 from albums_core.domain.errors import AlbumNotFound, Conflict
@@ -146,8 +146,12 @@ class Albums:
                 raise Conflict("another of your albums already uses that name") from exc
             raise
 
-    def set_album_fields(self, album: Album, **changes: Any) -> Album:
-        """Update album attributes (and its index keys when the title changes)."""
+    def set_album_fields(
+        self, album: Album, *, versioned: bool = False, expected: frozenset[int] | None = None, **changes: Any
+    ) -> Album:
+        """Update album attributes (and its index keys when the title changes). `versioned`: a
+        change made outside the album's lease (a cover, the firehose) adds one to its version
+        itself, checked against `expected` (an If-Match): the album as written is returned."""
         updated = Album.from_data({**asdict(album), **changes})
         attrs: dict[str, Any] = dict(changes)
         sort = keys.title_sort(updated.title, updated.id)
@@ -166,15 +170,23 @@ class Albums:
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeNames": names,
         }
+        if versioned:
+            version_condition, version_values = album_versions.condition(expected)
+            params["UpdateExpression"] += f" ADD {album_versions.BUMP}"
+            params["ConditionExpression"] += f" AND {version_condition}" if version_condition else ""
+            params["ExpressionAttributeNames"] = {**names, **album_versions.NAMES}
+            values.update({**album_versions.ONE, **version_values})
+            params["ReturnValues"] = "ALL_NEW"
         if values:
             params["ExpressionAttributeValues"] = values
         try:
-            self.db.client.update_item(**params)
+            out = self.db.client.update_item(**params)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
+                album_versions.check_refusal(self.get_album(album.id) if expected else None, expected)
                 raise AlbumNotFound() from exc  # deleted meanwhile
             raise
-        return updated
+        return Album.from_data(from_item(out["Attributes"])) if versioned else updated
 
     def counter_action(self, album_id: str, tracks: int, plays: int, title: str | None = None) -> Action:
         """ADD to an album's counters; listed in gsi1 while it has tracks (`title` given when
@@ -232,18 +244,37 @@ class Albums:
 
     # ---- the album's lease: one multi-step change at a time --------------------------------
 
-    def lock_album(self, album_id: str, token: str, seconds: int) -> Album | None:
-        """Take the album's lease for one multi-step change; returns the album as it stands
-        under the lease (read by the same call), None while another holds it."""
+    def lock_album(
+        self, album_id: str, token: str, seconds: int, expected: frozenset[int] | None = None
+    ) -> Album | None:
+        """Take the album's lease for one multi-step change, adding one to its version (checked
+        against `expected`, an If-Match, in the same write: 412 when it names another); returns
+        the album as it stands under the lease (read by the same call), None while another holds it."""
         now = int(time.time())
-        item = self.db.update_if(
-            keys.album(album_id),
-            "SET lock_token = :t, lock_until = :u",
-            "attribute_exists(pk) AND (attribute_not_exists(lock_until) OR lock_until < :now)",
-            {":t": token, ":u": now + seconds, ":now": now},
-            returning=True,
-        )
-        return Album.from_data(item) if item is not None else None
+        version_condition, version_values = album_versions.condition(expected)
+        try:
+            out = self.db.client.update_item(
+                TableName=self.db.name,
+                Key=to_item(keys.album(album_id)),
+                UpdateExpression=f"SET lock_token = :t, lock_until = :u ADD {album_versions.BUMP}",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(lock_until) OR lock_until < :now)"
+                + (f" AND {version_condition}" if version_condition else ""),
+                ExpressionAttributeNames=album_versions.NAMES,
+                ExpressionAttributeValues={
+                    ":t": to_value(token),
+                    ":u": {"N": str(now + seconds)},
+                    ":now": {"N": str(now)},
+                    **album_versions.ONE,
+                    **version_values,
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return Album.from_data(from_item(out["Attributes"]))
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                album_versions.check_refusal(self.get_album(album_id) if expected else None, expected)
+                return None
+            raise
 
     def unlock_album(self, album_id: str, token: str) -> None:
         # Refused when gone with the album, or the lease expired and passed on.
