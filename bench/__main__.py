@@ -34,6 +34,11 @@ def main() -> int:
     # The stack's own consumer stays off: section 8 runs one in this process, and the other
     # sections' timings are kept free of it.
     os.environ["ALBUMS_LOCAL_FIREHOSE"] = "0"
+    # moto's own request log (the IAM report's): the calls of the functions' worker processes
+    # are counted where they arrive (section 6).
+    from bench import server_calls
+
+    server_calls.enable()
     stack = LocalStack(port=0, seed=True)
     summary: list[tuple[str, bool]] = []
     try:
