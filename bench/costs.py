@@ -16,6 +16,7 @@ from typing import Any
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache
 from bench.common import LOG_FILE, event, function_logs, heading, median, table
+from bench.network import NETWORK
 from bench.prices import (
     FULL_VCPU_MB,
     LOG_EVENT_OVERHEAD_BYTES,
@@ -24,6 +25,7 @@ from bench.prices import (
     REGION,
     REQUESTS_PER_MONTH,
     REQUESTS_PER_SECOND,
+    SECONDS_PER_MONTH,
     price,
     xray_sampled_share,
 )
@@ -32,6 +34,7 @@ from local_runtime.stack import LocalStack
 from local_runtime.template import Stack
 
 TARGET_PER_MILLION = 1.40
+RENAME_HANDLE = "bench-costs.test"
 READ_FUNCTION = "GetAlbumFunction"
 HITS = 40
 MISSES = 8
@@ -333,7 +336,97 @@ def measure_reads(stack: LocalStack) -> tuple[list[Sample], list[Sample]]:
     return hits, misses
 
 
-def run(stack: LocalStack, firehose: dict[str, float] | None = None) -> list[tuple[str, bool]]:
+def measure_rename(stack: LocalStack) -> tuple[Sample, list[str], Settings]:
+    """A rename of a 10-track album (section 4's code: its own account, album and tracks), once
+    warm: CPU is the process's (the records are read in parallel threads), DynamoDB on both
+    clients the mutation uses, PDS calls on the XRPC client."""
+    import secrets
+
+    from albums_core.services import auth
+    from bench import writes
+
+    assert stack.pds and stack.stack
+    writes._PUMP = stack.stream_pump
+    password = secrets.token_urlsafe(12)
+    with function_logs():
+        stack.pds.create_account(RENAME_HANDLE, password)
+        session, artist = auth.login(RENAME_HANDLE, password)
+        bench = writes.Bench(auth.Caller(session, artist), writes.patient_writer())
+        album = writes.build(bench, 10, [])
+        writes.rename(bench, album)  # the first use of each code path
+    with UnitRecorder(bench.writer.client) as own, UnitRecorder(dynamodb()) as shared:
+        start = LOG_FILE.stat().st_size if LOG_FILE.exists() else 0
+        cpu, wall = time.process_time(), time.perf_counter()
+        measured = writes.rename(bench, album)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    with LOG_FILE.open("rb") as fh:
+        fh.seek(start)
+        logged = [line for line in fh.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    sample = Sample(cpu * 1000, wall * 1000, own.calls + shared.calls, logged, 200)
+    return sample, measured.pds, function_settings(stack.stack, "UpdateAlbumFunction")
+
+
+def price_rename(sample: Sample, pds: list[str], settings: Settings) -> Priced:
+    """The request, plus its stream records (11 at 10 tracks: 2 batches of the template's 10)
+    handled by ProcessCatalogueStreamFunction: section 4 counts 3 DynamoDB calls per batch (the
+    album and its artist read, one tombstone), priced at 20 ms billed each."""
+    reads = sum(1 for nsid in pds if nsid.endswith("getRecord"))
+    rounds = (len(pds) - reads) + math.ceil(reads / 8)  # 8 records read in parallel
+    priced = price_request("rename of 10 tracks", [sample], settings, pds_calls=rounds)
+    batches, batch_ms = 2, 20
+    stream = batches * (
+        price("lambda_request")
+        + batch_ms / 1000 * settings.memory_mb / 1024 * price("lambda_arm64_gb_s")
+        + 2 * 0.5 * price("dynamodb_rru")
+        + price("dynamodb_wru")
+    )
+    priced.parts.append(("stream: 2 batches", "2 x (request, 20 ms, 2 reads, 1 write)", stream))
+    priced.parts[2] = (priced.parts[2][0], priced.parts[2][1] + f" ({len(pds)} PDS calls)", priced.parts[2][2])
+    return priced
+
+
+def price_firehose_month(network: dict[str, float]) -> Priced:
+    """A month of ConsumeFirehoseFunction at the network rate: it holds the stream all the time
+    (billed wall time, not CPU), invoked every 15 minutes; DynamoDB and logs at section 9's
+    measured rates per second of stream."""
+    memory = 1024
+    seconds = SECONDS_PER_MONTH
+    wall = max(network.get("wall", 1.0), 1e-9)
+    writes = network.get("write_items", 0.0) / wall * seconds
+    reads = network.get("read_calls", 0.0) / wall * seconds
+    log_gb = network.get("log_bytes", 0.0) / wall * seconds / 1e9
+    invocations = seconds / 900
+    parts = [
+        (
+            "Lambda requests",
+            f"{seconds / 900:.0f} invocations (one per 15 min)",
+            invocations * price("lambda_request"),
+        ),
+        (
+            "Lambda duration",
+            f"{seconds:,} s at {memory} MB arm64 (the stream held all month)",
+            seconds * memory / 1024 * price("lambda_arm64_gb_s"),
+        ),
+        ("DynamoDB writes", f"{writes / 1e6:.1f} M write units", writes * price("dynamodb_wru")),
+        ("DynamoDB reads", f"{reads / 1e6:.1f} M calls x 0.5 read unit", reads * 0.5 * price("dynamodb_rru")),
+        ("CloudWatch Logs", f"{log_gb:.2f} GB", log_gb * price("logs_ingested_gb")),
+        ("data in", f"{network.get('rate', 0):,.0f} frames/s into Lambda: no charge (no NAT gateway)", 0.0),
+    ]
+    return Priced("a month of the firehose consumer", parts)
+
+
+def memory_options(hits: list[Sample]) -> list[list[str]]:
+    cpu = median([s.cpu_ms for s in hits])
+    rows = []
+    for memory in (128, 256, 512, 1024):
+        billed = billed_ms(cpu, memory, DYNAMODB_CALL_MS)
+        usd = billed / 1000 * memory / 1024 * price("lambda_arm64_gb_s")
+        rows.append([f"{memory} MB", f"{billed} ms", f"{usd * 1e6:.4f}"])
+    return rows
+
+
+def run(stack: LocalStack) -> list[tuple[str, bool]]:
+    firehose = NETWORK
     assert stack.stack
     heading(f"10. Cost model: AWS list prices ({REGION}, {PRICES_DATE}, no free tier) on what this run measured")
     settings = function_settings(stack.stack, READ_FUNCTION)
@@ -356,6 +449,28 @@ def run(stack: LocalStack, firehose: dict[str, float] | None = None) -> list[tup
         print()
         _say(f"{priced.name}:")
         print_priced(priced)
+    print()
+    _say("the read function's memory: Lambda duration per million cached reads (same CPU, same waits):")
+    print(table(["memory", "billed", "USD per million"], memory_options(hits), "lrr"))
+    _say(
+        "512 MB stays: 256 MB would save about 0.01 USD per million but halve the CPU of every cold start",
+        "(the init's imports run at the memory's share of a vCPU too, and are billed since August 2025).",
+    )
+    sample, pds, rename_settings = measure_rename(stack)
+    rename = price_rename(sample, pds, rename_settings)
+    print()
+    _say(f"{rename.name} (UpdateAlbumFunction, {rename_settings.memory_mb} MB; local wall {sample.wall_ms:.0f} ms):")
+    print_priced(rename, "per rename", 1.0)
+    print()
+    if firehose:
+        month = price_firehose_month(firehose)
+        _say(
+            f"{month.name} at {firehose['rate']:,.0f} frames/s (section 9's measured rates; CPU needed"
+            f" {firehose['per_filtered'] * firehose['rate']:.2f} of a core for the frames):"
+        )
+        print_priced(month, "per month", 1.0)
+    else:
+        _say("a month of the firehose consumer: run section 9 in the same run (python -m bench 9 10) to price it")
     print()
     _say("prices (bench/prices.py):")
     print(table(["price", "USD", "per", "what"], [[k, f"{v[0]:g}", v[1], v[2]] for k, v in PRICES.items()], "lrll"))
