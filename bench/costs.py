@@ -460,7 +460,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     rename = price_rename(sample, pds, rename_settings)
     print()
     _say(f"{rename.name} (UpdateAlbumFunction, {rename_settings.memory_mb} MB; local wall {sample.wall_ms:.0f} ms):")
-    print_priced(rename, "per rename", 1.0)
+    print_priced(rename, "per million renames")
     print()
     if firehose:
         month = price_firehose_month(firehose)

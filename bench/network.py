@@ -63,6 +63,7 @@ class Ours:
     likes: dict[str, int] = field(default_factory=dict)  # track uri -> likes played
     tracks: dict[str, set[str]] = field(default_factory=dict)  # did -> track uris
     lists: dict[str, int] = field(default_factory=dict)  # did -> tracks its list names
+    seqs: list[int] = field(default_factory=list)  # the seq each commit was played with
 
 
 def _accounts(stack: LocalStack, signer: Any) -> list[Artist]:
@@ -208,6 +209,7 @@ class Player:
         self.step = max(1, int(RATE * SECONDS) // max(1, len(ours)))
         self.sent = 0
         self.bytes = 0
+        self.seqs: list[int] = []  # the seq each of our commits was played with, in order
         self.started = self.switched = self.ended = 0.0
         self.connections = 0
         self.done = threading.Event()
@@ -229,6 +231,8 @@ class Player:
                 self.switched = time.perf_counter()
             k = i - self.calibration
             mine = k >= 0 and k % self.step == self.step // 2 and k // self.step < len(self.ours)
+            if mine:
+                self.seqs.append(i + 1)
             body = dict(self.ours[k // self.step] if mine else next(others))
             body["seq"] = i + 1
             body["time"] = _iso(wall0 + (time.perf_counter() - t0))
@@ -321,27 +325,44 @@ def _cpu_between(samples: list[tuple[float, float, int]], start: float, end: flo
     return inside[-1][1] - inside[0][1], inside[-1][0] - inside[0][0]
 
 
-def _exactly_once(ours: Ours) -> list[str]:
-    """Every track of ours indexed once, each album with its tracks, each like counted once."""
+def _exactly_once(ours: Ours, reached: int) -> tuple[list[str], int]:
+    """Every one of our commits the consumer reached (seq up to its checkpoint) applied once: its
+    track indexed once, its like counted once (a track's like count is the likes reached), its
+    artist's album there with every track. Returns the problems and how many commits were not
+    reached (a consumer behind the relay when its hold ended: not lost, not yet read)."""
     from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 
+    done = [seq <= reached for seq in ours.seqs] + [False] * (len(ours.commits) - len(ours.seqs))
+    likes: Counter[str] = Counter()
+    tracks: set[str] = set()
+    lists: set[str] = set()
+    for (did, path, record), applied in zip(ours.commits, done, strict=True):
+        if not applied:
+            continue
+        if path.startswith(LIKE):
+            likes[str(record["subject"]["uri"])] += 1
+        elif path.startswith(TRACK):
+            tracks.add(f"at://{did}/{path}")
+        else:
+            lists.add(did)
     repo = CatalogueWriter()
     problems: Counter[str] = Counter()
     for did, uris in ours.tracks.items():
-        tracks = {}
+        held: dict[str, Any] = {}
         for t in repo.artist_tracks(did):
-            if t.record_uri in tracks:
+            if t.record_uri in held:
                 problems["track indexed twice"] += 1
-            tracks[t.record_uri] = t
+            held[str(t.record_uri)] = t
         for uri in uris:
-            if uri not in tracks:
-                problems["track not indexed"] += 1
-            elif tracks[uri].like_count != ours.likes.get(uri, 0):
-                problems["track's like count is not the number of its likes played"] += 1
-        albums = repo.artist_albums(did)
-        if len(albums) != 1 or albums[0].track_count != ours.lists[did]:
-            problems["album missing, twice, or with another track count"] += 1
-    return [f"{n} x {what}" for what, n in problems.items()]
+            if uri not in held:
+                problems["track not indexed"] += uri in tracks or did in lists
+            elif held[uri].like_count != likes[uri]:
+                problems["track's like count is not the number of its likes reached"] += 1
+        if did in lists:
+            albums = repo.artist_albums(did)
+            if len(albums) != 1 or albums[0].track_count != ours.lists[did]:
+                problems["album missing, twice, or with another track count"] += 1
+    return [f"{n} x {what}" for what, n in problems.items() if n], done.count(False)
 
 
 # ---- the section ----------------------------------------------------------------------------
@@ -372,7 +393,13 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     finally:
         relay.stop()
     with function_logs():
-        problems = _exactly_once(ours)
+        from albums_core.adapters.dynamodb.firehose_state import FirehoseState
+        from albums_core.services.firehose_consumer import ConsumerConfig
+
+        lease = FirehoseState().read_lease(ConsumerConfig(relay_url=relay.url).source_id) or {}
+        ours.seqs = player.seqs
+        problems, unread = _exactly_once(ours, int(lease.get("cursor") or 0))
+    NETWORK["unread"] = unread
     return report(consumed, player, ours, problems, set_up)
 
 
@@ -423,7 +450,8 @@ def report(run: Run, player: Player, ours: Ours, problems: list[str], set_up: fl
         ["cost per filtered frame", f"{per_filtered * 1e6:.0f} µs CPU (others only; over all frames {overall:.0f} µs)"],
         ["cost per applied op", f"{per_applied * 1e3:.2f} ms CPU (the mixed run's CPU less its filtered frames')"],
         ["RSS (MB) first / last third", rss_text],
-        ["our records applied exactly once", "; ".join(problems) or "yes"],
+        ["our records applied exactly once", "; ".join(problems) or "yes (every commit of ours up to the checkpoint)"],
+        ["ours not reached when the hold ended", f"{NETWORK.get('unread', 0):.0f} of {len(ours.commits)} (behind)"],
         ["load average (1 min) at the end", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"],
     ]
     print(table(["", ""], rows, "ll"))
@@ -435,9 +463,18 @@ def report(run: Run, player: Player, ours: Ours, problems: list[str], set_up: fl
             "that rate; its sustainable rate is about (1 core x 50%) / cost per filtered frame"
             f" = {0.5 / max(per_filtered, 1e-9):,.0f} frames/s.",
         )
-    NETWORK.update(
-        rate=achieved, per_filtered=per_filtered, per_applied=per_applied, applied_per_s=applied / measured_wall
+    ops = Counter(op for op, _ in run.calls)
+    _say(
+        f"consumer's DynamoDB requests (moto's request log): {len(run.calls)} ("
+        + " ".join(f"{op}:{n}" for op, n in sorted(ops.items()))
+        + f"), {len(run.calls) / max(1, applied):.2f} per applied op; its log lines: {run.log_bytes / 1024:.0f} KB"
     )
+    NETWORK.update(rate=achieved, per_filtered=per_filtered, per_applied=per_applied, wall=played)
+    NETWORK["applied_per_s"] = applied / measured_wall
+    NETWORK["log_bytes"] = run.log_bytes
+    writes = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+    NETWORK["write_items"] = sum(n * (2 if op == "TransactWriteItems" else 1) for op, n in run.calls if op in writes)
+    NETWORK["read_calls"] = sum(n for op, n in run.calls if op not in writes)
     return [
         (f"network firehose: relay played {RATE:,}/s ({achieved:,.0f}/s)", caught_up),
         (f"network firehose: lag p95 < {TARGET_LAG_P95:g} s ({lag} s)", lag is not None and lag < TARGET_LAG_P95),
