@@ -393,10 +393,10 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     finally:
         relay.stop()
     with function_logs():
-        from albums_core.adapters.dynamodb.firehose_state import FirehoseState
-        from albums_core.services.firehose_consumer import ConsumerConfig
+        from albums_core.adapters.dynamodb.firehose_lease import FirehoseLeases
+        from albums_core.services.firehose.consumer import ConsumerConfig
 
-        lease = FirehoseState().read_lease(ConsumerConfig(relay_url=relay.url).source_id) or {}
+        lease = FirehoseLeases().read_lease(ConsumerConfig(relay_url=relay.url).source_id) or {}
         ours.seqs = player.seqs
         problems, unread = _exactly_once(ours, int(lease.get("cursor") or 0))
     NETWORK["unread"] = unread
