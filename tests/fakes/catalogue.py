@@ -1,6 +1,7 @@
 """The catalogue in memory: `albums_core.ports.Catalogue` with the conditions the DynamoDB
 adapter enforces (one album per (artist, slug), one album per track record, one change of an
-album at a time, counters that follow the tracks)."""
+album at a time, counters that follow the tracks, the listing, former slugs). Kept to the
+adapter by tests/integration/test_contract_catalogue.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from albums_core.domain.errors import AlbumNotFound, Conflict, PreconditionFailed, TrackTaken
+from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict, PreconditionFailed, TrackTaken
 from albums_core.domain.models import Album, Track
 from albums_core.domain.records import onto_existing
 from tests.fakes.journal import Faults, Journal
@@ -18,9 +19,15 @@ from tests.fakes.journal import Faults, Journal
 SLUG_TAKEN = "another of your albums already uses that name"
 
 
-def _check_version(album: Album, expected: frozenset[int] | None) -> None:
+def _check_version(album: Album | None, expected: frozenset[int] | None) -> None:
     """The catalogue's conditional write on the album's version (If-Match)."""
-    if expected is not None and album.version not in expected:
+    if album is not None and expected is not None and album.version not in expected:
+        raise PreconditionFailed()
+
+
+def _check_if_match(expected: frozenset[int] | None) -> None:
+    """An If-Match that names no version matches nothing, album or not (refused before any write)."""
+    if expected is not None and not expected:
         raise PreconditionFailed()
 
 
@@ -48,6 +55,10 @@ class FakeCatalogue:
         self.tracks: dict[int, Track] = {}
         self.slugs: dict[tuple[str, str], str] = {}  # (did, slug) -> album id
         self.pointers: dict[tuple[str, str], str] = {}  # (handle, slug) -> album id
+        self.formers: dict[tuple[str, str], str] = {}  # (did, slug before a rename) -> album id
+        # The listing index: an album is in it once tracks moved in (counters ADDed down to 0
+        # leave it there), out when set or recounted to 0 tracks.
+        self.listed: set[str] = set()
         self.claims: dict[tuple[str, str], _Claim] = {}  # (did, record uri)
         self.leases: dict[str, _Lease] = {}
         self._ids = itertools.count(1)
@@ -79,6 +90,15 @@ class FakeCatalogue:
     def slug_owner(self, did: str, slug: str) -> str | None:
         return self.slugs.get((did, slug))
 
+    def former_slugs(self, did: str, album_id: str) -> list[str]:
+        return sorted(s for (d, s), held in self.formers.items() if d == did and held == album_id)
+
+    def current_slug(self, did: str, former: str) -> str | None:
+        album = self.albums.get(self.formers.get((did, former), ""))
+        if album is None or album.artist_did != did or album.slug == former:
+            return None
+        return album.slug
+
     # ---- albums and slugs -------------------------------------------------------------------
 
     def create_album(self, album: Album, handle: str) -> None:
@@ -87,11 +107,16 @@ class FakeCatalogue:
         self._write("create_album")
         self.slugs[(album.artist_did, album.slug)] = album.id
         self.pointers[(handle, album.slug)] = album.id
+        self.formers.pop((album.artist_did, album.slug), None)  # the slug was another's before a rename
         self.albums[album.id] = album
+        if album.track_count > 0:
+            self.listed.add(album.id)
 
     def set_album_fields(
         self, album: Album, *, versioned: bool = False, expected: frozenset[int] | None = None, **changes: Any
     ) -> Album:
+        if versioned:
+            _check_if_match(expected)
         if album.id not in self.albums:
             raise AlbumNotFound()
         if versioned:
@@ -99,6 +124,8 @@ class FakeCatalogue:
         self._write("set_album_fields")
         # An update of the named fields: what others changed meanwhile (counters) is kept.
         self.albums[album.id] = replace(self.albums[album.id], **changes)
+        if "track_count" in changes:
+            self._list(album.id, self.albums[album.id].track_count > 0)
         if versioned:
             stored = self.albums[album.id]
             self.albums[album.id] = replace(stored, version=stored.version + 1)
@@ -123,9 +150,11 @@ class FakeCatalogue:
 
     def finish_rename(self, album: Album, handle: str, title: str, slug: str, updated_at: str) -> Album:
         if album.id not in self.albums or self.slugs.get((album.artist_did, slug), album.id) != album.id:
-            raise Conflict("the album changed meanwhile; try again")
+            raise ConcurrentUpdate()
         self._write("finish_rename")
         if slug != album.slug:
+            self.formers[(album.artist_did, album.slug)] = album.id
+            self.formers.pop((album.artist_did, slug), None)
             self.slugs[(album.artist_did, slug)] = album.id
             self.pointers[(handle, slug)] = album.id
             if self.slugs.get((album.artist_did, album.slug)) == album.id:
@@ -135,9 +164,16 @@ class FakeCatalogue:
         self.albums[album.id] = replace(self.albums[album.id], title=title, slug=slug, updated_at=updated_at)
         return replace(album, title=title, slug=slug, updated_at=updated_at)
 
+    def drop_former_slugs(self, did: str, album_id: str) -> list[str]:
+        slugs = self.former_slugs(did, album_id)
+        for slug in slugs:
+            del self.formers[(did, slug)]
+        return slugs
+
     def delete_album_items(self, album: Album, handle: str) -> None:
         self._write("delete_album_items")
         self.albums.pop(album.id, None)
+        self.listed.discard(album.id)
         self.leases.pop(album.id, None)
         if self.slugs.get((album.artist_did, album.slug)) == album.id:
             del self.slugs[(album.artist_did, album.slug)]
@@ -148,9 +184,9 @@ class FakeCatalogue:
     def lock_album(
         self, album_id: str, token: str, seconds: int, expected: frozenset[int] | None = None
     ) -> Album | None:
+        _check_if_match(expected)
         album = self.albums.get(album_id)
-        if album is not None:
-            _check_version(album, expected)
+        _check_version(album, expected)
         lease = self.leases.get(album_id)
         now = self.clock()
         if album is None or (lease is not None and lease.until >= now):
@@ -228,6 +264,7 @@ class FakeCatalogue:
             track_count=stored.track_count + len(moves),
             total_plays=stored.total_plays + sum(t.play_count for _, t in moves),
         )
+        self.listed.add(album.id)  # the counters' update lists it (even when nothing moved)
 
     def _held_move(self, album: Album, known: Track | None, track: Track) -> tuple[Track | None, Track] | Track:
         """The move to make, or the track already in the album that holds the record."""
@@ -260,13 +297,23 @@ class FakeCatalogue:
         count, plays = len(tracks), sum(t.play_count for t in tracks)
         if (album.track_count, album.total_plays) != (count, plays):
             album = self.set_album_fields(album, track_count=count, total_plays=plays)
+        elif count == 0:
+            self.listed.discard(album_id)  # ADDs down to 0 leave it in the listing
         return album
 
+    def _list(self, album_id: str, listed: bool) -> None:
+        if listed:
+            self.listed.add(album_id)
+        else:
+            self.listed.discard(album_id)
+
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
+        # As the adapter's conditional updates: only a track still where it was read, and only
+        # when the CID differs from the one read (never a counter).
         for track in tracks:
             cid = cids.get(track.record_uri or "")
             stored = self.tracks.get(track.id)
-            if cid and stored is not None and stored.record_cid != cid:
+            if cid and cid != track.record_cid and stored is not None and stored.album_id == track.album_id:
                 self._write("set_track_cid")
                 self.tracks[track.id] = replace(stored, record_cid=cid)
 

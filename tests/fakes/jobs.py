@@ -29,6 +29,7 @@ class FakeDeletionJobs:
         self.catalogue.faults.check("hand_over")
         self.catalogue.journal.add("catalogue", "hand_over")
         self.catalogue.albums.pop(album.id, None)
+        self.catalogue.listed.discard(album.id)
         self.catalogue.leases.pop(album.id, None)
         if self.catalogue.slugs.get((album.artist_did, album.slug)) == album.id:
             del self.catalogue.slugs[(album.artist_did, album.slug)]
