@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from albums_core.adapters.atproto.xrpc import Tokens
 from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN
 from albums_core.adapters.dynamodb.session_store import Session
@@ -58,8 +60,12 @@ class FakeSessionStore:
 
     def store_tokens(self, session: Session, tokens: Tokens) -> None:
         session.tokens = tokens
-        if session.session_id in self.sessions:
-            self.sessions[session.session_id] = replace(self.sessions[session.session_id], tokens=tokens)
+        if session.session_id not in self.sessions:
+            # The adapter's update is conditional on the item: a session deleted meanwhile (a
+            # logout during a refresh) is not brought back.
+            error = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}
+            raise ClientError(error, "UpdateItem")
+        self.sessions[session.session_id] = replace(self.sessions[session.session_id], tokens=tokens)
 
     def delete(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
