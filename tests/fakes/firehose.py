@@ -61,7 +61,8 @@ class FakeFirehoseCatalogue:
 
     def artist_tracks(self, did: str) -> list[Track]:
         self._call("artist_tracks")
-        return sorted((t for t in self.tracks.values() if t.artist_did == did), key=lambda t: t.id)
+        # The order of the adapter's artist index: by creation time, then id.
+        return sorted((t for t in self.tracks.values() if t.artist_did == did), key=lambda t: (t.created_at, t.id))
 
     def artist_albums(self, did: str) -> list[Album]:
         self._call("artist_albums")
@@ -99,10 +100,12 @@ class FakeFirehoseCatalogue:
 
     def drop_track(self, track: Track) -> bool:
         self._write("drop_track")
-        if not self.where(track):
+        # The adapter's transaction updates the album's counters, so it fails whole when the
+        # album item went (a deleted album whose cleanup has not reached the track yet).
+        if not self.where(track) or (track.album_id and track.album_id not in self.albums):
             return False
         del self.tracks[track.id]
-        if track.album_id and track.album_id in self.albums:
+        if track.album_id:
             album = self.albums[track.album_id]
             self.albums[album.id] = replace(
                 album, track_count=album.track_count - 1, total_plays=album.total_plays - track.play_count
@@ -119,7 +122,8 @@ class FakeFirehoseCatalogue:
 
     def add_album(self, album: Album, tracks: list[Track]) -> list[Track]:
         self.albums[album.id] = replace(album, track_count=len(tracks), total_plays=sum(t.play_count for t in tracks))
-        self.listed.add(album.id)
+        if tracks:  # listed while it has tracks, as the adapter's create_album
+            self.listed.add(album.id)
         return [self.add_track(replace(t, album_id=album.id)) for t in tracks]
 
     def add_track(self, track: Track) -> Track:
