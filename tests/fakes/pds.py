@@ -29,6 +29,12 @@ def refused(error: str = "InternalServerError") -> Callable[[], BaseException]:
     return lambda: XrpcError(400, error, "refused by the fake")
 
 
+def _failed() -> PdsUnavailable:
+    """How the PDS answers a write over a record that is there (create) or not (update, delete):
+    a 500, all of the call refused (tests/integration/test_contract_pds.py)."""
+    return PdsUnavailable("status 500", answered=True)
+
+
 class FakePds:
     """One DID's records. `applyWrites` is atomic and swap-guarded by the repository commit,
     as on a PDS; `faults` raises the XRPC client's exceptions from chosen calls and `before_write`
@@ -90,7 +96,7 @@ class FakePds:
         self._call("create_record")
         key = (collection, rkey or new_tid())
         if key in self.records:
-            raise XrpcError(400, "InvalidRequest", "record already exists")
+            raise _failed()
         cid = cid_of(record)
         self.records[key] = (cid, copy.deepcopy(record))
         self.commit = self._next_commit()
@@ -110,14 +116,12 @@ class FakePds:
             key = (str(write["collection"]), str(write.get("rkey") or new_tid()))
             if kind == "delete":
                 if key not in staged:
-                    raise XrpcError(400, "InvalidRequest", "no such record to delete")
+                    raise _failed()
                 del staged[key]
                 results.append({"$type": f"{_APPLY}deleteResult"})
                 continue
-            if kind == "update" and key not in staged:
-                raise XrpcError(400, "InvalidRequest", "no such record to update")
-            if kind == "create" and key in staged:
-                raise XrpcError(400, "InvalidRequest", "record already exists")
+            if (kind == "update" and key not in staged) or (kind == "create" and key in staged):
+                raise _failed()
             value = copy.deepcopy(write["value"])
             staged[key] = (cid_of(value), value)
             results.append({"$type": f"{_APPLY}{kind}Result", "uri": self.uri(*key), "cid": staged[key][0]})
