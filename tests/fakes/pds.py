@@ -74,9 +74,9 @@ class FakePds:
         return Record(self.uri(collection, rkey), cid, copy.deepcopy(value))
 
     def list_records(self, collection: str, *, max_pages: int, cursor: str | None = None) -> Listing:
-        """Pages of 100 in record-key order, each page one call (`list_records` in `calls`); the
-        cursor is the last key listed."""
-        keys = sorted(k for c, k in self.records if c == collection and (cursor is None or k > cursor))
+        """Pages of 100, newest record key first as a PDS lists them, each page one call
+        (`list_records` in `calls`); the cursor is the last key listed."""
+        keys = sorted((k for c, k in self.records if c == collection and (cursor is None or k < cursor)), reverse=True)
         out = Listing(cursor=cursor)
         for _ in range(max_pages):
             self._call("list_records")

@@ -176,3 +176,16 @@ def test_list_records_in_pages(pds: Pds) -> None:
     assert rest.complete and rest.cursor is None
     seen = [rkey_of(r.uri) for r in first.records + rest.records]
     assert sorted(seen) == rkeys  # every record once
+
+
+def test_list_records_newest_first(pds: Pds) -> None:
+    """A PDS lists a collection newest record key first, its cursor going further back: what a
+    bulk read finds in its first pages depends on it."""
+    rkeys = sorted(new_tid() for _ in range(120))
+    pds.apply_writes(
+        [{"$type": f"{APPLY}create", "collection": TRACK, "rkey": k, "value": value(k)} for k in rkeys], None
+    )
+    first = pds.list_records(TRACK, max_pages=1)
+    assert [rkey_of(r.uri) for r in first.records] == rkeys[::-1][:100]
+    rest = pds.list_records(TRACK, max_pages=1, cursor=first.cursor)
+    assert [rkey_of(r.uri) for r in rest.records] == rkeys[::-1][100:]

@@ -53,15 +53,16 @@ def test_a_few_records_of_a_large_collection_are_read_one_by_one() -> None:
 def test_the_listing_stops_once_it_has_every_record_asked_for() -> None:
     pds = FakePds(ALICE)
     uris = publish(pds, 300)
-    got = read_records(pds, uris[:50], {TRACK: 300})
+    newest = uris[-50:]  # a PDS lists newest first: these are the first page
+    got = read_records(pds, newest, {TRACK: 300})
     assert calls(pds) == {"list_records": 1}
-    assert all(got[u] is not None for u in uris[:50])
+    assert all(got[u] is not None for u in newest)
 
 
 def test_a_count_too_low_costs_at_most_a_getrecord_for_what_the_listing_missed() -> None:
     pds = FakePds(ALICE)
     uris = publish(pds, 450)
-    wanted = uris[-5:]  # past the capped listing (the count says 150 records: 3 pages at most)
+    wanted = uris[:5]  # the oldest, past the capped listing (the count says 150 records: 3 pages at most)
     got = read_records(pds, wanted, {TRACK: 150})
     assert calls(pds) == {"list_records": 3, "get_record": 5}
     assert all(got[u] is not None and got[u].value == pds.value(u) for u in wanted)  # type: ignore[union-attr]
