@@ -228,7 +228,8 @@ class FakeRepoReads:
         if budget is not None and not budget.take_call():
             return Listing(complete=False, stopped=budget.spent or "calls")
         held = self.records.get(did, {})
-        return Listing([r for (c, _), r in sorted(held.items()) if c == collection], complete=True)
+        # Newest record key first, as a PDS lists a collection.
+        return Listing([r for (c, _), r in sorted(held.items(), reverse=True) if c == collection], complete=True)
 
     def get_record(self, pds_url: str, did: str, collection: str, rkey: str) -> Record | None:
         self.calls.append(("get_record", did))
@@ -238,6 +239,8 @@ class FakeRepoReads:
     def repo_status(self, pds_url: str, did: str) -> RepoStatus:
         self.calls.append(("repo_status", did))
         self.faults.check("repo_status")
+        # Active unless a test says otherwise: the fake knows no accounts, so it cannot tell an
+        # empty repository from one its PDS does not hold (which a PDS answers as deleted).
         return self.statuses.get(did, RepoStatus(True, None))
 
 
