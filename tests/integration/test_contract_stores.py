@@ -1,6 +1,6 @@
 """The behavioural contract of the smaller stores, each run against its in-memory fake
 (tests/fakes) and its adapter on moto: the album-page cache, the cover store (S3), the deletion
-jobs' hand-over, the developer tokens and the sessions."""
+jobs' hand-over, the developer tokens, the sessions and the firehose consumer's jobs."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from tests.fakes import (
     FakeSessionStore,
 )
 from tests.fakes.developer_tokens import FakeDeveloperTokens
+from tests.fakes.firehose import FakeJobs
 
 
 def _real(request: pytest.FixtureRequest) -> bool:
@@ -267,3 +268,34 @@ def test_session_store_tokens_after_logout_is_refused(sessions: FakeSessionStore
         sessions.store_tokens(made, Tokens("a2", "r2"))
     with pytest.raises(InvalidSession):
         sessions.load(made.session_id)
+
+
+# ---- jobs the firehose consumer creates (an indexing to finish) ----------------------------------
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def job_store(request: pytest.FixtureRequest) -> FakeJobs | CleanupJobs:
+    return CleanupJobs() if _real(request) else FakeJobs()
+
+
+def _job(job_id: str, **fields: Any) -> dict[str, Any]:
+    return {"job_id": job_id, "kind": "index", "status": "pending", "artist_did": DEV, **fields}
+
+
+def _fields(job: dict[str, Any] | None) -> dict[str, Any] | None:
+    # The adapter's item carries its keys and index attributes; the job is the rest.
+    return None if job is None else {k: v for k, v in job.items() if k not in ("pk", "sk", "gsi2pk", "gsi2sk")}
+
+
+def test_jobs(job_store: FakeJobs | CleanupJobs) -> None:
+    assert job_store.get("j1") is None
+    assert job_store.create(_job("j1", cursor="c1")) is True
+    assert _fields(job_store.get("j1")) == _job("j1", cursor="c1")
+    assert job_store.create(_job("j1", cursor="c2"), only_new=True) is False  # kept as it is
+    assert _fields(job_store.get("j1")) == _job("j1", cursor="c1")
+    assert job_store.create(_job("j1", cursor="c3")) is True  # replaced
+    assert _fields(job_store.get("j1")) == _job("j1", cursor="c3")
+    job_store.finish("j1")
+    assert job_store.get("j1") is None
+    job_store.finish("j1")  # finished already: no error
+    assert job_store.create(_job("j1"), only_new=True) is True
