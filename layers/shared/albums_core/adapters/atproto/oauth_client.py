@@ -25,7 +25,7 @@ import re
 import secrets
 import time
 from collections.abc import Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlsplit
 
 from albums_core.adapters.atproto import identity
 from albums_core.config import require, settings
+from albums_core.domain.sessions import Grant
 
 if TYPE_CHECKING:
     from atproto_oauth import OAuthClient, OAuthSession
@@ -70,32 +71,6 @@ class AuthServerUnavailable(Exception):
 
 class GrantRevoked(Exception):
     """The authorization server refused the refresh token: the grant is gone."""
-
-
-@dataclass
-class Grant:
-    """An OAuth session's secrets and state (sealed at rest; the nonces are public values).
-    The client id is the one the grant was made to: refreshes and revocation use it."""
-
-    client_id: str
-    issuer: str
-    access_token: str
-    refresh_token: str
-    dpop_key_pem: str
-    scope: str
-    expires_at: float | None
-    as_nonce: str = ""
-    pds_nonce: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> Grant:
-        return cls(**json.loads(raw))
-
-    def dpop_key(self) -> EllipticCurvePrivateKey:
-        return _load_pem(self.dpop_key_pem)
 
 
 def _pem(key: EllipticCurvePrivateKey) -> str:
@@ -601,7 +576,7 @@ def _session(did: str, pds_url: str, grant: Grant) -> OAuthSession:
         authserver_iss=grant.issuer,
         access_token=grant.access_token,
         refresh_token=grant.refresh_token,
-        dpop_private_key=grant.dpop_key(),
+        dpop_private_key=_load_pem(grant.dpop_key_pem),
         dpop_authserver_nonce=grant.as_nonce,
         scope=grant.scope,
         dpop_pds_nonce=grant.pds_nonce,
@@ -646,7 +621,7 @@ def dpop_proof(method: str, url: str, grant: Grant) -> str:
     return DPoPManager.create_proof(
         method=method.upper(),
         url=url,
-        private_key=grant.dpop_key(),
+        private_key=_load_pem(grant.dpop_key_pem),
         nonce=grant.pds_nonce,
         access_token=grant.access_token,
     )

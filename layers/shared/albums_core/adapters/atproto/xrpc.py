@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,10 +19,8 @@ from albums_core.config import settings
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import is_cid
+from albums_core.domain.sessions import Grant, Record, Tokens
 from albums_core.observability import logger, metrics
-
-if TYPE_CHECKING:
-    from albums_core.adapters.atproto.oauth_client import Grant
 
 
 class PdsUnavailable(Exception):
@@ -59,19 +57,6 @@ class AccountUnavailable(XrpcError):
 class TokenRefused(XrpcError):
     """The PDS refused the session's access token again right after a refresh: the session
     cannot be made to work by retrying."""
-
-
-@dataclass
-class Tokens:
-    access_jwt: str
-    refresh_jwt: str
-
-
-@dataclass(frozen=True)
-class Record:
-    uri: str
-    cid: str
-    value: dict[str, Any]
 
 
 def jwt_expiry(token: str) -> float | None:
