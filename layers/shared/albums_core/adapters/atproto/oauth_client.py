@@ -34,6 +34,13 @@ from urllib.parse import urlencode, urlsplit
 from albums_core.adapters.atproto import identity
 from albums_core.config import require, settings
 from albums_core.domain.sessions import Grant
+from albums_core.domain.upstream import (
+    AuthServerUnavailable,
+    GrantRevoked,
+    NoAuthServer,
+    OAuthFailure,
+    UntrustedEndpoint,
+)
 
 if TYPE_CHECKING:
     from atproto_oauth import OAuthClient, OAuthSession
@@ -43,34 +50,8 @@ T = TypeVar("T")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-class OAuthFailure(Exception):
-    """The authorization server or the PDS refused or failed a step; `reason` is what the
-    frontend is told: failed, expired or scope_mismatch."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class NoAuthServer(Exception):
-    """The PDS names no usable OAuth authorization server (or may not be used here)."""
-
-
-class UntrustedEndpoint(NoAuthServer):
-    """The authorization server's metadata names an endpoint we will not send a browser or a
-    request to: not https (http loopback only in local mode), or not on the issuer's origin."""
-
-
 class _EndpointRefused(ValueError):
     """Raised inside the library's metadata validation (which wraps it as its own error)."""
-
-
-class AuthServerUnavailable(Exception):
-    """The PDS or its authorization server could not be reached or failed."""
-
-
-class GrantRevoked(Exception):
-    """The authorization server refused the refresh token: the grant is gone."""
 
 
 def _pem(key: EllipticCurvePrivateKey) -> str:

@@ -20,27 +20,8 @@ from albums_core.domain.at_uri import AtUri
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import is_cid
 from albums_core.domain.sessions import Grant, Record, Tokens
+from albums_core.domain.upstream import AccountUnavailable, PdsUnavailable, SessionRevoked, TokenRefused, XrpcError
 from albums_core.observability import logger, metrics
-
-
-class PdsUnavailable(Exception):
-    """The PDS could not be reached, timed out, or failed (5xx). `answered`: it did answer
-    (with a 5xx, 408 or 429), so it is there to be asked why."""
-
-    def __init__(self, message: str, answered: bool = False) -> None:
-        super().__init__(message)
-        self.answered = answered
-
-
-class XrpcError(Exception):
-    """The PDS answered with a client error (4xx)."""
-
-    def __init__(self, status: int, error: str, message: str = "") -> None:
-        super().__init__(f"{status} {error}: {message}")
-        self.status = status
-        self.error = error
-        self.message = message
-
 
 # Refusals of the account itself (deactivated, taken down, suspended on its PDS): repeating the
 # request changes nothing until the account's state does.
@@ -48,15 +29,6 @@ ACCOUNT_REFUSALS = frozenset(
     {"RepoDeactivated", "RepoTakendown", "RepoSuspended", "AccountDeactivated", "AccountTakedown"}
 )
 _TOKEN_ERRORS = ("ExpiredToken", "InvalidToken")
-
-
-class AccountUnavailable(XrpcError):
-    """The PDS refuses the account itself (`error` is one of ACCOUNT_REFUSALS)."""
-
-
-class TokenRefused(XrpcError):
-    """The PDS refused the session's access token again right after a refresh: the session
-    cannot be made to work by retrying."""
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -370,10 +342,6 @@ def _after_refresh(again: Callable[[], Any]) -> Any:
         if _token_refusal(exc) and not isinstance(exc, ScopeMissing):
             raise TokenRefused(exc.status, exc.error, exc.message) from exc
         raise
-
-
-class SessionRevoked(Exception):
-    """The PDS refused the session's refresh token: the artist must log in again."""
 
 
 class ScopeMissing(XrpcError):
