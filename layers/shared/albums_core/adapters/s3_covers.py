@@ -11,9 +11,8 @@ from botocore.exceptions import ClientError
 
 from albums_core.adapters.aws_clients import client
 from albums_core.config import settings
-from albums_core.domain.cover_images import Cover
+from albums_core.domain.cover_images import IMAGE_PREFIX, Cover
 
-IMAGE_PREFIX = "images/"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _DELETE_MAX = 1000  # keys in one DeleteObjects
 

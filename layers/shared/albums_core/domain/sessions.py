@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -23,6 +24,27 @@ class Record:
     uri: str
     cid: str
     value: dict[str, Any]
+
+
+@dataclass
+class Listing:
+    """What one bounded listRecords call read. `cursor` is where a next call continues (None
+    once the collection's end is reached, or when the PDS gave no way on); `complete` says the
+    end was reached; `stopped` why it ended: "end", a cap ("pages", "records", "bytes"), the
+    caller's budget ("deadline", "calls") or "loop" (a cursor given twice)."""
+
+    records: list[Record] = field(default_factory=list)
+    cursor: str | None = None
+    complete: bool = False
+    stopped: str = "end"
+    pages: int = 0
+    size: int = 0  # bytes of the responses
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
 @dataclass
@@ -46,6 +68,18 @@ class Grant:
     @classmethod
     def from_json(cls, raw: str | bytes) -> Grant:
         return cls(**json.loads(raw))
+
+
+# How long a started OAuth sign-in may take (its state item's and the browser cookie's life).
+STATE_TTL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads a page: the signed-in account, when there is one."""
+
+    did: str
+    handle: str | None
 
 
 def session_key(session_id: str) -> str:

@@ -16,7 +16,6 @@ that pinned it are written again with the CIDs read back.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -27,29 +26,13 @@ from albums_core.adapters.atproto.record_cids import NotDataModel, record_cid
 from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
+from albums_core.domain.record_edits import DELETE, MAX_WRITES, Edit, keep
 from albums_core.domain.records import pin_strong_refs, strong_ref_uris
 from albums_core.observability import logger, metrics
 from albums_core.ports import Pds
 
-DELETE = object()  # returned by a change function: delete the record
-# The PDS accepts at most 200 writes in one applyWrites call.
-MAX_WRITES = 200
 _ATTEMPTS = 6
 _READERS = 8
-
-Change = Callable[[dict[str, Any]], Any]
-
-
-def keep(record: dict[str, Any]) -> dict[str, Any]:
-    """The change that changes nothing: the record is read (its current CID pins the lists of
-    the batch) and not written."""
-    return record
-
-
-@dataclass(frozen=True)
-class Edit:
-    uri: str
-    change: Change
 
 
 def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:

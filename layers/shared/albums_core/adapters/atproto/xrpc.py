@@ -7,8 +7,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from albums_core.config import settings
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import is_cid
-from albums_core.domain.sessions import Grant, Record, Tokens
+from albums_core.domain.sessions import Grant, Listing, Record, Tokens
 from albums_core.domain.upstream import AccountUnavailable, PdsUnavailable, SessionRevoked, TokenRefused, XrpcError
 from albums_core.observability import logger, metrics
 
@@ -125,27 +124,6 @@ def get_record(pds_url: str, repo: str, collection: str, rkey: str) -> Record | 
 PAGE_SIZE = 100
 # A cursor longer than this is no way on (it would travel in URLs and job items).
 _MAX_CURSOR = 1024
-
-
-@dataclass
-class Listing:
-    """What one bounded listRecords call read. `cursor` is where a next call continues (None
-    once the collection's end is reached, or when the PDS gave no way on); `complete` says the
-    end was reached; `stopped` why it ended: "end", a cap ("pages", "records", "bytes"), the
-    caller's budget ("deadline", "calls") or "loop" (a cursor given twice)."""
-
-    records: list[Record] = field(default_factory=list)
-    cursor: str | None = None
-    complete: bool = False
-    stopped: str = "end"
-    pages: int = 0
-    size: int = 0  # bytes of the responses
-
-    def __iter__(self) -> Iterator[Record]:
-        return iter(self.records)
-
-    def __len__(self) -> int:
-        return len(self.records)
 
 
 def _listed_here(record: Any, repo: str, collection: str) -> bool:

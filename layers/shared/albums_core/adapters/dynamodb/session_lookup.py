@@ -6,21 +6,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.config import settings
-from albums_core.domain.sessions import session_key
+from albums_core.domain.sessions import Viewer, session_key
 
 COOKIE_NAME = "session_id"
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
-
-
-@dataclass(frozen=True)
-class Viewer:
-    did: str
-    handle: str | None
 
 
 def credentials_from(headers: Mapping[str, str] | None, cookies: Sequence[str] | None) -> str | None:
