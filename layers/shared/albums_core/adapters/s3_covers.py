@@ -23,7 +23,7 @@ class StoredObject:
     last_modified: datetime
 
 
-class CoverStore:
+class S3CoverStore:
     def __init__(self, bucket: str | None = None) -> None:
         self.bucket = bucket or settings().covers_bucket
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from albums_core.domain.sessions import Record
+
 DELETE = object()  # returned by a change function: delete the record
 # The PDS accepts at most 200 writes in one applyWrites call.
 MAX_WRITES = 200
@@ -25,3 +27,13 @@ def keep(record: dict[str, Any]) -> dict[str, Any]:
 class Edit:
     uri: str
     change: Change
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Records already read by the caller, and the repository commit read before them: the
+    first attempt writes from these instead of reading every record again (records of the
+    batch it does not hold are read then)."""
+
+    commit: str
+    records: dict[str, Record | None]

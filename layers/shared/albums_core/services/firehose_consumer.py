@@ -118,7 +118,11 @@ class Consumer:
             return report
         began = time.monotonic()
         cursor = lease.cursor if lease.cursor is not None else cfg.start_cursor
-        gap = GapBackfill(cfg.source_id, self.holder, repo=self.state.repo, page_size=cfg.gap_page_size)
+        # Until the firehose services are wired by albums_core.bootstrap (issue #21).
+        from albums_core import bootstrap
+
+        gaps, backfills, likes = bootstrap.gap_ports(self.state.repo)
+        gap = GapBackfill(cfg.source_id, self.holder, gaps, backfills, likes, page_size=cfg.gap_page_size)
         gap.resume()
         report.cursor = cursor
         source = self.source_factory(cfg.relay_url, cursor)

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.firehose_gaps import PENDING, FirehoseGaps, Gap
+from albums_core.domain.firehose_gaps import PENDING, Gap
+from albums_core.domain.models import Artist
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger, metrics
-from albums_core.services.indexer import request_backfill
-from albums_core.services.like_reread import request_like_reread
+from albums_core.ports import FirehoseGaps
 
 OUTDATED_CURSOR = "OutdatedCursor"
 
@@ -31,6 +32,12 @@ def job_id(gap_id: str, did: str) -> str:
     return "gap-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{gap_id}/{did}").hex
 
 
+class Backfills(Protocol):
+    """The index jobs of artists (services.indexer.Indexing)."""
+
+    def request_backfill(self, artist: Artist, job_id: str | None = None) -> str | None: ...
+
+
 class GapBackfill:
     """The re-read of every artist after a gap, for the run holding the lease `holder`."""
 
@@ -38,14 +45,17 @@ class GapBackfill:
         self,
         source: str,
         holder: str,
-        gaps: FirehoseGaps | None = None,
-        repo: CatalogueWriter | None = None,
+        gaps: FirehoseGaps,
+        backfills: Backfills,
+        like_reread: Callable[[str, str], str | None],
         page_size: int = 100,
     ) -> None:
         self.source = source
         self.holder = holder
-        self.repo = repo or CatalogueWriter()
-        self.gaps = gaps or FirehoseGaps(self.repo)
+        self.gaps = gaps
+        self.backfills = backfills
+        # (liker, job id) -> the id of a new like re-read job, None when it was requested already
+        self.like_reread = like_reread
         self.page_size = page_size
         self.run_id = uuid.uuid4().hex  # the id of a gap this run opens
         self.gap: Gap | None = None  # the re-read under way (this run's, or one a run left pending)
@@ -90,11 +100,11 @@ class GapBackfill:
         artists, likers, after = self.gaps.artists_page(self.page_size, gap.after)
         created = 0
         for artist in artists:
-            if request_backfill(artist, self.repo, job_id=job_id(gap.gap_id, artist.did)) is not None:
+            if self.backfills.request_backfill(artist, job_id=job_id(gap.gap_id, artist.did)) is not None:
                 created += 1
         # Likes live in the likers' repositories: each liker we know is read again too.
         for liker in likers:
-            if request_like_reread(liker, self.repo, job_id=job_id(gap.gap_id, f"likes/{liker}")) is not None:
+            if self.like_reread(liker, job_id(gap.gap_id, f"likes/{liker}")) is not None:
                 created += 1
         self.counts["gap_artists"] += len(artists)
         self.counts["gap_likers"] += len(likers)

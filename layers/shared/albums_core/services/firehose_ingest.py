@@ -67,7 +67,7 @@ from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.read_budget import Clock, ReadBudget
 from albums_core.domain.records import new_track, strong_ref_uris, track_fields
 from albums_core.observability import logger, metrics
-from albums_core.services.indexer import IndexOutcome, index, request_backfill
+from albums_core.services.indexer import IndexOutcome
 
 _LIKE_ATTEMPTS = 3
 # Likes per transaction: two puts each and at most one counter: 99 actions of DynamoDB's 100.
@@ -78,6 +78,14 @@ _HELD_ARTISTS = 64
 # How long a repository over its budget is set aside: doubling from the first to the last.
 _ASIDE_FIRST_SECONDS = 60.0
 _ASIDE_LAST_SECONDS = 3600.0
+
+
+def _indexing(repo: CatalogueWriter) -> Any:
+    # Until the firehose services are wired by albums_core.bootstrap (issue #21): the indexer
+    # on this catalogue, from the composition root.
+    from albums_core import bootstrap
+
+    return bootstrap.indexing(repo)
 
 
 @dataclass
@@ -153,7 +161,7 @@ class Ingest:
         self.catalogue = catalogue or CatalogueWriter()
         self.verifier: Verifier = verifier or CommitVerifier()
         self.state = state or FirehoseState(self.catalogue)
-        self.indexer = indexer or (lambda artist, repo, budget: index(artist, repo, budget))
+        self.indexer = indexer or (lambda artist, repo, budget: _indexing(repo).index(artist, budget))
         self.resolve = resolve or identity.resolve
         self.list_records = list_records or xrpc.list_records
         self.clock = clock
@@ -280,7 +288,7 @@ class Ingest:
                 continue
             aside.pending = False
             artist = self.catalogue.get_artist(did)
-            if artist is not None and artist.pds_url and request_backfill(artist, self.catalogue):
+            if artist is not None and artist.pds_url and _indexing(self.catalogue).request_backfill(artist):
                 report.counts["reindex_jobs"] += 1
 
     def _put_aside(self, entry: _RepoWork, budget: ReadBudget, job: str | None, report: BatchReport) -> None:

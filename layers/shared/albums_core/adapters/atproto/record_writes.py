@@ -26,7 +26,7 @@ from albums_core.adapters.atproto.record_cids import NotDataModel, record_cid
 from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
-from albums_core.domain.record_edits import DELETE, MAX_WRITES, Edit, keep
+from albums_core.domain.record_edits import DELETE, MAX_WRITES, Edit, Snapshot, keep
 from albums_core.domain.records import pin_strong_refs, strong_ref_uris
 from albums_core.observability import logger, metrics
 from albums_core.ports import Pds
@@ -45,16 +45,6 @@ def read_records(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
         return dict(one(u) for u in uris)
     with ThreadPoolExecutor(min(_READERS, len(uris))) as pool:
         return dict(pool.map(one, uris))
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Records already read by the caller, and the repository commit read before them: the
-    first attempt writes from these instead of reading every record again (records of the
-    batch it does not hold are read then)."""
-
-    commit: str
-    records: dict[str, Record | None]
 
 
 def read_snapshot(pds: Pds, uris: list[str]) -> Snapshot:

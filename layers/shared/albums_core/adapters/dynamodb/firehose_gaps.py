@@ -6,28 +6,13 @@ finished by the next one. Writes are conditional on the lease holder, like the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.domain.firehose_gaps import DONE, PENDING, Gap
 from albums_core.domain.models import Artist
-
-PENDING = "pending"
-DONE = "done"
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A gap of the stream and how far the re-read of every artist has got."""
-
-    gap_id: str
-    at: str
-    cursor: int | None
-    status: str
-    after: dict[str, Any] | None  # where the next page of artists starts (None: at the start)
-    enqueued: int
 
 
 class FirehoseGaps:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from albums_core.adapters.atproto.xrpc import DpopPdsSession, PdsSession, PdsUnavailable, SessionRevoked
 from albums_core.adapters.aws_clients import dynamodb
-from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, session_key
+from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, credentials_from, session_key
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
 from albums_core.config import settings
 from albums_core.domain.errors import InvalidSession
@@ -323,6 +324,15 @@ def pds_session(session: Session) -> PdsSession:
 
 class DynamoSessionStore:
     """The functions above as the `SessionStore` port (albums_core.ports) a service takes."""
+
+    def credentials(self, headers: Mapping[str, str] | None, cookies: Sequence[str] | None) -> str | None:
+        return credentials_from(headers, cookies)
+
+    def create_oauth(self, did: str, handle: str, pds_url: str, grant: Grant) -> Session:
+        return create_oauth_session(did, handle, pds_url, grant)
+
+    def load_by_key(self, key: str) -> Session:
+        return load_session_by_key(key)
 
     def create(self, did: str, handle: str, pds_url: str, tokens: Tokens) -> Session:
         return create_session(did, handle, pds_url, tokens)
