@@ -1,7 +1,8 @@
 """The import rules import-linter cannot check (ARCHITECTURE.md, "Rules"; .importlinter has the rest).
 
-- A handler (functions/*/app.py, not a package) imports only albums_core.services, .http,
-  .observability and .config, Powertools and the standard library, and no network module.
+- A handler (functions/*/app.py, not a package) imports only albums_core.bootstrap (its wired
+  services and guards), .services, .http, .observability and .config, Powertools and the
+  standard library, and no network module.
 - No module of the layer outside adapters/ imports a network submodule of the standard library
   (urllib.request, http.client: import-linter forbids only top-level external packages).
 - A service never reaches into another object's private members (`repo._transact`,
@@ -23,7 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "shared" / "albums_core"
 
-HANDLER_ALLOWED = ("albums_core.services", "albums_core.http", "albums_core.observability", "albums_core.config")
+HANDLER_ALLOWED = (
+    "albums_core.bootstrap",
+    "albums_core.services",
+    "albums_core.http",
+    "albums_core.observability",
+    "albums_core.config",
+)
 HANDLER_THIRD_PARTY = ("aws_lambda_powertools",)
 NETWORK = ("socket", "ssl", "http.client", "http.server", "urllib.request", "asyncio.streams")
 
@@ -63,7 +70,7 @@ def handler_violations(path: Path) -> list[str]:
         if top == "albums_core":
             if not _within(module, HANDLER_ALLOWED):
                 out.append(
-                    f"{_show(path)}:{line}: a handler imports {module} (services, http, config, observability only)"
+                    f"{_show(path)}:{line}: a handler imports {module} (bootstrap, services, http, config, observability only)"
                 )
         elif _within(module, NETWORK):
             out.append(f"{_show(path)}:{line}: a handler imports the network module {module}")

@@ -5,11 +5,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from albums_core import bootstrap
 from albums_core.http.request_models import CreateAlbumBody
 from albums_core.http.response_models import SESSION, AlbumMetadata, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
-from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -27,8 +26,8 @@ app = make_app()
     ),
 )
 def create_album(body: Annotated[CreateAlbumBody, Body()]) -> Response[Any]:
-    status, metadata = AlbumAdmin(app.context["caller"]).create(body.title, body.description)
+    status, metadata = bootstrap.album_admin(app.context["caller"]).create(body.title, body.description)
     return json_response(status, metadata)
 
 
-lambda_handler = lambda_entry(app, guard=auth.artist_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.artist_guard)

@@ -4,10 +4,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from albums_core.http.guards import album_guard
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, DeleteAlbumResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -24,7 +23,7 @@ app = make_app()
 def delete_album(
     ref: str, cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False
 ) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).delete(path_param(app, "ref"), cascade)
+    return bootstrap.album_admin(app.context["caller"]).delete(path_param(app, "ref"), cascade)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only delete your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only delete your own albums"))

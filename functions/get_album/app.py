@@ -5,12 +5,12 @@ from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from albums_core import bootstrap
 from albums_core.http.response_models import AlbumResponse, redirect_responses, responses
 from albums_core.http.web import lambda_entry, make_app, optional_viewer, path_param, redirect, request_base
-from albums_core.services.album_pages import AlbumPages, Moved
+from albums_core.services.album_pages import Moved
 
 app = make_app()
-pages = AlbumPages()
 
 
 @app.get(
@@ -28,7 +28,7 @@ pages = AlbumPages()
     },
 )
 def get_album(ref: str, slug: str) -> Response[Any]:
-    page = pages.render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
+    page = bootstrap.album_pages().render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
     if isinstance(page, Moved):
         return redirect(308, f"{request_base(app)}/albums/{quote(page.handle, safe=':')}/{page.slug}")
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page)

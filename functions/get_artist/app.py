@@ -3,12 +3,11 @@ app's artist page loads it."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from albums_core import bootstrap
 from albums_core.http.response_models import ArtistProfileResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.artist_profiles import ArtistProfiles
 
 app = make_app()
-profiles = ArtistProfiles()
 
 
 def _json(body: str) -> Response[str]:
@@ -25,7 +24,7 @@ def _json(body: str) -> Response[str]:
     responses=responses(ArtistProfileResponse, 404),
 )
 def get_artist_by_handle(handle: str) -> Response[str]:
-    return _json(profiles.by_handle(path_param(app, "handle")))
+    return _json(bootstrap.artist_profiles().by_handle(path_param(app, "handle")))
 
 
 @app.get(
@@ -37,7 +36,7 @@ def get_artist_by_handle(handle: str) -> Response[str]:
     responses=responses(ArtistProfileResponse, 404),
 )
 def get_artist(did: str) -> Response[str]:
-    return _json(profiles.by_did(path_param(app, "did")))
+    return _json(bootstrap.artist_profiles().by_did(path_param(app, "did")))
 
 
 lambda_handler = lambda_entry(app)

@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import ArtistAlbumsResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.listing import list_artist_albums as list_for_artist
 
 app = make_app()
 
@@ -19,7 +19,7 @@ app = make_app()
     responses=responses(ArtistAlbumsResponse, 404, 422),
 )
 def list_artist_albums(ref: str) -> dict[str, Any]:
-    return list_for_artist(path_param(app, "ref"))
+    return bootstrap.listings().list_artist_albums(path_param(app, "ref"))
 
 
 lambda_handler = lambda_entry(app)

@@ -4,10 +4,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from albums_core.http.guards import album_guard
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, RemoveTrackResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -25,7 +24,7 @@ def remove_track(
     ref: str,
     track_id: Annotated[str, Path(pattern=r"^(0|[1-9][0-9]{0,17})$", description="the track's integer id")],
 ) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).remove_track(path_param(app, "ref"), int(track_id))
+    return bootstrap.album_admin(app.context["caller"]).remove_track(path_param(app, "ref"), int(track_id))
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only modify your own albums"))

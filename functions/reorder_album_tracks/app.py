@@ -4,11 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from albums_core.http.guards import album_guard
+from albums_core import bootstrap
 from albums_core.http.request_models import ReorderTracksBody
 from albums_core.http.response_models import SESSION, AlbumMetadata, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -23,7 +22,7 @@ app = make_app()
     responses=responses(AlbumMetadata, 401, 403, 404, 409, 415, 422, 502),
 )
 def reorder_tracks(ref: str, body: Annotated[ReorderTracksBody, Body()]) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).reorder(path_param(app, "ref"), body.track_ids)
+    return bootstrap.album_admin(app.context["caller"]).reorder(path_param(app, "ref"), body.track_ids)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only modify your own albums"))

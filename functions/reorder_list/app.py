@@ -4,11 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from albums_core.http.guards import list_guard
+from albums_core import bootstrap
 from albums_core.http.request_models import ReorderListBody
 from albums_core.http.response_models import SESSION, ListRefResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -26,7 +25,7 @@ app = make_app()
 )
 def reorder_list(rkey: str, body: Annotated[ReorderListBody, Body()]) -> dict[str, Any]:
     uris = [item.uri for item in body.items]
-    return AlbumAdmin(app.context["caller"]).reorder_list(path_param(app, "rkey"), uris)
+    return bootstrap.album_admin(app.context["caller"]).reorder_list(path_param(app, "rkey"), uris)
 
 
-lambda_handler = lambda_entry(app, guard=list_guard())
+lambda_handler = lambda_entry(app, guard=bootstrap.list_guard())

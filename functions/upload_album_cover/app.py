@@ -2,13 +2,12 @@
 
 from typing import Any
 
-from albums_core.http.guards import album_guard
+from albums_core import bootstrap
 from albums_core.http.multipart import parse, single_file
 from albums_core.http.response_models import COVER_BODY, SESSION, CoverResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param, raw_body
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.covers import attach_direct, check_direct_size
+from albums_core.services.covers import check_direct_size
 
 app = make_app()
 # Multipart framing around a file at the limit stays well under this.
@@ -28,14 +27,16 @@ _FRAMING = 64 * 1024
 )
 def upload_cover(ref: str) -> dict[str, Any]:
     caller: auth.Caller = app.context["caller"]
-    admin = AlbumAdmin(caller)
+    admin = bootstrap.album_admin(caller)
     album = admin.owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
     event = app.current_event.raw_event
     body = raw_body(event)
     check_direct_size(len(body), _FRAMING)
     content_type = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
     part = single_file(parse(content_type, body), "image")
-    return attach_direct(album, caller.artist.handle, part.data)
+    return bootstrap.covers().attach_direct(album, caller.artist.handle, part.data)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only upload cover art for your own albums"), accepts=())
+lambda_handler = lambda_entry(
+    app, guard=bootstrap.album_guard("you can only upload cover art for your own albums"), accepts=()
+)
