@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto.commit_verify import Refusal
 from albums_core.adapters.atproto.xrpc import Listing
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
@@ -409,7 +410,7 @@ def test_a_gap_requests_a_like_reread_for_each_liker_we_know(
         ingest.apply([commit(fan, like(f"l{n}", track), like(f"m{n}", track))])  # two records each
     state = FirehoseState(writer)
     assert state.acquire("relay.test", "run", 30) is not None
-    gap = GapBackfill("relay.test", "run", repo=writer, page_size=2)
+    gap = GapBackfill("relay.test", "run", *bootstrap.gap_ports(writer), page_size=2)
     assert gap.outdated(42)
     while gap.pending:
         gap.step()
