@@ -1,23 +1,27 @@
 """The PDS ports (albums_core.ports.pds, .oauth) over this package's modules: what the services
 ask in records, sessions and identities, done here in XRPC calls and NSIDs. One instance of
-each per container (albums_core.bootstrap)."""
+each per container (albums_core.bootstrap).
+
+The modules that load the SDK or its codec (syntax, identity, record_cids through the record
+writes, the OAuth client) are imported on first use: the read functions, which use only the
+public reads, never load them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.public_reads import fetch_list_order
-from albums_core.adapters.atproto.record_editor import RecordEditor, pds_failures
-from albums_core.adapters.atproto.record_writes import apply_edits
-from albums_core.adapters.dynamodb.session_store import pds_session
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.record_edits import Edit
 from albums_core.domain.sessions import Listing, Record, Session, Tokens
 from albums_core.domain.upstream import Identity
+
+if TYPE_CHECKING:
+    from albums_core.adapters.atproto.record_editor import RecordEditor
 
 PROFILE_COLLECTION = "app.bsky.actor.profile"
 
@@ -26,6 +30,8 @@ class AtprotoWriter:
     """`PdsWriter`: sessions opened from our stored ones, record edits read-modify-write."""
 
     def open(self, session: Session) -> xrpc.PdsSession:
+        from albums_core.adapters.dynamodb.session_store import pds_session
+
         return pds_session(session)
 
     def open_with_tokens(
@@ -34,9 +40,13 @@ class AtprotoWriter:
         return xrpc.PdsSession(pds_url, did, tokens, store_back)
 
     def editor(self, pds: Any) -> RecordEditor:
+        from albums_core.adapters.atproto.record_editor import RecordEditor
+
         return RecordEditor(pds)
 
     def apply_edits(self, pds: Any, edits: list[Edit]) -> dict[str, str | None]:
+        from albums_core.adapters.atproto.record_writes import apply_edits
+
         return apply_edits(pds, edits)
 
     # The SDK's validators, imported on first use: the read functions never load the SDK.
@@ -79,6 +89,8 @@ class AtprotoReader:
         return fetch_list_order(pds_url, list_uri)
 
     def answering(self, pds_url: str, did: str) -> AbstractContextManager[None]:
+        from albums_core.adapters.atproto.record_editor import pds_failures
+
         return pds_failures(lambda: xrpc.latest_commit(pds_url, did))
 
 
