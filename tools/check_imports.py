@@ -69,9 +69,8 @@ def handler_violations(path: Path) -> list[str]:
             continue  # `from albums_core import x`: x is checked as albums_core.x
         if top == "albums_core":
             if not _within(module, HANDLER_ALLOWED):
-                out.append(
-                    f"{_show(path)}:{line}: a handler imports {module} (bootstrap, services, http, config, observability only)"
-                )
+                allowed = "bootstrap, services, http, config, observability only"
+                out.append(f"{_show(path)}:{line}: a handler imports {module} ({allowed})")
         elif _within(module, NETWORK):
             out.append(f"{_show(path)}:{line}: a handler imports the network module {module}")
         elif top not in sys.stdlib_module_names and not _within(module, HANDLER_THIRD_PARTY):
