@@ -6,8 +6,8 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from albums_core import bootstrap
 from albums_core.observability import S3_REQUEST_ID, trigger_entry
-from albums_core.services.covers import accept_upload
 
 
 @trigger_entry(S3_REQUEST_ID)
@@ -18,5 +18,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             continue
         obj = record["s3"]["object"]
         key = unquote_plus(obj["key"])
-        outcomes[key] = accept_upload(key, int(obj.get("size", 0)))
+        outcomes[key] = bootstrap.covers().accept_upload(key, int(obj.get("size", 0)))
     return {"processed": outcomes}
