@@ -266,12 +266,13 @@ def test_a_list_record_change_from_elsewhere_adds_one(world: tuple[Artist, Album
     """The firehose and a sync apply a list record written in another client through the
     indexer: an editor holding the older version must get 412, not overwrite it blindly."""
     from albums_core.adapters.atproto.xrpc import Record
-    from albums_core.services.indexer import Indexer
+    from albums_core.domain.read_budget import ReadBudget
+    from albums_core.services.index_run import Indexer
 
     artist, album, _ = world
     assert album.list_uri
     value = {"$type": "fm.plyr.list", "name": album.title, "listType": "album", "items": [], "createdAt": "x"}
-    indexer = Indexer(artist, CatalogueWriter())
+    indexer = Indexer(artist, CatalogueWriter(), bootstrap.pds_reader(), bootstrap.page_cache(), ReadBudget(60), set())
     changed = indexer._upsert_album(album, album.list_uri, Record(album.list_uri, "bafyreielsewhere", value), [])
     assert changed.version == 1
     assert CatalogueRepository().get_album(album.id).version == 1  # type: ignore[union-attr]
