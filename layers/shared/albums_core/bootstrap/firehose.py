@@ -36,9 +36,10 @@ from albums_core.services.indexer import Indexing
 IndexRun = Callable[[Artist, CatalogueWriter, ReadBudget], Any]
 
 
+@cache
 def _indexing(catalogue: CatalogueWriter) -> Indexing:
-    """services/indexer.py on one catalogue (built here, not by albums_core.bootstrap, which
-    imports this module)."""
+    """services/indexer.py on one catalogue, once per catalogue (the container's: once per
+    container). Built here, not by albums_core.bootstrap, which imports this module."""
     from albums_core.adapters.atproto.gateway import AtprotoReader
 
     return Indexing(catalogue, AtprotoReader(), AlbumPageCache(), CleanupJobs(catalogue))
