@@ -43,9 +43,15 @@ run: $(STAMP) $(PDS_STAMP) lambda-runtime
 	$(PY) -m local_runtime run $(if $(FRONTEND_URL),--frontend-url '$(FRONTEND_URL)') \
 		$(if $(ALLOWED_ORIGINS),--allowed-origins '$(ALLOWED_ORIGINS)')
 
+# pytest-xdist workers for the folders that wait on servers (moto, the PDS, Lambda workers, the
+# browser): each worker starts its own, on free ports; `--dist loadfile` keeps a module's tests
+# (and its module fixtures) on one worker. TEST_WORKERS=0 runs in this process (no xdist).
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 ## Every test: unit, integration (moto server) and end-to-end (HTTP through the local runtime).
 test: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 ## A longer schema-fuzzing run (CI runs FUZZ_EXAMPLES=10 per operation within `make test`).
 fuzz: $(STAMP) $(PDS_STAMP)
@@ -56,10 +62,10 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -p no:schemathesis tests/unit
 
 test-integration: $(STAMP) $(PDS_STAMP) lambda-runtime
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest $(XDIST) tests/integration
 
 test-e2e: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
-	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest $(XDIST) tests/e2e
 
 lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

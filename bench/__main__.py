@@ -10,14 +10,14 @@ from importlib.metadata import version
 
 from bench.common import LAYER, LOG_FILE, ROOT, heading, table, verdict
 
-SECTIONS = {"1", "2", "3", "4", "5", "6", "7", "8"}
+SECTIONS = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
 
 
 def main() -> int:
     # `python -m bench 4` (or `4 6`): only those sections; none named: every section.
     chosen = set(sys.argv[1:]) or SECTIONS
     if not chosen <= SECTIONS:
-        print(f"unknown section(s): {' '.join(sorted(chosen - SECTIONS))}; sections are 1-8", file=sys.stderr)
+        print(f"unknown section(s): {' '.join(sorted(chosen - SECTIONS))}; sections are 1-10", file=sys.stderr)
         return 2
     # The layer is on the path in Lambda; the local runtime puts it there the same way.
     if str(LAYER) not in sys.path:
@@ -34,13 +34,30 @@ def main() -> int:
     # The stack's own consumer stays off: section 8 runs one in this process, and the other
     # sections' timings are kept free of it.
     os.environ["ALBUMS_LOCAL_FIREHOSE"] = "0"
+    # moto's own request log (the IAM report's): the calls of the functions' worker processes
+    # are counted where they arrive (section 6).
+    from bench import server_calls
+
+    server_calls.enable()
     stack = LocalStack(port=0, seed=True)
     summary: list[tuple[str, bool]] = []
     try:
         stack.start()
         # Only now: Powertools reads its environment (metrics namespace, service name) when the
         # layer is first imported, and the stack's LambdaHost is what sets that environment.
-        from bench import calls, cleanups, coldstart, firehose, lasting, paging, sdk_cost, subsonic, writes
+        from bench import (
+            calls,
+            cleanups,
+            coldstart,
+            costs,
+            firehose,
+            lasting,
+            network,
+            paging,
+            sdk_cost,
+            subsonic,
+            writes,
+        )
 
         for section, module in (
             ("1", coldstart),
@@ -53,6 +70,8 @@ def main() -> int:
             ("6", cleanups),
             ("7", lasting),
             ("8", firehose),
+            ("9", network),
+            ("10", costs),
         ):
             if section in chosen:
                 summary += module.run(stack)

@@ -10,7 +10,7 @@ import secrets
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from albums_core.adapters.atproto import xrpc
@@ -28,6 +28,8 @@ from albums_core.services import auth, cleanup
 from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.indexer import Indexer, sync_artist
 from bench.common import Call, CallRecorder, function_logs, heading, ms, table, verdict
+from bench.pds_proxy import CountingProxy, Seen
+from bench.server_calls import ServerCall, ServerLog, requests
 from bench.writes import XrpcRecorder
 from local_runtime.stack import LocalStack
 
@@ -55,13 +57,21 @@ class Case:
     in_polling: float = 0.0
     pds: list[str] = field(default_factory=list)
     pds_in_request: int = 0
+    # The PDS calls of the bench's process (the request), counted on its XRPC client, which the
+    # proxy must see too; and every request the proxy saw, the job's in the worker included.
+    pds_in_process: int = 0
+    proxied: list[Seen] = field(default_factory=list)
     dynamodb: list[Call] = field(default_factory=list)
     dynamodb_in_request: int = 0
+    # DynamoDB calls of the worker processes (the job, the stream records' handlers), from
+    # moto's request log: one per API request.
+    in_workers: list[ServerCall] = field(default_factory=list)
     other_aws: list[str] = field(default_factory=list)
     http_retries: int = 0
     delivered: int = 0
     dropped: int = 0
     problems: list[str] = field(default_factory=list)
+    unaccounted: list[str] = field(default_factory=list)
 
     @property
     def album_id(self) -> str:
@@ -90,6 +100,26 @@ class Case:
     @property
     def in_transactions(self) -> float:
         return sum(c.seconds for c in self.dynamodb if c.operation == "TransactWriteItems")
+
+    @property
+    def worker_calls(self) -> list[ServerCall]:
+        return list(requests(self.in_workers).values())
+
+    @property
+    def dynamodb_calls(self) -> int:
+        return len(self.dynamodb) + len(self.worker_calls)
+
+    @property
+    def dynamodb_operations(self) -> list[str]:
+        return [c.operation for c in self.dynamodb] + [f"{c.operation}*" for c in self.worker_calls]
+
+    def batch_items(self, table_name: str) -> int:
+        """Items the workers' BatchWriteItem calls named on the catalogue table."""
+        return sum(
+            c.items
+            for c in self.in_workers
+            if c.operation == "BatchWriteItem" and c.resource.endswith(f"table/{table_name}")
+        )
 
     @property
     def items_read(self) -> int:
@@ -192,12 +222,16 @@ def table_items(repo: CatalogueWriter) -> int:
     return int(repo.client.describe_table(TableName=repo.table)["Table"]["ItemCount"])
 
 
-def clean(stack: LocalStack, caller: auth.Caller, case: Case) -> None:
-    """The delete request, then the stream drained: every call, and the time of both."""
+def clean(stack: LocalStack, caller: auth.Caller, case: Case, proxy: CountingProxy, log: ServerLog) -> None:
+    """The delete request, then the stream drained: every call, and the time of both. The caller's
+    session names the counting proxy as its PDS, so the job (which keeps the session's PDS URL)
+    sends its calls through it too, from the worker process that runs it."""
     pump = stack.stream_pump
     case.table_items = table_items(CatalogueWriter())
     pump.drain()  # nothing else in the stream: what is counted below is this deletion's
     delivered, dropped = pump.delivered, pump.dropped
+    proxy.reset()
+    offset = log.mark()
     with (
         function_logs(),
         XrpcRecorder() as pds,
@@ -215,7 +249,7 @@ def clean(stack: LocalStack, caller: auth.Caller, case: Case) -> None:
             started = time.perf_counter()
             out = AlbumAdmin(caller).delete(case.album_id, case.cascade)
             requested = time.perf_counter()
-            case.pds_in_request, case.dynamodb_in_request = len(pds.calls), len(ddb.calls)
+            case.pds_in_request, case.dynamodb_in_request = len(proxy.seen), len(ddb.calls)
         # drain() takes the same lock: it returns once the job and every stream record it caused
         # are delivered, whichever thread ran them.
         pump.drain(timeout=600)
@@ -223,14 +257,43 @@ def clean(stack: LocalStack, caller: auth.Caller, case: Case) -> None:
     if out != {"deleted": True, "cascade": case.cascade}:
         raise RuntimeError(f"delete of the {case.size}-track album answered {out}")
     case.request, case.drain = requested - started, drained - requested
-    case.pds, case.in_pds = list(pds.calls), pds.seconds()
+    case.pds_in_process, case.in_pds = len(pds.calls), pds.seconds()
+    case.proxied = list(proxy.seen)
+    case.pds = [s.nsid for s in case.proxied]
     case.dynamodb = list(ddb.calls)
+    case.in_workers = log.since(offset)
     case.other_aws = [f"kms.{op}" for op in kms.operations] + [f"sqs.{op}" for op in sqs.operations]
+    case.other_aws += [f"{c.action.split(':')[0]}.{c.operation}*" for c in requests(case.in_workers, "kms").values()]
+    case.other_aws += [f"{c.action.split(':')[0]}.{c.operation}*" for c in requests(case.in_workers, "sqs").values()]
     case.http_retries = retries.count
     case.in_polling = streams.seconds + describe.seconds
     case.delivered, case.dropped = pump.delivered - delivered, pump.dropped - dropped
     with function_logs():
         case.problems = disagreements(case, caller.artist.did, str(caller.artist.pds_url))
+    case.unaccounted = unaccounted(case, log)
+
+
+def unaccounted(case: Case, log: ServerLog) -> list[str]:
+    """Where the counts do not add up: every PDS call of the bench's process seen by the proxy
+    too, every track record's write seen in an applyWrites, every track item's removal seen in
+    the workers' batches, and the workers' calls in moto's log at all."""
+    problems = []
+    if case.pds_in_process != case.pds_in_request:
+        problems.append(f"the proxy saw {case.pds_in_request} request calls, the client made {case.pds_in_process}")
+    wanted = f"{'delete' if case.cascade else 'update'} {TRACK}"
+    written = sum(w == wanted for s in case.proxied if s.status == 200 for w in s.writes)
+    if written != case.size:
+        problems.append(f"{written} of {case.size} track record writes ({wanted}) seen through the proxy")
+    if not log.enabled:
+        problems.append("moto's request log is off (ALBUMS_LOCAL_IAM_CALLS): the workers' calls are not counted")
+        return problems
+    items = case.batch_items(CatalogueWriter().table)
+    # cascade=false: each track's standalone copy put, then the album's copy deleted (2 per
+    # track); cascade=true: the item and its record guard deleted (1 or 2 per track).
+    low, high = (case.size, 2 * case.size) if case.cascade else (2 * case.size, 2 * case.size)
+    if not low <= items <= high:
+        problems.append(f"the workers' BatchWriteItem named {items} items for {case.size} tracks")
+    return problems
 
 
 def disagreements(case: Case, did: str, pds_url: str) -> list[str]:
@@ -308,10 +371,14 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     heading("6. Cleanups: album deletion in the background, calls and time per cleaned track (real local PDS)")
     password = secrets.token_urlsafe(12)
     started = time.perf_counter()
+    proxy = CountingProxy(stack.pds.pds_url).start()
+    log = ServerLog(getattr(stack, "_function_keys", {}))
     with function_logs():
         stack.pds.create_account(HANDLE, password)
         session, artist = auth.login(HANDLE, password)
-        caller = auth.Caller(session, artist)
+        # Only the calls made with this session go through the proxy: publishing and indexing
+        # below use the PDS itself.
+        caller = auth.Caller(replace(session, pds_url=proxy.url), artist)
         pds = pds_session(session)
         warm_up = publish_album(pds, False, SIZES[0], "Warm-up")
         cases = [publish_album(pds, cascade, size) for cascade in CASCADES for size in SIZES]
@@ -328,8 +395,11 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     indexed = time.perf_counter() - started - published
     # One discarded deletion first (the function's first invocation, first use of each code path),
     # then one deletion each (it takes the album apart), in the order of the tables.
-    for case in [warm_up, *cases]:
-        clean(stack, caller, case)
+    try:
+        for case in [warm_up, *cases]:
+            clean(stack, caller, case, proxy, log)
+    finally:
+        proxy.stop()
 
     say(
         f"account {HANDLE} on the local PDS: albums of {', '.join(str(c.size) for c in cases)} track records"
@@ -340,8 +410,9 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         "delete = AlbumAdmin(caller).delete(album_id, cascade), then stack.stream_pump.drain() until the stream stays",
         "empty: the job and every stream record it causes run in ProcessCatalogueStreamFunction. One deletion per row",
         f"(it takes the album apart), after one discarded deletion of a {warm_up.size}-track album",
-        "counted from the request to the drained stream: PDS calls on the service's XRPC client, DynamoDB calls and",
-        "items read on the layer's client, whoever makes them (the request, the job, the stream records' handlers)",
+        "counted from the request to the drained stream, wherever the calls run (the request in this process; the",
+        "job and the stream records' handlers in the function's worker processes): PDS calls at the counting proxy",
+        "the caller's session names as its PDS, DynamoDB calls on the layer's client and in moto's request log",
     )
     print()
     rows = [
@@ -377,8 +448,9 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     print()
     say(
         "ms. table items: the catalogue table's items before the request (moto's Query and TransactWriteItems cost",
-        "grows with it). DynamoDB: time inside the layer's DynamoDB calls during the request, then during the drain.",
-        "PDS: time with a PDS call in flight (parallel reads overlap). polling: the pump's own stream reads, standing",
+        "grows with it). DynamoDB: time inside the layer's DynamoDB calls of the bench's process during the request,",
+        "then during the drain (the workers' calls are counted, not timed). PDS: time with a PDS call of the bench's",
+        "process in flight (the request's; parallel reads overlap). polling: the pump's own stream reads, standing",
         "for Lambda's event source mapping (not the service). total/track: (request + drain) / tracks; - DynamoDB:",
         "the same without the time inside DynamoDB calls",
     )
@@ -388,30 +460,49 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
             c.label,
             f"{len(c.pds)} ({c.pds_in_request})",
             f"{c.per_track(len(c.pds)):.3f}",
-            f"{len(c.dynamodb)} ({c.dynamodb_in_request})",
-            f"{c.per_track(len(c.dynamodb)):.3f}",
+            f"{c.dynamodb_calls} ({c.dynamodb_in_request})",
+            f"{c.per_track(c.dynamodb_calls):.3f}",
             str(c.items_read),
             f"{c.per_track(c.items_read):.2f}",
             str(c.delivered),
             "NO: " + "; ".join(c.problems) if c.problems else verdict(True),
+            "NO: " + "; ".join(c.unaccounted) if c.unaccounted else verdict(True),
         ]
         for c in cases
     ]
-    headers = ["album deleted", "PDS calls", "/track", "DynamoDB", "/track", "items read", "/track", "stream", "agree"]
-    print(table(headers, rows, "lrrrrrrrl"))
+    headers = [
+        "album deleted",
+        "PDS calls",
+        "/track",
+        "DynamoDB",
+        "/track",
+        "items read",
+        "/track",
+        "stream",
+        "agree",
+        "add up",
+    ]
+    print(table(headers, rows, "lrrrrrrrll"))
     print()
     say(
-        "calls: all (of which the request's). stream: records delivered to the function. agree: after the drain, no",
-        "track is left in the album's partition (cleanup.remaining_tracks(...) == []); the album, its list record and",
-        "the job are gone; every track record lost its `album` field and its item is standalone with the record's",
-        "CID (cascade=false), or record and item are gone (cascade=true); nothing dropped or dead-lettered",
+        "calls: all, wherever they ran (of which the request's, in the bench's process). PDS: every request through",
+        "the counting proxy the caller's session names as its PDS (the job keeps that URL, so its worker's calls",
+        "pass it too). DynamoDB: the request's on the layer's client + the workers' (the job, the stream records'",
+        "handlers) from moto's own request log, one per API request (marked * below). items read: the request's",
+        "only (moto's log does not carry them). stream: records delivered to the function. agree: after the drain,",
+        "no track is left in the album's partition (cleanup.remaining_tracks(...) == []); the album, its list record",
+        "and the job are gone; every track record lost its `album` field and its item is standalone with the",
+        "record's CID (cascade=false), or record and item are gone (cascade=true); nothing dropped or dead-lettered.",
+        "add up: the proxy saw every PDS call the request's client made, one track record write",
+        "per track in the applyWrites bodies, and the workers' BatchWriteItem named 2 items per track (put the",
+        "standalone copy, delete the album's) or 1-2 (the item and its record guard, cascade=true)",
     )
     print()
     say("calls per operation (PDS by NSID, DynamoDB by API), and ms inside DynamoDB by API:")
     for c in cases:
         say(
             f"  {c.label:<26} PDS      {_per_operation(c.pds)}",
-            f"  {'':<26} DynamoDB {_per_operation([d.operation for d in c.dynamodb])}",
+            f"  {'':<26} DynamoDB {_per_operation(c.dynamodb_operations)}",
             f"  {'':<26} ms       {_time_per_operation(c.dynamodb)}",
             f"  {'':<26} other    {_per_operation(c.other_aws) or '-'}; DynamoDB HTTP retries: {c.http_retries}",
         )
@@ -425,7 +516,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
 
         ratios[cascade] = {
             "pds": ratio(lambda c: len(c.pds)),
-            "dynamodb": ratio(lambda c: len(c.dynamodb)),
+            "dynamodb": ratio(lambda c: c.dynamodb_calls),
             "wall": ratio(lambda c: c.seconds),
             "drain": ratio(lambda c: c.drain),
             "drain_rest": ratio(lambda c: c.drain - (c.in_dynamodb - c.in_dynamodb_request)),
@@ -511,4 +602,11 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
                 )
             )
     summary.append(("cleanups: PDS and DynamoDB agree after every drain", all(not c.problems for c in cases)))
+    summary.append(
+        (
+            "cleanups: the counts add up (every track's record write seen at the proxy, every track item's"
+            " removal in the workers' calls)",
+            all(not c.unaccounted for c in cases),
+        )
+    )
     return summary

@@ -60,6 +60,8 @@ class Call:
     # perf_counter() at its start and end: calls made in parallel overlap.
     started: float = 0.0
     ended: float = 0.0
+    # CPU time of the calling thread inside the call (serialisation, parsing), time.thread_time().
+    cpu: float = 0.0
 
 
 def _items_read(operation: str, parsed: dict[str, Any]) -> int:
@@ -108,6 +110,7 @@ class CallRecorder:
 
     def _start(self, context: dict[str, Any], **_: Any) -> None:
         context["bench_started"] = time.perf_counter()
+        context["bench_cpu"] = time.thread_time()
 
     def _count(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         call = Call(model.name)
@@ -120,6 +123,7 @@ class CallRecorder:
             call.ended = time.perf_counter()
             call.started = context["bench_started"]
             call.seconds = call.ended - call.started
+            call.cpu = time.thread_time() - context.get("bench_cpu", time.thread_time())
             call.items_read = _items_read(call.operation, parsed)
 
     @property

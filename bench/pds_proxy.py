@@ -9,6 +9,7 @@ counts the TCP connections they open (`connections`): what a client's connection
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,18 @@ class Seen:
     nsid: str
     params: dict[str, str]
     status: int
+    # applyWrites only: "<action> <collection>" per write it carries (`update fm.plyr.track`).
+    writes: tuple[str, ...] = ()
+
+
+def _writes(nsid: str, body: bytes | None) -> tuple[str, ...]:
+    if nsid != "com.atproto.repo.applyWrites" or not body:
+        return ()
+    try:
+        writes = json.loads(body).get("writes") or []
+    except (ValueError, AttributeError):
+        return ()
+    return tuple(f"{str(w.get('$type', '')).rsplit('#', 1)[-1]} {w.get('collection')}" for w in writes)
 
 
 class CountingProxy:
@@ -88,7 +101,8 @@ class CountingProxy:
                     upstream.close()
                 parts = urlsplit(self.path)
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                proxy._record(Seen(self.command, parts.path.removeprefix("/xrpc/"), params, status))
+                nsid = parts.path.removeprefix("/xrpc/")
+                proxy._record(Seen(self.command, nsid, params, status, _writes(nsid, body)))
                 self.send_response(status)
                 for name, value in reply_headers:
                     if name.lower() not in _DROP:

@@ -47,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         stack = LocalStack(
-            port=args.port, seed=not args.no_seed, frontend_url=web_app["FrontendUrl"], allowed_origins=origins
+            port=args.port,
+            seed=not args.no_seed,
+            frontend_url=web_app["FrontendUrl"],
+            allowed_origins=origins,
+            logs=Path(args.state_file).parent,
         ).start()
     except KeyboardInterrupt:
         return 130

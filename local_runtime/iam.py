@@ -164,7 +164,7 @@ def write_calls(path: Path, function_keys: dict[str, str]) -> None:
     lines = raw.read_text().splitlines() if raw.exists() else []
     calls = set()
     for line in lines:
-        key, action, resource = json.loads(line)
+        key, action, resource = json.loads(line)[:3]
         if key in function_keys:
             calls.add((function_keys[key], action, resource))
     path.write_text("".join(json.dumps(list(c)) + "\n" for c in sorted(calls)))

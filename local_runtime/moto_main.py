@@ -26,6 +26,7 @@ import base64
 import bisect
 import copy
 import functools
+import itertools
 import json
 import os
 import sys
@@ -59,17 +60,34 @@ TRANSACTION_ACTIONS = 100
 
 _WRITES = threading.RLock()
 # With ALBUMS_LOCAL_IAM_CALLS set, every authorised call of an IAM user's key is appended to
-# "<that path>.keys" as [access key, action, resource]: the local stack names the functions
+# "<that path>.keys" as [access key, action, resource, request number, API operation, items] (the
+# last three let the benchmark count calls and batch items per request): the local stack names the functions
 # (`python -m local_runtime.iam report`). Recorded here because each function runs in a process
 # of its own; the server is the one place that sees them all.
 _CALLS_PATH = os.environ.get("ALBUMS_LOCAL_IAM_CALLS")
 _CALLS_LOCK = threading.Lock()
+_REQUESTS = itertools.count(1)
 
 
-def _record_call(key: str, action: str, arn: str) -> None:
+def _record_call(key: str, action: str, arn: str, request: int = 0, operation: str = "", items: int = 1) -> None:
     if _CALLS_PATH:
         with _CALLS_LOCK, open(f"{_CALLS_PATH}.keys", "a") as out:
-            out.write(json.dumps([key, action, arn]) + "\n")
+            out.write(json.dumps([key, action, arn, request, operation, items]) + "\n")
+
+
+def _batch_items(handler: Any, arn: str) -> int:
+    """The items of a BatchWriteItem or BatchGetItem that name `arn`'s table (1 for other calls)."""
+    body: Any = handler.body
+    if not isinstance(body, dict):
+        try:
+            body = json.loads(handler.raw_body or b"{}")
+        except ValueError:
+            return 1
+    requested = body.get("RequestItems") if isinstance(body, dict) else None
+    if not isinstance(requested, dict):
+        return 1
+    entry = requested.get(arn.rsplit("/", 1)[-1])
+    return len(entry.get("Keys", [])) if isinstance(entry, dict) else len(entry or [])
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -346,6 +364,7 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
 
     pairs = _requested(self) if iam_request_cls is IAMRequest else _s3_delete_keys(self, resource)
     path = self.raw_path + (f"?{self.uri.split('?', 1)[1]}" if "?" in self.uri else "")
+    number, operation = next(_REQUESTS), str(self._get_action())
     for action, arn in pairs or [(self._get_action(), resource)]:
         request = iam_request_cls(
             account_id=self.current_account,
@@ -357,7 +376,8 @@ def _authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
             action=action,
         )
         request.check_signature()
-        _record_call(key, request._action, arn)  # "<service>:<action>", as IAM names it
+        # "<service>:<action>", as IAM names it
+        _record_call(key, request._action, arn, number, operation, _batch_items(self, arn) if _CALLS_PATH else 1)
         try:
             request.check_action_permitted(arn)
         except AccessDeniedError as denied:

@@ -94,11 +94,14 @@ class LocalStack:
     # FRONTEND_URL=… ALLOWED_ORIGINS=…`); None: the template's defaults (web_app_parameters).
     frontend_url: str | None = None
     allowed_origins: list[str] | None = None
+    # Where pds.log and moto.log go: beside the state file, so runtimes started side by side
+    # (the tests' workers) each keep their own.
+    logs: Path = STATE_DIR
 
     def start(self) -> LocalStack:
         """Everything up, or (on any failure, Ctrl-C included) every process started so far ended
         and the port released before the error is raised."""
-        STATE_DIR.mkdir(exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
         listener = hold_port(self.port)
         try:
             self._start(listener)
@@ -113,8 +116,8 @@ class LocalStack:
         origin = f"http://127.0.0.1:{port}"
         from local_runtime.seed import demo_accounts
 
-        self.pds = LocalPds(log=STATE_DIR / "pds.log").start(demo_accounts())
-        self.moto = MotoServer(log=STATE_DIR / "moto.log").start()
+        self.pds = LocalPds(log=self.logs / "pds.log").start(demo_accounts())
+        self.moto = MotoServer(log=self.logs / "moto.log").start()
         self.stack = local_stack(
             endpoint=self.moto.url,
             overrides={

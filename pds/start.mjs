@@ -106,6 +106,10 @@ const main = async () => {
   fs.mkdirSync(dataDirectory)
   fs.mkdirSync(blobstoreDiskLocation)
   const removeData = () => fs.rmSync(dataRoot, { recursive: true, force: true })
+  // dev-env makes a data and a blob folder of its own in the temp dir even when given these, and
+  // never removes them: make them inside dataRoot. (Its port-lock folder stays in the shared temp
+  // dir, so PDSs started side by side still claim distinct ports: it was named at import above.)
+  process.env.TMPDIR = dataRoot
 
   let network
   let closing = false

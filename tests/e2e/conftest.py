@@ -56,7 +56,7 @@ class Api:
         req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
         opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
         try:
-            with opener.open(req, timeout=15) as resp:
+            with opener.open(req, timeout=120) as resp:  # a hang limit: loaded machines are slow
                 return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
         except urllib.error.HTTPError as err:
             return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())

@@ -259,7 +259,8 @@ def test_an_album_of_another_artist_is_403(api: Api, kenji: str, aurora: str) ->
     assert "/covers/images/" not in (page["image_url"] or "")
 
 
-@pytest.mark.parametrize("album_id", [str(uuid.uuid4()), "not-an-album"])
+# Fixed ids: every xdist worker must collect the same test names.
+@pytest.mark.parametrize("album_id", [str(uuid.uuid4()), "not-an-album"], ids=["unknown-uuid", "not-an-album"])
 def test_an_unknown_album_is_404(api: Api, kenji: str, album_id: str) -> None:
     reply = upload(api, album_id, solid(), kenji)
     assert reply.status == 404 and reply.json() == {"detail": "album not found"}

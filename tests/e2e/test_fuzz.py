@@ -61,7 +61,8 @@ def fuzz(schema: Any, method: str, path: str, headers: dict[str, str]) -> None:
     )
     def run(case: Any) -> None:
         SUMMARY["examples"] += 1
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        # A hang limit, not schemathesis' 10 s default (a loaded machine took longer, issue #24).
+        case.call_and_validate(headers=headers, checks=CHECKS, timeout=120)
 
     try:
         run()

@@ -37,3 +37,9 @@ def test_login_and_rename_logs_hold_no_password_token_or_session_id(api: Api) ->
     for secret in (account["password"], "wrong-password-xyz", session):
         assert secret not in text
     assert "accessJwt" not in text and "refreshJwt" not in text and "eyJ" not in text
+
+
+def test_the_runtime_keeps_its_servers_logs_beside_its_state_file(api: Api) -> None:
+    # Two runtimes started side by side (the test workers, two checkouts) never share a log.
+    folder = api.log.parent
+    assert (folder / "moto.log").is_file() and (folder / "pds.log").is_file()

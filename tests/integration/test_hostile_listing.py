@@ -78,6 +78,31 @@ def test_the_callers_deadline_and_calls_are_checked_before_each_page(endless: En
     assert len(endless.asked) == 7
 
 
+def test_a_page_cut_off_by_the_callers_deadline_stops_the_listing_there(
+    endless: EndlessPds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The third page's timeout is what is left of the budget; the PDS answers later than that:
+    # the budget ran out, not the PDS (a login then leaves the rest to its job, issue #24).
+    clock = StepClock(tick=1.0)
+    endless.on_request = clock.advance
+    sent, timeouts = xrpc.send, []
+
+    def late_third_page(url: str, method: str, **kw: Any) -> Any:
+        if len(endless.asked) == 2:
+            timeouts.append(kw["timeout"])
+            clock.advance(kw["timeout"])
+            raise xrpc.PdsUnavailable("TimeoutError")
+        return sent(url, method, **kw)
+
+    monkeypatch.setattr(xrpc, "send", late_third_page)
+    out = xrpc.list_records(endless.url, DID, TRACK, budget=ReadBudget(3.5, None, clock))
+    assert (out.stopped, out.pages, out.cursor, len(out)) == ("deadline", 2, "c2", 20)
+    assert timeouts == [1.5]
+    # A PDS that fails while the caller still has time is unavailable, as before.
+    with pytest.raises(xrpc.PdsUnavailable):
+        xrpc.list_records(endless.url, DID, TRACK, budget=ReadBudget(60, None, clock))
+
+
 def test_a_page_of_more_records_than_asked_and_an_endless_response_are_cut(
     endless: EndlessPds, settings_env: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,10 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from local_runtime.pds import LocalPds
 from tests.integration.pds_fixture import ACCOUNTS
@@ -278,3 +281,12 @@ def test_stop_ends_only_its_own_process() -> None:
         code = pds.stop()
     assert code == 0  # start.mjs closes the network on SIGTERM and exits cleanly
     assert not pds.running
+
+
+def test_stop_leaves_nothing_in_the_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # dev-env makes a data and a blob folder of its own in the temp dir even when given others;
+    # start.mjs must remove them with its data (dev-env's shared port-lock folder may stay).
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    LocalPds().start([]).stop()
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("atproto-dev-env-ports-"))
+    assert left == []

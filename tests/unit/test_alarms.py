@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from local_runtime.template import ROOT, load, local_stack
 
 TEMPLATE = load()
@@ -380,3 +382,57 @@ def test_the_local_runtime_leaves_the_operations_resources_out_and_says_so() -> 
     assert skipped["AWS::CloudWatch::Alarm"] == len(alarms())
     assert {"AWS::CloudWatch::Dashboard", "AWS::SNS::Topic", "AWS::SNS::Subscription"} <= set(skipped)
     assert not {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Serverless::Function"} & set(skipped)
+
+
+# ---- CacheHit: once a minute per container -------------------------------------------------------
+
+
+def test_cache_hits_are_published_once_a_minute_with_the_hits_since(monkeypatch: pytest.MonkeyPatch) -> None:
+    from albums_core import observability
+
+    published: list[float] = []
+
+    class Recorder:
+        def add_metric(self, name: str, unit: Any, value: float) -> None:
+            assert name == "CacheHit"
+            published.append(value)
+
+    monkeypatch.setattr(observability, "metrics", Recorder())
+    now = [100.0]
+    hits = observability.CacheHits(seconds=60, clock=lambda: now[0])
+    hits.add()  # a container's first hit: at once
+    for _ in range(5):
+        now[0] += 10
+        hits.add()
+    assert published == [1]
+    now[0] += 10  # 60 s after the first
+    hits.add()
+    assert published == [1, 6]
+    every = observability.CacheHits(seconds=0, clock=lambda: now[0])
+    every.add()
+    every.add()
+    assert published == [1, 6, 1, 1]
+
+
+_HIT_PROBE = """
+from albums_core.observability import cache_hits, logger, metrics
+logger.info("an info line")
+cache_hits.add()
+metrics.flush_metrics()
+"""
+
+
+def test_the_cache_hit_metric_survives_a_raised_application_log_level() -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "layers" / "shared"),
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _HIT_PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [line.get("message") for line in lines if "message" in line] == []
+    emf = [line for line in lines if "_aws" in line]
+    assert len(emf) == 1 and emf[0]["CacheHit"] == [1.0] and "level" not in emf[0]

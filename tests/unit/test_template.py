@@ -270,3 +270,31 @@ def test_make_run_takes_a_frontend_and_allowed_origins() -> None:
         with pytest.raises(SystemExit):
             web_app_parameters(frontend, origins)
     assert "FRONTEND_URL=" in (ROOT / "Makefile").read_text() and "ALLOWED_ORIGINS=" in (ROOT / "README.md").read_text()
+
+
+# The hot read path (bench section 10: a cached read within 1.40 USD per million).
+READ_PATH = ("ListAlbumsFunction", "ListArtistAlbumsFunction", "GetAlbumFunction", "GetArtistFunction")
+
+
+def test_the_read_path_is_not_traced_unless_the_operator_turns_it_on() -> None:
+    stack = local_stack()
+    assert stack.raw["Parameters"]["ReadPathTracing"]["Default"] == "PassThrough"
+    assert stack.raw["Globals"]["Function"]["Tracing"] == "Active"
+    for logical, res in stack.of_type("AWS::Serverless::Function").items():
+        tracing = res["Properties"].get("Tracing")
+        if logical in READ_PATH:
+            assert tracing == {"Ref": "ReadPathTracing"}, logical
+        else:
+            assert tracing is None, f"{logical}: traced as the Globals say"
+    assert local_stack(overrides={"ReadPathTracing": "Active"}).resolve({"Ref": "ReadPathTracing"}) == "Active"
+
+
+def test_lambdas_own_log_lines_are_off_by_default_and_the_function_logs_at_info() -> None:
+    stack = local_stack()
+    config = stack.raw["Globals"]["Function"]["LoggingConfig"]
+    assert config["SystemLogLevel"] == {"Ref": "SystemLogLevel"}
+    assert stack.raw["Parameters"]["SystemLogLevel"]["Default"] == "WARN"
+    # Embedded metrics carry no level: Lambda's application filter must let INFO through.
+    assert config["ApplicationLogLevel"] == "INFO"
+    for logical, res in stack.of_type("AWS::Serverless::Function").items():
+        assert "LoggingConfig" not in res["Properties"], logical

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 from albums_core.config import settings
 
@@ -46,8 +49,42 @@ def trigger_entry(correlation_id_path: str) -> Callable[[Handler], Handler]:
     settings()
 
     def wrap(handler: Handler) -> Handler:
+        # The end of init: what the imports made is moved out of the collector's reach, so the
+        # full collections the first invocation triggers (creating a boto3 client allocates a
+        # lot) no longer walk it. About a fifth of a read function's first invocation went there
+        # (bench section 1).
+        gc.freeze()
         traced = tracer.capture_lambda_handler(handler)
         measured = metrics.log_metrics(capture_cold_start_metric=True)(traced)
         return cast(Handler, logger.inject_lambda_context(correlation_id_path=correlation_id_path)(measured))
 
     return wrap
+
+
+class CacheHits:
+    """The CacheHit metric, published at most once every CACHE_HIT_METRIC_SECONDS (60) per
+    container with the hits since the last one as its value. One embedded-metric line per hit was
+    about 0.11 USD per million cached reads in log bytes alone (bench section 10); the sum over
+    any period is the same, except the hits of a container's last minute, which are lost when
+    Lambda retires it (the hit ratio reads a little low). 0 publishes every hit, as before."""
+
+    def __init__(self, seconds: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        if seconds is None:
+            try:
+                seconds = max(0.0, float(os.environ.get("CACHE_HIT_METRIC_SECONDS", "60")))
+            except ValueError:
+                seconds = 60.0
+        self.seconds = seconds
+        self.clock = clock
+        self.pending = 0
+        self._last: float | None = None
+
+    def add(self) -> None:
+        self.pending += 1
+        now = self.clock()
+        if self._last is None or now - self._last >= self.seconds:
+            metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=self.pending)
+            self.pending, self._last = 0, now
+
+
+cache_hits = CacheHits()

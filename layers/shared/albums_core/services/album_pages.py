@@ -13,7 +13,7 @@ from albums_core.domain.handles import normalize_artist_ref, normalize_slug
 from albums_core.domain.ordering import order_tracks
 from albums_core.domain.sessions import Viewer
 from albums_core.domain.views import album_page, personalise
-from albums_core.observability import metrics
+from albums_core.observability import cache_hits, metrics
 from albums_core.ports import PageCache, PageCatalogue, PdsReader
 
 # A cached redirect: a JSON object no album page is (a page's first key is "metadata").
@@ -45,7 +45,7 @@ class AlbumPages:
             metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
             body = self._build(handle, slug, key)
         else:
-            metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+            cache_hits.add()
         if body.startswith(_MOVED):
             return Moved(handle, str(json.loads(body)["$moved"]))
         if viewer is None:

@@ -15,7 +15,7 @@ from albums_core.domain.errors import ArtistNotFound
 from albums_core.domain.handles import exact_did, normalize_handle
 from albums_core.domain.models import Artist
 from albums_core.domain.views import artist_profile
-from albums_core.observability import metrics
+from albums_core.observability import cache_hits, metrics
 from albums_core.ports import ArtistDirectory, PageCache
 
 
@@ -50,7 +50,7 @@ class ArtistProfiles:
     def _cached(self, key: str, load: Callable[[], Artist | None]) -> str:
         body = self.cache.get(key)
         if body is not None:
-            metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+            cache_hits.add()
             return body
         metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
         started = time.time_ns() // 1_000_000

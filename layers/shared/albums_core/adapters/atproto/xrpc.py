@@ -222,7 +222,14 @@ def list_records(
             out.stopped = cap or (budget.spent if budget is not None else None) or "deadline"
             return out
         params = {"repo": repo, "collection": collection, "limit": PAGE_SIZE, "cursor": out.cursor}
-        reply = send(xrpc_url(pds_url, "com.atproto.repo.listRecords", params), "GET", timeout=timeout)
+        try:
+            reply = send(xrpc_url(pds_url, "com.atproto.repo.listRecords", params), "GET", timeout=timeout)
+        except PdsUnavailable:
+            # A page whose timeout was what was left of the budget: the budget ran out, not the PDS.
+            if budget is not None and not budget.in_time():
+                out.stopped = "deadline"
+                return out
+            raise
         body = judge(reply)
         out.pages += 1
         out.size += len(reply.raw)

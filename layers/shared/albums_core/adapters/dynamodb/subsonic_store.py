@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -14,7 +15,9 @@ from botocore.exceptions import ClientError
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
+from albums_core.adapters.dynamodb.table import error_code, refused_positions
 from albums_core.config import settings
+from albums_core.domain.errors import ConcurrentUpdate
 from albums_core.domain.models import Album, Track
 
 if TYPE_CHECKING:
@@ -25,6 +28,8 @@ CURSOR_SECONDS = 600
 ORDER_SECONDS = 60
 WHERE_SECONDS = 86_400
 SCROBBLE_SECONDS = 86_400
+# Tries of a play's counters that conflicting transactions keep cancelling.
+_PLAY_ATTEMPTS = 6
 _SNAPSHOT_FIELDS = "pk, sk, gsi1pk, gsi1sk, id, artist_did, slug, title, total_plays, track_count"
 
 
@@ -183,10 +188,23 @@ class SubsonicStore:
                     }
                 }
             )
-        try:
-            self.client.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False  # the track moved or went meanwhile: the play is lost, never half-counted
-            raise
-        return True
+        return self._add_play(actions, keys.scrobble(user_did, track.id, second))
+
+    def _add_play(self, actions: list[TransactWriteItemTypeDef], marker: str) -> bool:
+        """The counters' transaction. Cancelled by a conflicting transaction (a batch of track
+        CIDs, another play), it is tried again: a play is never dropped for a collision. Each
+        try has its own token, so botocore's retry of a timed-out call cannot count it twice."""
+        for attempt in range(_PLAY_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
+                return True
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                if refused_positions(exc):
+                    return False  # the track moved or went meanwhile: the play is lost, never half-counted
+                time.sleep(0.02 * 2**attempt)
+        # Still colliding: the play is not counted, and its marker goes so that the client's
+        # retry counts it.
+        self.client.delete_item(TableName=self.cache_table, Key={"cache_key": {"S": marker}})
+        raise ConcurrentUpdate()
