@@ -87,11 +87,11 @@ def fill_placeholders(text: str, values: dict[str, str]) -> str:
 
 
 def demo_values(stack: LocalStack) -> dict[str, str]:
-    from albums_core.services import auth
+    from albums_core import bootstrap
 
     assert stack.pds is not None
     account = stack.pds.accounts[0]
-    session, _ = auth.login(account["handle"], account["password"])
+    session, _ = bootstrap.auth().login(account["handle"], account["password"])
     album = next(a for a in stack.demo.get("albums", []) if a["handle"] == account["handle"])
     return {
         "DEMO_HANDLE": account["handle"],

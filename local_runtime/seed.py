@@ -126,17 +126,16 @@ def _upload_blob(pds: Any, data: bytes, mime: str) -> dict[str, Any]:
 
 def publish_demo(accounts: list[dict[str, str]], s3: Any, bucket: str, covers_base_url: str) -> dict[str, Any]:
     """Publish the demo records on the local PDS and index them; a summary for stack.json."""
+    from albums_core import bootstrap
     from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
     from albums_core.adapters.dynamodb.session_store import pds_session
     from albums_core.domain.records import LIST, TRACK
-    from albums_core.services import auth
-    from albums_core.services.indexer import sync_artist
 
     passwords = {a["handle"]: a["password"] for a in accounts}
     repo = CatalogueWriter()
     albums: list[dict[str, Any]] = []
     for spec in DEMO:
-        session, _ = auth.login(spec.handle, passwords[spec.handle])
+        session, _ = bootstrap.auth().login(spec.handle, passwords[spec.handle])
         pds = pds_session(session)
         profile: dict[str, Any] = {"$type": "app.bsky.actor.profile", "displayName": spec.display_name}
         if spec.avatar:
@@ -178,8 +177,8 @@ def publish_demo(accounts: list[dict[str, str]], s3: Any, bucket: str, covers_ba
                 },
             )
         # Logging in again picks up the profile; indexing brings the records in.
-        session, artist = auth.login(spec.handle, passwords[spec.handle])
-        sync_artist(artist, repo)
+        session, artist = bootstrap.auth().login(spec.handle, passwords[spec.handle])
+        bootstrap.indexing(repo).sync_artist(artist)
         for album in spec.albums:
             loaded = repo.load_album_by_slug(spec.handle, album.slug)
             assert loaded is not None, album.title

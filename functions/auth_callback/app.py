@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from albums_core import bootstrap
 from albums_core.http import cookies
 from albums_core.http.response_models import redirect_responses
 from albums_core.http.web import lambda_entry, make_app, redirect, request_base
-from albums_core.services import oauth_login
 
 app = make_app()
 
@@ -29,7 +29,7 @@ def callback() -> Response[Any]:
     params = {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if isinstance(v, str)}
     event = app.current_event
     browser_state = cookies.cookie_value(event.get("cookies"), event.headers, cookies.STATE_COOKIE_NAME)
-    location = oauth_login.callback(params, request_base(app), browser_state)
+    location = bootstrap.oauth_login().callback(params, request_base(app), browser_state)
     return redirect(303, location, cookies=[cookies.cleared_state_cookie()])
 
 

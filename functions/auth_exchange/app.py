@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from albums_core import bootstrap
 from albums_core.config import settings
 from albums_core.http import cookies
 from albums_core.http.request_models import ExchangeBody
@@ -26,7 +27,7 @@ app = make_app()
     responses=responses(ExchangeResponse, 401, 415, 422),
 )
 def exchange(body: Annotated[ExchangeBody, Body()]) -> Response[Any]:
-    session = oauth_login.exchange(body.exchange_token)
+    session = bootstrap.oauth_login().exchange(body.exchange_token)
     if oauth_login.is_browser(app.current_event.headers):
         cookie = cookies.session_cookie(session.session_id, settings().session_ttl_seconds)
         return json_response(200, {"session_id": None}, cookies=[cookie])

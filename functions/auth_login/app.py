@@ -6,14 +6,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from albums_core import bootstrap
 from albums_core.config import settings
 from albums_core.http import cookies
 from albums_core.http.request_models import LoginBody
 from albums_core.http.response_models import LoginResponse, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
 from albums_core.observability import logger
-from albums_core.services import auth
-from albums_core.services.indexer import index_at_login
 
 app = make_app()
 
@@ -27,10 +26,10 @@ app = make_app()
     responses=responses(LoginResponse, 401, 409, 415, 422, 502),
 )
 def login(body: Annotated[LoginBody, Body()]) -> Response[Any]:
-    session, artist = auth.login(body.identifier, body.password)
+    session, artist = bootstrap.auth().login(body.identifier, body.password)
     try:
         # A bounded amount now; the rest in the background, so the login answers at once.
-        index_at_login(artist)
+        bootstrap.indexing().index_at_login(artist)
     except Exception:  # noqa: BLE001 - the login stands; POST /artists/me/sync retries the indexing
         logger.warning("indexing at login failed", exc_info=True)
     cookie = cookies.session_cookie(session.session_id, settings().session_ttl_seconds)

@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from albums_core import bootstrap
 from albums_core.http import cookies
 from albums_core.http.response_models import SESSION, LogoutResponse, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
-from albums_core.services import auth
 
 app = make_app()
 
@@ -21,9 +21,9 @@ app = make_app()
     responses=responses(LogoutResponse, 401),
 )
 def logout() -> Response[Any]:
-    auth.logout(app.context["caller"])
+    bootstrap.auth().logout(app.context["caller"])
     cleared = cookies.cleared_cookie()
     return json_response(200, {"logged_out": True}, cookies=[cleared])
 
 
-lambda_handler = lambda_entry(app, guard=auth.session_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.session_guard)

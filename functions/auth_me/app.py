@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, MeResponse, responses
 from albums_core.http.web import lambda_entry, make_app
-from albums_core.services import auth
 
 app = make_app()
 
@@ -18,7 +18,7 @@ app = make_app()
     responses=responses(MeResponse, 401),
 )
 def me() -> dict[str, Any]:
-    return auth.me(app.context["caller"])
+    return bootstrap.auth().me(app.context["caller"])
 
 
-lambda_handler = lambda_entry(app, guard=auth.session_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.session_guard)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from albums_core import bootstrap
 from albums_core.http import cookies
 from albums_core.http.response_models import redirect_responses
 from albums_core.http.web import lambda_entry, make_app, redirect, request_base
@@ -27,7 +28,7 @@ def start(
     handle: Annotated[str | None, Query(max_length=2048)] = None,
     pds_url: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[Any]:
-    started = oauth_login.start(handle, pds_url, request_base(app))
+    started = bootstrap.oauth_login().start(handle, pds_url, request_base(app))
     return redirect(307, started.location, cookies=[cookies.state_cookie(started.state, oauth_login.STATE_TTL_SECONDS)])
 
 

@@ -3,12 +3,10 @@ uploaded object is checked and attached by the ProcessCoverUpload trigger."""
 
 from typing import Any
 
-from albums_core.http.guards import album_guard
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, UploadFormResponse, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.covers import upload_form
 
 app = make_app()
 
@@ -25,8 +23,10 @@ app = make_app()
 )
 def upload_url(ref: str) -> dict[str, Any]:
     caller: auth.Caller = app.context["caller"]
-    album = AlbumAdmin(caller).owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
-    return upload_form(album)
+    album = bootstrap.album_admin(caller).owned(
+        path_param(app, "ref"), "you can only upload cover art for your own albums"
+    )
+    return bootstrap.covers().upload_form(album)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only upload cover art for your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only upload cover art for your own albums"))

@@ -5,12 +5,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from albums_core import bootstrap
 from albums_core.http.conditional import versioned_response
 from albums_core.http.request_models import CreateAlbumBody
 from albums_core.http.response_models import SESSION, AlbumMetadata, etag_responses, responses
 from albums_core.http.web import lambda_entry, make_app
-from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -30,9 +29,9 @@ app = make_app()
     ),
 )
 def create_album(body: Annotated[CreateAlbumBody, Body()]) -> Response[Any]:
-    admin = AlbumAdmin(app.context["caller"])
+    admin = bootstrap.album_admin(app.context["caller"])
     status, metadata = admin.create(body.title, body.description)
     return versioned_response(metadata, admin.version, status)
 
 
-lambda_handler = lambda_entry(app, guard=auth.artist_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.artist_guard)

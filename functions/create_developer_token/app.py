@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from albums_core import bootstrap
 from albums_core.http.request_models import DeveloperTokenBody
 from albums_core.http.response_models import SESSION, DeveloperTokenCreated, responses
 from albums_core.http.web import json_response, lambda_entry, make_app
-from albums_core.services import auth
-from albums_core.services.developer_tokens import MAX_TOKENS, DeveloperTokens
+from albums_core.services.developer_tokens import MAX_TOKENS
 
 app = make_app()
 
@@ -26,7 +26,7 @@ app = make_app()
 )
 def create_developer_token(body: Annotated[DeveloperTokenBody, Body()]) -> Response[Any]:
     session = app.context["caller"]
-    return json_response(201, DeveloperTokens().create(session.did, session.handle, body.name))
+    return json_response(201, bootstrap.developer_tokens().create(session.did, session.handle, body.name))
 
 
-lambda_handler = lambda_entry(app, guard=auth.session_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.session_guard)

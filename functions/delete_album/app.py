@@ -4,10 +4,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
-from albums_core.http.guards import album_guard
+from albums_core import bootstrap
 from albums_core.http.response_models import IF_MATCH_DOC, SESSION, DeleteAlbumResponse, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -26,7 +25,7 @@ def delete_album(
     cascade: Annotated[bool, Query(description="also delete the album's tracks")] = False,
     if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
 ) -> dict[str, Any]:
-    return AlbumAdmin(app.context["caller"]).delete(path_param(app, "ref"), cascade)
+    return bootstrap.album_admin(app.context["caller"]).delete(path_param(app, "ref"), cascade)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only delete your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only delete your own albums"))

@@ -6,6 +6,7 @@ from urllib.parse import quote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+from albums_core import bootstrap
 from albums_core.http.conditional import page_response
 from albums_core.http.response_models import (
     IF_NONE_MATCH_DOC,
@@ -15,10 +16,9 @@ from albums_core.http.response_models import (
     responses,
 )
 from albums_core.http.web import lambda_entry, make_app, optional_viewer, path_param, redirect, request_base
-from albums_core.services.album_pages import AlbumPages, Moved
+from albums_core.services.album_pages import Moved
 
 app = make_app()
-pages = AlbumPages()
 
 
 @app.get(
@@ -40,7 +40,7 @@ def get_album(
     slug: str,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", description=IF_NONE_MATCH_DOC)] = None,
 ) -> Response[Any]:
-    page = pages.render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
+    page = bootstrap.album_pages().render(path_param(app, "ref"), path_param(app, "slug"), optional_viewer(app))
     if isinstance(page, Moved):
         return redirect(308, f"{request_base(app)}/albums/{quote(page.handle, safe=':')}/{page.slug}")
     return page_response(app.current_event.raw_event, page)

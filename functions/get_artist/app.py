@@ -6,14 +6,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+from albums_core import bootstrap
 from albums_core.http.conditional import page_response
 from albums_core.http.response_models import IF_NONE_MATCH_DOC, ArtistProfileResponse, page_responses, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.artist_profiles import ArtistProfiles
 
 app = make_app()
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", description=IF_NONE_MATCH_DOC)]
-profiles = ArtistProfiles()
 
 
 def _json(body: str) -> Response[str]:
@@ -30,7 +29,7 @@ def _json(body: str) -> Response[str]:
     responses=page_responses(responses(ArtistProfileResponse, 404)),
 )
 def get_artist_by_handle(handle: str, if_none_match: IfNoneMatch = None) -> Response[str]:
-    return _json(profiles.by_handle(path_param(app, "handle")))
+    return _json(bootstrap.artist_profiles().by_handle(path_param(app, "handle")))
 
 
 @app.get(
@@ -42,7 +41,7 @@ def get_artist_by_handle(handle: str, if_none_match: IfNoneMatch = None) -> Resp
     responses=page_responses(responses(ArtistProfileResponse, 404)),
 )
 def get_artist(did: str, if_none_match: IfNoneMatch = None) -> Response[str]:
-    return _json(profiles.by_did(path_param(app, "did")))
+    return _json(bootstrap.artist_profiles().by_did(path_param(app, "did")))
 
 
 lambda_handler = lambda_entry(app)

@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from albums_core import bootstrap
 from albums_core.config import require
 from albums_core.http.response_models import AlbumListResponse, responses
 from albums_core.http.web import lambda_entry, make_app
-from albums_core.services.listing import list_albums as list_page
 
 # Only this function signs cursors: without the key's parameter name its init fails at once,
 # not its first request for a second page.
@@ -27,7 +27,7 @@ def list_albums(
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
-    return list_page(limit, cursor)
+    return bootstrap.listings().list_albums(limit, cursor)
 
 
 lambda_handler = lambda_entry(app)

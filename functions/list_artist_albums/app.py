@@ -6,10 +6,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+from albums_core import bootstrap
 from albums_core.http.conditional import page_response
 from albums_core.http.response_models import IF_NONE_MATCH_DOC, ArtistAlbumsResponse, page_responses, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.listing import list_artist_albums as list_for_artist
 
 app = make_app()
 
@@ -28,7 +28,7 @@ def list_artist_albums(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", description=IF_NONE_MATCH_DOC)] = None,
 ) -> Response[str]:
     # Tagged from the body as built: the same reads as before, none more (nothing is cached).
-    body = json.dumps(list_for_artist(path_param(app, "ref")), separators=(",", ":"))
+    body = json.dumps(bootstrap.listings().list_artist_albums(path_param(app, "ref")), separators=(",", ":"))
     return page_response(app.current_event.raw_event, body)
 
 

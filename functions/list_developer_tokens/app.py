@@ -2,10 +2,9 @@
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, DeveloperTokenList, responses
 from albums_core.http.web import lambda_entry, make_app
-from albums_core.services import auth
-from albums_core.services.developer_tokens import DeveloperTokens
 
 app = make_app()
 
@@ -19,7 +18,7 @@ app = make_app()
     responses=responses(DeveloperTokenList, 401),
 )
 def list_developer_tokens() -> dict[str, Any]:
-    return {"tokens": DeveloperTokens().list(app.context["caller"].did)}
+    return {"tokens": bootstrap.developer_tokens().list(app.context["caller"].did)}
 
 
-lambda_handler = lambda_entry(app, guard=auth.session_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.session_guard)

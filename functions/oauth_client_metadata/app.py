@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import JsonDocument, responses
 from albums_core.http.web import lambda_entry, make_app, request_base
-from albums_core.services import oauth_login
 
 app = make_app()
 
@@ -17,7 +17,7 @@ app = make_app()
     responses=responses(JsonDocument),
 )
 def client_metadata() -> dict[str, Any]:
-    return oauth_login.client_metadata(request_base(app))
+    return bootstrap.oauth_login().client_metadata(request_base(app))
 
 
 lambda_handler = lambda_entry(app)

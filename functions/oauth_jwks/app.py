@@ -3,9 +3,9 @@ rotation never strands an assertion signed with the previous one)."""
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import JsonDocument, responses
 from albums_core.http.web import lambda_entry, make_app
-from albums_core.services import oauth_login
 
 app = make_app()
 
@@ -18,7 +18,7 @@ app = make_app()
     responses=responses(JsonDocument),
 )
 def jwks() -> dict[str, Any]:
-    return oauth_login.jwks()
+    return bootstrap.oauth_login().jwks()
 
 
 lambda_handler = lambda_entry(app)

@@ -8,10 +8,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from albums_core.bootstrap import firehose
+from albums_core import bootstrap
 from albums_core.config import require
 from albums_core.observability import STREAM_EVENT_ID, trigger_entry
-from albums_core.services.stream_events import PageInvalidations, handle_with_dead_letters
 
 # Poison records go to this queue: without its URL the init fails, not the first bad record.
 require("DEAD_LETTER_QUEUE_URL")
@@ -22,13 +21,11 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     # Each album page the batch makes stale is dropped once, after its records; before the
     # response, so a crash here has the whole batch delivered again.
-    pages = PageInvalidations()
-
-    def likes(job_id: str) -> str:  # a liker's likes read again after a firehose gap, afresh per job
-        return firehose.like_reread().run(job_id)
+    events = bootstrap.stream_events()
+    pages = events.pages()
 
     def record_handler(record: DynamoDBRecord) -> str:
-        return handle_with_dead_letters(record.raw_event, pages, likes=likes)
+        return events.handle_with_dead_letters(record.raw_event, pages)
 
     try:
         return process_partial_response(

@@ -5,11 +5,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
+from albums_core import bootstrap
 from albums_core.http.conditional import versioned_response
-from albums_core.http.guards import album_guard
 from albums_core.http.response_models import IF_MATCH_DOC, SESSION, RemoveTrackResponse, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -28,8 +27,8 @@ def remove_track(
     track_id: Annotated[str, Path(pattern=r"^(0|[1-9][0-9]{0,17})$", description="the track's integer id")],
     if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
 ) -> Response[Any]:
-    admin = AlbumAdmin(app.context["caller"])
+    admin = bootstrap.album_admin(app.context["caller"])
     return versioned_response(admin.remove_track(path_param(app, "ref"), int(track_id)), admin.version)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only modify your own albums"))

@@ -5,12 +5,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
+from albums_core import bootstrap
 from albums_core.http.conditional import versioned_response
-from albums_core.http.guards import album_guard
 from albums_core.http.request_models import ReorderTracksBody
 from albums_core.http.response_models import IF_MATCH_DOC, SESSION, AlbumMetadata, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -29,8 +28,8 @@ def reorder_tracks(
     body: Annotated[ReorderTracksBody, Body()],
     if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
 ) -> Response[Any]:
-    admin = AlbumAdmin(app.context["caller"])
+    admin = bootstrap.album_admin(app.context["caller"])
     return versioned_response(admin.reorder(path_param(app, "ref"), body.track_ids), admin.version)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only modify your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only modify your own albums"))

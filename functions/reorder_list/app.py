@@ -5,12 +5,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
+from albums_core import bootstrap
 from albums_core.http.conditional import versioned_response
-from albums_core.http.guards import list_guard
 from albums_core.http.request_models import ReorderListBody
 from albums_core.http.response_models import IF_MATCH_DOC, SESSION, ListRefResponse, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import AlbumAdmin
 
 app = make_app()
 
@@ -32,8 +31,8 @@ def reorder_list(
     if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
 ) -> Response[Any]:
     uris = [item.uri for item in body.items]
-    admin = AlbumAdmin(app.context["caller"])
+    admin = bootstrap.album_admin(app.context["caller"])
     return versioned_response(admin.reorder_list(path_param(app, "rkey"), uris), admin.version)
 
 
-lambda_handler = lambda_entry(app, guard=list_guard())
+lambda_handler = lambda_entry(app, guard=bootstrap.list_guard())

@@ -2,10 +2,9 @@
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, DeveloperTokenRevoked, responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services import auth
-from albums_core.services.developer_tokens import DeveloperTokens
 
 app = make_app()
 
@@ -20,8 +19,8 @@ app = make_app()
     responses=responses(DeveloperTokenRevoked, 401, 404, 409),
 )
 def revoke_developer_token(prefix: str) -> dict[str, Any]:
-    DeveloperTokens().revoke(app.context["caller"].did, path_param(app, "prefix"))
+    bootstrap.developer_tokens().revoke(app.context["caller"].did, path_param(app, "prefix"))
     return {"revoked": True}
 
 
-lambda_handler = lambda_entry(app, guard=auth.session_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.session_guard)

@@ -1,14 +1,11 @@
 """The Subsonic API's media: cover art, stream and download (302 to where they are), scrobble."""
 
-from functools import cache
-
+from albums_core import bootstrap
 from albums_core.http.subsonic import subsonic_app
 from albums_core.http.web import lambda_entry
-from albums_core.services.subsonic import SubsonicCatalogue
-from albums_core.services.subsonic_auth import SubsonicAuth
 
-authenticator = cache(SubsonicAuth)
-catalogue = cache(SubsonicCatalogue)
+authenticator = bootstrap.subsonic_auth
+catalogue = bootstrap.subsonic_catalogue
 
 app = subsonic_app(
     {

@@ -1,13 +1,11 @@
 """The Subsonic API's system methods: ping, getLicense, getMusicFolders, getOpenSubsonicExtensions."""
 
-from functools import cache
-
+from albums_core import bootstrap
 from albums_core.http.subsonic import subsonic_app
 from albums_core.http.web import lambda_entry
 from albums_core.services import subsonic
-from albums_core.services.subsonic_auth import SubsonicAuth
 
-authenticator = cache(SubsonicAuth)
+authenticator = bootstrap.subsonic_auth
 
 app = subsonic_app(
     {

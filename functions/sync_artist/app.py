@@ -2,10 +2,10 @@
 
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.http.response_models import SESSION, SyncResponse, responses
 from albums_core.http.web import lambda_entry, make_app
 from albums_core.services import auth
-from albums_core.services.indexer import sync_for_caller
 
 app = make_app()
 
@@ -20,7 +20,7 @@ app = make_app()
 )
 def sync() -> dict[str, Any]:
     caller: auth.Caller = app.context["caller"]
-    return {"synced": True, **sync_for_caller(caller.artist)}
+    return {"synced": True, **bootstrap.indexing().sync_for_caller(caller.artist)}
 
 
-lambda_handler = lambda_entry(app, guard=auth.artist_guard)
+lambda_handler = lambda_entry(app, guard=bootstrap.artist_guard)

@@ -5,12 +5,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
+from albums_core import bootstrap
 from albums_core.http.conditional import versioned_response
-from albums_core.http.guards import album_guard
 from albums_core.http.request_models import UpdateAlbumBody
 from albums_core.http.response_models import IF_MATCH_DOC, SESSION, AlbumMetadata, responses, versioned_responses
 from albums_core.http.web import lambda_entry, make_app, path_param
-from albums_core.services.album_admin import UNSET, AlbumAdmin
+from albums_core.services.album_admin import UNSET
 
 app = make_app()
 
@@ -35,8 +35,8 @@ def update_album(
     given = body or UpdateAlbumBody()
     new_title = given.field("title", title, UNSET)
     new_description = given.field("description", description, UNSET)
-    admin = AlbumAdmin(app.context["caller"])
+    admin = bootstrap.album_admin(app.context["caller"])
     return versioned_response(admin.update(path_param(app, "ref"), new_title, new_description), admin.version)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only update your own albums"))
+lambda_handler = lambda_entry(app, guard=bootstrap.album_guard("you can only update your own albums"))

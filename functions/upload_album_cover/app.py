@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+from albums_core import bootstrap
 from albums_core.http.conditional import versioned_response
-from albums_core.http.guards import album_guard
 from albums_core.http.multipart import parse, single_file
 from albums_core.http.response_models import (
     COVER_BODY,
@@ -18,8 +18,8 @@ from albums_core.http.response_models import (
 )
 from albums_core.http.web import lambda_entry, make_app, path_param, raw_body
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin, AlbumCaller
-from albums_core.services.covers import attach_direct, check_direct_size
+from albums_core.services.album_admin import AlbumCaller
+from albums_core.services.covers import check_direct_size
 
 app = make_app()
 # Multipart framing around a file at the limit stays well under this.
@@ -42,7 +42,7 @@ def upload_cover(
     if_match: Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DOC)] = None,
 ) -> Response[Any]:
     caller: auth.Caller = app.context["caller"]
-    admin = AlbumAdmin(caller)
+    admin = bootstrap.album_admin(caller)
     album = admin.owned(path_param(app, "ref"), "you can only upload cover art for your own albums")
     event = app.current_event.raw_event
     body = raw_body(event)
@@ -50,8 +50,10 @@ def upload_cover(
     content_type = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
     part = single_file(parse(content_type, body), "image")
     expected = caller.expected if isinstance(caller, AlbumCaller) else None
-    answer, version = attach_direct(album, caller.artist.handle, part.data, expected)
+    answer, version = bootstrap.covers().attach_direct(album, caller.artist.handle, part.data, expected)
     return versioned_response(answer, version)
 
 
-lambda_handler = lambda_entry(app, guard=album_guard("you can only upload cover art for your own albums"), accepts=())
+lambda_handler = lambda_entry(
+    app, guard=bootstrap.album_guard("you can only upload cover art for your own albums"), accepts=()
+)

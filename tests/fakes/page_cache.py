@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from albums_core.adapters.dynamodb import keys
 from tests.fakes.journal import Journal
 
 _PLAIN_LIMIT = 100_000  # the adapter's: larger pages are compressed
@@ -40,6 +41,16 @@ class FakePageCache:
         self.max_body = max_body
         self.entries: dict[str, _Entry] = {}
         self.invalidated: list[str] = []
+
+    # The adapter's keys: a test names an invalidated page as the production cache does.
+    def album_key(self, handle: str, slug: str) -> str:
+        return keys.album_page(handle, slug)
+
+    def artist_handle_key(self, handle: str) -> str:
+        return keys.artist_page_by_handle(handle)
+
+    def artist_did_key(self, did: str) -> str:
+        return keys.artist_page_by_did(did)
 
     def get(self, key: str) -> str | None:
         entry = self.entries.get(key)

@@ -6,17 +6,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from albums_core.adapters.atproto.xrpc import Tokens
-from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN
-from albums_core.adapters.dynamodb.session_store import Session
-from albums_core.adapters.kms_sealer import SealError
+from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, credentials_from
 from albums_core.domain.errors import InvalidSession
+from albums_core.domain.sessions import Grant, Session, Tokens
+from albums_core.domain.upstream import SealError
 
 
 class FakeSealer:
@@ -47,10 +46,27 @@ class FakeSessionStore:
         self.clock = clock
         self.sessions: dict[str, Session] = {}
 
+    def credentials(self, headers: Mapping[str, str] | None, cookies: Sequence[str] | None) -> str | None:
+        return credentials_from(headers, cookies)
+
     def create(self, did: str, handle: str, pds_url: str, tokens: Tokens) -> Session:
         session = Session(secrets.token_urlsafe(32), did, handle, pds_url, tokens, int(self.clock()) + self.ttl)
         self.sessions[session.session_id] = session
         return replace(session)
+
+    def create_oauth(self, did: str, handle: str, pds_url: str, grant: Grant) -> Session:
+        tokens = Tokens(grant.access_token, grant.refresh_token)
+        session = Session(
+            secrets.token_urlsafe(32), did, handle, pds_url, tokens, int(self.clock()) + self.ttl, grant=grant
+        )
+        self.sessions[session.session_id] = session
+        return replace(session)
+
+    def load_by_key(self, key: str) -> Session:
+        for session in self.sessions.values():
+            if session.key == key and session.expires_at > self.clock():
+                return replace(session, stored_key=key)
+        raise InvalidSession()
 
     def load(self, session_id: str) -> Session:
         session = self.sessions.get(session_id) if SESSION_ID_PATTERN.match(session_id) else None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from albums_core import config
+from albums_core import bootstrap, config
 from albums_core.adapters import aws_clients as aws
 from albums_core.adapters import parameters
 from albums_core.adapters.atproto import identity
@@ -26,6 +26,7 @@ def reset_caches() -> None:
     config.settings.cache_clear()
     parameters.clear()
     identity.clear_cache()
+    bootstrap.reset()
 
 
 CLOSED = "http://127.0.0.1:9"  # identity lookups go nowhere unless a test starts the local PDS
@@ -98,8 +99,10 @@ def repo(aws_env: None) -> CatalogueRepository:
 def settings_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Change a setting for one test: set the variable, the cached settings are re-read."""
     config.settings.cache_clear()
+    bootstrap.reset()
     yield monkeypatch
     config.settings.cache_clear()
+    bootstrap.reset()
 
 
 # The real local PDS and the write side's fixtures (logged-in artists, a fault proxy).

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.record_editor import RecordEditor, pds_failures
 from albums_core.adapters.atproto.safe_http import request
 from albums_core.adapters.dynamodb.session_store import load_session, pds_session
 from albums_core.domain.errors import AccountRefused, InvalidSession, UpstreamFailure
-from albums_core.services import auth
 from albums_core.services.auth import Caller
-from albums_core.services.indexer import sync_for_caller
 from local_runtime.lambda_host import LambdaContext
 from local_runtime.modules import load_module
 from local_runtime.pds import LocalPds
@@ -38,7 +37,7 @@ def carol(pds_env: LocalPds) -> Artist:
     """A fresh account of its own: deactivating it leaves the shared accounts alone."""
     handle = f"c{uuid.uuid4().hex[:12]}.test"
     pds_env.create_account(handle, PASSWORD)
-    session, artist = auth.login(handle, PASSWORD)
+    session, artist = bootstrap.auth().login(handle, PASSWORD)
     return Artist(Caller(session, artist), pds_session(session))
 
 
@@ -61,7 +60,7 @@ def test_a_deactivated_account_gets_403_saying_so_not_repeat_the_request(carol: 
         lambda: carol.admin().create("After"),
         lambda: carol.admin().update(album["id"], title="Renamed"),
         lambda: carol.admin().attach(album["id"], [track]),
-        lambda: sync_for_caller(carol.caller.artist),
+        lambda: bootstrap.indexing().sync_for_caller(carol.caller.artist),
     ):
         with pytest.raises(AccountRefused) as refused:
             change()
@@ -110,7 +109,7 @@ def test_a_taken_down_account_gets_403_on_changes(carol: Artist, pds_env: LocalP
         carol.admin().update(album["id"], title="Renamed")
     assert "taken down" in refused.value.detail
     with pytest.raises(AccountRefused, match="taken down"):
-        sync_for_caller(carol.caller.artist)
+        bootstrap.indexing().sync_for_caller(carol.caller.artist)
 
 
 class ScriptedPds:

@@ -9,11 +9,10 @@ from dataclasses import replace
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.domain.errors import ArtistNotFound
 from albums_core.domain.models import Artist
-from albums_core.services import auth
-from albums_core.services.artist_profiles import ArtistProfiles
 from tests.integration.factory import make_album, make_artist
 from tests.integration.write_fixtures import PASSWORDS
 from tests.integration.write_fixtures import Artist as LoggedIn
@@ -38,7 +37,7 @@ def test_upserts_keep_created_and_move_updated_only_on_a_change(repo: CatalogueR
 def test_an_artist_indexed_before_times_gets_the_earliest_of_its_albums_and_tracks(repo: CatalogueRepository) -> None:
     older = make_artist(repo, "older.test")  # written without times, as before this change
     make_album(repo, older, "Old Record", tracks=2)  # album 2026-01-01, tracks 2026-02-0x
-    profile = json.loads(ArtistProfiles().by_handle("older.test"))
+    profile = json.loads(bootstrap.artist_profiles().by_handle("older.test"))
     assert profile["created_at"] == profile["updated_at"] == "2026-01-01T00:00:00.000Z"
     assert repo.get_artist(older.did).created_at == "2026-01-01T00:00:00.000Z"  # type: ignore[union-attr]
     # And a login of such an artist keeps that time.
@@ -47,13 +46,13 @@ def test_an_artist_indexed_before_times_gets_the_earliest_of_its_albums_and_trac
     CatalogueWriter().upsert_artist(replace(plain, display_name="Plain, renamed"))
     assert repo.get_artist(plain.did).created_at == "2026-01-01T00:00:00.000Z"  # type: ignore[union-attr]
     none = make_artist(repo, "none.test")
-    assert json.loads(ArtistProfiles().by_did(none.did))["created_at"].endswith("Z")
+    assert json.loads(bootstrap.artist_profiles().by_did(none.did))["created_at"].endswith("Z")
 
 
 def test_the_cached_profile_is_dropped_when_the_artist_item_changes(repo: CatalogueRepository) -> None:
     writer = CatalogueWriter()
     writer.upsert_artist(Artist(DID, "cached.test", "Cached", bio="before"))
-    profiles = ArtistProfiles()
+    profiles = bootstrap.artist_profiles()
     assert json.loads(profiles.by_handle("cached.test"))["bio"] == "before"
     assert json.loads(profiles.by_did(DID))["bio"] == "before"
     writer.upsert_artist(Artist(DID, "cached.test", "Cached", bio="after"))
@@ -80,16 +79,16 @@ def _drop_profile(alice: LoggedIn) -> None:
 
 def test_login_reads_the_bio_from_the_profile_record(alice: LoggedIn) -> None:
     _drop_profile(alice)
-    auth.login("alice.test", PASSWORDS["alice.test"])
-    assert json.loads(ArtistProfiles().by_handle("alice.test"))["bio"] is None
+    bootstrap.auth().login("alice.test", PASSWORDS["alice.test"])
+    assert json.loads(bootstrap.artist_profiles().by_handle("alice.test"))["bio"] is None
     alice.pds.create_record(
         "app.bsky.actor.profile",
         {"$type": "app.bsky.actor.profile", "displayName": "Alice A.", "description": "  Songs from the shore.  "},
         rkey="self",
     )
     try:
-        auth.login("alice.test", PASSWORDS["alice.test"])
-        profile = json.loads(ArtistProfiles().by_did(alice.did))
+        bootstrap.auth().login("alice.test", PASSWORDS["alice.test"])
+        profile = json.loads(bootstrap.artist_profiles().by_did(alice.did))
         assert (profile["display_name"], profile["bio"]) == ("Alice A.", "Songs from the shore.")
     finally:
         _drop_profile(alice)

@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.aws_clients import client
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, now_ms
 from albums_core.config import settings
 from albums_core.domain.records import TRACK
-from albums_core.services import auth, cleanup
-from albums_core.services.indexer import sync_artist
-from albums_core.services.sweep import Sweep
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.pds import LocalPds
 from local_runtime.processes import MotoServer
@@ -66,7 +64,7 @@ def big_album(artist: Artist, title: str, n: int) -> tuple[str, list[str]]:
         ]
         uris += [r["uri"] for r in artist.pds.apply_writes(writes, swap_commit=None)["results"]]
     artist.publish_list(title, uris)
-    sync_artist(artist.caller.artist)
+    bootstrap.indexing().sync_artist(artist.caller.artist)
     loaded = CatalogueWriter().load_album_by_slug(artist.caller.artist.handle, title.lower().replace(" ", "-"))
     assert loaded is not None and len(loaded[2]) == n
     return loaded[1].id, uris
@@ -80,7 +78,7 @@ def dead_letters() -> list[dict[str, Any]]:
 def assert_agree(artist: Artist, album_id: str, uris: list[str], cascade: bool) -> None:
     repo = CatalogueWriter()
     assert repo.get_album(album_id) is None
-    assert cleanup.remaining_tracks(repo, album_id) == []
+    assert bootstrap.cleanup().remaining_tracks(album_id) == []
     local = {t.record_uri: t for t in repo.artist_tracks(artist.did)}
     on_pds = {r.uri: r for r in xrpc.list_records(artist.pds.pds_url, artist.did, TRACK)}
     for uri in uris:
@@ -110,7 +108,7 @@ def test_deleting_a_500_track_album(alice: Artist, pump: StreamPump, faulty: Fau
     # tracks (one PDS write, of the list record; every track still there for the cleanup).
     assert faulty.calls.count("com.atproto.repo.applyWrites") == 1
     repo = CatalogueWriter()
-    assert len(cleanup.remaining_tracks(repo, album_id)) == 500
+    assert len(bootstrap.cleanup().remaining_tracks(album_id)) == 500
     # gone from every read at once, while the cleanup has not run yet
     assert repo.get_album(album_id) is None and repo.load_album_by_slug("alice.test", album.slug) is None
     assert AlbumPageCache().get(album_cache_key("alice.test", album.slug)) is None
@@ -147,9 +145,9 @@ def test_refused_credentials_park_the_job_until_the_next_login(
         ExpressionAttributeValues={":p": {"S": f"JOBS#{alice.did}"}},
     )
     assert [j["status"] for j in jobs] == ["parked"]
-    assert len(cleanup.remaining_tracks(repo, album_id)) == 150
+    assert len(bootstrap.cleanup().remaining_tracks(album_id)) == 150
     faulty.rules.clear()
-    auth.login("alice.test", PASSWORDS["alice.test"])  # the artist's next session
+    bootstrap.auth().login("alice.test", PASSWORDS["alice.test"])  # the artist's next session
     pump.drain()
     assert_agree(alice, album_id, uris, False)
 
@@ -229,8 +227,8 @@ def test_sweep_removes_old_unreferenced_covers_and_keeps_the_rest(alice: Artist,
     assert album is not None
     repo.set_album_fields(album, image_id=referenced)
     now = datetime.now(UTC)
-    assert Sweep(now).run()["covers_deleted"] == 0  # fresh: kept
-    report = Sweep(now + timedelta(days=2)).run()
+    assert bootstrap.sweep(now).run()["covers_deleted"] == 0  # fresh: kept
+    report = bootstrap.sweep(now + timedelta(days=2)).run()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
     assert f"images/{referenced}.png" in keys and f"images/{orphan}.png" not in keys
     assert report["covers_deleted"] == 1
@@ -247,7 +245,7 @@ def test_sweep_removes_expired_cache_and_session_items(aws_env: None) -> None:
     dynamodb.put_item(
         TableName=settings().sessions_table, Item={"session_key": {"S": "gone"}, "expires_at": {"N": past}}
     )
-    report = Sweep(datetime.now(UTC)).run()
+    report = bootstrap.sweep(datetime.now(UTC)).run()
     assert report["cache_items_deleted"] == 1 and report["sessions_deleted"] == 1
     assert "Item" in dynamodb.get_item(TableName=settings().cache_table, Key={"cache_key": {"S": "live"}})
 

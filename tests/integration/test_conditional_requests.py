@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters import aws_clients as aws
 from albums_core.adapters.atproto.xrpc import Tokens
 from albums_core.adapters.dynamodb import keys
@@ -20,8 +21,7 @@ from albums_core.domain.cover_images import process
 from albums_core.domain.errors import PreconditionFailed
 from albums_core.domain.models import Album, Artist
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin, AlbumCaller
-from albums_core.services.covers import attached
+from albums_core.services.album_admin import AlbumCaller
 from local_runtime.lambda_host import InProcessHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
@@ -218,7 +218,7 @@ def test_two_editors_racing_with_the_same_if_match_one_wins(world: tuple[Artist,
     outcomes: dict[str, Any] = {}
 
     def edit(name: str) -> None:
-        admin = AlbumAdmin(AlbumCaller(session.session, artist, album, frozenset({0})))
+        admin = bootstrap.album_admin(AlbumCaller(session.session, artist, album, frozenset({0})))
         barrier.wait(timeout=60)
         try:
             outcomes[name] = admin.update(album.id, description=name)["version"]
@@ -246,11 +246,11 @@ def test_a_cover_adds_one_and_honours_if_match(world: tuple[Artist, Album, str])
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (10, 200, 30)).save(buf, "PNG")
     cover = process(buf.getvalue())
-    body, updated = attached(album, artist.handle, cover, CatalogueWriter(), expected=frozenset({0}))
+    body, updated = bootstrap.covers().attached(album, artist.handle, cover, expected=frozenset({0}))
     assert updated.version == 1 and body["image_id"] == cover.image_id
     with pytest.raises(PreconditionFailed):
-        attached(album, artist.handle, cover, CatalogueWriter(), expected=frozenset({0}))
-    _, again = attached(album, artist.handle, cover, CatalogueWriter())
+        bootstrap.covers().attached(album, artist.handle, cover, expected=frozenset({0}))
+    _, again = bootstrap.covers().attached(album, artist.handle, cover)
     assert again.version == 2
 
 
@@ -266,12 +266,13 @@ def test_a_list_record_change_from_elsewhere_adds_one(world: tuple[Artist, Album
     """The firehose and a sync apply a list record written in another client through the
     indexer: an editor holding the older version must get 412, not overwrite it blindly."""
     from albums_core.adapters.atproto.xrpc import Record
-    from albums_core.services.indexer import Indexer
+    from albums_core.domain.read_budget import ReadBudget
+    from albums_core.services.index_run import Indexer
 
     artist, album, _ = world
     assert album.list_uri
     value = {"$type": "fm.plyr.list", "name": album.title, "listType": "album", "items": [], "createdAt": "x"}
-    indexer = Indexer(artist, CatalogueWriter())
+    indexer = Indexer(artist, CatalogueWriter(), bootstrap.pds_reader(), bootstrap.page_cache(), ReadBudget(60), set())
     changed = indexer._upsert_album(album, album.list_uri, Record(album.list_uri, "bafyreielsewhere", value), [])
     assert changed.version == 1
     assert CatalogueRepository().get_album(album.id).version == 1  # type: ignore[union-attr]
@@ -287,8 +288,8 @@ def test_an_editor_whose_read_went_stale_is_refused_by_the_write_itself(world: t
     session = create_session(artist.did, artist.handle, "", Tokens("a", "r"))
     stale = CatalogueRepository().get_album(album.id)
     assert stale is not None and stale.version == 0
-    AlbumAdmin(AlbumCaller(session, artist, stale, frozenset({0}))).update(album.id, description="A")
+    bootstrap.album_admin(AlbumCaller(session, artist, stale, frozenset({0}))).update(album.id, description="A")
     with pytest.raises(PreconditionFailed):
-        AlbumAdmin(AlbumCaller(session, artist, stale, frozenset({0}))).update(album.id, description="B")
+        bootstrap.album_admin(AlbumCaller(session, artist, stale, frozenset({0}))).update(album.id, description="B")
     stored = CatalogueRepository().get_album(album.id)
     assert stored is not None and (stored.description, stored.version) == ("A", 1)

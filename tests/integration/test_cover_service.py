@@ -14,10 +14,11 @@ from PIL import Image
 from albums_core.adapters.aws_clients import client
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, now_ms
+from albums_core.adapters.s3_covers import S3CoverStore
 from albums_core.domain.cover_images import Cover, process
 from albums_core.domain.errors import AlbumNotFound
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.services.covers import attach, delete_if_unreferenced, is_referenced, public_url, upload_form
+from albums_core.services.covers import Covers, public_url
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.template import Stack
@@ -26,6 +27,26 @@ from tests.integration.write_fixtures import Artist as LoggedIn
 from tests.unit.test_covers import noise, padded_png
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _covers(repo: CatalogueWriter) -> Covers:
+    return Covers(repo, S3CoverStore(), AlbumPageCache())
+
+
+def attach(album: Album, handle: str, cover: Cover, repo: CatalogueWriter) -> dict[str, Any]:
+    return _covers(repo).attach(album, handle, cover)
+
+
+def delete_if_unreferenced(image_id: str, repo: CatalogueWriter) -> bool:
+    return _covers(repo).delete_if_unreferenced(image_id)
+
+
+def is_referenced(image_id: str, repo: CatalogueWriter) -> bool:
+    return _covers(repo).is_referenced(image_id)
+
+
+def upload_form(album: Album) -> dict[str, Any]:
+    return _covers(CatalogueWriter()).upload_form(album)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_lease import FirehoseLeases
@@ -25,9 +26,8 @@ from albums_core.adapters.dynamodb.session_lookup import Viewer
 from albums_core.bootstrap import firehose
 from albums_core.domain.errors import AlbumNotFound, ArtistNotFound
 from albums_core.domain.records import now_iso
-from albums_core.services.album_pages import AlbumPages, Moved
+from albums_core.services.album_pages import Moved
 from albums_core.services.firehose.consumer import ConsumerConfig, RunReport
-from albums_core.services.listing import list_artist_albums
 from local_runtime.firehose_pump import FUNCTION
 from local_runtime.lambda_host import FunctionError, LambdaHost
 from local_runtime.pds import LocalPds
@@ -176,7 +176,7 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 def page(handle: str, slug: str, viewer: str | None = None) -> dict[str, Any]:
-    return json.loads(AlbumPages().render(handle, slug, Viewer(viewer, None) if viewer else None))
+    return json.loads(bootstrap.album_pages().render(handle, slug, Viewer(viewer, None) if viewer else None))
 
 
 def handle(prefix: str) -> str:
@@ -191,7 +191,10 @@ def test_an_album_published_elsewhere_by_an_account_new_to_us_appears_renames_an
     list_uri, _ = carol.album("Night Drive", [three, one, two])
 
     def albums() -> list[tuple[str, str, int]]:
-        return [(a["title"], a["slug"], a["track_count"]) for a in list_artist_albums(carol.handle)["albums"]]
+        return [
+            (a["title"], a["slug"], a["track_count"])
+            for a in bootstrap.listings().list_artist_albums(carol.handle)["albums"]
+        ]
 
     eventually(lambda: albums() == [("Night Drive", "night-drive", 3)])
     shown = eventually(lambda: page(carol.handle, "night-drive"))
@@ -199,8 +202,13 @@ def test_an_album_published_elsewhere_by_an_account_new_to_us_appears_renames_an
 
     # Renamed elsewhere: renamed here (new slug, the old one names where the album is now).
     carol.album("Night Drive Redux", [three, one, two], rkey=list_uri.rsplit("/", 1)[1])
-    eventually(lambda: [a["slug"] for a in list_artist_albums(carol.handle)["albums"]] == ["night-drive-redux"])
-    assert AlbumPages().render(carol.handle, "night-drive", None) == Moved(carol.handle, "night-drive-redux")
+    eventually(
+        lambda: (
+            [a["slug"] for a in bootstrap.listings().list_artist_albums(carol.handle)["albums"]]
+            == ["night-drive-redux"]
+        )
+    )
+    assert bootstrap.album_pages().render(carol.handle, "night-drive", None) == Moved(carol.handle, "night-drive-redux")
 
     # A track deleted elsewhere leaves the page.
     carol.delete(one[0])
@@ -208,7 +216,7 @@ def test_an_album_published_elsewhere_by_an_account_new_to_us_appears_renames_an
 
     # The list deleted elsewhere: the album is gone, its tracks stay as singles.
     carol.delete(list_uri)
-    eventually(lambda: list_artist_albums(carol.handle)["albums"] == [])
+    eventually(lambda: bootstrap.listings().list_artist_albums(carol.handle)["albums"] == [])
     singles = CatalogueWriter().artist_tracks(carol.did)
     assert sorted(t.title for t in singles) == ["Three", "Two"] and all(t.album_id is None for t in singles)
 
@@ -384,7 +392,7 @@ def test_sigkill_in_the_middle_of_a_burst_then_restart_counts_exact(
         shown = page(kim.handle, "burst", viewer=lee.did)["tracks"]
         assert [t["is_liked"] for t in shown] == [False] * 10 + [True] * 25
         assert [t["title"] for t in shown] == [f"Burst {i:02d}" for i in range(35)]
-        album = list_artist_albums(kim.handle)["albums"][0]
+        album = bootstrap.listings().list_artist_albums(kim.handle)["albums"][0]
         assert album["track_count"] == 35
         # It died in the middle: the burst went on past where it stood.
         assert killed_at < int((state.read_lease(source) or {})["cursor"]) - 40
@@ -415,18 +423,17 @@ def _invoke_quietly(host: LambdaHost, event: dict[str, Any]) -> None:
 
 
 def test_a_deactivated_account_leaves_every_read_and_returns_when_active(pds_env: LocalPds, consumer: Running) -> None:
-    from albums_core.services.listing import list_albums
 
     quinn = Client(pds_env, handle("quinn"))
     track = quinn.track("Gone for a while")
     quinn.album("Hiatus", [track])
-    eventually(lambda: any(a["title"] == "Hiatus" for a in list_albums(100, None)["albums"]))
+    eventually(lambda: any(a["title"] == "Hiatus" for a in bootstrap.listings().list_albums(100, None)["albums"]))
 
     quinn.session.authed("POST", "com.atproto.server.deactivateAccount", body={})
 
     def gone() -> bool:
         try:
-            list_artist_albums(quinn.handle)
+            bootstrap.listings().list_artist_albums(quinn.handle)
         except ArtistNotFound:
             return True
         return False
@@ -434,8 +441,8 @@ def test_a_deactivated_account_leaves_every_read_and_returns_when_active(pds_env
     eventually(gone)
     with pytest.raises(AlbumNotFound):
         page(quinn.handle, "hiatus")
-    assert not any(a["title"] == "Hiatus" for a in list_albums(100, None)["albums"])
+    assert not any(a["title"] == "Hiatus" for a in bootstrap.listings().list_albums(100, None)["albums"])
 
     quinn.session.authed("POST", "com.atproto.server.activateAccount")
     eventually(lambda: page(quinn.handle, "hiatus")["tracks"][0]["title"] == "Gone for a while")
-    eventually(lambda: any(a["title"] == "Hiatus" for a in list_albums(100, None)["albums"]))
+    eventually(lambda: any(a["title"] == "Hiatus" for a in bootstrap.listings().list_albums(100, None)["albums"]))

@@ -15,6 +15,7 @@ from typing import Any
 import libipld
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto.firehose import FirehoseSource
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_gaps import DONE, PENDING, FirehoseGaps
@@ -339,7 +340,6 @@ def test_likes_given_and_withdrawn_in_a_gap_are_read_from_the_likers_pds(pds_env
     withdrew it and liked another track. The gap's job for the liker, run from its stream record
     as the catalogue stream runs it, reads the liker's real PDS: the counts are what it holds."""
     from albums_core.adapters.dynamodb.codec import to_item
-    from albums_core.services import stream_events
     from albums_core.services.firehose.like_reread import request_like_reread
 
     ann, bo = Client(pds_env, handle("ann")), Client(pds_env, handle("bo"))
@@ -361,7 +361,6 @@ def test_likes_given_and_withdrawn_in_a_gap_are_read_from_the_likers_pds(pds_env
         "eventName": "INSERT",
         "dynamodb": {"Keys": to_item({"pk": f"JOB#{job}", "sk": "JOB"}), "NewImage": to_item(item)},
     }
-    likes = firehose.like_reread(FirehoseWiring.on(writer)).run
-    assert stream_events.handle(record, writer, likes=likes) == "done"
+    assert bootstrap.stream_events().handle(record) == "done"
     counts = {t.title: t.like_count for t in writer.artist_tracks(ann.did)}
     assert counts == {"Before the gap": 0, "In the gap": 1}

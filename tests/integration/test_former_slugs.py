@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.domain.errors import AlbumNotFound
-from albums_core.services import stream_events
-from albums_core.services.album_pages import AlbumPages, Moved
+from albums_core.services.album_pages import Moved
 from tests.integration.write_fixtures import Artist
 
 
 def test_a_chain_of_renames_redirects_in_one_hop_and_cached_redirects_follow_the_album(alice: Artist) -> None:
-    pages = AlbumPages()
+    pages = bootstrap.album_pages()
     _, meta = alice.admin().create("First Name")
     alice.admin().update(meta["id"], title="Second Name")
     assert pages.render("alice.test", "first-name", None) == Moved("alice.test", "second-name")
@@ -33,7 +33,7 @@ def test_a_chain_of_renames_redirects_in_one_hop_and_cached_redirects_follow_the
 
 
 def test_another_album_taking_a_former_slug_ends_its_redirect(alice: Artist) -> None:
-    pages = AlbumPages()
+    pages = bootstrap.album_pages()
     _, renamed = alice.admin().create("Taken Over")
     alice.admin().update(renamed["id"], title="Moved On")
     assert pages.render("alice.test", "taken-over", None) == Moved("alice.test", "moved-on")
@@ -52,7 +52,7 @@ def test_another_album_taking_a_former_slug_ends_its_redirect(alice: Artist) -> 
 
 
 def test_deleting_the_album_ends_its_former_slugs(alice: Artist) -> None:
-    pages = AlbumPages()
+    pages = bootstrap.album_pages()
     _, meta = alice.admin().create("Doomed Name")
     alice.admin().update(meta["id"], title="Doomed Later")
     assert pages.render("alice.test", "doomed-name", None) == Moved("alice.test", "doomed-later")
@@ -68,7 +68,7 @@ def test_deleting_the_album_ends_its_former_slugs(alice: Artist) -> None:
             "OldImage": {k: {"S": v} for k, v in {"pk": f"ALBUM#{meta['id']}", "sk": "ALBUM", **old}.items()},
         },
     }
-    assert stream_events.handle(record) == "album removed"
+    assert bootstrap.stream_events().handle(record) == "album removed"
     assert CatalogueWriter().former_slugs(alice.did, meta["id"]) == []
     with pytest.raises(AlbumNotFound):
         pages.render("alice.test", "doomed-name", None)

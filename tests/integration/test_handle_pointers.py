@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb import catalogue as repository
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.domain.models import Artist
-from albums_core.services.listing import list_artist_albums
 from tests.integration.factory import make_album, make_artist
 
 
@@ -85,4 +85,4 @@ def test_an_artist_moving_to_its_did_frees_its_handle(repo: CatalogueRepository)
     loaded = repo.load_album_by_slug(artist.did, album.slug)
     assert loaded is not None and loaded[1].id == album.id
     # GET /albums/{did} lists it
-    assert [a["id"] for a in list_artist_albums(artist.did)["albums"]] == [album.id]
+    assert [a["id"] for a in bootstrap.listings().list_artist_albums(artist.did)["albums"]] == [album.id]

@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.domain.errors import AlbumNotFound, ArtistNotFound, UpstreamFailure
 from albums_core.domain.models import Artist
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.album_pages import AlbumPages
-from albums_core.services.listing import list_artist_albums
 from local_runtime.pds import LocalPds
 from tests.support.plc import OwnedAccount, create_owned_account
 
@@ -33,18 +31,18 @@ def fresh_handle(prefix: str) -> str:
 
 
 def log_in(identifier: str) -> auth.Caller:
-    session, artist = auth.login(identifier, PASSWORD)
+    session, artist = bootstrap.auth().login(identifier, PASSWORD)
     return auth.Caller(session, artist)
 
 
 def publish_album(caller: auth.Caller, title: str = TITLE) -> str:
-    _, meta = AlbumAdmin(caller).create(title)
+    _, meta = bootstrap.album_admin(caller).create(title)
     return str(meta["id"])
 
 
 def page(ref: str, slug: str = SLUG) -> dict[str, Any]:
     """The album page's metadata, as GET /albums/{ref}/{slug} serves it (through the cache)."""
-    return dict(json.loads(AlbumPages().render(ref, slug, None))["metadata"])
+    return dict(json.loads(bootstrap.album_pages().render(ref, slug, None))["metadata"])
 
 
 def stored(did: str) -> Artist:
@@ -79,7 +77,7 @@ def assert_victim_holds_the_handle(victim: dict[str, str], attacker: OwnedAccoun
     assert stored(attacker.did).handle == attacker.did
     served = page(victim["handle"])
     assert served["id"] == victim_album and served["artist_did"] == victim["did"]
-    assert [a["id"] for a in list_artist_albums(victim["handle"])["albums"]] == [victim_album]
+    assert [a["id"] for a in bootstrap.listings().list_artist_albums(victim["handle"])["albums"]] == [victim_album]
     # The attacker's own album is still served, under its DID.
     assert page(attacker.did)["artist_did"] == attacker.did
 
@@ -102,7 +100,7 @@ def test_the_attacker_logging_in_first_gets_no_handle_either(victim: dict[str, s
     assert intruder.artist.handle == attacker.did
     publish_album(intruder)
     with pytest.raises(ArtistNotFound):
-        list_artist_albums(victim["handle"])
+        bootstrap.listings().list_artist_albums(victim["handle"])
 
     victim_album = publish_album(log_in(victim["did"]))  # by DID: the handle is verified too
     assert_victim_holds_the_handle(victim, attacker, victim_album)
@@ -121,7 +119,7 @@ def test_the_holder_logging_in_again_restores_a_taken_pointer(
     repo = CatalogueWriter()
     taken = Artist(attacker.did, victim["handle"], "Mallory", None, pds_env.pds_url)
     repo.put_artist(taken)
-    _, meta = AlbumAdmin(auth.Caller(intruder.session, taken)).create(TITLE)
+    _, meta = bootstrap.album_admin(auth.Caller(intruder.session, taken)).create(TITLE)
     assert page(victim["handle"])["artist_did"] == attacker.did  # the takeover, as reported
 
     log_in(victim["handle"])
@@ -143,18 +141,18 @@ def test_a_handle_that_moves_to_another_did(pds_env: LocalPds) -> None:
     # The name moved; its previous holder fell back to its DID in the same transaction.
     assert stored(second["did"]).handle == name
     assert stored(first["did"]).handle == first["did"]
-    assert [a["id"] for a in list_artist_albums(name)["albums"]] == [second_album]
+    assert [a["id"] for a in bootstrap.listings().list_artist_albums(name)["albums"]] == [second_album]
     with pytest.raises(AlbumNotFound):
         page(name)  # the cached page of the previous holder is gone too
     assert page(first["did"])["id"] == first_album
-    assert [a["id"] for a in list_artist_albums(first["did"])["albums"]] == [first_album]
+    assert [a["id"] for a in bootstrap.listings().list_artist_albums(first["did"])["albums"]] == [first_album]
 
     # The previous holder's next login finds its new handle and its pages move there.
     log_in(first["did"])
     assert stored(first["did"]).handle == renamed
     assert page(renamed)["id"] == first_album
     with pytest.raises(ArtistNotFound):
-        list_artist_albums(first["did"])
+        bootstrap.listings().list_artist_albums(first["did"])
     assert page(name, "other-record")["id"] == second_album
 
 
@@ -170,11 +168,11 @@ def test_a_did_whose_document_stops_claiming_its_handle(pds_env: LocalPds) -> No
     again = log_in(account.did)
     assert again.artist.handle == account.did and stored(account.did).handle == account.did
     with pytest.raises(ArtistNotFound):
-        list_artist_albums(account.handle)
+        bootstrap.listings().list_artist_albums(account.handle)
     with pytest.raises(AlbumNotFound):
         page(account.handle)
     assert page(account.did)["id"] == album
-    assert [a["id"] for a in list_artist_albums(account.did)["albums"]] == [album]
+    assert [a["id"] for a in bootstrap.listings().list_artist_albums(account.did)["albums"]] == [album]
 
 
 def test_login_by_did_is_502_when_the_handle_cannot_be_checked(
@@ -182,12 +180,12 @@ def test_login_by_did_is_502_when_the_handle_cannot_be_checked(
 ) -> None:
     settings_env.setenv("HANDLE_RESOLVER_URL", "http://127.0.0.1:9")
     with pytest.raises(UpstreamFailure):
-        auth.login(attacker.did, PASSWORD)
+        bootstrap.auth().login(attacker.did, PASSWORD)
     assert CatalogueWriter().get_artist(attacker.did) is None
 
 
 def test_a_did_document_that_cannot_be_read_is_502_naming_the_identity_not_the_pds(pds_env: LocalPds) -> None:
     # did:web's document lives at https://<host>/.well-known/did.json; nothing listens on 127.0.0.1:443.
     with pytest.raises(UpstreamFailure) as err:
-        auth.login("did:web:127.0.0.1", PASSWORD)
+        bootstrap.auth().login("did:web:127.0.0.1", PASSWORD)
     assert "identity could not be resolved" in err.value.detail and "PDS" not in err.value.detail

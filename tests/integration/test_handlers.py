@@ -227,12 +227,12 @@ def test_dynamodb_calls_of_an_artist_profile(in_process: InProcessHost, calls: C
 def test_no_stack_trace_or_exception_text_in_error_bodies(
     in_process: InProcessHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from albums_core.services import listing
+    from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 
     def boom(*_: Any, **__: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(listing.CatalogueRepository, "listed_albums_page", boom)
+    monkeypatch.setattr(CatalogueRepository, "listed_albums_page", boom)
     status, body = invoke(in_process, "list_albums_200")
     assert status == 500 and body == {"detail": "internal error"}
 

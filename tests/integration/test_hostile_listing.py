@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from albums_core import config
+from albums_core import bootstrap, config
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.identity import Identity
 from albums_core.adapters.atproto.repo_reads import IdentityResolver, RepoReads
@@ -24,7 +24,7 @@ from albums_core.bootstrap import firehose
 from albums_core.bootstrap.firehose import FirehoseWiring
 from albums_core.domain.firehose_events import LIKE, LIST, MISSING_BLOCK, TRACK, Commit, RecordOp
 from albums_core.domain.read_budget import ReadBudget
-from albums_core.services import indexer, stream_events
+from albums_core.services import indexer
 from tests.integration.factory import make_artist
 from tests.integration.test_firehose_apply import TRUSTED
 from tests.integration.test_login_backfill import job_record
@@ -122,7 +122,7 @@ def test_a_login_answers_within_its_budget_and_the_job_goes_on_from_the_cursor(
     settings_env.setenv("LOGIN_INDEX_SECONDS", "5")
     settings_env.setenv("INDEX_JOB_SECONDS", "7")
     config.settings.cache_clear()
-    out = indexer.index_at_login(artist)
+    out = bootstrap.indexing().index_at_login(artist)
     # Half its 5 s listing (a page a second: 3 pages), the rest writing what it read.
     assert out["complete"] is False and out["backfill_job"]
     assert endless.track_pages() == [None, "c1", "c2"]
@@ -131,7 +131,7 @@ def test_a_login_answers_within_its_budget_and_the_job_goes_on_from_the_cursor(
     assert job["resume"]["cursors"] == {TRACK: "c3"}
 
     # The job (the catalogue stream's) reads on from there, and hands the rest to the next.
-    assert stream_events.handle(job_record(out["backfill_job"])) == "done"
+    assert bootstrap.stream_events().handle(job_record(out["backfill_job"])) == "done"
     assert endless.track_pages()[3:] == ["c3", "c4", "c5", "c6"]
     assert len(CatalogueWriter().artist_tracks(artist.did)) == 70
     (following,) = index_jobs(artist.did)
@@ -147,11 +147,11 @@ def test_a_sync_answers_within_its_budget_and_past_the_record_cap_the_artist_is_
     settings_env.setenv("PDS_LIST_PAGES_PER_CALL", "2")
     settings_env.setenv("PDS_LIST_MAX_RECORDS", "55")
     config.settings.cache_clear()
-    out = indexer.sync_for_caller(artist)
+    out = bootstrap.indexing().sync_for_caller(artist)
     assert out["complete"] is False and out["tracks_created"] == 20
     (job,) = index_jobs(artist.did)
     # Calls of two pages go on within one run, until the cap of 55 records in all.
-    assert stream_events.handle(job_record(job["job_id"])) == "done"
+    assert bootstrap.stream_events().handle(job_record(job["job_id"])) == "done"
     assert endless.track_pages() == [None, "c1", "c2", "c3", "c4", "c5"]
     assert len(CatalogueWriter().artist_tracks(artist.did)) == 55
     assert index_jobs(artist.did) == []  # nothing left to go on with

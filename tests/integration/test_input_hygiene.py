@@ -5,11 +5,9 @@ import json
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.domain.errors import InvalidCursor, Unprocessable
-from albums_core.services.album_pages import AlbumPages
-from albums_core.services.indexer import sync_artist
-from albums_core.services.listing import list_albums, list_artist_albums
 from tests.integration.factory import add_tracks, make_album, make_artist
 from tests.integration.write_fixtures import Artist
 
@@ -21,14 +19,14 @@ def test_hostile_urls_in_track_records_never_reach_the_album_page(alice: Artist)
     linked = alice.publish_track("Linked", audioUrl="https://[::ffff:a9fe:a9fe]/a.mp3", imageUrl="https://0xa9fea9fe/")
     fine = alice.publish_track("Fine", audioUrl="https://cdn.example/fine.mp3", imageUrl="https://cdn.example/f.png")
     alice.publish_list("Hygiene", [hostile, linked, fine])
-    sync_artist(alice.caller.artist)
+    bootstrap.indexing().sync_artist(alice.caller.artist)
 
     stored = {t.title: t for t in CatalogueWriter().artist_tracks(alice.did)}
     assert stored["Hostile"].r2_url is None and stored["Hostile"].image_url is None
     assert stored["Linked"].r2_url is None and stored["Linked"].image_url is None
     assert stored["Fine"].r2_url == "https://cdn.example/fine.mp3"
 
-    body = AlbumPages().render("alice.test", "hygiene", None)
+    body = bootstrap.album_pages().render("alice.test", "hygiene", None)
     assert "javascript" not in body and "169.254" not in body and "a9fe" not in body
     tracks = {t["title"]: t for t in json.loads(body)["tracks"]}
     assert tracks["Hostile"]["r2_url"] is None and tracks["Linked"]["r2_url"] is None
@@ -43,9 +41,12 @@ def test_urls_stored_before_the_check_are_nulled_on_the_way_out(repo: CatalogueR
     add_tracks(
         repo, album, [type(tracks[0])(**{**tracks[0].__dict__, "id": repo.next_track_id(), "r2_url": "javascript:x"})]
     )
-    for item in list_albums(50, None)["albums"] + list_artist_albums("mallory.test")["albums"]:
+    for item in (
+        bootstrap.listings().list_albums(50, None)["albums"]
+        + bootstrap.listings().list_artist_albums("mallory.test")["albums"]
+    ):
         assert item["image_url"] is None and item["thumbnail_url"] is None
-    page = json.loads(AlbumPages().render("mallory.test", album.slug, None))
+    page = json.loads(bootstrap.album_pages().render("mallory.test", album.slug, None))
     assert page["metadata"]["image_url"] is None
     for track in page["tracks"]:
         assert track["r2_url"] is None and track["artist_avatar_url"] is None
@@ -58,7 +59,7 @@ def test_list_names_with_hidden_characters_are_salvaged_when_indexed(alice: Arti
     flags = "\U0001f1ef\U0001f1f5" * 64  # 64 graphemes, 512 bytes
     alice.publish_list(flags, [])
     alice.publish_list("\u2800\u3164\u200b", [])
-    sync_artist(alice.caller.artist)
+    bootstrap.indexing().sync_artist(alice.caller.artist)
     titles = {a.title for a in CatalogueWriter().artist_albums(alice.did)}
     assert titles == {"evirD thgiN", "\U0001f1ef\U0001f1f5" * 32, "Untitled album"}
 
@@ -87,9 +88,9 @@ def test_a_cursor_spelled_with_padding_is_invalid(repo: CatalogueRepository) -> 
     artist = make_artist(repo, "pager.test")
     for title in ("a", "b", "c"):
         make_album(repo, artist, title, tracks=1)
-    cursor = list_albums(1, None)["next_cursor"]
-    assert cursor and list_albums(1, cursor)["albums"]
+    cursor = bootstrap.listings().list_albums(1, None)["next_cursor"]
+    assert cursor and bootstrap.listings().list_albums(1, cursor)["albums"]
     body, tag = cursor.split(".")
     for padded in (f"{body}.{tag}==", f"{body}==.{tag}", f"{body}.{tag}="):
         with pytest.raises(InvalidCursor):
-            list_albums(1, padded)
+            bootstrap.listings().list_albums(1, padded)

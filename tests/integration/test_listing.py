@@ -1,8 +1,8 @@
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from albums_core.domain.errors import ArtistNotFound, InvalidCursor
-from albums_core.services.listing import list_albums, list_artist_albums
 from tests.integration.factory import make_album, make_artist
 
 
@@ -20,7 +20,7 @@ def catalogue(repo: CatalogueRepository) -> list[str]:
 def walk(limit: int) -> list[dict]:
     seen, cursor = [], None
     while True:
-        page = list_albums(limit, cursor)
+        page = bootstrap.listings().list_albums(limit, cursor)
         assert len(page["albums"]) <= limit
         seen.extend(page["albums"])
         cursor = page["next_cursor"]
@@ -30,7 +30,7 @@ def walk(limit: int) -> list[dict]:
 
 
 def test_order_by_lower_cased_title_then_id_and_empty_albums_hidden(catalogue: list[str]) -> None:
-    albums = list_albums(50, None)["albums"]
+    albums = bootstrap.listings().list_albums(50, None)["albums"]
     keys = [(a["title"].lower(), a["id"]) for a in albums]
     assert keys == sorted(keys)
     assert "Empty" not in [a["title"] for a in albums]
@@ -41,34 +41,34 @@ def test_order_by_lower_cased_title_then_id_and_empty_albums_hidden(catalogue: l
 def test_pages_cover_everything_once(catalogue: list[str], limit: int) -> None:
     pages = walk(limit)
     assert len(pages) == len(catalogue) and len({a["id"] for a in pages}) == len(catalogue)
-    assert pages == list_albums(50, None)["albums"]
+    assert pages == bootstrap.listings().list_albums(50, None)["albums"]
 
 
 def test_list_items_carry_plays_images_and_artist(catalogue: list[str]) -> None:
-    item = next(a for a in list_albums(50, None)["albums"] if a["title"] == "Alpha")
+    item = next(a for a in bootstrap.listings().list_albums(50, None)["albums"] if a["title"] == "Alpha")
     assert item["artist_handle"] == "alice.test" and item["artist"] == "Alice"
     assert item["image_url"] == "https://img/alice.png" and item["total_plays"] == 1 and item["track_count"] == 1
 
 
 def test_tampered_cursor(catalogue: list[str]) -> None:
-    cursor = list_albums(2, None)["next_cursor"]
+    cursor = bootstrap.listings().list_albums(2, None)["next_cursor"]
     assert cursor
     body, tag = cursor.split(".")
     for bad in [cursor[:-1], body + "." + tag[::-1], body[::-1] + "." + tag, "x" + cursor]:
         with pytest.raises(InvalidCursor):
-            list_albums(2, bad)
+            bootstrap.listings().list_albums(2, bad)
 
 
 def test_artist_albums(catalogue: list[str]) -> None:
-    albums = list_artist_albums("ALICE.TEST")["albums"]
+    albums = bootstrap.listings().list_artist_albums("ALICE.TEST")["albums"]
     # lower-cased title, by code point: "é" sorts after "z"; albums without tracks included
     assert [a["title"] for a in albums] == ["Alpha", "Empty", "Zeta", "Émile"]
     with pytest.raises(ArtistNotFound):
-        list_artist_albums("nobody.test")
+        bootstrap.listings().list_artist_albums("nobody.test")
     with pytest.raises(ArtistNotFound):
-        list_artist_albums("%00")
+        bootstrap.listings().list_artist_albums("%00")
 
 
 def test_artist_without_albums(repo: CatalogueRepository) -> None:
     make_artist(repo, "new.test")
-    assert list_artist_albums("new.test") == {"albums": []}
+    assert bootstrap.listings().list_artist_albums("new.test") == {"albums": []}

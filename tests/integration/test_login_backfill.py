@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from albums_core import config
+from albums_core import bootstrap, config
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import to_item
 from albums_core.domain.models import Track
 from albums_core.domain.records import LIST, TRACK
-from albums_core.services import indexer, stream_events
+from albums_core.services import indexer
 from tests.integration.write_fixtures import Artist
 
 TRACKS = 150
@@ -97,14 +97,14 @@ def test_login_indexes_within_its_budget_and_the_stream_job_finishes(
     with monkeypatch.context() as spies:
         spies.setattr(indexer.Indexer, "_in_time", checked)
         spies.setattr(CatalogueWriter, "save_track", saved)
-        out = indexer.index_at_login(alice.caller.artist)
+        out = bootstrap.indexing().index_at_login(alice.caller.artist)
     assert out["complete"] is False and out["backfill_job"]
     assert stopped and late == []
     repo = CatalogueWriter()
     assert len(repo.artist_tracks(alice.did)) < TRACKS
 
     record = job_record(out["backfill_job"])
-    assert stream_events.handle(record) == "done"
+    assert bootstrap.stream_events().handle(record) == "done"
     tracks = repo.artist_tracks(alice.did)
     assert len(tracks) == TRACKS
     loaded = repo.load_album_by_slug("alice.test", "a-large-back-catalogue")
@@ -113,8 +113,8 @@ def test_login_indexes_within_its_budget_and_the_stream_job_finishes(
     assert album.list_uri == list_uri and album.track_count == IN_ALBUM == len(members)
     assert album.track_order == order
     # The job is gone; a second delivery of its record changes nothing.
-    assert stream_events.handle(record) == "gone"
-    again = indexer.sync_artist(alice.caller.artist)
+    assert bootstrap.stream_events().handle(record) == "gone"
+    again = bootstrap.indexing().sync_artist(alice.caller.artist)
     assert all(v == 0 for v in again.values()), again
 
 
@@ -122,5 +122,5 @@ def test_a_login_within_its_budget_leaves_no_job(alice: Artist, settings_env: py
     alice.publish_track("Only One")
     settings_env.setenv("LOGIN_INDEX_SECONDS", "20")
     config.settings.cache_clear()
-    out = indexer.index_at_login(alice.caller.artist)
+    out = bootstrap.indexing().index_at_login(alice.caller.artist)
     assert out["complete"] is True and out["backfill_job"] is None and out["tracks_created"] == 1

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from albums_core import config
+from albums_core import bootstrap, config
 from albums_core.adapters import parameters
 from albums_core.adapters.atproto import oauth_client, xrpc
 from albums_core.adapters.dynamodb import oauth_store, session_store
@@ -406,7 +406,6 @@ def test_a_cleanup_job_after_a_refresh_uses_the_sessions_tokens(oauth_env: Local
     from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
     from albums_core.domain.records import TRACK
     from albums_core.services import cleanup
-    from albums_core.services.indexer import sync_artist
 
     session_id = session_for("alice.test")
     session = session_store.load_session(session_id)
@@ -436,7 +435,7 @@ def test_a_cleanup_job_after_a_refresh_uses_the_sessions_tokens(oauth_env: Local
     repo = CatalogueWriter()
     artist = repo.get_artist(session.did)
     assert artist is not None
-    sync_artist(artist)
+    bootstrap.indexing().sync_artist(artist)
     loaded = repo.load_album_by_slug("alice.test", "big")
     assert loaded is not None
     album_id = loaded[1].id
@@ -458,8 +457,8 @@ def test_a_cleanup_job_after_a_refresh_uses_the_sessions_tokens(oauth_env: Local
     assert job["session_ref"] and "sealed_data" not in job  # no copy of the rotating tokens
 
     _expire_access_token(session_id)
-    assert cleanup.run_job(str(job["job_id"])) == "done"
-    assert cleanup.remaining_tracks(repo, album_id) == []
+    assert bootstrap.cleanup().run_job(str(job["job_id"])) == "done"
+    assert bootstrap.cleanup().remaining_tracks(album_id) == []
     assert session_store.load_session(session_id).grant_version == 1  # the job refreshed the session itself
     on_pds = {r.uri: r for r in xrpc.list_records(session.pds_url, session.did, TRACK)}
     assert all(u in on_pds and "album" not in on_pds[u].value for u in uris)
@@ -726,10 +725,10 @@ def test_a_failure_after_the_code_exchange_sends_the_browser_back_failed(
 ) -> None:
     """The browser is navigating: a store that fails mid-callback is the frontend's
     `auth_error=failed`, not a JSON 500 page."""
-    from albums_core.services import oauth_login
+    from albums_core.adapters.dynamodb.session_store import DynamoSessionStore
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the table is unavailable")
 
-    monkeypatch.setattr(oauth_login, "create_oauth_session", broken)
+    monkeypatch.setattr(DynamoSessionStore, "create_oauth", broken)
     assert redirected(sign_in("alice.test")) == (f"{FRONTEND}/", {"auth_error": "failed"})

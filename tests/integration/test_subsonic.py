@@ -17,9 +17,9 @@ from typing import Any
 import libsonic
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.domain.models import Album, Artist, Track
-from albums_core.services.developer_tokens import DeveloperTokens
 from local_runtime.gateway import ApiSettings, Gateway
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
@@ -125,7 +125,7 @@ def world(moto: MotoServer, stack: Stack, record_server: RecordServer) -> Iterat
     repo = CatalogueRepository()
     aurora = make_artist(repo, "aurora.test", pds_url=record_server.url, display_name="Aurora Lane")
     kenji = make_artist(repo, "kenji.test", pds_url=record_server.url, display_name="Kenji")
-    made = DeveloperTokens().create(aurora.did, aurora.handle, "py-sonic")
+    made = bootstrap.developer_tokens().create(aurora.did, aurora.handle, "py-sonic")
     routes = [r for r in stack.routes() if r.path.startswith("/rest/")]
     with LambdaHost(stack, moto.url) as host:
         gateway = Gateway(host, routes, 0, settings=ApiSettings.from_stack(stack)).start()
@@ -278,9 +278,9 @@ def test_api_key_xml_and_get_forms(world: World) -> None:
 
 
 def test_a_revoked_token_stops_working(world: World) -> None:
-    made = DeveloperTokens().create(world.artist.did, world.artist.handle, "short-lived")
+    made = bootstrap.developer_tokens().create(world.artist.did, world.artist.handle, "short-lived")
     assert world.client(password=made["token"]).ping() is True
-    DeveloperTokens().revoke(world.artist.did, made["prefix"])
+    bootstrap.developer_tokens().revoke(world.artist.did, made["prefix"])
     # the token's lookup is gone at once; what a warm function opened is kept for up to 60 s
     status, _, body = world.raw("getLicense", {"apiKey": made["token"], "f": "json"})
     assert status == 200 and json.loads(body)["subsonic-response"]["error"]["code"] == 44

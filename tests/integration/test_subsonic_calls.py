@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters import aws_clients as aws
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from albums_core.domain.models import Artist
-from albums_core.services.developer_tokens import DeveloperTokens
 from local_runtime.lambda_host import InProcessHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
@@ -61,7 +61,7 @@ def world(aws_env: None, moto: MotoServer, stack: Stack, pds: RecordServer) -> I
     artist = make_artist(repo, "aurora.test", pds_url=pds.url, display_name="Aurora Lane")
     for n in range(23):
         make_album(repo, artist, f"Album {n:02d}", tracks=1)
-    yield artist, DeveloperTokens().create(artist.did, artist.handle, "bench")["token"]
+    yield artist, bootstrap.developer_tokens().create(artist.did, artist.handle, "bench")["token"]
 
 
 def request(host: InProcessHost, function: str, method: str, **query: str) -> dict[str, Any]:

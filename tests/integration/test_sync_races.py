@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import to_value
 from albums_core.domain.models import Album
 from albums_core.services import cleanup
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.indexer import sync_artist
 from tests.integration.write_fixtures import Artist
 
 
@@ -74,10 +73,10 @@ class FinishingTheDeleteFirst(CatalogueWriter):
 @pytest.mark.parametrize("cascade", [True, False])
 def test_a_sync_racing_a_delete_answers_and_is_idempotent(alice: Artist, cascade: bool) -> None:
     meta, uris = album_with_tracks(alice, f"Raced {cascade}", 3)
-    sync_artist(alice.caller.artist)
+    bootstrap.indexing().sync_artist(alice.caller.artist)
     deleting = PausedAfterItsPdsWrite()
     with ThreadPoolExecutor(1) as pool:
-        delete = pool.submit(AlbumAdmin(alice.caller, repo=deleting).delete, meta["id"], cascade)
+        delete = pool.submit(bootstrap.album_admin(alice.caller, repo=deleting).delete, meta["id"], cascade)
         assert deleting.reached.wait(60)
 
         def finish() -> None:
@@ -85,12 +84,12 @@ def test_a_sync_racing_a_delete_answers_and_is_idempotent(alice: Artist, cascade
             delete.result(timeout=60)
 
         try:
-            sync_artist(alice.caller.artist, FinishingTheDeleteFirst(finish))
+            bootstrap.indexing(FinishingTheDeleteFirst(finish)).sync_artist(alice.caller.artist)
         finally:
             deleting.go.set()
         assert delete.result(timeout=60) == {"deleted": True, "cascade": cascade}
     assert_deleted(alice, meta, uris, cascade)
-    assert nothing_changed(sync_artist(alice.caller.artist))
+    assert nothing_changed(bootstrap.indexing().sync_artist(alice.caller.artist))
 
 
 def job_ids(did: str) -> list[str]:
@@ -115,7 +114,7 @@ def test_a_sync_during_a_background_delete_leaves_the_jobs_tracks_to_it(
     assert CatalogueWriter().get_album(meta["id"]) is None
     (job_id,) = job_ids(alice.did)
     # No track reported "moved to standalone" while the job is deleting or orphaning it.
-    assert nothing_changed(sync_artist(alice.caller.artist))
-    assert cleanup.run_job(job_id) == "done"
+    assert nothing_changed(bootstrap.indexing().sync_artist(alice.caller.artist))
+    assert bootstrap.cleanup().run_job(job_id) == "done"
     assert_deleted(alice, meta, uris, cascade)
-    assert nothing_changed(sync_artist(alice.caller.artist))
+    assert nothing_changed(bootstrap.indexing().sync_artist(alice.caller.artist))

@@ -8,10 +8,10 @@ import queue
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.domain.errors import Conflict
 from albums_core.services.album_admin import TRACK_TAKEN
-from albums_core.services.indexer import sync_artist
 from tests.integration import racing
 from tests.integration.write_fixtures import Artist
 
@@ -33,7 +33,7 @@ def test_two_processes_attaching_one_track_to_two_albums(alice: Artist) -> None:
     _, y = alice.admin().create("Claim Y")
     # Half already indexed as standalone tracks, half known only on the PDS.
     uris = [alice.publish_track(f"Contested {i}") for i in range(ROUNDS // 2)]
-    sync_artist(alice.caller.artist)
+    bootstrap.indexing().sync_artist(alice.caller.artist)
     assert {t.record_uri for t in CatalogueWriter().artist_tracks(alice.did)} == set(uris)
     uris += [alice.publish_track(f"Contested {i}") for i in range(ROUNDS // 2, ROUNDS)]
     session_id = alice.caller.session.session_id
@@ -121,7 +121,6 @@ def test_a_track_the_firehose_indexes_during_an_attach_is_moved_not_copied(alice
     tracks and before it wrote. The request moves that item into the album; it used to create a
     second item for the same record (the track then existed twice, with two ids)."""
     from albums_core.domain.records import new_track
-    from albums_core.services.album_admin import AlbumAdmin
 
     _, album = alice.admin().create("Moved Not Copied")
     uri = alice.publish_track("Just Published")
@@ -134,7 +133,7 @@ def test_a_track_the_firehose_indexes_during_an_attach_is_moved_not_copied(alice
                 self.add_new_tracks([new_track(track_id, did, None, uri, record.cid, record.value)])
             return super().claim_tracks(did, album_id, uris, token, seconds)
 
-    AlbumAdmin(alice.caller, repo=FirehoseMeanwhile()).attach(album["id"], [uri])
+    bootstrap.album_admin(alice.caller, repo=FirehoseMeanwhile()).attach(album["id"], [uri])
     copies = [t for t in CatalogueWriter().artist_tracks(alice.did) if t.record_uri == uri]
     assert [t.album_id for t in copies] == [album["id"]]
     loaded = CatalogueWriter().load_album(album["id"])

@@ -10,14 +10,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.records import TRACK, new_track, onto_existing
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.album_pages import AlbumPages
-from albums_core.services.indexer import Indexer, sync_artist
 from tests.integration.factory import make_album, make_artist
 from tests.integration.write_fixtures import Artist as Caller
 
@@ -36,7 +34,7 @@ def copies(did: str, uri: str) -> list[Track]:
 
 
 def page_titles(handle: str, slug: str) -> list[str]:
-    return [t["title"] for t in json.loads(AlbumPages().render(handle, slug, None))["tracks"]]
+    return [t["title"] for t in json.loads(bootstrap.album_pages().render(handle, slug, None))["tracks"]]
 
 
 def consumer_creates(writer: CatalogueWriter, did: str, uri: str, cid: str, value: dict[str, Any]) -> Track:
@@ -64,7 +62,7 @@ def test_the_consumer_creating_the_track_between_an_attachs_read_and_write_leave
             consumer_creates(CatalogueWriter(), alice.did, uri, record.cid, record.value)
             super().move_tracks_into(album, moves)
 
-    AlbumAdmin(alice.caller, repo=ConsumerMeanwhile()).attach(album["id"], [uri])
+    bootstrap.album_admin(alice.caller, repo=ConsumerMeanwhile()).attach(album["id"], [uri])
     held = copies(alice.did, uri)
     assert [t.album_id for t in held] == [album["id"]]
     guard = guard_of(CatalogueWriter(), alice.did, uri)
@@ -83,11 +81,11 @@ def test_the_indexer_creating_the_track_between_an_attachs_read_and_write_leaves
             # The list record names the track already (the attach wrote it): the indexer,
             # handed the artist by the consumer, creates the track in the album.
             assert [known for known, _ in moves] == [None]
-            counts = sync_artist(alice.caller.artist, CatalogueWriter())
+            counts = bootstrap.indexing(CatalogueWriter()).sync_artist(alice.caller.artist)
             assert counts["tracks_created"] == 1
             super().move_tracks_into(album, moves)
 
-    AlbumAdmin(alice.caller, repo=IndexerMeanwhile()).attach(album["id"], [uri])
+    bootstrap.album_admin(alice.caller, repo=IndexerMeanwhile()).attach(album["id"], [uri])
     held = copies(alice.did, uri)
     assert [t.album_id for t in held] == [album["id"]]
     loaded = CatalogueWriter().load_album(album["id"])
@@ -111,7 +109,7 @@ def test_the_indexer_updates_the_track_the_consumer_created_after_its_read(alice
                 created.append(consumer_creates(CatalogueWriter(), did, uri, record.cid, record.value))
             return read
 
-    counts = Indexer(alice.caller.artist, ConsumerAfterTheRead()).run()
+    counts = bootstrap.indexing(ConsumerAfterTheRead()).sync_artist(alice.caller.artist)
     assert counts["tracks_created"] == 0
     assert [t.id for t in copies(alice.did, uri)] == [created[0].id]
 
@@ -245,7 +243,7 @@ def test_an_attach_outlasts_the_consumer_creating_its_records_one_round_at_a_tim
                 consumer_creates(CatalogueWriter(), alice.did, uri, records[uri].cid, records[uri].value)
             super()._transact(actions)
 
-    AlbumAdmin(alice.caller, repo=ConsumerEachRound()).attach(album["id"], uris)
+    bootstrap.album_admin(alice.caller, repo=ConsumerEachRound()).attach(album["id"], uris)
     assert not waiting
     for uri in uris:
         assert [t.album_id for t in copies(alice.did, uri)] == [album["id"]], uri
@@ -311,7 +309,7 @@ def test_an_attach_answers_what_it_did_while_the_live_consumer_indexes_its_recor
                 consumer_step()
             super()._transact(actions)
 
-    answer = AlbumAdmin(alice.caller, repo=LiveConsumer()).attach(album_id, uris)
+    answer = bootstrap.album_admin(alice.caller, repo=LiveConsumer()).attach(album_id, uris)
     assert not steps  # the whole interleaving ran
     assert answer["track_count"] == 30
     writer = CatalogueWriter()

@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.firehose import decode_message
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.domain.errors import Unprocessable
 from albums_core.domain.firehose_events import Commit
 from albums_core.domain.records import LIST, TRACK
-from albums_core.services.album_pages import AlbumPages
-from albums_core.services.indexer import index_at_login, sync_for_caller
-from albums_core.services.listing import list_artist_albums
 from tests.integration.factory import make_artist
 from tests.integration.test_firehose_apply import setup, tracks_by_rkey  # noqa: F401 (a fixture)
 from tests.integration.write_fixtures import Artist
@@ -38,7 +36,7 @@ def deep(levels: int) -> dict[str, Any]:
 
 
 def _album_of(artist: Artist) -> dict[str, Any]:
-    (album,) = list_artist_albums(artist.caller.artist.handle)["albums"]
+    (album,) = bootstrap.listings().list_artist_albums(artist.caller.artist.handle)["albums"]
     return dict(album)
 
 
@@ -49,7 +47,7 @@ def test_a_record_we_cannot_store_is_skipped_and_counted_and_the_others_indexed(
     after = alice.publish_track("After")
     alice.publish_list("Mixed", [first, huge, nested, after])
 
-    counts = sync_for_caller(alice.caller.artist)
+    counts = bootstrap.indexing().sync_for_caller(alice.caller.artist)
 
     assert counts["skipped_invalid"] == 2
     assert counts["tracks_created"] == 2 and counts["albums_created"] == 1
@@ -57,23 +55,23 @@ def test_a_record_we_cannot_store_is_skipped_and_counted_and_the_others_indexed(
     assert set(stored) == {first, after}
     album = _album_of(alice)
     assert album["track_count"] == 2  # the listing's counter agrees with the page
-    page = json.loads(AlbumPages().render("alice.test", album["slug"], None))
+    page = json.loads(bootstrap.album_pages().render("alice.test", album["slug"], None))
     assert [t["title"] for t in page["tracks"]] == ["Before", "After"]
     # A second run changes nothing and still says what it skipped.
-    again = sync_for_caller(alice.caller.artist)
+    again = bootstrap.indexing().sync_for_caller(alice.caller.artist)
     assert again["skipped_invalid"] == 2 and again["tracks_created"] == again["tracks_updated"] == 0
 
 
 def test_a_stored_track_whose_record_becomes_unstorable_goes_and_the_count_follows(alice: Artist) -> None:
     one, two = alice.publish_track("One"), alice.publish_track("Two")
     alice.publish_list("Shrinks", [one, two])
-    sync_for_caller(alice.caller.artist)
+    bootstrap.indexing().sync_for_caller(alice.caller.artist)
     assert _album_of(alice)["track_count"] == 2
 
     rkey = two.rsplit("/", 1)[1]
     value = {**alice.record(two).value, "supportGate": HUGE_GATE}
     alice.pds.put_record(TRACK, rkey, value, swap_record=None)
-    counts = sync_for_caller(alice.caller.artist)
+    counts = bootstrap.indexing().sync_for_caller(alice.caller.artist)
 
     assert counts["skipped_invalid"] == 1 and counts["tracks_removed"] == 1
     assert [t.record_uri for t in CatalogueWriter().artist_tracks(alice.did)] == [one]
@@ -84,7 +82,7 @@ def test_login_indexing_skips_the_record_and_indexes_the_rest(alice: Artist) -> 
     alice.publish_track("Huge", supportGate=HUGE_GATE)
     fine = alice.publish_track("Fine")
 
-    outcome = index_at_login(alice.caller.artist)
+    outcome = bootstrap.indexing().index_at_login(alice.caller.artist)
 
     assert outcome["complete"] is True and outcome["backfill_job"] is None
     assert outcome["skipped_invalid"] == 1
@@ -105,10 +103,10 @@ def test_what_a_track_record_says_is_served_in_our_models_shape(alice: Artist) -
     blank = alice.publish_track("\u200b\u202e\u2066")
     odd_gate = alice.publish_track("Odd gate", supportGate={"type": "x" * 65})
     alice.publish_list("Shapes", [gated, blank, odd_gate])
-    counts = sync_for_caller(alice.caller.artist)
+    counts = bootstrap.indexing().sync_for_caller(alice.caller.artist)
     assert counts["skipped_invalid"] == 0 and counts["tracks_created"] == 3
 
-    page = json.loads(AlbumPages().render("alice.test", _album_of(alice)["slug"], None))
+    page = json.loads(bootstrap.album_pages().render("alice.test", _album_of(alice)["slug"], None))
     tracks = {t["atproto_record_uri"]: t for t in page["tracks"]}
     assert tracks[gated]["title"] == "evil Twin"
     assert tracks[gated]["support_gate"] == {"type": "supporters"} and tracks[gated]["gated"] is True
@@ -122,7 +120,7 @@ def test_a_list_field_of_the_wrong_type_is_not_stored_as_its_repr(alice: Artist)
     alice.pds.create_record(
         LIST, {"$type": LIST, "name": "Odd date", "listType": "album", "items": [], "createdAt": {"at": [1, 2]}}
     )
-    counts = sync_for_caller(alice.caller.artist)
+    counts = bootstrap.indexing().sync_for_caller(alice.caller.artist)
     (album,) = CatalogueWriter().artist_albums(alice.did)
     assert counts["albums_created"] == 1 and album.created_at.startswith("20") and "{" not in album.created_at
 
@@ -204,7 +202,7 @@ def test_records_listed_under_another_repository_or_collection_are_dropped(
         mallory = make_artist(repo, "mallory.test", pds_url=server.url)
         listed = list(xrpc.list_records(server.url, mallory.did, TRACK))
         assert [r.uri for r in listed] == [own_uri.format(did=did)]
-        counts = sync_for_caller(mallory)
+        counts = bootstrap.indexing().sync_for_caller(mallory)
     finally:
         server.stop()
     assert counts["tracks_created"] == 1

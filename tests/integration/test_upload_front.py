@@ -1,5 +1,5 @@
 """The local S3 front (local_runtime/upload_front.py) checks presigned POST forms as S3 does,
-before the object reaches moto; the forms are the service's own (cover_service.upload_form).
+before the object reaches moto; the forms are the service's own (cover_service.Covers.upload_form).
 
 moto alone stores whatever a form carries, so every refusal here is the front's."""
 
@@ -17,11 +17,11 @@ import pytest
 import requests
 from botocore.config import Config
 
+from albums_core import bootstrap
 from albums_core.adapters.aws_clients import client
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.domain.models import Album
 from albums_core.services import covers as cover_service
-from albums_core.services.covers import upload_form
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.template import Stack
@@ -74,7 +74,7 @@ def refused(reply: requests.Response, status: int, code: str) -> None:
 
 
 def test_the_form_is_sigv4_and_points_at_the_front(albums: tuple[Album, Album], via_front: UploadFront) -> None:
-    form = upload_form(albums[0])
+    form = bootstrap.covers().upload_form(albums[0])
     assert form["url"] == f"{via_front.url}/{os.environ['COVERS_BUCKET']}"
     assert {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "policy"} <= set(form["fields"])
     assert "AWSAccessKeyId" not in form["fields"] and "signature" not in form["fields"]
@@ -85,7 +85,7 @@ def test_a_good_upload_reaches_moto_and_the_trigger_attaches_it(
     albums: tuple[Album, Album], moto: MotoServer, stack: Stack
 ) -> None:
     mine = albums[0]
-    form = upload_form(mine)
+    form = bootstrap.covers().upload_form(mine)
     data = padded_png(2 * MB, base=noise((30, 20)))
     assert post(form, data).status_code == 204
     assert stored(f"uploads/{mine.id}/") == [form["key"]]
@@ -107,7 +107,7 @@ def test_a_good_upload_reaches_moto_and_the_trigger_attaches_it(
 
 def test_a_swapped_key_is_refused(albums: tuple[Album, Album]) -> None:
     mine, theirs = albums
-    form = upload_form(mine)
+    form = bootstrap.covers().upload_form(mine)
     reply = post(form, noise(), key=f"uploads/{theirs.id}/{'0' * 32}")
     refused(reply, 403, "AccessDenied")
     assert "Policy Condition failed" in reply.text
@@ -115,23 +115,23 @@ def test_a_swapped_key_is_refused(albums: tuple[Album, Album]) -> None:
 
 
 def test_an_oversize_file_is_refused(albums: tuple[Album, Album]) -> None:
-    refused(post(upload_form(albums[0]), padded_png(20 * MB + 1)), 400, "EntityTooLarge")
+    refused(post(bootstrap.covers().upload_form(albums[0]), padded_png(20 * MB + 1)), 400, "EntityTooLarge")
     assert stored("uploads/") == []
 
 
 def test_an_empty_file_is_refused(albums: tuple[Album, Album]) -> None:
-    refused(post(upload_form(albums[0]), b""), 400, "EntityTooSmall")
+    refused(post(bootstrap.covers().upload_form(albums[0]), b""), 400, "EntityTooSmall")
 
 
 @pytest.mark.parametrize("content_type", ["text/html", "application/octet-stream", None])
 def test_a_content_type_not_an_image_is_refused(albums: tuple[Album, Album], content_type: str | None) -> None:
-    refused(post(upload_form(albums[0]), noise(), content_type), 403, "AccessDenied")
+    refused(post(bootstrap.covers().upload_form(albums[0]), noise(), content_type), 403, "AccessDenied")
     assert stored("uploads/") == []
 
 
 def test_an_expired_policy_is_refused(albums: tuple[Album, Album], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cover_service, "UPLOAD_URL_SECONDS", 1)
-    form = upload_form(albums[0])
+    form = bootstrap.covers().upload_form(albums[0])
     time.sleep(2.1)
     reply = post(form, noise())
     refused(reply, 403, "AccessDenied")
@@ -140,7 +140,7 @@ def test_an_expired_policy_is_refused(albums: tuple[Album, Album], monkeypatch: 
 
 
 def test_a_tampered_policy_is_refused(albums: tuple[Album, Album]) -> None:
-    form = upload_form(albums[0])
+    form = bootstrap.covers().upload_form(albums[0])
     policy = json.loads(base64.b64decode(form["fields"]["policy"]))
     policy["conditions"] = [
         ["content-length-range", 1, 100 * MB] if isinstance(c, list) and c[0] == "content-length-range" else c
@@ -152,13 +152,13 @@ def test_a_tampered_policy_is_refused(albums: tuple[Album, Album]) -> None:
 
 
 def test_a_field_the_policy_does_not_name_is_refused(albums: tuple[Album, Album]) -> None:
-    reply = post(upload_form(albums[0]), noise(), acl="public-read")
+    reply = post(bootstrap.covers().upload_form(albums[0]), noise(), acl="public-read")
     refused(reply, 403, "AccessDenied")
     assert "Extra input fields: acl" in reply.text
 
 
 def test_an_unknown_access_key_is_refused(albums: tuple[Album, Album]) -> None:
-    form = upload_form(albums[0])
+    form = bootstrap.covers().upload_form(albums[0])
     form["fields"]["x-amz-credential"] = form["fields"]["x-amz-credential"].replace("testing/", "AKIAOTHER/", 1)
     refused(post(form, noise()), 403, "InvalidAccessKeyId")
 

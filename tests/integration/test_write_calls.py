@@ -21,8 +21,8 @@ from albums_core.adapters.atproto import safe_http
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.bootstrap import album_guard
 from albums_core.domain.records import TRACK
-from albums_core.http.guards import album_guard
 from albums_core.services.album_admin import AlbumCaller
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.modules import load_module

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.session_store import load_session
 from albums_core.domain.errors import (
@@ -17,8 +18,6 @@ from albums_core.domain.errors import (
     UpstreamFailure,
 )
 from albums_core.services import auth
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.indexer import sync_artist
 from tests.integration.write_fixtures import Artist
 from tests.support.fault_proxy import FaultProxy, Rule
 
@@ -44,7 +43,7 @@ def test_login_stores_sealed_tokens_and_upserts_the_artist(alice: Artist) -> Non
     assert load_session(session.session_id).tokens == session.tokens
     artist = CatalogueWriter().get_artist(alice.did)
     assert artist is not None and artist.handle == "alice.test" and artist.pds_url
-    assert auth.me(session)["handle"] == "alice.test"
+    assert bootstrap.auth().me(session)["handle"] == "alice.test"
 
 
 @pytest.mark.parametrize(
@@ -58,7 +57,7 @@ def test_login_stores_sealed_tokens_and_upserts_the_artist(alice: Artist) -> Non
 )
 def test_login_failures_are_401_without_detail(pds_env, identifier: str, password: str) -> None:
     with pytest.raises(auth.LoginFailed) as err:
-        auth.login(identifier, password)
+        bootstrap.auth().login(identifier, password)
     assert err.value.status == 401 and err.value.detail == "invalid identifier or password"
 
 
@@ -66,7 +65,7 @@ def test_expired_access_token_is_refreshed_and_stored_back(alice: Artist) -> Non
     session = alice.caller.session
     # an access token that the PDS refuses: the client refreshes, then seals the new tokens
     session.tokens.access_jwt = session.tokens.access_jwt[:-4] + "AAAA"
-    _, meta = AlbumAdmin(alice.caller).create("Refresh Me")
+    _, meta = bootstrap.album_admin(alice.caller).create("Refresh Me")
     assert meta["title"] == "Refresh Me"
     stored = load_session(session.session_id).tokens
     assert stored.access_jwt != session.tokens.access_jwt[:-4] + "AAAA"
@@ -79,9 +78,9 @@ def test_indexing_reads_albums_from_the_pds_and_is_idempotent(alice: Artist) -> 
     uris = [alice.publish_track(f"Indexed {i}") for i in range(3)]
     alice.publish_track("Loose")
     list_uri = alice.publish_list("Already Published", [uris[2], uris[0], uris[1], uris[0]])
-    first = sync_artist(alice.caller.artist)
+    first = bootstrap.indexing().sync_artist(alice.caller.artist)
     assert first["albums_created"] == 1 and first["tracks_created"] == 4
-    again = sync_artist(alice.caller.artist)
+    again = bootstrap.indexing().sync_artist(alice.caller.artist)
     assert all(v == 0 for v in again.values()), again
     repo = CatalogueWriter()
     loaded = repo.load_album_by_slug("alice.test", "already-published")
@@ -91,7 +90,7 @@ def test_indexing_reads_albums_from_the_pds_and_is_idempotent(alice: Artist) -> 
     assert album.track_order == [uris[2], uris[0], uris[1]]
     # a record that disappeared is removed
     alice.pds.delete_record("fm.plyr.track", uris[1].rsplit("/", 1)[1])
-    third = sync_artist(alice.caller.artist)
+    third = bootstrap.indexing().sync_artist(alice.caller.artist)
     assert third["tracks_removed"] == 1
     assert repo.get_album(album.id).track_count == 2  # type: ignore[union-attr]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.dynamodb.session_store import pds_session
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.records import LIST, TRACK, now_iso
-from albums_core.services import auth
 from albums_core.services.album_admin import AlbumAdmin
 from albums_core.services.auth import Caller
 from local_runtime.pds import LocalPds
@@ -42,7 +42,7 @@ class Artist:
         caller = self.caller
         if via is not None:
             caller = replace(caller, session=replace(caller.session, pds_url=via))
-        return AlbumAdmin(caller)
+        return bootstrap.album_admin(caller)
 
     def publish_track(self, title: str, **extra: Any) -> str:
         record = {
@@ -94,7 +94,7 @@ class Artist:
 
 def login_artist(handle: str) -> Artist:
     """Log in, after emptying the account's fm.plyr collections (the PDS lives for the session)."""
-    session, artist = auth.login(handle, PASSWORDS[handle])
+    session, artist = bootstrap.auth().login(handle, PASSWORDS[handle])
     pds = pds_session(session)
     for collection in (TRACK, LIST):
         rkeys = [AtUri.parse(r.uri).rkey for r in xrpc.list_records(pds.pds_url, pds.did, collection)]  # type: ignore[union-attr]

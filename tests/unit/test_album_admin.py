@@ -14,6 +14,7 @@ from typing import Any
 import libipld
 import pytest
 
+from albums_core.adapters.atproto.gateway import AtprotoWriter
 from albums_core.adapters.atproto.xrpc import SessionRevoked, Tokens
 from albums_core.adapters.dynamodb.page_cache import album_cache_key
 from albums_core.adapters.dynamodb.session_store import Session
@@ -37,6 +38,8 @@ from albums_core.services.auth import Caller
 from tests.fakes import FakeCatalogue, FakeDeletionJobs, FakePageCache, FakePds, Journal
 from tests.fakes.pds import refused, unavailable
 
+# The production PDS writer: its record edits run on the fake PDS each test gives.
+WRITER = AtprotoWriter()
 ALICE = "did:plc:alicealicealicealice01"
 BOB = "did:plc:bobbobbobbobbobbobbob01"
 
@@ -65,7 +68,9 @@ class World:
         artist = Artist(did=did, handle=handle, display_name=handle, pds_url="https://pds.example")
         session = Session("s" * 32, did, handle, "https://pds.example", Tokens("a", "r"), 2**31)
         pds = self.pds.setdefault(did, FakePds(did, self.journal))
-        return AlbumAdmin(Caller(session, artist), repo=self.catalogue, pds=pds, cache=self.cache, jobs=self.jobs)
+        return AlbumAdmin(
+            Caller(session, artist), repo=self.catalogue, pds=pds, cache=self.cache, jobs=self.jobs, writer=WRITER
+        )
 
     def list_items(self, meta: dict[str, Any], did: str = ALICE) -> list[dict[str, Any]]:
         value = self.pds[did].value(meta["list_uri"])
@@ -445,6 +450,8 @@ def test_the_album_the_guard_loaded_is_not_read_again(world: World) -> None:
         repo=world.catalogue,
         pds=world.pds[ALICE],
         cache=world.cache,
+        jobs=world.jobs,
+        writer=WRITER,
     )
     guarded.update(meta["id"], description="read once")
     assert reads == []
@@ -676,7 +683,9 @@ def test_the_album_guard_checks_the_album_of_the_path_and_passes_it_on(world: Wo
         return album_guard(
             "you can only modify your own albums",
             caller_of=lambda event: callers[who],
-            admin_for=lambda caller: AlbumAdmin(caller, repo=world.catalogue, cache=world.cache, jobs=world.jobs),
+            admin_for=lambda caller: AlbumAdmin(
+                caller, repo=world.catalogue, cache=world.cache, jobs=world.jobs, writer=WRITER
+            ),
         )
 
     caller = guard_for("alice")({"pathParameters": {"ref": meta["id"]}, "rawPath": "/stage/albums/x"})

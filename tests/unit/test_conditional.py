@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from albums_core.adapters.atproto.gateway import AtprotoWriter
 from albums_core.adapters.atproto.xrpc import Tokens
 from albums_core.adapters.dynamodb.session_store import Session
 from albums_core.domain.errors import BadRequest, Conflict, PreconditionFailed
@@ -147,7 +148,12 @@ class World:
         album = self.catalogue.albums.get(album_id) if album_id else None
         caller = AlbumCaller(self.session, self.artist, album, expected)
         return AlbumAdmin(
-            caller, repo=self.catalogue, pds=self.pds, cache=self.cache, jobs=FakeDeletionJobs(self.catalogue)
+            caller,
+            repo=self.catalogue,
+            pds=self.pds,
+            cache=self.cache,
+            jobs=FakeDeletionJobs(self.catalogue),
+            writer=AtprotoWriter(),
         )
 
 
@@ -196,7 +202,14 @@ def test_the_lease_checks_the_version_itself() -> None:
     guard_read = world.catalogue.albums[meta["id"]]
     world.admin(meta["id"]).update(meta["id"], description="meanwhile")
     caller = AlbumCaller(world.session, world.artist, guard_read, frozenset({0}))
-    admin = AlbumAdmin(caller, repo=world.catalogue, pds=world.pds, cache=world.cache)
+    admin = AlbumAdmin(
+        caller,
+        repo=world.catalogue,
+        pds=world.pds,
+        cache=world.cache,
+        jobs=FakeDeletionJobs(world.catalogue),
+        writer=AtprotoWriter(),
+    )
     with pytest.raises(PreconditionFailed):
         admin.update(meta["id"], description="blind")
     assert world.catalogue.albums[meta["id"]].description == "meanwhile"

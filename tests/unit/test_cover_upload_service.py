@@ -9,8 +9,9 @@ import uuid
 
 from albums_core.domain.cover_images import MAX_UPLOAD_BYTES
 from albums_core.domain.models import Album, Artist
-from albums_core.services.covers import accept_upload, album_of_upload, check_direct_size
+from albums_core.services.covers import Covers, album_of_upload, check_direct_size
 from tests.fakes.covers import FakeCoverStore
+from tests.fakes.page_cache import FakePageCache
 
 ALBUM_ID = str(uuid.UUID(int=7))
 
@@ -26,6 +27,10 @@ class Albums:
 
     def get_artist(self, did: str) -> Artist | None:
         return Artist(did=did, handle="x.test", display_name="X")
+
+
+def accept_upload(key: str, size: int, repo: Albums, store: FakeCoverStore) -> str:
+    return Covers(repo, store, FakePageCache()).accept_upload(key, size)  # type: ignore[arg-type]
 
 
 def album() -> Album:

@@ -12,7 +12,6 @@ import pytest
 
 from albums_core.adapters.s3_covers import StoredObject
 from albums_core.domain.models import Artist
-from albums_core.services import sweep as sweep_module
 from albums_core.services.sweep import GRACE, Sweep
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -85,8 +84,19 @@ def cover_keys(n: int) -> list[str]:
     return [f"images/{image(n)}.png", f"images/{image(n)}-96.webp"]
 
 
-def sweep(bucket: Bucket, store: Store, catalogue: Catalogue, budget: int = 500) -> Sweep:
-    return Sweep(NOW, budget, repo=catalogue, objects=bucket, store=store)  # type: ignore[arg-type]
+class Indexing:
+    """The re-indexing of stale artists: `sync` stands for the indexer's run."""
+
+    def __init__(self, sync: Any = None) -> None:
+        self.sync = sync
+
+    def sync_artist(self, artist: Artist) -> dict[str, int]:
+        assert self.sync is not None, "this test indexes nobody"
+        return self.sync(artist)  # type: ignore[no-any-return]
+
+
+def sweep(bucket: Bucket, store: Store, catalogue: Catalogue, budget: int = 500, indexing: Any = None) -> Sweep:
+    return Sweep(NOW, budget, repo=catalogue, objects=bucket, store=store, indexing=indexing or Indexing())
 
 
 def test_old_unreferenced_covers_and_abandoned_uploads_go_the_rest_stays() -> None:
@@ -134,15 +144,14 @@ def test_stale_artists_are_indexed_again_and_one_failure_does_not_stop_the_other
     ]
     indexed: list[str] = []
 
-    def sync_artist(artist: Artist, repo: Any) -> dict[str, int]:
+    def sync_artist(artist: Artist) -> dict[str, int]:
         if artist.pds_url == "https://down.example":
             raise ConnectionError("down")
         indexed.append(artist.did)
         return {}
 
-    monkeypatch.setattr(sweep_module, "sync_artist", sync_artist)
     catalogue = Catalogue(set())
-    report = sweep(Bucket({}), Store(artists), catalogue).run()
+    report = sweep(Bucket({}), Store(artists), catalogue, indexing=Indexing(sync_artist)).run()
     assert indexed == ["did:plc:a", "did:plc:d"]
     assert report["artists_resynced"] == 2
     assert catalogue.synced == [(d, NOW.isoformat(), False) for d in indexed]

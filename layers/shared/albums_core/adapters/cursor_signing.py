@@ -70,3 +70,13 @@ def decode_cursor(cursor: str, expected_keys: frozenset[str], key: bytes | None 
     ):
         raise InvalidCursor()
     return position
+
+
+class SignedCursors:
+    """The `CursorSigner` port: cursors signed with the parameter's key."""
+
+    def encode(self, position: dict[str, str]) -> str:
+        return encode_cursor(position)
+
+    def decode(self, cursor: str, expected_keys: frozenset[str]) -> dict[str, str]:
+        return decode_cursor(cursor, expected_keys)

@@ -9,10 +9,7 @@ from typing import Any
 
 from albums_core.adapters.aws_clients import client
 from albums_core.config import settings
-
-
-class SealError(Exception):
-    """A sealed payload could not be opened (tampered, wrong session, key unavailable)."""
+from albums_core.domain.upstream import SealError
 
 
 def seal(plaintext: bytes, context: str) -> dict[str, bytes]:

@@ -11,12 +11,11 @@ from botocore.exceptions import ClientError
 
 from albums_core.adapters.aws_clients import s3
 from albums_core.config import settings
-from albums_core.domain.cover_images import Cover
+from albums_core.domain.cover_images import IMAGE_PREFIX, Cover
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-IMAGE_PREFIX = "images/"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _DELETE_MAX = 1000  # keys in one DeleteObjects
 
@@ -27,7 +26,7 @@ class StoredObject:
     last_modified: datetime
 
 
-class CoverStore:
+class S3CoverStore:
     def __init__(self, bucket: str | None = None) -> None:
         self.bucket = bucket or settings().covers_bucket
 

@@ -22,7 +22,6 @@ from albums_core.adapters.dynamodb.page_drops import AlbumPageDrops
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import Clock, ReadBudget
 from albums_core.ports.firehose import CommitCheck
-from albums_core.services import indexer
 from albums_core.services.firehose.aside import repo_budget
 from albums_core.services.firehose.consumer import Consumer, ConsumerConfig, Source
 from albums_core.services.firehose.gap import GapBackfill
@@ -31,23 +30,40 @@ from albums_core.services.firehose.ingest import Ingest
 from albums_core.services.firehose.like_reads import LikeReads
 from albums_core.services.firehose.like_reread import LikeReread, request_like_reread
 from albums_core.services.firehose.likes import LikeIngest
+from albums_core.services.indexer import Indexing
 
 # The indexer's entry point: (artist, catalogue, budget) -> an IndexOutcome or counts.
 IndexRun = Callable[[Artist, CatalogueWriter, ReadBudget], Any]
 
 
+@cache
+def _indexing(catalogue: CatalogueWriter) -> Indexing:
+    """services/indexer.py on one catalogue, once per catalogue (the container's: once per
+    container). Built here, not by albums_core.bootstrap, which imports this module."""
+    from albums_core.adapters.atproto.gateway import AtprotoReader
+
+    return Indexing(catalogue, AtprotoReader(), AlbumPageCache(), CleanupJobs(catalogue))
+
+
 class CatalogueIndexer:
-    """The `RepoIndexer` port: services/indexer.py on one catalogue."""
+    """The `RepoIndexer` port: the indexer on one catalogue."""
 
     def __init__(self, catalogue: CatalogueWriter, run: IndexRun | None = None) -> None:
         self.catalogue = catalogue
-        self.run = run or (lambda artist, repo, budget: indexer.index(artist, repo, budget))
+        self.run = run or (lambda artist, repo, budget: self.indexing.index(artist, budget))
+        self._indexing: Indexing | None = None
+
+    @property
+    def indexing(self) -> Indexing:
+        if self._indexing is None:
+            self._indexing = _indexing(self.catalogue)
+        return self._indexing
 
     def index(self, artist: Artist, budget: ReadBudget) -> Any:
         return self.run(artist, self.catalogue, budget)
 
     def request_backfill(self, artist: Artist, job_id: str | None = None) -> str | None:
-        return indexer.request_backfill(artist, self.catalogue, job_id=job_id)
+        return self.indexing.request_backfill(artist, job_id=job_id)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 
 from albums_core.domain.errors import BadRequest, ServiceError
 
+# Where covers are stored (the image and its thumbnail, under the cover's content hash).
+IMAGE_PREFIX = "images/"
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -89,11 +92,11 @@ class Cover:
 
     @property
     def key(self) -> str:
-        return f"images/{self.image_id}.{self.kind.extension}"
+        return f"{IMAGE_PREFIX}{self.image_id}.{self.kind.extension}"
 
     @property
     def thumbnail_key(self) -> str:
-        return f"images/{self.image_id}-{THUMB}.webp"
+        return f"{IMAGE_PREFIX}{self.image_id}-{THUMB}.webp"
 
 
 def sniff(data: bytes) -> Kind | None:

@@ -248,3 +248,12 @@ def record_problem(collection: str, value: Any) -> str | None:
             return "like whose subject is not a strongRef to a track"
         return None
     return "not a collection we index"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a commit was not applied (adapters/atproto/commit_verify.py): `reason` a short name
+    (counted), `detail` for the log."""
+
+    reason: str
+    detail: str

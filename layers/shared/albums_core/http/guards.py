@@ -1,4 +1,5 @@
-"""Guards of the album endpoints: what a request must show before its handler runs."""
+"""Guards of the album endpoints: what a request must show before its handler runs (wired to
+the services by albums_core.bootstrap: `bootstrap.album_guard`, `bootstrap.list_guard`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from typing import Any
 
 from albums_core.http.conditional import check_if_match, if_match
 from albums_core.services.album_admin import AlbumAdmin, AlbumCaller
-from albums_core.services.auth import Caller, artist_guard
+from albums_core.services.auth import Caller
 
 
 def album_guard(
     message: str,
-    caller_of: Callable[[dict[str, Any]], Caller] = artist_guard,
-    admin_for: Callable[[Caller], AlbumAdmin] = AlbumAdmin,
+    caller_of: Callable[[dict[str, Any]], Caller],
+    admin_for: Callable[[Caller], AlbumAdmin],
 ) -> Callable[[dict[str, Any]], Caller]:
     """The guard of an album's mutations: a session, then the album exists (404), then it is
     the caller's (403 with `message`) - before the request's body or parameters are validated.
@@ -33,8 +34,8 @@ def album_guard(
 
 
 def list_guard(
-    caller_of: Callable[[dict[str, Any]], Caller] = artist_guard,
-    admin_for: Callable[[Caller], AlbumAdmin] = AlbumAdmin,
+    caller_of: Callable[[dict[str, Any]], Caller],
+    admin_for: Callable[[Caller], AlbumAdmin],
 ) -> Callable[[dict[str, Any]], Caller]:
     """The guard of a list's mutations by its record key: a session, then the caller's album
     whose list record has that key (404 `list not found`), before the body is validated."""

@@ -16,9 +16,9 @@ from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.read_budget import ReadBudget
 
 if TYPE_CHECKING:
-    from albums_core.adapters.atproto.commit_verify import Refusal
-    from albums_core.adapters.atproto.identity import Identity
-    from albums_core.adapters.atproto.xrpc import Listing, Record
+    from albums_core.domain.firehose_events import Refusal
+    from albums_core.domain.sessions import Listing, Record
+    from albums_core.domain.upstream import Identity
 
 
 class FirehoseLeases(Protocol):

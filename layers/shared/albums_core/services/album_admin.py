@@ -2,9 +2,9 @@
 swap-guarded), then in the catalogue, then the cache is invalidated. A PDS failure answers
 502 and leaves a state from which the same request, repeated, finishes the job.
 
-The catalogue, the PDS session, the page cache and the deletion jobs are ports
-(albums_core.ports) given to the constructor; a handler gives none and gets the production
-adapters (tests/unit/test_album_admin.py gives the in-memory fakes). Request bodies are
+The catalogue, the PDS writer (and session), the page cache and the deletion jobs are ports
+(albums_core.ports) given to the constructor: albums_core.bootstrap gives the production
+adapters, tests/unit/test_album_admin.py the in-memory fakes. Request bodies are
 typed and bounded by http.request_models before they get here: what is checked here are the
 rules of the domain (whose tracks, which album, how many)."""
 
@@ -19,12 +19,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.atproto import syntax
-from albums_core.adapters.atproto.record_editor import RecordEditor
-from albums_core.adapters.atproto.record_writes import DELETE, Edit
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.page_cache import AlbumPageCache
-from albums_core.adapters.dynamodb.session_store import pds_session
 from albums_core.domain import list_records
 from albums_core.domain.errors import (
     AlbumNotFound,
@@ -36,6 +30,7 @@ from albums_core.domain.errors import (
     Unprocessable,
 )
 from albums_core.domain.models import Album, Track
+from albums_core.domain.record_edits import DELETE, Edit
 from albums_core.domain.records import (
     LIST,
     album_id_for,
@@ -45,7 +40,7 @@ from albums_core.domain.records import (
 from albums_core.domain.slugs import slugify
 from albums_core.domain.text_rules import clean_description, clean_title
 from albums_core.observability import metrics
-from albums_core.ports import Catalogue, DeletionJobs, PageCache, Pds
+from albums_core.ports import Catalogue, DeletionJobs, PageCache, Pds, PdsWriter
 from albums_core.services import cleanup
 from albums_core.services.album_membership import (
     DROP_ALBUM,
@@ -84,32 +79,24 @@ def _delete(_: dict[str, Any]) -> Any:
     return DELETE
 
 
-class CleanupHandOver:
-    """`DeletionJobs` in production: a cleanup job in the catalogue table, handed over in the
-    transaction that deletes the album (services.cleanup)."""
-
-    def __init__(self, repo: CatalogueWriter) -> None:
-        self.repo = repo
-
-    def hand_over(self, album: Album, handle: str, cascade: bool, pds: Pds) -> None:
-        cleanup.hand_over(self.repo, album, handle, cascade, pds)
-
-
 class AlbumAdmin(AlbumMembership):
     def __init__(
         self,
         caller: Caller,
-        repo: Catalogue | None = None,
+        *,
+        repo: Catalogue,
+        cache: PageCache,
+        jobs: DeletionJobs,
+        writer: PdsWriter,
         pds: Pds | None = None,
-        cache: PageCache | None = None,
-        jobs: DeletionJobs | None = None,
     ) -> None:
         self.caller = caller
         self.did = caller.artist.did
         self.handle = caller.artist.handle
-        self.repo: Catalogue = repo or CatalogueWriter()
-        self.cache: PageCache = cache or AlbumPageCache()
-        self._jobs = jobs
+        self.repo = repo
+        self.cache = cache
+        self.jobs = jobs
+        self.writer = writer
         self._pds = pds
         # The album's version after this request's change (its ETag), once known.
         self.version: int | None = None
@@ -119,21 +106,8 @@ class AlbumAdmin(AlbumMembership):
         """The artist's PDS session, opened on first use (a request refused before any PDS
         call never unseals the session's tokens)."""
         if self._pds is None:
-            self._pds = pds_session(self.caller.session)
+            self._pds = self.writer.open(self.caller.session)
         return self._pds
-
-    @property
-    def jobs(self) -> DeletionJobs:
-        if self._jobs is None:
-            # The job and the album's deletion share a transaction: the catalogue's own table.
-            if not isinstance(self.repo, CatalogueWriter):
-                raise TypeError("AlbumAdmin: give `jobs` along with a catalogue that is not the DynamoDB one")
-            self._jobs = CleanupHandOver(self.repo)
-        return self._jobs
-
-    @property
-    def records(self) -> RecordEditor:
-        return RecordEditor(self.pds)
 
     # ---- shared ----------------------------------------------------------------------------
 
@@ -165,7 +139,7 @@ class AlbumAdmin(AlbumMembership):
         known = getattr(self.caller, "album", None)
         if isinstance(known, Album) and known.list_uri == uri:
             return known  # loaded by the guard of this request
-        album = self.repo.get_album(album_id_for(uri)) if syntax.is_record_key(rkey) else None
+        album = self.repo.get_album(album_id_for(uri)) if self.writer.is_record_key(rkey) else None
         if album is None or album.list_uri != uri or album.artist_did != self.did:
             raise ListNotFound()
         self.check_version(album)

@@ -13,20 +13,17 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from albums_core.adapters.atproto import syntax
-from albums_core.adapters.atproto.record_editor import RecordEditor
-from albums_core.adapters.atproto.record_writes import Edit, Sizes, Snapshot, keep
-from albums_core.adapters.atproto.xrpc import PAGE_SIZE, Record
-from albums_core.adapters.dynamodb.page_cache import album_cache_key
 from albums_core.domain import list_records
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import BadRequest, Forbidden, NotFound, TrackTaken, Unprocessable
 from albums_core.domain.firehose_events import storage_problem
 from albums_core.domain.models import Album, Track
 from albums_core.domain.ordering import order_tracks
+from albums_core.domain.record_edits import PAGE_SIZE, Edit, Sizes, Snapshot, keep
 from albums_core.domain.records import TRACK, is_track_record, new_track, now_iso, onto_existing
+from albums_core.domain.sessions import Record
 from albums_core.domain.views import album_page
-from albums_core.ports import Catalogue, PageCache
+from albums_core.ports import Catalogue, PageCache, Pds, PdsWriter, RecordEditor
 from albums_core.services.auth import Caller
 
 MAX_TRACKS = 500
@@ -59,11 +56,16 @@ class AlbumMembership:
     handle: str
     repo: Catalogue
     cache: PageCache
+    writer: PdsWriter
     version: int | None  # the album's version after the request's change (its ETag)
 
     @property
-    def records(self) -> RecordEditor:
+    def pds(self) -> Pds:
         raise NotImplementedError
+
+    @property
+    def records(self) -> RecordEditor:
+        return self.writer.editor(self.pds)
 
     # ---- shared ----------------------------------------------------------------------------
 
@@ -83,7 +85,7 @@ class AlbumMembership:
 
     def _invalidate(self, *slugs: str) -> None:
         for slug in dict.fromkeys(slugs):
-            self.cache.invalidate(album_cache_key(self.handle, slug))
+            self.cache.invalidate(self.cache.album_key(self.handle, slug))
 
     def ensure_list_record(self, album: Album) -> Album:
         """The album's list record exists on the PDS (created at the key chosen up front)."""
@@ -108,7 +110,7 @@ class AlbumMembership:
         for i, uri in enumerate(uris):
             where = field.format(i)
             # The SDK's syntax (DID, NSID, record key), then our parse of the same string.
-            at = AtUri.parse(uri) if syntax.record_uri_parts(uri) else None
+            at = AtUri.parse(uri) if self.writer.record_uri_parts(uri) else None
             if at is None:
                 raise Unprocessable(f"{where}: not an AT-URI")
             if at.collection != TRACK:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.atproto.public_reads import fetch_list_order
-from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
-from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, album_cache_key, now_ms
-from albums_core.adapters.dynamodb.session_lookup import Viewer
 from albums_core.domain.errors import AlbumNotFound
 from albums_core.domain.handles import normalize_artist_ref, normalize_slug
 from albums_core.domain.ordering import order_tracks
+from albums_core.domain.sessions import Viewer
 from albums_core.domain.views import album_page, personalise
 from albums_core.observability import cache_hits, metrics
+from albums_core.ports import PageCache, PageCatalogue, PdsReader
 
 # A cached redirect: a JSON object no album page is (a page's first key is "metadata").
 _MOVED = '{"$moved":'
@@ -30,16 +29,17 @@ class Moved:
 
 
 class AlbumPages:
-    def __init__(self, repo: CatalogueRepository | None = None, cache: AlbumPageCache | None = None) -> None:
-        self.repo = repo or CatalogueRepository()
-        self.cache = cache or AlbumPageCache()
+    def __init__(self, repo: PageCatalogue, cache: PageCache, reader: PdsReader) -> None:
+        self.repo = repo
+        self.cache = cache
+        self.reader = reader
 
     def render(self, raw_handle: str, raw_slug: str, viewer: Viewer | None) -> str | Moved:
         """The page, or where the album a former slug names is now."""
         handle, slug = normalize_artist_ref(raw_handle), normalize_slug(raw_slug)
         if handle is None or slug is None:
             raise AlbumNotFound()
-        key = album_cache_key(handle, slug)
+        key = self.cache.album_key(handle, slug)
         body = self.cache.get(key)
         if body is None:
             metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
@@ -55,7 +55,7 @@ class AlbumPages:
         return json.dumps(personalise(page, viewer.did, liked), separators=(",", ":"))
 
     def _build(self, handle: str, slug: str, key: str) -> str:
-        started = now_ms()
+        started = time.time_ns() // 1_000_000
         loaded = self.repo.find_album_by_slug(handle, slug)
         if isinstance(loaded, str):
             body = json.dumps({"$moved": loaded}, separators=(",", ":"))
@@ -64,7 +64,7 @@ class AlbumPages:
         if loaded is None:
             raise AlbumNotFound()
         artist, album, tracks = loaded
-        record_order = fetch_list_order(artist.pds_url, album.list_uri)
+        record_order = self.reader.list_order(artist.pds_url, album.list_uri)
         ordered = order_tracks(tracks, record_order, album.track_order)
         body = json.dumps(album_page(album, artist, ordered), separators=(",", ":"))
         self.cache.put(key, body, started)

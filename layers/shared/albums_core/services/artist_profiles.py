@@ -6,17 +6,11 @@ artist item changes (a login, an identity or account event)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.page_cache import (
-    AlbumPageCache,
-    artist_did_cache_key,
-    artist_handle_cache_key,
-    now_ms,
-)
 from albums_core.domain.errors import ArtistNotFound
 from albums_core.domain.handles import exact_did, normalize_handle
 from albums_core.domain.models import Artist
@@ -26,23 +20,23 @@ from albums_core.ports import ArtistDirectory, PageCache
 
 
 class ArtistProfiles:
-    def __init__(self, repo: ArtistDirectory | None = None, cache: PageCache | None = None) -> None:
-        self.repo: ArtistDirectory = repo or CatalogueWriter()
-        self.cache: PageCache = cache or AlbumPageCache()
+    def __init__(self, repo: ArtistDirectory, cache: PageCache) -> None:
+        self.repo = repo
+        self.cache = cache
 
     def by_handle(self, raw: str) -> str:
         """Matched case-insensitively; a DID, or anything that is not a handle, is 404."""
         handle = normalize_handle(raw)
         if handle is None:
             raise ArtistNotFound()
-        return self._cached(artist_handle_cache_key(handle), lambda: self.repo.get_artist_by_handle(handle))
+        return self._cached(self.cache.artist_handle_key(handle), lambda: self.repo.get_artist_by_handle(handle))
 
     def by_did(self, raw: str) -> str:
         """Matched exactly; anything that is not a DID is 404."""
         did = exact_did(raw)
         if did is None:
             raise ArtistNotFound()
-        return self._cached(artist_did_cache_key(did), lambda: self._shown(did))
+        return self._cached(self.cache.artist_did_key(did), lambda: self._shown(did))
 
     def _shown(self, did: str) -> Artist | None:
         """The artist as its handle's profile shows it: an artist whose handle pointer is gone
@@ -59,7 +53,7 @@ class ArtistProfiles:
             cache_hits.add()
             return body
         metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
-        started = now_ms()
+        started = time.time_ns() // 1_000_000
         artist = load()
         if artist is None:
             raise ArtistNotFound()

@@ -53,18 +53,10 @@ def open_tokens(account: TokenAccount, store: DeveloperTokenStore, sealer: Seale
 class DeveloperTokens:
     def __init__(
         self,
-        store: DeveloperTokenStore | None = None,
-        sealer: Sealer | None = None,
+        store: DeveloperTokenStore,
+        sealer: Sealer,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if store is None:
-            from albums_core.adapters.dynamodb.developer_tokens import DynamoDeveloperTokens
-
-            store = DynamoDeveloperTokens()
-        if sealer is None:
-            from albums_core.adapters.kms_sealer import KmsSealer
-
-            sealer = KmsSealer()
         self.store = store
         self.sealer = sealer
         self.clock = clock

@@ -9,19 +9,28 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from albums_core.adapters.atproto import identity, oauth_client, xrpc
-from albums_core.adapters.dynamodb import oauth_store
-from albums_core.adapters.dynamodb.session_store import Session, create_oauth_session, load_session
 from albums_core.config import ConfigurationError, pds_options_settings, settings
 from albums_core.domain.errors import BadRequest, ServiceError, UpstreamFailure
 from albums_core.domain.models import Artist
+from albums_core.domain.sessions import STATE_TTL_SECONDS, Session
+from albums_core.domain.upstream import (
+    AuthServerUnavailable,
+    IdentityUnavailable,
+    NoAuthServer,
+    OAuthFailure,
+    PdsUnavailable,
+    UnknownIdentity,
+    UntrustedEndpoint,
+)
 from albums_core.observability import logger
-from albums_core.services.auth import IDENTITY_UNAVAILABLE, upsert_artist
+from albums_core.ports import IdentityResolver, OAuthClient, SessionStore, SignInTokens
+from albums_core.services.auth import IDENTITY_UNAVAILABLE, Auth, Parked
+from albums_core.services.indexer import Indexing
 
 FAILED, EXPIRED, SCOPE_MISMATCH = "failed", "expired", "scope_mismatch"
 # The one refusal the web app names ("sign-in cancelled"); any other `error` is `failed`.
 ACCESS_DENIED = "access_denied"
-STATE_TTL_SECONDS = oauth_store.STATE_TTL_SECONDS
+__all__ = ["STATE_TTL_SECONDS", "OAuthLogin"]
 
 
 class InvalidExchangeToken(ServiceError):
@@ -61,32 +70,6 @@ class Started:
 
     location: str
     state: str
-
-
-def start(handle: str | None, pds_url: str | None, request_base: str = "") -> Started:
-    """The authorization server's authorize URL, after a pushed authorization request."""
-    handle = handle.strip() if handle else None
-    pds_url = pds_url.strip() if pds_url else None
-    if bool(handle) == bool(pds_url):
-        raise BadRequest("give exactly one of handle or pds_url")
-    try:
-        if handle:
-            try:
-                who = identity.resolve(handle)
-            except identity.UnknownIdentity as exc:
-                raise BadRequest("handle could not be resolved") from exc
-            return Started(*oauth_client.begin(who.did, request_base))
-        return Started(*oauth_client.begin_at_pds(_checked_pds_url(pds_url or ""), request_base))
-    except oauth_client.UntrustedEndpoint as exc:
-        logger.info("authorization server refused", extra={"reason": str(exc)[:300]})
-        raise BadRequest(f"sign-in refused: {exc}") from exc
-    except oauth_client.NoAuthServer as exc:
-        logger.info("no usable authorization server", extra={"reason": str(exc)[:300]})
-        raise BadRequest("the account's PDS does not offer OAuth sign-in we can use") from exc
-    except identity.IdentityUnavailable as exc:
-        raise UpstreamFailure(IDENTITY_UNAVAILABLE) from exc
-    except (oauth_client.AuthServerUnavailable, xrpc.PdsUnavailable) as exc:
-        raise UpstreamFailure("the account's PDS could not be reached; try again") from exc
 
 
 def _frontend(path: str, **params: str) -> str:
@@ -129,79 +112,115 @@ def same_browser(state: str, browser_state: str | None) -> bool:
     return hmac.compare_digest(state.encode("utf-8", "surrogatepass"), browser_state.encode("utf-8", "surrogatepass"))
 
 
-def callback(params: dict[str, str], request_base: str = "", browser_state: str | None = None) -> str:
-    """Where the browser goes next: the portal with a one-time exchange token, or the
-    frontend's home page with the reason the sign-in failed. `browser_state` is the state
-    the browser's cookie holds (set by the start)."""
-    state = params.get("state") or ""
-    if params.get("error"):
-        logger.info("authorization refused", extra={"error": params.get("error", "")[:100]})
-        oauth_store.discard_state(state)
-        return failure_url(ACCESS_DENIED if params.get("error") == ACCESS_DENIED else FAILED)
-    code, iss = params.get("code") or "", params.get("iss") or ""
-    if not code or not state or not iss:
-        return failure_url(FAILED)
-    if not same_browser(state, browser_state):
-        logger.info("OAuth callback refused: the state is not the one this browser started")
-        # No state cookie (it lasts as long as the state) or another one: start again.
-        return failure_url(EXPIRED)
-    try:
-        signed_in = complete(code, state, iss, request_base)
-    except oauth_client.OAuthFailure as exc:
-        logger.info("OAuth callback refused", extra={"reason": exc.reason, "why": str(exc)[:300]})
-        return failure_url(exc.reason)
-    except (identity.UnknownIdentity, xrpc.PdsUnavailable, oauth_client.AuthServerUnavailable) as exc:
-        logger.warning("OAuth callback failed", extra={"why": str(exc)[:300]})
-        return failure_url(FAILED)
-    except Exception:  # noqa: BLE001 - a browser is navigating: it goes back to the frontend, told it failed
-        logger.exception("OAuth callback failed unexpectedly")
-        return failure_url(FAILED)
-    try:
-        token = oauth_store.issue_exchange_token(signed_in.session.session_id)
-    except Exception:  # noqa: BLE001 - as above
-        logger.exception("OAuth callback could not issue the exchange token")
-        return failure_url(FAILED)
-    return _frontend("/portal", exchange_token=token)
-
-
-def complete(code: str, state: str, iss: str, request_base: str = "") -> SignedIn:
-    finished = oauth_client.finish(code, state, iss, request_base)
-    # Asked again (not from the container cache), as a login does: the verified handle and the PDS.
-    who = identity.resolve(finished.did, fresh=True)
-    artist = upsert_artist(who)
-    session = create_oauth_session(who.did, who.handle, who.pds_url, finished.grant)
-    from albums_core.services.cleanup import resume_parked
-
-    resumed = resume_parked(None, who.did, session_ref=session.key)
-    if resumed:
-        logger.info("parked cleanups resumed", extra={"jobs": resumed})
-    from albums_core.services.indexer import index_at_login
-
-    try:
-        # Bounded as a login's: the rest in the background, so the callback answers in time.
-        index_at_login(artist)
-    except Exception:  # noqa: BLE001 - the sign-in stands; POST /artists/me/sync retries the indexing
-        logger.warning("indexing at sign-in failed", exc_info=True)
-    return SignedIn(session, artist)
-
-
-def exchange(token: str) -> Session:
-    session_id = oauth_store.redeem_exchange_token(token)
-    if session_id is None:
-        raise InvalidExchangeToken()
-    return load_session(session_id)
-
-
-def client_metadata(request_base: str = "") -> dict[str, Any]:
-    return oauth_client.client_metadata(request_base)
-
-
-def jwks() -> dict[str, Any]:
-    return oauth_client.jwks()
-
-
 def is_browser(headers: dict[str, str] | None) -> bool:
     """A browser's fetch carries Origin or Sec-Fetch-* headers (scripts do not): it gets the
     HttpOnly cookie instead of the session id in the body."""
     names = {k.lower() for k in (headers or {})}
     return "origin" in names or "sec-fetch-mode" in names or "sec-fetch-site" in names
+
+
+class OAuthLogin:
+    def __init__(
+        self,
+        oauth: OAuthClient,
+        tokens: SignInTokens,
+        sessions: SessionStore,
+        identities: IdentityResolver,
+        auth: Auth,
+        parked: Parked,
+        indexing: Indexing,
+    ) -> None:
+        self.oauth = oauth
+        self.tokens = tokens
+        self.sessions = sessions
+        self.identities = identities
+        self.auth = auth
+        self.parked = parked
+        self.indexing = indexing
+
+    def start(self, handle: str | None, pds_url: str | None, request_base: str = "") -> Started:
+        """The authorization server's authorize URL, after a pushed authorization request."""
+        handle = handle.strip() if handle else None
+        pds_url = pds_url.strip() if pds_url else None
+        if bool(handle) == bool(pds_url):
+            raise BadRequest("give exactly one of handle or pds_url")
+        try:
+            if handle:
+                try:
+                    who = self.identities.resolve(handle)
+                except UnknownIdentity as exc:
+                    raise BadRequest("handle could not be resolved") from exc
+                return Started(*self.oauth.begin(who.did, request_base))
+            return Started(*self.oauth.begin_at_pds(_checked_pds_url(pds_url or ""), request_base))
+        except UntrustedEndpoint as exc:
+            logger.info("authorization server refused", extra={"reason": str(exc)[:300]})
+            raise BadRequest(f"sign-in refused: {exc}") from exc
+        except NoAuthServer as exc:
+            logger.info("no usable authorization server", extra={"reason": str(exc)[:300]})
+            raise BadRequest("the account's PDS does not offer OAuth sign-in we can use") from exc
+        except IdentityUnavailable as exc:
+            raise UpstreamFailure(IDENTITY_UNAVAILABLE) from exc
+        except (AuthServerUnavailable, PdsUnavailable) as exc:
+            raise UpstreamFailure("the account's PDS could not be reached; try again") from exc
+
+    def callback(self, params: dict[str, str], request_base: str = "", browser_state: str | None = None) -> str:
+        """Where the browser goes next: the portal with a one-time exchange token, or the
+        frontend's home page with the reason the sign-in failed. `browser_state` is the state
+        the browser's cookie holds (set by the start)."""
+        state = params.get("state") or ""
+        if params.get("error"):
+            logger.info("authorization refused", extra={"error": params.get("error", "")[:100]})
+            self.tokens.discard_state(state)
+            return failure_url(ACCESS_DENIED if params.get("error") == ACCESS_DENIED else FAILED)
+        code, iss = params.get("code") or "", params.get("iss") or ""
+        if not code or not state or not iss:
+            return failure_url(FAILED)
+        if not same_browser(state, browser_state):
+            logger.info("OAuth callback refused: the state is not the one this browser started")
+            # No state cookie (it lasts as long as the state) or another one: start again.
+            return failure_url(EXPIRED)
+        try:
+            signed_in = self.complete(code, state, iss, request_base)
+        except OAuthFailure as exc:
+            logger.info("OAuth callback refused", extra={"reason": exc.reason, "why": str(exc)[:300]})
+            return failure_url(exc.reason)
+        except (UnknownIdentity, PdsUnavailable, AuthServerUnavailable) as exc:
+            logger.warning("OAuth callback failed", extra={"why": str(exc)[:300]})
+            return failure_url(FAILED)
+        except Exception:  # noqa: BLE001 - a browser is navigating: it goes back to the frontend, told it failed
+            logger.exception("OAuth callback failed unexpectedly")
+            return failure_url(FAILED)
+        try:
+            token = self.tokens.issue_exchange_token(signed_in.session.session_id)
+        except Exception:  # noqa: BLE001 - as above
+            logger.exception("OAuth callback could not issue the exchange token")
+            return failure_url(FAILED)
+        return _frontend("/portal", exchange_token=token)
+
+    def complete(self, code: str, state: str, iss: str, request_base: str = "") -> SignedIn:
+        finished = self.oauth.finish(code, state, iss, request_base)
+        # Asked again (not from the container cache), as a login does: the verified handle and the PDS.
+        who = self.identities.resolve(finished.did, fresh=True)
+        artist = self.auth.upsert_artist(who)
+        session = self.sessions.create_oauth(who.did, who.handle, who.pds_url, finished.grant)
+        resumed = self.parked.resume_parked(who.did, session_ref=session.key)
+        if resumed:
+            logger.info("parked cleanups resumed", extra={"jobs": resumed})
+        try:
+            # Bounded as a login's: the rest in the background, so the callback answers in time.
+            self.indexing.index_at_login(artist)
+        except Exception:  # noqa: BLE001 - the sign-in stands; POST /artists/me/sync retries the indexing
+            logger.warning("indexing at sign-in failed", exc_info=True)
+        return SignedIn(session, artist)
+
+    def exchange(self, token: str) -> Session:
+        session_id = self.tokens.redeem_exchange_token(token)
+        if session_id is None:
+            raise InvalidExchangeToken()
+        return self.sessions.load(session_id)
+
+    def client_metadata(self, request_base: str = "") -> dict[str, Any]:
+        return self.oauth.client_metadata(request_base)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.oauth.jwks()

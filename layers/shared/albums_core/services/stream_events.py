@@ -8,16 +8,12 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from albums_core.adapters import sqs_dead_letters
-from albums_core.adapters.dynamodb.attempts import count_attempt
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.page_cache import invalidate_album_cache, invalidate_album_cache_by_id
-from albums_core.adapters.dynamodb.stream_images import item_change
 from albums_core.observability import logger
-from albums_core.services.cleanup import PENDING, run_job
+from albums_core.ports import CoverObjects, PageCache, StreamCatalogue, StreamPlumbing
+from albums_core.services.cleanup import PENDING, Cleanup
 from albums_core.services.covers import delete_if_unreferenced
 from albums_core.services.firehose.like_reread import LIKES_JOB
-from albums_core.services.indexer import INDEX_JOB, run_backfill
+from albums_core.services.indexer import INDEX_JOB, Indexing
 
 # After this many failed attempts a record goes to the dead-letter queue and the shard moves on.
 MAX_ATTEMPTS = 3
@@ -50,8 +46,9 @@ class PageInvalidations:
     _GONE_KEPT = 4096
     _gone: ClassVar[dict[str, None]] = {}  # shared by the container's invocations, oldest first
 
-    def __init__(self, repo: CatalogueWriter | None = None) -> None:
-        self.repo = repo or CatalogueWriter()
+    def __init__(self, repo: StreamCatalogue, cache: PageCache) -> None:
+        self.repo = repo
+        self.cache = cache
         self.albums: dict[str, None] = {}
 
     @classmethod
@@ -66,77 +63,104 @@ class PageInvalidations:
     def flush(self) -> None:
         for album_id in self.albums:
             if album_id not in self._gone:
-                invalidate_album_cache_by_id(album_id, repo=self.repo)
+                self._invalidate(album_id)
         self.albums.clear()
 
-
-def handle(
-    record: dict[str, Any],
-    repo: CatalogueWriter | None = None,
-    pages: PageInvalidations | None = None,
-    likes: Callable[[str], str] | None = None,
-) -> str:
-    """One stream record. Album pages to drop go to `pages` (dropped when the caller flushes
-    it, once per batch); without one they are dropped before this returns. `likes` runs a like
-    re-read job (bootstrap.firehose.like_reread().run)."""
-    repo = repo or CatalogueWriter()
-    if pages is None:
-        pages = PageInvalidations(repo)
+    def _invalidate(self, album_id: str) -> None:
+        """Look up the album's handle and slug, then drop its cached page. Never raises."""
         try:
-            return handle(record, repo, pages, likes)
-        finally:
-            pages.flush()
-    change = item_change(record)
-    new, old, event = change.new, change.old, change.event
-    if change.kind == "job" and new is not None and new.get("status") == PENDING:
+            album = self.repo.get_album(album_id)
+            if album is None:
+                return
+            artist = self.repo.get_artist(album.artist_did)
+            if artist is None:
+                return
+            self.cache.invalidate(self.cache.album_key(artist.handle, album.slug))
+        except Exception:  # noqa: BLE001
+            logger.warning("cache invalidation by id failed", extra={"album_id": album_id}, exc_info=True)
+
+
+class StreamEvents:
+    """What each record of the catalogue stream calls for."""
+
+    def __init__(
+        self,
+        repo: StreamCatalogue,
+        cache: PageCache,
+        objects: CoverObjects,
+        plumbing: StreamPlumbing,
+        cleanup: Cleanup,
+        indexing: Indexing,
+        like_reread: Callable[[str], str],
+    ) -> None:
+        self.repo = repo
+        self.cache = cache
+        self.objects = objects
+        self.plumbing = plumbing
+        self.cleanup = cleanup
+        self.indexing = indexing
+        self.like_reread = like_reread
+
+    def pages(self) -> PageInvalidations:
+        return PageInvalidations(self.repo, self.cache)
+
+    def handle(self, record: dict[str, Any], pages: PageInvalidations | None = None) -> str:
+        """One stream record. Album pages to drop go to `pages` (dropped when the caller flushes
+        it, once per batch); without one they are dropped before this returns."""
+        if pages is None:
+            pages = self.pages()
+            try:
+                return self.handle(record, pages)
+            finally:
+                pages.flush()
+        change = self.plumbing.decode(record)
+        new, old, event = change.new, change.old, change.event
+        if change.kind == "job" and new is not None and new.get("status") == PENDING:
+            return self._run_job(new)
+        if change.kind == "album" and event == "REMOVE" and old is not None:
+            return self._album_removed(old)
+        if change.kind == "track":
+            albums = {str(i.get("album_id")) for i in (old, new) if i and i.get("album_id")}
+            for album_id in albums:
+                pages.add(album_id)
+            if event == "REMOVE" and old is not None:
+                image_id = _image_id(old)
+                if image_id:
+                    delete_if_unreferenced(image_id, self.repo, self.objects)
+            return "track changed"
+        return "ignored"
+
+    def _run_job(self, new: dict[str, Any]) -> str:
         if new.get("kind") == INDEX_JOB:
-            return run_backfill(str(new["job_id"]), repo)
+            return self.indexing.run_backfill(str(new["job_id"]))
         if new.get("kind") == LIKES_JOB:
-            if likes is None:
-                raise RuntimeError("a like re-read job, and no like re-read wired")
-            return likes(str(new["job_id"]))
-        return run_job(str(new["job_id"]), repo)
-    if change.kind == "album" and event == "REMOVE" and old is not None:
+            return self.like_reread(str(new["job_id"]))
+        return self.cleanup.run_job(str(new["job_id"]))
+
+    def _album_removed(self, old: dict[str, Any]) -> str:
         if old.get("id"):
             PageInvalidations.album_removed(str(old["id"]))
         image_id = _image_id(old)
-        artist = repo.get_artist(str(old.get("artist_did")))
+        artist = self.repo.get_artist(str(old.get("artist_did")))
         # Its former slugs end with it (their redirects were dropped with them).
-        former = repo.drop_former_slugs(str(old.get("artist_did")), str(old["id"])) if old.get("id") else []
+        former = self.repo.drop_former_slugs(str(old.get("artist_did")), str(old["id"])) if old.get("id") else []
         if artist is not None:
             for slug in [str(old.get("slug")), *former]:
-                invalidate_album_cache(artist.handle, slug)
+                self.cache.invalidate(self.cache.album_key(artist.handle, slug))
         if image_id:
-            delete_if_unreferenced(image_id, repo)
+            delete_if_unreferenced(image_id, self.repo, self.objects)
         return "album removed"
-    if change.kind == "track":
-        albums = {str(i.get("album_id")) for i in (old, new) if i and i.get("album_id")}
-        for album_id in albums:
-            pages.add(album_id)
-        if event == "REMOVE" and old is not None:
-            image_id = _image_id(old)
-            if image_id:
-                delete_if_unreferenced(image_id, repo)
-        return "track changed"
-    return "ignored"
 
-
-def dead_letter(record: dict[str, Any], reason: str) -> None:
-    sqs_dead_letters.send(record, reason)
-
-
-def handle_with_dead_letters(
-    record: dict[str, Any], pages: PageInvalidations | None = None, likes: Callable[[str], str] | None = None
-) -> str:
-    """Handle a record; a failure is re-raised (the batch reports it and it is retried) until
-    its MAX_ATTEMPTS-th time, when the whole record goes to the dead-letter queue instead."""
-    try:
-        return handle(record, pages.repo if pages else None, pages, likes)
-    except Exception as exc:
-        attempts = count_attempt(str(record.get("eventID")))
-        if attempts < MAX_ATTEMPTS and not isinstance(exc, PoisonRecord):
-            logger.warning("stream record failed; it will be retried", extra={"attempts": attempts}, exc_info=True)
-            raise
-        dead_letter(record, f"{type(exc).__name__}: {exc}")
-        logger.error("stream record sent to the dead-letter queue", extra={"event_id": record.get("eventID")})
-        return "dead-lettered"
+    def handle_with_dead_letters(self, record: dict[str, Any], pages: PageInvalidations | None = None) -> str:
+        """Handle a record; a failure is re-raised (the batch reports it and it is retried) until
+        its MAX_ATTEMPTS-th time, when the whole record goes to the dead-letter queue instead."""
+        try:
+            return self.handle(record, pages)
+        except Exception as exc:
+            attempts = self.plumbing.count_attempt(str(record.get("eventID")))
+            if attempts < MAX_ATTEMPTS and not isinstance(exc, PoisonRecord):
+                logger.warning("stream record failed; it will be retried", extra={"attempts": attempts}, exc_info=True)
+                raise
+            self.plumbing.dead_letter(record, f"{type(exc).__name__}: {exc}")
+            logger.error("stream record sent to the dead-letter queue", extra={"event_id": record.get("eventID")})
+            return "dead-lettered"

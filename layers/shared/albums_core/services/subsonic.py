@@ -10,13 +10,15 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from albums_core.domain import subsonic, views
 from albums_core.domain.errors import NotFound
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.public_urls import public_url
 from albums_core.domain.subsonic import SubsonicError
+from albums_core.ports import ListingCatalogue, SubsonicStore
+from albums_core.services.album_pages import AlbumPages
 
 Params = Mapping[str, list[str]]
 
@@ -81,34 +83,18 @@ class SubsonicCatalogue:
 
     def __init__(
         self,
-        repo: Any = None,
-        store: Any = None,
-        pages: Any = None,
+        repo: ListingCatalogue,
+        store: SubsonicStore,
+        pages: AlbumPages,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        if repo is None:
-            from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
-
-            repo = CatalogueRepository()
-        if store is None:
-            from albums_core.adapters.dynamodb.subsonic_store import SubsonicStore
-
-            store = SubsonicStore()
-        self.repo, self.store, self._pages = repo, store, pages
+        self.repo, self.store, self.pages = repo, store, pages
         self.clock, self.wall = clock, wall
         self._artists: dict[str, tuple[float, Artist]] = {}
         self._where: dict[str, tuple[float, tuple[str, str]]] = {}
         self._cursors: dict[str, tuple[float, dict[str, str]]] = {}
         self._orders: dict[str, tuple[float, list[str]]] = {}
-
-    @property
-    def pages(self) -> Any:
-        if self._pages is None:
-            from albums_core.services.album_pages import AlbumPages
-
-            self._pages = AlbumPages(self.repo)
-        return self._pages
 
     # ---- what the container keeps
 
@@ -236,7 +222,7 @@ class SubsonicCatalogue:
                 self.store.keep_album_where(album_id, *where)
             self._remember(self._where, album_id, where)
             try:
-                page: dict[str, Any] = json.loads(self.pages.render(where[0], where[1], None))
+                page: dict[str, Any] = json.loads(cast(str, self.pages.render(where[0], where[1], None)))
             except NotFound:
                 page = {}
             if page.get("metadata", {}).get("id") == album_id:

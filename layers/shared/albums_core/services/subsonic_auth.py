@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from albums_core.adapters.kms_sealer import SealError
 from albums_core.domain import subsonic
 from albums_core.domain.subsonic import SubsonicError
+from albums_core.domain.upstream import SealError
 from albums_core.ports import DeveloperTokenStore, Sealer
 from albums_core.services.developer_tokens import open_tokens, token_hash
 
@@ -46,19 +46,11 @@ def _password(p: str) -> str:
 class SubsonicAuth:
     def __init__(
         self,
-        store: DeveloperTokenStore | None = None,
-        sealer: Sealer | None = None,
+        store: DeveloperTokenStore,
+        sealer: Sealer,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        if store is None:
-            from albums_core.adapters.dynamodb.developer_tokens import DynamoDeveloperTokens
-
-            store = DynamoDeveloperTokens()
-        if sealer is None:
-            from albums_core.adapters.kms_sealer import KmsSealer
-
-            sealer = KmsSealer()
         self.store, self.sealer, self.clock, self.wall = store, sealer, clock, wall
         self._owners: dict[str, tuple[float, tuple[str, str]]] = {}
         self._handles: dict[str, tuple[float, str]] = {}

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
-from albums_core.adapters.dynamodb.sweep_store import SweepStore
-from albums_core.adapters.s3_covers import IMAGE_PREFIX, CoverStore, StoredObject
 from albums_core.config import settings
+from albums_core.domain.cover_images import IMAGE_PREFIX
+from albums_core.domain.models import Artist
 from albums_core.observability import logger
+from albums_core.ports import ArtistWrites, ImageReferences, ListedObjects, StoredObject, SweepStore
 from albums_core.services.covers import UPLOAD_PREFIX
-from albums_core.services.indexer import sync_artist
 
 
 def _stamp(moment: datetime) -> str:
@@ -27,20 +26,33 @@ GRACE = timedelta(days=1)
 _IMAGE_KEY = re.compile(r"^images/([0-9a-f]{32})[.-]")
 
 
+class SweptCatalogue(ImageReferences, ArtistWrites, Protocol):
+    pass
+
+
+class Resync(Protocol):
+    """The indexing of one artist's whole repository (services.indexer.Indexing)."""
+
+    def sync_artist(self, artist: Artist) -> dict[str, int]: ...
+
+
 class Sweep:
     def __init__(
         self,
         now: datetime,
         budget: int = 500,
-        repo: CatalogueWriter | None = None,
-        objects: CoverStore | None = None,
-        store: SweepStore | None = None,
+        *,
+        repo: SweptCatalogue,
+        objects: ListedObjects,
+        store: SweepStore,
+        indexing: Resync,
     ) -> None:
         self.now = now
         self.budget = budget
-        self.repo = repo or CatalogueWriter()
-        self.store = store or SweepStore(self.repo)
-        self.objects = objects or CoverStore()
+        self.repo = repo
+        self.store = store
+        self.objects = objects
+        self.indexing = indexing
         self.report: dict[str, int] = {
             "covers_deleted": 0,
             "uploads_deleted": 0,
@@ -99,7 +111,7 @@ class Sweep:
             if not artist.pds_url:
                 continue
             try:
-                sync_artist(artist, self.repo)
+                self.indexing.sync_artist(artist)
             except Exception:  # noqa: BLE001 - one artist's PDS being down does not stop the sweep
                 logger.warning("re-indexing failed", extra={"did": artist.did}, exc_info=True)
                 continue
@@ -115,7 +127,3 @@ class Sweep:
         self.resync()
         self.store.save_state(self.state)
         return self.report
-
-
-def run_sweep(now: datetime | None = None, budget: int = 500) -> dict[str, int]:
-    return Sweep(now or datetime.now(UTC), budget).run()

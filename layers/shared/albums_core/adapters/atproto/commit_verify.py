@@ -15,24 +15,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from albums_core.adapters.atproto import identity, repo_proofs, xrpc
-from albums_core.domain.firehose_events import Commit
+from albums_core.domain.firehose_events import Commit, Refusal
 
 # Between two forced reads of one DID's document (a mismatching signature).
 _REREAD_SECONDS = 60.0
 _REREADS_HELD = 10_000
 # A DID whose document could not be read: its commits are refused without asking again for this long.
 _UNRESOLVED_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a commit was not applied: `reason` a short name (counted), `detail` for the log."""
-
-    reason: str
-    detail: str
 
 
 def _signed_by(did_key: str | None, data: bytes, sig: bytes) -> bool:

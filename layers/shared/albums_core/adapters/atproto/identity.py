@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -28,18 +27,12 @@ from albums_core.adapters.atproto.safe_http import FetchError, RefusedUrl, get_j
 from albums_core.adapters.atproto.xrpc import call
 from albums_core.config import settings
 from albums_core.domain.handles import normalize_handle
+from albums_core.domain.upstream import Identity
 
 _MAX_DOC = 100_000
 _MAX_WELL_KNOWN = 2_048
 # Reserved names that never resolve (the handle spec's disallowed TLDs); `.test` only in local mode.
 _NEVER = (".alt", ".arpa", ".example", ".internal", ".invalid", ".local", ".localhost", ".onion")
-
-
-@dataclass(frozen=True)
-class Identity:
-    did: str
-    handle: str  # verified both ways, or the DID itself when there is no such handle
-    pds_url: str
 
 
 # ---- the container's cache -------------------------------------------------------------------

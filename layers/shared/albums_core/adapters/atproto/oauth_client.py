@@ -28,7 +28,7 @@ from albums_core.adapters.atproto.errors import (
     PdsUnavailable,
     UntrustedEndpoint,
 )
-from albums_core.adapters.atproto.oauth_grant import Grant, dpop_proof, new_dpop_key, pem, token_expiring
+from albums_core.adapters.atproto.oauth_grant import Grant, dpop_key, dpop_proof, new_dpop_key, pem, token_expiring
 from albums_core.adapters.atproto.oauth_keys import (
     ClientIdentity,
     client_identity,
@@ -267,7 +267,7 @@ async def _refresh(client: Client, grant: Grant) -> Grant:
         server = await oauth_server.fetch_metadata(http, grant.issuer, client.local)
         params = {"grant_type": "refresh_token", "refresh_token": grant.refresh_token}
         nonce, response = await oauth_server.token_request(
-            http, client, server, server.token_endpoint, params, grant.dpop_key(), grant.as_nonce
+            http, client, server, server.token_endpoint, params, dpop_key(grant), grant.as_nonce
         )
     if response.status_code >= 500:
         raise AuthServerUnavailable(f"token refresh failed: {response.status_code}")
@@ -303,5 +303,5 @@ async def _revoke(client: Client, grant: Grant) -> None:
             if token:
                 params = {"token": token, "token_type_hint": hint}
                 await oauth_server.token_request(
-                    http, client, server, server.revocation_endpoint, params, grant.dpop_key(), grant.as_nonce
+                    http, client, server, server.revocation_endpoint, params, dpop_key(grant), grant.as_nonce
                 )

@@ -1,42 +1,24 @@
-"""An OAuth grant (what a signed-in OAuth session holds) and the DPoP key helpers, in a leaf
-module: the XRPC session, the OAuth client and the state store all use them. The libraries are
+"""The DPoP key helpers of an OAuth grant (what a signed-in OAuth session holds; the domain owns
+the `Grant` itself, domain/sessions.py, re-exported here), in a leaf module: the XRPC session,
+the OAuth client and the state store all use them. The libraries are
 imported where used: the read functions import this module and never sign anything."""
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
+
+from albums_core.domain.sessions import Grant
+
+__all__ = ["Grant", "dpop_key", "dpop_proof", "load_pem", "new_dpop_key", "pem", "proof", "token_expiring"]
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 
-@dataclass
-class Grant:
-    """An OAuth session's secrets and state (sealed at rest; the nonces are public values).
-    The client id is the one the grant was made to: refreshes and revocation use it."""
-
-    client_id: str
-    issuer: str
-    access_token: str
-    refresh_token: str
-    dpop_key_pem: str
-    scope: str
-    expires_at: float | None
-    as_nonce: str = ""
-    pds_nonce: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> Grant:
-        return cls(**json.loads(raw))
-
-    def dpop_key(self) -> EllipticCurvePrivateKey:
-        return load_pem(self.dpop_key_pem)
+def dpop_key(grant: Grant) -> EllipticCurvePrivateKey:
+    """The grant's DPoP key (kept as PEM in the sealed grant)."""
+    return load_pem(grant.dpop_key_pem)
 
 
 def pem(key: EllipticCurvePrivateKey) -> str:
@@ -73,7 +55,7 @@ def proof(method: str, url: str, key: EllipticCurvePrivateKey, nonce: str | None
 
 
 def dpop_proof(method: str, url: str, grant: Grant) -> str:
-    return proof(method, url, grant.dpop_key(), grant.pds_nonce, grant.access_token)
+    return proof(method, url, dpop_key(grant), grant.pds_nonce, grant.access_token)
 
 
 def token_expiring(grant: Grant, margin: float = 30.0) -> bool:

@@ -16,7 +16,6 @@ that pinned it are written again with the CIDs read back.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -28,31 +27,13 @@ from albums_core.adapters.atproto.xrpc import PAGE_SIZE as LIST_PAGE
 from albums_core.adapters.atproto.xrpc import Record, XrpcError
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.errors import Conflict
+from albums_core.domain.record_edits import DELETE, MAX_WRITES, Edit, Sizes, Snapshot, keep
 from albums_core.domain.records import pin_strong_refs, strong_ref_uris
 from albums_core.observability import logger, metrics
 from albums_core.ports import Pds
 
-DELETE = object()  # returned by a change function: delete the record
-# The PDS accepts at most 200 writes in one applyWrites call.
-MAX_WRITES = 200
 _ATTEMPTS = 6
 _READERS = 8
-
-Change = Callable[[dict[str, Any]], Any]
-# Records per collection of the repository (the catalogue's count): how a batch reads them.
-Sizes = dict[str, int]
-
-
-def keep(record: dict[str, Any]) -> dict[str, Any]:
-    """The change that changes nothing: the record is read (its current CID pins the lists of
-    the batch) and not written."""
-    return record
-
-
-@dataclass(frozen=True)
-class Edit:
-    uri: str
-    change: Change
 
 
 def _read_each(pds: Pds, uris: list[str]) -> dict[str, Record | None]:
@@ -118,16 +99,6 @@ def read_records(pds: Pds, uris: list[str], sizes: Sizes | None = None) -> dict[
         else:
             out.update(_read_each(pds, members))
     return {u: out[u] for u in uris}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Records already read by the caller, and the repository commit read before them: the
-    first attempt writes from these instead of reading every record again (records of the
-    batch it does not hold are read then)."""
-
-    commit: str
-    records: dict[str, Record | None]
 
 
 def read_snapshot(pds: Pds, uris: list[str], sizes: Sizes | None = None) -> Snapshot:

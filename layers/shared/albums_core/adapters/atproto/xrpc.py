@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +25,9 @@ from albums_core.adapters.atproto.safe_http import FetchError, HttpReply, reques
 from albums_core.config import settings
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.read_budget import ReadBudget
+from albums_core.domain.record_edits import PAGE_SIZE  # per listRecords page; a page with more is cut to it
 from albums_core.domain.records import is_cid
+from albums_core.domain.sessions import Listing, Record, Tokens
 from albums_core.observability import logger, metrics
 
 # Refusals of the account itself (deactivated, taken down, suspended on its PDS): repeating the
@@ -34,19 +36,6 @@ ACCOUNT_REFUSALS = frozenset(
     {"RepoDeactivated", "RepoTakendown", "RepoSuspended", "AccountDeactivated", "AccountTakedown"}
 )
 _TOKEN_ERRORS = ("ExpiredToken", "InvalidToken")
-
-
-@dataclass
-class Tokens:
-    access_jwt: str
-    refresh_jwt: str
-
-
-@dataclass(frozen=True)
-class Record:
-    uri: str
-    cid: str
-    value: dict[str, Any]
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -139,31 +128,8 @@ def get_record(pds_url: str, repo: str, collection: str, rkey: str) -> Record | 
     return Record(str(out["uri"]), str(out["cid"]), out["value"])
 
 
-# Records asked for per listRecords page (the lexicon's maximum); a page with more is cut to it.
-PAGE_SIZE = 100
 # A cursor longer than this is no way on (it would travel in URLs and job items).
 _MAX_CURSOR = 1024
-
-
-@dataclass
-class Listing:
-    """What one bounded listRecords call read. `cursor` is where a next call continues (None
-    once the collection's end is reached, or when the PDS gave no way on); `complete` says the
-    end was reached; `stopped` why it ended: "end", a cap ("pages", "records", "bytes"), the
-    caller's budget ("deadline", "calls") or "loop" (a cursor given twice)."""
-
-    records: list[Record] = field(default_factory=list)
-    cursor: str | None = None
-    complete: bool = False
-    stopped: str = "end"
-    pages: int = 0
-    size: int = 0  # bytes of the responses
-
-    def __iter__(self) -> Iterator[Record]:
-        return iter(self.records)
-
-    def __len__(self) -> int:
-        return len(self.records)
 
 
 def _listed_here(record: Any, repo: str, collection: str) -> bool:

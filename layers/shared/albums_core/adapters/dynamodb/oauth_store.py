@@ -20,11 +20,11 @@ from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
 from albums_core.config import settings
+from albums_core.domain.sessions import STATE_TTL_SECONDS
 
 if TYPE_CHECKING:
     from atproto_oauth import OAuthState
 
-STATE_TTL_SECONDS = 600
 EXCHANGE_TTL_SECONDS = 60
 
 

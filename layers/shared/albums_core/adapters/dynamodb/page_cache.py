@@ -85,6 +85,16 @@ class AlbumPageCache:
     def client(self) -> DynamoDBClient:
         return self._client or dynamodb()
 
+    # The cache's keys, as the services name pages.
+    def album_key(self, handle: str, slug: str) -> str:
+        return album_cache_key(handle, slug)
+
+    def artist_handle_key(self, handle: str) -> str:
+        return artist_handle_cache_key(handle)
+
+    def artist_did_key(self, did: str) -> str:
+        return artist_did_cache_key(did)
+
     def get(self, key: str) -> str | None:
         """The cached body, or None on a miss, an expired entry, a tombstone or a corrupt item."""
         try:

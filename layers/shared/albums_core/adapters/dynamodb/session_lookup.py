@@ -3,31 +3,20 @@ table never holds a usable session id."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.config import settings
+from albums_core.domain.sessions import Viewer, session_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 COOKIE_NAME = "session_id"
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
-
-
-@dataclass(frozen=True)
-class Viewer:
-    did: str
-    handle: str | None
-
-
-def session_key(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
 def credentials_from(headers: Mapping[str, str] | None, cookies: Sequence[str] | None) -> str | None:

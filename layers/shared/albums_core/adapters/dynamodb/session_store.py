@@ -12,41 +12,22 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from albums_core.adapters.atproto.dpop_session import DpopPdsSession
-from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked, Tokens
+from albums_core.adapters.atproto.xrpc import PdsSession, PdsUnavailable, SessionRevoked
 from albums_core.adapters.aws_clients import dynamodb
-from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, session_key
+from albums_core.adapters.dynamodb.session_lookup import SESSION_ID_PATTERN, credentials_from, session_key
 from albums_core.adapters.kms_sealer import SealError, seal, unseal
 from albums_core.config import settings
 from albums_core.domain.errors import InvalidSession
-
-if TYPE_CHECKING:
-    from albums_core.adapters.atproto.oauth_grant import Grant
+from albums_core.domain.sessions import Grant, Session, Tokens
 
 OAUTH = "oauth"
 # Longer than a refresh takes (tens of milliseconds), shorter than a request may wait for one.
 LEASE_SECONDS = 10
 LEASE_WAIT_SECONDS = 12
-
-
-@dataclass
-class Session:
-    session_id: str
-    did: str
-    handle: str
-    pds_url: str
-    tokens: Tokens
-    expires_at: int
-    grant: Grant | None = None  # OAuth sessions only
-    grant_version: int = 0
-    stored_key: str = ""  # set when loaded by key (a cleanup job's reference), without the id
-
-    @property
-    def key(self) -> str:
-        return self.stored_key or session_key(self.session_id)
 
 
 def _sealed_tokens(tokens: Tokens, key: str) -> dict[str, Any]:
@@ -129,8 +110,6 @@ def _load(key: str, session_id: str) -> Session:
 
 
 def _grant_of(opened: bytes, item: dict[str, Any]) -> Grant:
-    from albums_core.adapters.atproto.oauth_grant import Grant
-
     grant = Grant.from_json(opened)
     grant.as_nonce = item.get("dpop_as_nonce", {}).get("S", grant.as_nonce)
     grant.pds_nonce = item.get("dpop_pds_nonce", {}).get("S", grant.pds_nonce)
@@ -346,6 +325,15 @@ def pds_session(session: Session) -> PdsSession:
 
 class DynamoSessionStore:
     """The functions above as the `SessionStore` port (albums_core.ports) a service takes."""
+
+    def credentials(self, headers: Mapping[str, str] | None, cookies: Sequence[str] | None) -> str | None:
+        return credentials_from(headers, cookies)
+
+    def create_oauth(self, did: str, handle: str, pds_url: str, grant: Grant) -> Session:
+        return create_oauth_session(did, handle, pds_url, grant)
+
+    def load_by_key(self, key: str) -> Session:
+        return load_session_by_key(key)
 
     def create(self, did: str, handle: str, pds_url: str, tokens: Tokens) -> Session:
         return create_session(did, handle, pds_url, tokens)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from albums_core.adapters.atproto.identity import UnknownIdentity
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError
 from albums_core.domain.firehose_events import AccountChange, IdentityChange, RepoStatus
 from albums_core.domain.models import Artist
+from albums_core.domain.upstream import PdsUnavailable, UnknownIdentity, XrpcError
 from albums_core.ports.firehose import AlbumPages, FirehoseCatalogue, IdentityResolver, PdsReader, RepoStates
 from albums_core.services.firehose.held import HeldCatalogue
 from albums_core.services.firehose.planning import BatchReport

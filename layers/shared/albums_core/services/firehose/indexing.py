@@ -4,10 +4,9 @@ repository's budget per batch (aside.py)."""
 
 from __future__ import annotations
 
-from albums_core.adapters.atproto.identity import UnknownIdentity
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import ReadBudget
+from albums_core.domain.upstream import PdsUnavailable, UnknownIdentity, XrpcError
 from albums_core.observability import logger
 from albums_core.ports.firehose import FirehoseCatalogue, IdentityResolver, RepoIndexer
 from albums_core.services.firehose.aside import SetAside

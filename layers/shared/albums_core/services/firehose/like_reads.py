@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from albums_core.adapters.atproto.identity import UnknownIdentity
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError
 from albums_core.domain.firehose_events import LIKE, RecordOp, record_problem
 from albums_core.domain.read_budget import ReadBudget
+from albums_core.domain.upstream import PdsUnavailable, UnknownIdentity, XrpcError
 from albums_core.observability import logger
 from albums_core.ports.firehose import IdentityResolver, LikeStore, PdsReader
 from albums_core.services.firehose.likes import LikeIngest

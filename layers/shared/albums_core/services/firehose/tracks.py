@@ -17,11 +17,11 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from albums_core.adapters.atproto.xrpc import PdsUnavailable, XrpcError
 from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
 from albums_core.domain.models import Track
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import new_track, strong_ref_uris, track_fields
+from albums_core.domain.upstream import PdsUnavailable, XrpcError
 from albums_core.observability import logger
 from albums_core.ports.firehose import FirehoseCatalogue, PdsReader
 from albums_core.services.firehose.held import Held, HeldCatalogue
