@@ -75,6 +75,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py
 	PYTHONPATH=layers/shared $(VENV)/bin/lint-imports
 	$(PY) -m tools.check_imports
+	$(PY) -m tools.check_sizes
 
 ## The OpenAPI document, generated from the handlers' routes and models (committed).
 openapi: $(STAMP)
