@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from albums_core.adapters.dynamodb import keys
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue_store import CatalogueStore
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.domain.firehose_events import GAP_DONE, GAP_PENDING, Gap
 from albums_core.domain.models import Artist
@@ -19,18 +19,7 @@ DONE = GAP_DONE
 __all__ = ["DONE", "PENDING", "FirehoseGaps", "Gap"]
 
 
-class FirehoseGaps:
-    def __init__(self, repo: CatalogueWriter | None = None) -> None:
-        self.repo = repo or CatalogueWriter()
-
-    @property
-    def client(self) -> Any:
-        return self.repo.client
-
-    @property
-    def table(self) -> str:
-        return self.repo.table
-
+class FirehoseGaps(CatalogueStore):
     def open(self, source: str, holder: str, gap_id: str, cursor: int | None, at: str) -> bool:
         """Record the gap `gap_id` (one per run), seen while `holder` holds the lease, with its
         re-read to do from the first artist. False when this gap is recorded already (a second

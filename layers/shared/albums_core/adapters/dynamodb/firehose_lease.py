@@ -7,26 +7,14 @@ import time
 from typing import Any
 
 from albums_core.adapters.dynamodb import keys
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue_store import CatalogueStore
 from albums_core.adapters.dynamodb.codec import from_item, to_item
 from albums_core.domain.firehose_events import Lease
 
 __all__ = ["FirehoseLeases", "Lease"]
 
 
-class FirehoseLeases:
-    def __init__(self, repo: CatalogueWriter | None = None) -> None:
-        self.repo = repo or CatalogueWriter()
-        self.calls = 0  # DynamoDB calls made here
-
-    @property
-    def client(self) -> Any:
-        return self.repo.client
-
-    @property
-    def table(self) -> str:
-        return self.repo.table
-
+class FirehoseLeases(CatalogueStore):
     def acquire(self, source: str, holder: str, seconds: float) -> Lease | None:
         """Take the lease when it is free, expired or already ours; None while another holds it."""
         now = time.time()

@@ -11,30 +11,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.dynamodb import keys
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue_store import CatalogueStore, raced
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.domain.models import Track
 
-_RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
 
-
-def _raced(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in _RACED
-
-
-class LikeStore:
-    def __init__(self, repo: CatalogueWriter | None = None) -> None:
-        self.repo = repo or CatalogueWriter()
-        self.calls = 0  # DynamoDB calls made here
-
-    @property
-    def client(self) -> Any:
-        return self.repo.client
-
-    @property
-    def table(self) -> str:
-        return self.repo.table
-
+class LikeStore(CatalogueStore):
     def _track_key(self, track: Track) -> dict[str, str]:
         if track.album_id:
             return keys.album_track(track.album_id, track.id)
@@ -56,7 +38,7 @@ class LikeStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if _raced(exc):
+            if raced(exc):
                 return False
             raise
         return True
@@ -179,7 +161,7 @@ class LikeStore:
         try:
             self.repo.transact_in_batches(actions, len(actions))
         except ClientError as exc:
-            if not _raced(exc):
+            if not raced(exc):
                 raise
             return False
         return True

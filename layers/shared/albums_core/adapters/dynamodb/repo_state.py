@@ -8,31 +8,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.dynamodb import keys
-from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue_store import CatalogueStore, raced
 from albums_core.adapters.dynamodb.codec import from_item, to_item, to_value
 from albums_core.adapters.dynamodb.page_cache import invalidate_artist_cache
 from albums_core.domain.models import Album, Artist
 
-_RACED = ("ConditionalCheckFailedException", "TransactionCanceledException")
 
-
-def _raced(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in _RACED
-
-
-class RepoStates:
-    def __init__(self, repo: CatalogueWriter | None = None) -> None:
-        self.repo = repo or CatalogueWriter()
-        self.calls = 0  # DynamoDB calls made here
-
-    @property
-    def client(self) -> Any:
-        return self.repo.client
-
-    @property
-    def table(self) -> str:
-        return self.repo.table
-
+class RepoStates(CatalogueStore):
     def repo_state(self, did: str) -> dict[str, Any]:
         self.calls += 1
         out = self.client.get_item(TableName=self.table, Key=to_item(keys.repo_state(did)), ConsistentRead=True)
@@ -75,7 +57,7 @@ class RepoStates:
                 ExpressionAttributeValues={":d": to_value(artist.did)},
             )
         except ClientError as exc:
-            if not _raced(exc):
+            if not raced(exc):
                 raise
         invalidate_artist_cache({(artist.did, artist.handle)})
 
