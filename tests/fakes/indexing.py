@@ -190,8 +190,5 @@ class FakeJobQueue:
             self.finished.append(job_id)
 
     def of_artist(self, did: str, status: str | None = None) -> list[dict[str, Any]]:
-        return [
-            dict(j)
-            for j in self.jobs.values()
-            if j.get("artist_did") == did and (status is None or j["status"] == status)
-        ]
+        mine = [j for j in self.jobs.values() if j.get("artist_did") == did]
+        return [dict(j) for j in mine if status is None or j["status"] == status]
