@@ -55,6 +55,25 @@ class FakeIndexCatalogue(FakeCatalogue):
     def artist_albums(self, did: str) -> list[Album]:
         return [a for a in self.albums.values() if a.artist_did == did]
 
+    def find_album_by_slug(self, handle: str, slug: str) -> tuple[Artist, Album, list[Track]] | str | None:
+        artist = self.get_artist_by_handle(handle)
+        if artist is None:
+            return None
+        album_id = self.slugs.get((artist.did, slug))
+        loaded = self.load_album(album_id) if album_id else None
+        if loaded is not None:
+            return artist, loaded[0], loaded[1]
+        return self.current_slug(artist.did, slug)
+
+    def listed_albums_page(self, limit: int, after: dict[str, str] | None) -> tuple[list[Album], dict[str, str] | None]:
+        """By lower-cased title then id, as the listing index orders them."""
+        listed = sorted((self.albums[i] for i in self.listed), key=lambda a: (a.title.lower(), a.id))
+        if after is not None:
+            listed = [a for a in listed if (a.title.lower(), a.id) > (after["title"], after["id"])]
+        page = listed[:limit]
+        more = len(listed) > limit and page
+        return page, {"title": page[-1].title.lower(), "id": page[-1].id} if more else None
+
     # ---- the indexer's track writes ---------------------------------------------------------
 
     def next_track_id(self) -> int:
