@@ -196,11 +196,13 @@ class FakeCatalogue:
         self.albums[album_id] = album = replace(album, version=album.version + 1)
         return album
 
-    def unlock_album(self, album_id: str, token: str) -> None:
+    def unlock_album(self, album_id: str, token: str, undo_version: bool = False) -> None:
         lease = self.leases.get(album_id)
         if lease is not None and lease.token == token:
             self._write("unlock_album")
             del self.leases[album_id]
+            if undo_version and (album := self.albums.get(album_id)) is not None:
+                self.albums[album_id] = replace(album, version=album.version - 1)
 
     # ---- tracks -----------------------------------------------------------------------------
 

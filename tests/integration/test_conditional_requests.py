@@ -211,6 +211,23 @@ def test_the_lease_checks_and_adds_one_in_one_conditional_write(world: tuple[Art
     assert repo.lock_album(album.id, "t4", 60, frozenset({2})) is None
 
 
+def test_a_failed_change_takes_back_the_version_its_lease_added(world: tuple[Artist, Album, str]) -> None:
+    _, album, _ = world
+    repo = CatalogueWriter()
+    assert repo.lock_album(album.id, "t1", 60, frozenset({0})) is not None
+    repo.unlock_album(album.id, "t1", undo_version=True)
+    assert repo.get_album(album.id).version == 0  # type: ignore[union-attr]
+    # The same If-Match again: taken, and kept this time.
+    assert repo.lock_album(album.id, "t2", 60, frozenset({0})) is not None
+    repo.unlock_album(album.id, "t2")
+    assert repo.get_album(album.id).version == 1  # type: ignore[union-attr]
+    # Another's lease is never ended (nor its version touched) by a stale token.
+    assert repo.lock_album(album.id, "t3", 60, frozenset({1})) is not None
+    repo.unlock_album(album.id, "t2", undo_version=True)
+    assert repo.get_album(album.id).version == 2  # type: ignore[union-attr]
+    assert repo.lock_album(album.id, "t4", 60, None) is None
+
+
 def test_two_editors_racing_with_the_same_if_match_one_wins(world: tuple[Artist, Album, str]) -> None:
     artist, album, _ = world
     session = auth.Caller(create_session(artist.did, artist.handle, "", Tokens("a", "r")), artist)

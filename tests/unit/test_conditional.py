@@ -12,7 +12,7 @@ import pytest
 from albums_core.adapters.atproto.gateway import AtprotoWriter
 from albums_core.adapters.atproto.xrpc import Tokens
 from albums_core.adapters.dynamodb.session_store import Session
-from albums_core.domain.errors import BadRequest, Conflict, PreconditionFailed
+from albums_core.domain.errors import BadRequest, Conflict, PreconditionFailed, ServiceError
 from albums_core.domain.etags import (
     Condition,
     EntityTag,
@@ -192,6 +192,21 @@ def test_a_stale_if_match_is_412_and_changes_nothing() -> None:
     assert "If-Match" in caught.value.detail
     assert world.catalogue.albums[meta["id"]] == before
     assert len(world.journal.entries) == writes
+
+
+def test_a_request_that_fails_takes_its_version_back_and_can_be_repeated() -> None:
+    world = World()
+    _, meta = world.admin().create("Undone")
+    album_id = meta["id"]
+    with pytest.raises(ServiceError) as caught:
+        world.admin(album_id, frozenset({0})).remove_track(album_id, 999_999)
+    assert caught.value.status == 404
+    assert world.catalogue.albums[album_id].version == 0
+    assert not world.catalogue.leases
+    # The same If-Match works, and the change adds one.
+    admin = world.admin(album_id, frozenset({0}))
+    admin.update(album_id, description="after")
+    assert admin.version == 1 and world.catalogue.albums[album_id].version == 1
 
 
 def test_the_lease_checks_the_version_itself() -> None:

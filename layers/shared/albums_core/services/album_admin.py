@@ -154,10 +154,16 @@ class AlbumAdmin(AlbumMembership):
         if current is None:
             raise Conflict("this album is being changed by another request; try again")
         self.version = current.version
+        failed = False
         try:
             yield current
+        except BaseException:
+            # The request answers an error: the version the lease added is taken back, so the
+            # same request with the same If-Match can be repeated to finish the job.
+            failed = True
+            raise
         finally:
-            self.repo.unlock_album(album.id, token)
+            self.repo.unlock_album(album.id, token, undo_version=failed)
 
     # ---- create ------------------------------------------------------------------------------
 

@@ -212,8 +212,8 @@ class CatalogueWriter(CatalogueRepository):
     ) -> Album | None:
         return self.albums.lock_album(album_id, token, seconds, expected)
 
-    def unlock_album(self, album_id: str, token: str) -> None:
-        self.albums.unlock_album(album_id, token)
+    def unlock_album(self, album_id: str, token: str, undo_version: bool = False) -> None:
+        self.albums.unlock_album(album_id, token, undo_version)
 
     def image_in_use(self, image_id: str) -> bool:
         return self.albums.image_in_use(image_id)

@@ -276,6 +276,12 @@ class Albums:
                 return None
             raise
 
-    def unlock_album(self, album_id: str, token: str) -> None:
-        # Refused when gone with the album, or the lease expired and passed on.
-        self.db.update_if(keys.album(album_id), "REMOVE lock_token, lock_until", "lock_token = :t", {":t": token})
+    def unlock_album(self, album_id: str, token: str, undo_version: bool = False) -> None:
+        """End the lease; `undo_version`: the change failed, the one its lease added goes again.
+        Refused when gone with the album, or the lease expired and passed on."""
+        update = "REMOVE lock_token, lock_until"
+        values: dict[str, Any] = {":t": token}
+        if undo_version:
+            update, values = f"{update} ADD {album_versions.BUMP}", {**values, ":one": -1}
+        names = album_versions.NAMES if undo_version else None
+        self.db.update_if(keys.album(album_id), update, "lock_token = :t", values, names)
