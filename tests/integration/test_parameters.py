@@ -57,6 +57,27 @@ def test_a_rotated_cursor_key_is_used_once_the_max_age_has_passed(
     assert cursor_signing.encode_cursor({"a": "1"}) != old  # signed with the new key
 
 
+def test_a_refresh_ssm_cannot_answer_keeps_the_value_read_before(
+    aws_env: None, settings_env: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(settings_env)
+    settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
+    put("/test/cursor-key", "first-key-0123456789")
+    assert cursor_signing.signing_key() == b"first-key-0123456789"
+    client("ssm").delete_parameter(Name="/test/cursor-key")  # SSM answers an error from now on
+    clock.advance(parameters.MAX_AGE_SECONDS + 1)
+    assert cursor_signing.signing_key() == b"first-key-0123456789"
+    put("/test/cursor-key", "second-key-0123456789")  # answering again: the new value
+    assert cursor_signing.signing_key() == b"second-key-0123456789"
+
+
+def test_a_parameter_never_read_is_still_an_error(aws_env: None, settings_env: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    with pytest.raises(GetParameterError):
+        parameters.secret("/test/never-there")
+
+
 def test_a_promoted_oauth_client_key_signs_once_the_max_age_has_passed(
     aws_env: None, settings_env: pytest.MonkeyPatch
 ) -> None:

@@ -88,6 +88,8 @@ def test_if_match_compares_strongly_and_only_version_tags_can_match() -> None:
     assert versions('"3", "4"') == {3, 4}
     assert versions('W/"3"') == frozenset()  # a weak tag never matches strongly
     assert versions('"abc", "-1", "²"') == frozenset()
+    assert versions('"007", "00"') == frozenset()  # not the tags "7" and "0", character by character
+    assert versions('"0"') == {0}
     assert versions("*") is None
 
 

@@ -75,6 +75,8 @@ def expected_versions(condition: Condition) -> frozenset[int] | None:
     versions: set[int] = set()
     for tag in condition.tags:
         inner = tag.opaque[1:-1]
-        if not tag.weak and inner.isascii() and inner.isdigit() and len(inner) <= 18:
+        # Compared character by character: "007" is not the tag of version 7.
+        canonical = inner == "0" or not inner.startswith("0")
+        if not tag.weak and inner.isascii() and inner.isdigit() and len(inner) <= 18 and canonical:
             versions.add(int(inner))
     return frozenset(versions)
