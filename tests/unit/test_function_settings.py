@@ -84,3 +84,13 @@ def test_bad_pds_options_are_named(env: pytest.MonkeyPatch, value: str) -> None:
     env.setenv("AUTH_PDS_OPTIONS", value)
     with pytest.raises(ConfigurationError, match="AUTH_PDS_OPTIONS"):
         pds_options_settings()
+
+
+@pytest.mark.parametrize("value", ["-1", "a minute"])
+def test_a_bad_cache_hit_interval_is_named(env: pytest.MonkeyPatch, value: str) -> None:
+    env.setenv("CACHE_HIT_METRIC_SECONDS", value)
+    with pytest.raises(ConfigurationError, match="CACHE_HIT_METRIC_SECONDS"):
+        config.metric_settings()
+    env.setenv("CACHE_HIT_METRIC_SECONDS", "0")
+    config.settings.cache_clear()
+    assert config.metric_settings().cache_hit_metric_seconds == 0

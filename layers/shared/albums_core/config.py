@@ -193,6 +193,15 @@ class PdsOptionsSettings(BaseModel):
     pds_options: Annotated[tuple[PdsOption, ...], BeforeValidator(_json)] = Field(alias="AUTH_PDS_OPTIONS", default=())
 
 
+class MetricSettings(BaseModel):
+    """The metrics' own variables (every function; none needs a resource name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # CacheHit published at most once per this many seconds per container (0: every hit).
+    cache_hit_metric_seconds: float = Field(alias="CACHE_HIT_METRIC_SECONDS", default=60.0, ge=0)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -222,6 +231,7 @@ class _Loaded(Generic[M]):
 settings = _Loaded(Settings)
 firehose_settings = _Loaded(FirehoseSettings)
 pds_options_settings = _Loaded(PdsOptionsSettings)
+metric_settings = _Loaded(MetricSettings)
 
 
 def require(*names: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from albums_core.config import settings
+from albums_core.config import metric_settings, settings
 
 # A request that records no domain metric is normal; Powertools would warn on each one.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -47,6 +47,7 @@ def trigger_entry(correlation_id_path: str) -> Callable[[Handler], Handler]:
     deployed without one of the Globals' resource names fails its init, naming the variable),
     then correlation id, tracing and metrics around each invocation."""
     settings()
+    metric_settings()
 
     def wrap(handler: Handler) -> Handler:
         # The end of init: what the imports made is moved out of the collector's reach, so the
@@ -68,16 +69,18 @@ class CacheHits:
     any period is the same, except the hits of a container's last minute, which are lost when
     Lambda retires it (the hit ratio reads a little low). 0 publishes every hit, as before."""
 
-    def __init__(self, seconds: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        if seconds is None:
-            try:
-                seconds = max(0.0, float(os.environ.get("CACHE_HIT_METRIC_SECONDS", "60")))
-            except ValueError:
-                seconds = 60.0
-        self.seconds = seconds
+    def __init__(self, seconds: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        # Wall time: a monotonic clock may stand still while Lambda freezes the container.
+        self._seconds = seconds
         self.clock = clock
         self.pending = 0
         self._last: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        if self._seconds is None:  # read at the first hit (a bad value is named then)
+            self._seconds = metric_settings().cache_hit_metric_seconds
+        return self._seconds
 
     def add(self) -> None:
         self.pending += 1
