@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto.xrpc import Tokens
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.developer_tokens import DynamoDeveloperTokens
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, now_ms
 from albums_core.adapters.dynamodb.session_store import DynamoSessionStore
-from albums_core.adapters.s3_covers import CoverStore
+from albums_core.adapters.s3_covers import S3CoverStore
 from albums_core.config import settings
 from albums_core.domain.cover_images import JPEG, Cover
 from albums_core.domain.errors import ConcurrentUpdate, InvalidSession
 from albums_core.domain.models import Album, TokenAccount
-from albums_core.services.album_admin import CleanupHandOver
 from tests.fakes import (
     FakeCatalogue,
     FakeCoverStore,
@@ -87,15 +87,15 @@ def test_cache_large_pages(cache: FakePageCache | AlbumPageCache) -> None:
 
 
 @pytest.fixture(params=["fake", "s3"])
-def covers(request: pytest.FixtureRequest) -> FakeCoverStore | CoverStore:
-    return CoverStore() if _real(request) else FakeCoverStore()
+def covers(request: pytest.FixtureRequest) -> FakeCoverStore | S3CoverStore:
+    return S3CoverStore() if _real(request) else FakeCoverStore()
 
 
 def cover(image_id: str = "abc123") -> Cover:
     return Cover(image_id, JPEG, b"\xff\xd8\xff original bytes", b"RIFF thumb WEBP")
 
 
-def test_cover_put_read_delete(covers: FakeCoverStore | CoverStore) -> None:
+def test_cover_put_read_delete(covers: FakeCoverStore | S3CoverStore) -> None:
     made = cover()
     covers.put(made)
     assert covers.read(made.key, 1_000) == made.original
@@ -108,7 +108,7 @@ def test_cover_put_read_delete(covers: FakeCoverStore | CoverStore) -> None:
     covers.delete("images/missing.jpg")  # nothing there: no error
 
 
-def test_cover_delete_image(covers: FakeCoverStore | CoverStore) -> None:
+def test_cover_delete_image(covers: FakeCoverStore | S3CoverStore) -> None:
     gone, kept = cover("gone1"), cover("kept1")
     covers.put(gone)
     covers.put(kept)
@@ -118,7 +118,7 @@ def test_cover_delete_image(covers: FakeCoverStore | CoverStore) -> None:
     covers.delete_image("none-such")
 
 
-def test_cover_upload_form(covers: FakeCoverStore | CoverStore) -> None:
+def test_cover_upload_form(covers: FakeCoverStore | S3CoverStore) -> None:
     form = covers.upload_form("uploads/xyz", 1_000, 60)
     assert set(form) == {"url", "fields"}
     assert form["fields"]["key"] == "uploads/xyz"
@@ -138,8 +138,8 @@ def test_hand_over_removes_the_album_and_keeps_a_job(request: pytest.FixtureRequ
         jobs: Any = fake_jobs
     else:
         request.getfixturevalue("aws_env")
-        catalogue = CatalogueWriter()
-        jobs = CleanupHandOver(catalogue)
+        catalogue = bootstrap.catalogue()
+        jobs = bootstrap.cleanup()  # the production DeletionJobs, wired
     catalogue.create_album(album, "artist.test")
     assert catalogue.lock_album(album.id, "tok", 60) is not None
     jobs.hand_over(album, "artist.test", True, pds)
