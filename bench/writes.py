@@ -417,8 +417,8 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         f" applyWrites, then create + attach with AlbumAdmin ({setup:.1f} s)"
     )
     print(
-        "  rename = AlbumAdmin(caller).update(album_id, title=...) alternating two titles (the slug changes each"
-        f" time); median of {REPETITIONS} after one discarded"
+        "  rename = bootstrap.album_admin(caller).update(album_id, title=...) alternating two titles (the slug"
+        f" changes each time); median of {REPETITIONS} after one discarded"
     )
     print(
         "  (a) wall time  (b) time with a PDS call in flight  (c) time with a DynamoDB call in flight  own = (a) minus"
