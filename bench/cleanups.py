@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.record_writes import MAX_WRITES
 from albums_core.adapters.atproto.xrpc import PdsSession
@@ -21,12 +22,13 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.codec import to_item
 from albums_core.adapters.dynamodb.session_store import pds_session
+from albums_core.config import settings
 from albums_core.domain.at_uri import AtUri
 from albums_core.domain.models import Artist
+from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import LIST, TRACK, album_id_for, new_track
 from albums_core.services import auth, cleanup
-from albums_core.services.album_admin import AlbumAdmin
-from albums_core.services.indexer import Indexer, sync_artist
+from albums_core.services.index_run import Indexer
 from bench.common import Call, CallRecorder, function_logs, heading, ms, table, verdict
 from bench.pds_proxy import CountingProxy, Seen
 from bench.server_calls import ServerCall, ServerLog, requests
@@ -177,7 +179,9 @@ def index(artist: Artist, cases: list[Case]) -> dict[str, int]:
     the counters from `recount`. Then sync_artist runs as the check: it compares every record on
     the PDS with the catalogue and must find nothing to change."""
     repo = CatalogueWriter()
-    indexer = Indexer(artist, repo)
+    # A run as Indexing.index starts one (a job's budget, no album busy); only its album upsert is used.
+    budget = ReadBudget(settings().index_job_seconds)
+    indexer = Indexer(artist, repo, bootstrap.pds_reader(), bootstrap.page_cache(), budget, set())
     for case in cases:
         album = indexer._upsert_album(None, case.list_record.uri, case.list_record, case.uris)
         out = repo.client.update_item(
@@ -194,7 +198,7 @@ def index(artist: Artist, cases: list[Case]) -> dict[str, int]:
         ]
         repo.batch_write([{"PutRequest": {"Item": to_item(repo._track_item(t))}} for t in tracks])
         repo.recount(album.id)
-    return sync_artist(artist, repo)
+    return bootstrap.indexing(repo).sync_artist(artist)
 
 
 class HttpRetries:
@@ -245,9 +249,10 @@ def clean(stack: LocalStack, caller: auth.Caller, case: Case, proxy: CountingPro
         # The pump also polls in its own thread, under this lock: held, it keeps the stream's
         # records (the album's removal, the job) for after the request, so the split below is
         # exact (on AWS they come a batching window later too).
+        admin = bootstrap.album_admin(caller)
         with pump._lock:
             started = time.perf_counter()
-            out = AlbumAdmin(caller).delete(case.album_id, case.cascade)
+            out = admin.delete(case.album_id, case.cascade)
             requested = time.perf_counter()
             case.pds_in_request, case.dynamodb_in_request = len(proxy.seen), len(ddb.calls)
         # drain() takes the same lock: it returns once the job and every stream record it caused
@@ -305,7 +310,7 @@ def disagreements(case: Case, did: str, pds_url: str) -> list[str]:
     at = AtUri.parse(case.list_record.uri)
     assert at is not None
     problems = []
-    left = cleanup.remaining_tracks(repo, case.album_id)
+    left = bootstrap.cleanup().remaining_tracks(case.album_id)
     if left:
         problems.append(f"{len(left)} tracks left in the album's partition")
     if repo.get_album(case.album_id) is not None:
@@ -375,7 +380,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     log = ServerLog(getattr(stack, "_function_keys", {}))
     with function_logs():
         stack.pds.create_account(HANDLE, password)
-        session, artist = auth.login(HANDLE, password)
+        session, artist = bootstrap.auth().login(HANDLE, password)
         # Only the calls made with this session go through the proxy: publishing and indexing
         # below use the PDS itself.
         caller = auth.Caller(replace(session, pds_url=proxy.url), artist)
@@ -407,9 +412,9 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         f"an `album` field, and their list records, published with applyWrites ({published:.1f} s); indexed"
         f" ({indexed:.1f} s):",
         "the items sync_artist writes, written with BatchWriteItem, then sync_artist found nothing to change",
-        "delete = AlbumAdmin(caller).delete(album_id, cascade), then stack.stream_pump.drain() until the stream stays",
-        "empty: the job and every stream record it causes run in ProcessCatalogueStreamFunction. One deletion per row",
-        f"(it takes the album apart), after one discarded deletion of a {warm_up.size}-track album",
+        "delete = bootstrap.album_admin(caller).delete(album_id, cascade), then stack.stream_pump.drain() until the",
+        "stream stays empty: the job and every stream record it causes run in ProcessCatalogueStreamFunction.",
+        f"One deletion per row (it takes the album apart), after a discarded deletion of a {warm_up.size}-track album",
         "counted from the request to the drained stream, wherever the calls run (the request in this process; the",
         "job and the stream records' handlers in the function's worker processes): PDS calls at the counting proxy",
         "the caller's session names as its PDS, DynamoDB calls on the layer's client and in moto's request log",
@@ -490,7 +495,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         "pass it too). DynamoDB: the request's on the layer's client + the workers' (the job, the stream records'",
         "handlers) from moto's own request log, one per API request (marked * below). items read: the request's",
         "only (moto's log does not carry them). stream: records delivered to the function. agree: after the drain,",
-        "no track is left in the album's partition (cleanup.remaining_tracks(...) == []); the album, its list record",
+        "no track is left in the album's partition (Cleanup.remaining_tracks(...) == []); the album, its list record",
         "and the job are gone; every track record lost its `album` field and its item is standalone with the",
         "record's CID (cascade=false), or record and item are gone (cascade=true); nothing dropped or dead-lettered.",
         "add up: the proxy saw every PDS call the request's client made, one track record write",

@@ -342,6 +342,7 @@ def measure_rename(stack: LocalStack) -> tuple[Sample, list[str], Settings]:
     clients the mutation uses, PDS calls on the XRPC client."""
     import secrets
 
+    from albums_core import bootstrap
     from albums_core.services import auth
     from bench import writes
 
@@ -350,7 +351,7 @@ def measure_rename(stack: LocalStack) -> tuple[Sample, list[str], Settings]:
     password = secrets.token_urlsafe(12)
     with function_logs():
         stack.pds.create_account(RENAME_HANDLE, password)
-        session, artist = auth.login(RENAME_HANDLE, password)
+        session, artist = bootstrap.auth().login(RENAME_HANDLE, password)
         bench = writes.Bench(auth.Caller(session, artist), writes.patient_writer())
         album = writes.build(bench, 10, [])
         writes.rename(bench, album)  # the first use of each code path

@@ -24,6 +24,7 @@ MB = 2**20
 
 def run(stack: LocalStack) -> list[tuple[str, bool]]:
     # Imported once the stack runs: Powertools reads the environment the stack sets up.
+    from albums_core import bootstrap
     from albums_core.adapters.dynamodb.session_store import pds_session
     from albums_core.domain.records import TRACK
     from albums_core.services import auth
@@ -48,7 +49,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     password = secrets.token_urlsafe(12)
     stack.pds.create_account(HANDLE, password)
     with function_logs():
-        session, artist = auth.login(HANDLE, password)
+        session, artist = bootstrap.auth().login(HANDLE, password)
     bench = Bench(auth.Caller(session, artist), patient_writer())
     rows: list[list[str]] = [["start", "-", "-", f"{moto.rss_bytes() / MB:.0f}"]]
     completed = True

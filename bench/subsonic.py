@@ -8,10 +8,10 @@ import json
 import time
 from typing import Any
 
+from albums_core import bootstrap
 from albums_core.adapters.aws_clients import client, dynamodb
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from albums_core.adapters.dynamodb.subsonic_store import SubsonicStore
-from albums_core.services.developer_tokens import DeveloperTokens
 from albums_core.services.subsonic import SubsonicCatalogue
 from albums_core.services.subsonic_auth import KEEP_SECONDS
 from bench import paging
@@ -56,7 +56,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     handle = event("get_album_200.json")["pathParameters"]["ref"]
     artist = repo.get_artist_by_handle(handle)
     assert artist is not None
-    token = DeveloperTokens().create(artist.did, artist.handle, "bench")["token"]
+    token = bootstrap.developer_tokens().create(artist.did, artist.handle, "bench")["token"]
     summary: list[tuple[str, bool]] = []
 
     # ---- authentication, apart: a fresh container (module instance) per scheme, then warm
@@ -122,7 +122,9 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     admin = aws_session(stack.stack.region).client("dynamodb", endpoint_url=stack.moto.url)
     big = paging.build(stack, admin, 10_000)
     try:
-        catalogue = SubsonicCatalogue(repo=big.repo, store=SubsonicStore(catalogue_table=big.repo.table))
+        # As bootstrap.subsonic_catalogue() wires it, on the big table (album_list reads no page).
+        store = SubsonicStore(catalogue_table=big.repo.table)
+        catalogue = SubsonicCatalogue(big.repo, store, bootstrap.album_pages())
         per_page: list[tuple[int, int, float]] = []
         offset, seen = 0, 0
         while True:

@@ -19,6 +19,7 @@ from botocore.config import Config
 
 import albums_core.adapters.atproto.safe_http
 import albums_core.adapters.atproto.xrpc
+from albums_core import bootstrap
 from albums_core.adapters.atproto.record_writes import MAX_WRITES, read_records
 from albums_core.adapters.atproto.xrpc import PdsSession
 from albums_core.adapters.aws_clients import dynamodb
@@ -139,12 +140,12 @@ class Bench:
 
     def admin(self) -> AlbumAdmin:
         # A fresh one per mutation, as each request makes its own.
-        return AlbumAdmin(self.caller, repo=self.writer)
+        return bootstrap.album_admin(self.caller, repo=self.writer)
 
     def measure(self, action: Callable[[AlbumAdmin], Any]) -> tuple[Any, Sample]:
         """Counts the PDS calls and the DynamoDB calls on both clients: the catalogue's and the
         layer's shared one (cache invalidation, sessions)."""
-        with (  # noqa: SIM117 - the lock must be taken inside the recorders, around the action only
+        with (
             function_logs(),
             XrpcRecorder() as pds,
             CallRecorder(self.writer.client) as ddb,
@@ -152,9 +153,10 @@ class Bench:
         ):
             # The stream pump's thread would deliver this mutation's stream records (cache
             # invalidations) inside the measurement: held off here, delivered after it.
+            admin = self.admin()
             with _PUMP._lock if _PUMP is not None else contextlib.nullcontext():
                 started = time.perf_counter()
-                out = action(self.admin())
+                out = action(admin)
                 seconds = time.perf_counter() - started
         ops = ddb.operations + shared.operations
         per_op = " ".join(f"{op}:{n}" for op, n in sorted(Counter(ops).items()))
@@ -336,9 +338,18 @@ def through_proxy(bench: Bench, stack: LocalStack, album: BenchAlbum) -> Wire:
     title = album.titles[(album.renamed + 1) % 2]
     _close_idle()
     pump._invoke = capture  # type: ignore[method-assign]
+    # As bootstrap.album_admin wires it, with the session pointed at the proxy.
+    admin = AlbumAdmin(
+        bench.caller,
+        repo=bench.writer,
+        cache=bootstrap.page_cache(),
+        jobs=bootstrap.cleanup(),
+        writer=bootstrap.pds_writer(),
+        pds=pds,
+    )
     try:
         with function_logs():
-            out = AlbumAdmin(bench.caller, repo=bench.writer, pds=pds).update(album.album_id, title=title)
+            out = admin.update(album.album_id, title=title)
         album.renamed += 1
         requests, connections = len(proxy.seen), proxy.connections
         pump.drain()
@@ -365,7 +376,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     once: list[tuple[str, Sample]] = []
     setup = time.perf_counter()
     with function_logs():
-        session, artist = auth.login(HANDLE, password)
+        session, artist = bootstrap.auth().login(HANDLE, password)
         bench = Bench(auth.Caller(session, artist), patient_writer())
         albums = [build(bench, size, once) for size in SIZES]
     setup = time.perf_counter() - setup
@@ -406,8 +417,8 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         f" applyWrites, then create + attach with AlbumAdmin ({setup:.1f} s)"
     )
     print(
-        "  rename = AlbumAdmin(caller).update(album_id, title=...) alternating two titles (the slug changes each"
-        f" time); median of {REPETITIONS} after one discarded"
+        "  rename = bootstrap.album_admin(caller).update(album_id, title=...) alternating two titles (the slug"
+        f" changes each time); median of {REPETITIONS} after one discarded"
     )
     print(
         "  (a) wall time  (b) time with a PDS call in flight  (c) time with a DynamoDB call in flight  own = (a) minus"
