@@ -26,6 +26,7 @@ import base64
 import bisect
 import copy
 import functools
+import hashlib
 import itertools
 import json
 import os
@@ -37,6 +38,7 @@ from typing import Any
 
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
+from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -49,6 +51,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.kms.utils import KEY_ID_LEN
 
 # The local runtime's own key (setup, pumps, tests): the account's root, allowed everything.
@@ -215,6 +218,41 @@ class _Undo:
             _restore(table, key, before)
         for shard, first_seq in self.streams.values():
             _truncate_stream(shard, first_seq)
+
+
+# DynamoDB's idempotency of TransactWriteItems, which moto lacks: botocore retries a call that
+# timed out with the same ClientRequestToken, and DynamoDB answers a repeat of an applied call
+# (for 10 minutes) as applied instead of running it again; the same token with other items is
+# refused. Without it, a retry under load re-ran a transaction here and failed its conditions.
+_TOKENS: dict[str, tuple[str, float]] = {}
+_TOKEN_SECONDS = 600
+
+
+def _idempotent(method: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
+    @functools.wraps(method)
+    def handle(self: DynamoHandler) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return method(self)
+        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        with _WRITES:  # a retry waits for the call it repeats
+            now = time.time()
+            if len(_TOKENS) > 50_000:
+                for old in [t for t, (_, at) in _TOKENS.items() if now - at >= _TOKEN_SECONDS]:
+                    del _TOKENS[old]
+            seen = _TOKENS.get(token)
+            if seen is not None and now - seen[1] < _TOKEN_SECONDS:
+                if seen[0] != digest:
+                    raise JsonRESTError(
+                        "IdempotentParameterMismatchException",
+                        "ClientRequestToken was used before with other parameters",
+                    )
+                return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+            out = method(self)
+            _TOKENS[token] = (digest, now)  # only once applied: a refused call may be tried again
+            return out
+
+    return handle
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -423,6 +461,7 @@ def install() -> None:
     if getattr(DynamoDBBackend, "_albums_patched", False):
         return
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.transact_write_items = _idempotent(DynamoHandler.transact_write_items)  # type: ignore[method-assign,assignment]
     for name in ("put_item", "update_item", "delete_item"):
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     StreamShard.add = _shard_add  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from albums_core.domain.firehose_events import (
     RepoStatus,
     Skipped,
 )
+from albums_core.domain.models import Artist
 from tests.unit.firehose_world import World, commit, create
 
 
@@ -119,3 +120,21 @@ def test_a_missing_block_or_a_resync_has_the_repository_indexed() -> None:
     # An invalid like is skipped, counted, and changes nothing.
     bad = commit(artist.did, RecordOp("create", LIKE, "l1", "bafyl1", {"subject": 1}, "not a strong ref"))
     assert world.ingest.apply([bad]).counts["skipped_invalid"] == 1
+
+
+def test_a_hidden_artists_albums_leave_the_listing_before_the_artist_leaves_the_reads() -> None:
+    """Readers see the artist gone only once none of its albums is listed any more."""
+    world = World()
+    artist = world.artist("leaving")
+    album, _ = world.album(artist, "last", "r1")
+    seen_listed: list[bool] = []
+    hide = world.repos.hide_artist
+
+    def hide_and_look(who: Artist) -> None:
+        seen_listed.append(album.id in world.catalogue.listed)
+        hide(who)
+
+    world.repos.hide_artist = hide_and_look  # type: ignore[method-assign,assignment]
+    world.pds.statuses[artist.did] = RepoStatus(False, "deactivated")
+    world.ingest.apply([AccountChange(1, artist.did, "t", active=False)])
+    assert seen_listed == [False]

@@ -109,7 +109,9 @@ class AccountIngest:
         albums = self.catalogue.artist_albums(artist.did)
         self.held.forget(artist.did)
         self.repos.set_hidden(artist.did, True, str(reason or "inactive"))
-        self.repos.hide_artist(artist)
+        # The albums leave the listing before the artist leaves the reads by handle: once the
+        # artist is gone, none of its albums is still listed.
         for album in albums:
             self.repos.unlist_album(album.id)
             self.pages.drop(artist.handle, album.slug)
+        self.repos.hide_artist(artist)
