@@ -234,7 +234,8 @@ def _idempotent(method: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandl
         token = self.body.get("ClientRequestToken")
         if not token:
             return method(self)
-        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        items = json.dumps(self.body["TransactItems"], sort_keys=True, default=repr)  # binary values are bytes here
+        digest = hashlib.sha256(items.encode()).hexdigest()
         with _WRITES:  # a retry waits for the call it repeats
             now = time.time()
             if len(_TOKENS) > 50_000:

@@ -48,3 +48,10 @@ def test_a_refused_call_may_be_tried_again_with_its_token(repo: CatalogueReposit
         repo.client.transact_write_items(TransactItems=items, ClientRequestToken="token-5")  # type: ignore[arg-type]
     repo.client.delete_item(TableName=repo.table, Key={"pk": {"S": "TEST#token-5"}, "sk": {"S": "TOKEN"}})
     repo.client.transact_write_items(TransactItems=items, ClientRequestToken="token-5")  # type: ignore[arg-type]
+
+
+def test_a_transaction_with_binary_values_and_a_token(repo: CatalogueRepository) -> None:
+    items = put_new(repo, "TEST#token-6")
+    items[0]["Put"]["Item"]["blob"] = {"B": b"\x00\xff"}
+    repo.client.transact_write_items(TransactItems=items, ClientRequestToken="token-6")  # type: ignore[arg-type]
+    repo.client.transact_write_items(TransactItems=items, ClientRequestToken="token-6")  # type: ignore[arg-type]
