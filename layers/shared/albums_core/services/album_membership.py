@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from albums_core.domain import list_records
 from albums_core.domain.at_uri import AtUri
@@ -59,9 +59,11 @@ class AlbumMembership:
     writer: PdsWriter
     version: int | None  # the album's version after the request's change (its ETag)
 
-    @property
-    def pds(self) -> Pds:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        # AlbumAdmin's lazily opened session; declared for the type checker only, so the mixin
+        # adds no attribute of its own at run time.
+        @property
+        def pds(self) -> Pds: ...
 
     @property
     def records(self) -> RecordEditor:
