@@ -9,7 +9,7 @@ written before the catalogue."""
 from tests.fakes.artists import FakeArtists
 from tests.fakes.catalogue import FakeCatalogue
 from tests.fakes.covers import FakeCoverStore
-from tests.fakes.jobs import FakeDeletionJobs
+from tests.fakes.jobs import FakeDeletionJobs, FakeJobQueue
 from tests.fakes.journal import Journal
 from tests.fakes.page_cache import FakePageCache
 from tests.fakes.pds import FakePds
@@ -20,6 +20,7 @@ __all__ = [
     "FakeCatalogue",
     "FakeCoverStore",
     "FakeDeletionJobs",
+    "FakeJobQueue",
     "FakePageCache",
     "FakePds",
     "FakeSealer",

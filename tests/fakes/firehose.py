@@ -310,22 +310,3 @@ class FakeVerifier:
         self.checked.append(commit.seq)
         reason = self.refuse.get(commit.seq)
         return Refusal(reason, "refused by the fake") if reason else None
-
-
-class FakeJobs:
-    def __init__(self) -> None:
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.finished: list[str] = []
-
-    def create(self, job: dict[str, Any], only_new: bool = False) -> bool:
-        if only_new and job["job_id"] in self.jobs:
-            return False
-        self.jobs[job["job_id"]] = dict(job)
-        return True
-
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        return self.jobs.get(job_id)
-
-    def finish(self, job_id: str) -> None:
-        self.finished.append(job_id)
-        self.jobs.pop(job_id, None)

@@ -1,6 +1,6 @@
 """The indexer's ports in memory: the catalogue's `IndexCatalogue` (FakeCatalogue plus the
-artist and the one-track writes), the public `PdsReader`'s listings, and the catalogue's job
-items (`JobQueue`), each with the contract its adapter documents."""
+artist and the one-track writes) and the public `PdsReader`'s listings, each with the contract
+its adapter documents (the job items, `JobQueue`, are tests/fakes/jobs.py's)."""
 
 from __future__ import annotations
 
@@ -173,41 +173,3 @@ class FakeReader:
     @contextmanager
     def answering(self, pds_url: str, did: str) -> Iterator[None]:
         yield
-
-
-class FakeJobQueue:
-    """The catalogue's job items: a job is created once (`only_new`), runs, then goes."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.finished: list[str] = []
-
-    def hand_over(self, album: Album, handle: str, job: dict[str, Any]) -> None:
-        self.jobs[str(job["job_id"])] = dict(job)
-
-    def create(self, job: dict[str, Any], only_new: bool = False) -> bool:
-        job_id = str(job["job_id"])
-        if only_new and job_id in self.jobs:
-            return False
-        self.jobs[job_id] = dict(job)
-        return True
-
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        job = self.jobs.get(job_id)
-        return dict(job) if job is not None else None
-
-    def set_status(
-        self, job_id: str, status: str, sealed: dict[str, Any] | None = None, session_ref: str | None = None
-    ) -> None:
-        self.jobs[job_id]["status"] = status
-
-    def store_credentials(self, job_id: str, sealed: dict[str, Any]) -> None:
-        self.jobs[job_id]["sealed"] = sealed
-
-    def finish(self, job_id: str) -> None:
-        if self.jobs.pop(job_id, None) is not None:
-            self.finished.append(job_id)
-
-    def of_artist(self, did: str, status: str | None = None) -> list[dict[str, Any]]:
-        mine = [j for j in self.jobs.values() if j.get("artist_did") == did]
-        return [dict(j) for j in mine if status is None or j["status"] == status]

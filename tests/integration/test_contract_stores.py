@@ -31,7 +31,7 @@ from tests.fakes import (
     FakeSessionStore,
 )
 from tests.fakes.developer_tokens import FakeDeveloperTokens
-from tests.fakes.firehose import FakeJobs
+from tests.fakes.jobs import FakeJobQueue
 
 
 def _real(request: pytest.FixtureRequest) -> bool:
@@ -274,8 +274,8 @@ def test_session_store_tokens_after_logout_is_refused(sessions: FakeSessionStore
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
-def job_store(request: pytest.FixtureRequest) -> FakeJobs | CleanupJobs:
-    return CleanupJobs() if _real(request) else FakeJobs()
+def job_store(request: pytest.FixtureRequest) -> FakeJobQueue | CleanupJobs:
+    return CleanupJobs() if _real(request) else FakeJobQueue()
 
 
 def _job(job_id: str, **fields: Any) -> dict[str, Any]:
@@ -287,7 +287,7 @@ def _fields(job: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if job is None else {k: v for k, v in job.items() if k not in ("pk", "sk", "gsi2pk", "gsi2sk")}
 
 
-def test_jobs(job_store: FakeJobs | CleanupJobs) -> None:
+def test_jobs(job_store: FakeJobQueue | CleanupJobs) -> None:
     assert job_store.get("j1") is None
     assert job_store.create(_job("j1", cursor="c1")) is True
     assert _fields(job_store.get("j1")) == _job("j1", cursor="c1")

@@ -11,7 +11,7 @@ from albums_core.services.firehose.held import HeldCatalogue
 from albums_core.services.firehose.like_reads import LikeReads
 from albums_core.services.firehose.like_reread import LIKES_JOB, LikeReread, request_like_reread
 from albums_core.services.firehose.likes import LikeIngest
-from tests.fakes.firehose import FakeJobs
+from tests.fakes.jobs import FakeJobQueue
 from tests.unit.firehose_world import World, commit, create, delete, like, like_value, track
 
 FAN = "did:plc:fanxxxxxxxxxxxxxxxxxxxxx"
@@ -110,7 +110,7 @@ def test_a_likers_likes_are_reconciled_after_a_gap_without_the_rest_of_ingestion
     held = HeldCatalogue(world.catalogue, world.pages)
     likes = LikeIngest(held, world.likes, world.catalogue)
     reads = LikeReads(likes, world.likes, world.pds, world.identities, lambda: ReadBudget(2.0, 20, world.clock))
-    jobs = FakeJobs()
+    jobs = FakeJobQueue()
     job = request_like_reread(FAN, jobs, job_id="gap-likes-1")
     assert job == "gap-likes-1" and request_like_reread(FAN, jobs, job_id=job) is None
     assert jobs.jobs[job]["kind"] == LIKES_JOB

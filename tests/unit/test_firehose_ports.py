@@ -22,7 +22,6 @@ IMPLEMENTATIONS: dict[type, tuple[str, type]] = {
     ports.IdentityResolver: ("albums_core.adapters.atproto.repo_reads:IdentityResolver", fakes.FakeIdentities),
     ports.CommitCheck: ("albums_core.adapters.atproto.commit_verify:CommitVerifier", fakes.FakeVerifier),
     ports.RepoIndexer: ("albums_core.bootstrap.firehose:CatalogueIndexer", fakes.FakeIndexer),
-    ports.JobStore: ("albums_core.adapters.dynamodb.jobs:CleanupJobs", fakes.FakeJobs),
 }
 
 

@@ -17,7 +17,8 @@ from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.records import LIST, TRACK, album_id_for
 from albums_core.services.indexer import INDEX_JOB, UNTITLED, Indexing
 from tests.fakes import FakePageCache
-from tests.fakes.indexing import FakeIndexCatalogue, FakeJobQueue, FakeReader
+from tests.fakes.indexing import FakeIndexCatalogue, FakeReader
+from tests.fakes.jobs import FakeJobQueue
 
 DID = "did:plc:indexedartist000000000"
 ARTIST = Artist(DID, "artist.test", "Artist", pds_url="https://pds.example")

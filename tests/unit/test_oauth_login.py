@@ -19,7 +19,8 @@ from albums_core.services.auth import Auth
 from albums_core.services.indexer import Indexing
 from albums_core.services.oauth_login import InvalidExchangeToken, OAuthLogin
 from tests.fakes import FakePageCache, FakeSessionStore
-from tests.fakes.indexing import FakeIndexCatalogue, FakeJobQueue, FakeReader
+from tests.fakes.indexing import FakeIndexCatalogue, FakeReader
+from tests.fakes.jobs import FakeJobQueue
 from tests.fakes.oauth import (
     EXCHANGE_TTL_SECONDS,
     ISSUER,

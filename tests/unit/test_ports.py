@@ -46,7 +46,7 @@ IMPLEMENTATIONS: dict[type, tuple[str, type | None]] = {
     ports.RecordEditor: ("albums_core.adapters.atproto.record_editor:RecordEditor", None),
     ports.SignInTokens: ("albums_core.adapters.dynamodb.sign_in_tokens:DynamoSignInTokens", None),
     ports.DeletionJobs: ("albums_core.services.cleanup:Cleanup", fakes.FakeDeletionJobs),
-    ports.JobQueue: ("albums_core.adapters.dynamodb.jobs:CleanupJobs", None),
+    ports.JobQueue: ("albums_core.adapters.dynamodb.jobs:CleanupJobs", fakes.FakeJobQueue),
     ports.SweepStore: ("albums_core.adapters.dynamodb.sweep_store:SweepStore", None),
     ports.FirehoseGaps: ("albums_core.adapters.dynamodb.firehose_gaps:FirehoseGaps", None),
     ports.CursorSigner: ("albums_core.adapters.cursor_signing:SignedCursors", None),

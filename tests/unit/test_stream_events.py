@@ -18,7 +18,8 @@ from albums_core.services import stream_events
 from albums_core.services.indexer import INDEX_JOB, Indexing
 from albums_core.services.stream_events import MAX_ATTEMPTS, PageInvalidations, StreamEvents
 from tests.fakes import FakeCoverStore, FakePageCache
-from tests.fakes.indexing import FakeIndexCatalogue, FakeJobQueue, FakeReader
+from tests.fakes.indexing import FakeIndexCatalogue, FakeReader
+from tests.fakes.jobs import FakeJobQueue
 from tests.fakes.stream import FakeStreamPlumbing, stream_record
 
 DID = "did:plc:streamartist00000000000"

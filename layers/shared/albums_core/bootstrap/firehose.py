@@ -21,6 +21,7 @@ from albums_core.adapters.dynamodb.page_cache import AlbumPageCache
 from albums_core.adapters.dynamodb.page_drops import AlbumPageDrops
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import Clock, ReadBudget
+from albums_core.ports import JobQueue
 from albums_core.ports.firehose import CommitCheck
 from albums_core.services.firehose.aside import repo_budget
 from albums_core.services.firehose.consumer import Consumer, ConsumerConfig, Source
@@ -73,7 +74,7 @@ class FirehoseWiring:
     catalogue: CatalogueWriter
     state: FirehoseState
     gaps: FirehoseGaps
-    jobs: CleanupJobs
+    jobs: JobQueue
     pages: AlbumPageDrops
     pds: RepoReads
     identities: IdentityResolver

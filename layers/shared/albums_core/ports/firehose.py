@@ -1,10 +1,11 @@
 """What the live ingestion (services/firehose/) needs from the world: the consumer's own state
 (its lease, each repository's state, the likes), the catalogue operations it applies records
 with, the album pages it drops, a reader of any repository that speaks records, an identity
-resolver, the check of a commit, the gaps of the stream and the jobs it requests.
+resolver, the check of a commit and the gaps of the stream. The jobs it requests go through the
+catalogue's one job port, ports.stores.JobQueue.
 
-Implemented in adapters/dynamodb (firehose_lease, repo_state, likes, firehose_gaps, jobs,
-page_drops, catalogue) and adapters/atproto (repo_reads, commit_verify); wired in
+Implemented in adapters/dynamodb (firehose_lease, repo_state, likes, firehose_gaps, page_drops,
+catalogue) and adapters/atproto (repo_reads, commit_verify); wired in
 albums_core/bootstrap/firehose.py; faked in memory in tests/fakes/firehose.py."""
 
 from __future__ import annotations
@@ -191,15 +192,3 @@ class GapStore(Protocol):
     def artists_page(
         self, limit: int, after: dict[str, Any] | None
     ) -> tuple[list[Artist], list[str], dict[str, Any] | None]: ...
-
-
-class JobStore(Protocol):
-    """The catalogue's job items (the catalogue stream runs each once it is created)."""
-
-    def create(self, job: dict[str, Any], only_new: bool = False) -> bool:
-        """With `only_new`, False when the job exists already."""
-        ...
-
-    def get(self, job_id: str) -> dict[str, Any] | None: ...
-
-    def finish(self, job_id: str) -> None: ...

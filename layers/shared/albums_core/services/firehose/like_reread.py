@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger
-from albums_core.ports.firehose import JobStore
+from albums_core.ports import JobQueue
 from albums_core.services import cleanup
 
 LIKES_JOB = "reread_likes"
 
 
-def request_like_reread(liker_did: str, jobs: JobStore, job_id: str | None = None) -> str | None:
+def request_like_reread(liker_did: str, jobs: JobQueue, job_id: str | None = None) -> str | None:
     """A job item that has the catalogue stream read the liker's likes again. With a `job_id`
     chosen by the caller it is requested at most once: None when it was already."""
     job_id = job_id or uuid.uuid4().hex
@@ -34,7 +34,7 @@ def request_like_reread(liker_did: str, jobs: JobStore, job_id: str | None = Non
 
 
 class LikeReread:
-    def __init__(self, jobs: JobStore, reread: Callable[[str], Counter[str]]) -> None:
+    def __init__(self, jobs: JobQueue, reread: Callable[[str], Counter[str]]) -> None:
         """`reread(liker)` reconciles one liker's likes (like_reads.LikeReads.reread)."""
         self.jobs = jobs
         self.reread = reread
