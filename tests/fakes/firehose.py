@@ -208,16 +208,24 @@ class FakeRepoStates:
 
 
 class FakeRepoReads:
-    """Repositories by DID: records by (collection, rkey), and what getRepoStatus answers.
-    `faults` raises the XRPC client's exceptions from `list_records`, `get_record`, `repo_status`."""
+    """Repositories by DID: the accounts the PDS holds (`add_account`, or `put` of a record), their
+    records by (collection, rkey), and what getRepoStatus answers (`statuses`, for a status other
+    than active). `faults` raises the XRPC client's exceptions from `list_records`, `get_record`,
+    `repo_status`."""
 
     def __init__(self) -> None:
+        self.accounts: set[str] = set()
         self.records: dict[str, dict[tuple[str, str], Record]] = {}
         self.statuses: dict[str, RepoStatus] = {}
         self.faults = Faults()
         self.calls: list[tuple[str, str]] = []
 
+    def add_account(self, did: str) -> None:
+        """A repository the PDS holds, with no record yet."""
+        self.accounts.add(did)
+
     def put(self, did: str, collection: str, rkey: str, value: dict[str, Any], cid: str | None = None) -> str:
+        self.accounts.add(did)
         uri = f"at://{did}/{collection}/{rkey}"
         self.records.setdefault(did, {})[(collection, rkey)] = Record(uri, cid or f"bafy{rkey}", value)
         return uri
@@ -239,9 +247,10 @@ class FakeRepoReads:
     def repo_status(self, pds_url: str, did: str) -> RepoStatus:
         self.calls.append(("repo_status", did))
         self.faults.check("repo_status")
-        # Active unless a test says otherwise: the fake knows no accounts, so it cannot tell an
-        # empty repository from one its PDS does not hold (which a PDS answers as deleted).
-        return self.statuses.get(did, RepoStatus(True, None))
+        if did in self.statuses:
+            return self.statuses[did]
+        # A repository the PDS does not hold is answered RepoNotFound: the adapter's deleted.
+        return RepoStatus(True, None) if did in self.accounts else RepoStatus(False, "deleted")
 
 
 class FakeIdentities:

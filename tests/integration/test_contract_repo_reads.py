@@ -41,7 +41,9 @@ class Repo:
 @pytest.fixture(params=["fake", "local_pds"])
 def repo(request: pytest.FixtureRequest) -> Repo:
     if request.param == "fake":
-        return Repo(FakeRepoReads(), "did:plc:fakereads0000000000000001", "https://pds.example")
+        reads = FakeRepoReads()
+        reads.add_account("did:plc:fakereads0000000000000001")
+        return Repo(reads, "did:plc:fakereads0000000000000001", "https://pds.example")
     artist = request.getfixturevalue("alice")
     return Repo(RepoReads(), artist.did, artist.pds.pds_url, artist.pds)
 
@@ -68,11 +70,13 @@ def test_get_record(repo: Repo) -> None:
 
 
 def test_repo_status(repo: Repo) -> None:
+    assert repo.reads.repo_status(repo.pds_url, repo.did) == RepoStatus(True, None)
     repo.publish("one")
     assert repo.reads.repo_status(repo.pds_url, repo.did) == RepoStatus(True, None)
-    # A repository the PDS does not hold is a deleted one. The fake knows no accounts (an empty
-    # repository and none look alike to it): a test states that status, as here.
+
+
+def test_an_unknown_repository_is_deleted(repo: Repo) -> None:
+    """A repository the PDS does not hold (never created, or gone) is answered as deleted, not
+    as an active one: the consumer hides its artist."""
     unknown = "did:plc:unknownrepo00000000000001"
-    if isinstance(repo.reads, FakeRepoReads):
-        repo.reads.statuses[unknown] = RepoStatus(False, "deleted")
     assert repo.reads.repo_status(repo.pds_url, unknown) == RepoStatus(False, "deleted")

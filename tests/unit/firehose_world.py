@@ -67,6 +67,7 @@ class World:
         artist = Artist(did=did, handle=f"{name}.test", display_name=name, pds_url="https://pds.example")
         self.catalogue.artists[did] = artist
         self.identities.add(did, artist.handle)
+        self.pds.add_account(did)  # its repository is on its PDS (an unknown one is deleted)
         return artist
 
     def album(self, artist: Artist, slug: str, *rkeys: str) -> tuple[Album, list[Track]]:
