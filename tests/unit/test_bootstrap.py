@@ -44,6 +44,20 @@ def test_reset_forgets_what_was_built() -> None:
     assert bootstrap.catalogue() is not first
 
 
+def test_reset_gives_fresh_firehose_wiring() -> None:
+    """The ingestion's composition root (bootstrap/firehose.py) caches its adapters too: a reset
+    forgets them, so a test that changes the settings gets wiring built on them."""
+    from albums_core.bootstrap import firehose
+
+    wired = firehose.wiring()
+    indexing = firehose.CatalogueIndexer(wired.catalogue).indexing
+    assert firehose.wiring() is wired and firehose.CatalogueIndexer(wired.catalogue).indexing is indexing
+    bootstrap.reset()
+    fresh = firehose.wiring()
+    assert fresh is not wired and fresh.catalogue is not wired.catalogue and fresh.jobs is not wired.jobs
+    assert firehose.CatalogueIndexer(wired.catalogue).indexing is not indexing
+
+
 def test_an_indexer_on_another_catalogue_keeps_the_shared_adapters() -> None:
     other: Any = object()
     indexing = bootstrap.indexing(other)

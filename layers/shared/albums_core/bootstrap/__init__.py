@@ -5,13 +5,14 @@ with fakes, or ask here for the production wiring.
 
 Adapters are imported inside their factories: a function loads only what its services use
 (the read functions never load the ATProto SDK or Pillow). `reset()` forgets every built
-adapter (tests that change the settings call it).
+adapter, the ingestion's (bootstrap/firehose.py) too (tests that change the settings call it).
 
 Service entry points are traced (`tracer.capture_method`) when tracing is on; with tracing
 off (local runs, tests) the services are handed over unwrapped, at no cost."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
@@ -339,3 +340,8 @@ def reset() -> None:
     """Forget every adapter and service built so far (the next call builds them again)."""
     for factory in _FACTORIES:
         factory.cache_clear()
+    # The ingestion's wiring too, when this container loaded it (importing it here would load
+    # the ATProto SDK into every function).
+    ingestion = sys.modules.get(f"{__name__}.firehose")
+    if ingestion is not None:
+        ingestion.reset()

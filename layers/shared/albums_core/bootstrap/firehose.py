@@ -104,6 +104,12 @@ def wiring() -> FirehoseWiring:
     return FirehoseWiring.on(CatalogueWriter(), cache=AlbumPageCache())
 
 
+def reset() -> None:
+    """Forget the adapters built so far (albums_core.bootstrap.reset calls it)."""
+    wiring.cache_clear()
+    _indexing.cache_clear()
+
+
 def ingest(
     wired: FirehoseWiring | None = None,
     index: IndexRun | None = None,
