@@ -72,7 +72,7 @@ lint: $(STAMP)
 	$(PY) -m tools.openapi --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py
+	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py bench
 	PYTHONPATH=layers/shared $(VENV)/bin/lint-imports
 	$(PY) -m tools.check_imports
 	$(PY) -m tools.check_sizes

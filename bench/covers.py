@@ -293,11 +293,11 @@ def run() -> list[tuple[str, bool]]:
         f"  time {large.pixels / 1e6:.0f} MP / {small.pixels / 1e6:.0f} MP: {ratio:.1f}x"
         f" (pixels {large.pixels / small.pixels:.1f}x); for information"
     )
-    for case in (c for c in cases if c.preload):
+    for case, preload in ((c, c.preload) for c in cases if c.preload):
         r = results[case.name]
         print(
             f"  (info) {case.label.removesuffix(' (info)')}: the child first imports"
-            f" {case.preload.relative_to(ROOT)} (boto3, Powertools), as the Lambda function does: peak"
+            f" {preload.relative_to(ROOT)} (boto3, Powertools), as the Lambda function does: peak"
             f" {r['peak_mb']:.0f} MB, {'under' if r['peak_mb'] < MEMORY_TARGET_MB else 'OVER'}"
             f" {MEMORY_TARGET_MB:.0f} MB, before the function's boto3 clients and S3 response"
         )

@@ -9,10 +9,13 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import CallRecorder, heading, table, verdict
 from local_runtime.stack import LocalStack
+
+if TYPE_CHECKING:
+    from albums_core.adapters.atproto.commit_verify import CommitVerifier
 
 TRACK, LIST, LIKE = "fm.plyr.track", "fm.plyr.list", "fm.plyr.like"
 OTHER = "com.example.bench.note"  # a collection we do not index
@@ -75,6 +78,16 @@ class _Consumer:
 
     def _run(self) -> Any:
         return self.consumer.run(lambda: 10**9, self.stop.is_set)
+
+    def verifier(self) -> CommitVerifier:
+        """The ingestion's commit verifier, with its counts and times (bootstrap's ingestion
+        builds a CommitVerifier; the consumer knows it only as its port)."""
+        from albums_core.adapters.atproto.commit_verify import CommitVerifier
+        from albums_core.services.firehose.ingest import Ingest
+
+        ingest = self.consumer.ingest
+        assert isinstance(ingest, Ingest) and isinstance(ingest.verifier, CommitVerifier)
+        return ingest.verifier
 
     def finish(self) -> Any:
         self.stop.set()
@@ -173,7 +186,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         + ")"
     )
     print(f"  per applied op: {calls / max(1, applied):.2f}; indexings: {counts['indexings']}; ")
-    verifier = consumer.consumer.ingest.verifier
+    verifier = consumer.verifier()
     per_verified = verifier.seconds / max(1, verifier.checked)
     per_event_busy = report.busy_seconds / max(1, seen)
     print(
@@ -199,7 +212,7 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     _wait(lambda: source.counts["frames_decoded"] + source.counts["frames_filtered"] >= 1000 and source.events.empty())
     time.sleep(1.0)
     mixed = consumer.finish()
-    verifier = consumer.consumer.ingest.verifier
+    verifier = consumer.verifier()
     filtered_n = max(1, source.counts["frames_filtered"])
     decoded_n = max(1, source.counts["frames_decoded"])
     per_filtered = (source.seconds["frame_filtered"] + source.seconds["filtered"]) / filtered_n

@@ -240,8 +240,9 @@ def rename(bench: Bench, album: BenchAlbum) -> Sample:
 def on_pds(bench: Bench, album: BenchAlbum) -> bool:
     """The last rename reached the records: the list record and every track carry the title."""
     loaded = bench.writer.load_album(album.album_id)
-    assert loaded and loaded[0].list_uri
+    assert loaded
     stored, tracks = loaded
+    assert stored.list_uri
     pds = pds_session(bench.caller.session)
     listed = pds.get_record(LIST, rkey_of(stored.list_uri))
     records = read_records(pds, [t.record_uri for t in tracks if t.record_uri])
@@ -292,7 +293,7 @@ class Wire:
 
 def _consumer_handler() -> Callable[[dict[str, Any], Any], Any]:
     path = ROOT / "functions" / "process_catalogue_stream" / "app.py"
-    return load_module("bench_process_catalogue_stream", path).lambda_handler  # type: ignore[no-any-return]
+    return load_module("bench_process_catalogue_stream", path).lambda_handler
 
 
 def _context() -> Any:
@@ -366,6 +367,24 @@ def through_proxy(bench: Bench, stack: LocalStack, album: BenchAlbum) -> Wire:
     return Wire(album.size, requests, connections, sum(map(len, batches)), len(batches), consumer)
 
 
+# Actions and figures bound to one album, track or operation (a lambda in the loop would see
+# only the loop's last value).
+def _removing(album_id: str, track_id: int) -> Callable[[AlbumAdmin], Any]:
+    return lambda admin: admin.remove_track(album_id, track_id)
+
+
+def _deleting(album_id: str) -> Callable[[AlbumAdmin], Any]:
+    return lambda admin: admin.delete(album_id, cascade=False)
+
+
+def _in_pds_of(nsid: str) -> Callable[[Sample], float]:
+    return lambda s: s.in_pds_by_op.get(nsid, 0.0)
+
+
+def _in_dynamodb_of(api: str) -> Callable[[Sample], float]:
+    return lambda s: s.in_dynamodb_by_op.get(api, 0.0)
+
+
 def run(stack: LocalStack) -> list[tuple[str, bool]]:
     global _PUMP
     _PUMP = getattr(stack, "stream_pump", None)
@@ -397,10 +416,10 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         loaded = bench.writer.load_album(album.album_id)
         assert loaded and loaded[1]
         track_id = loaded[1][0].id
-        _, sample = bench.measure(lambda admin, a=album, t=track_id: admin.remove_track(a.album_id, t))
+        _, sample = bench.measure(_removing(album.album_id, track_id))
         once.append((f"remove_track, {album.size} tracks", sample))
     for album in albums:
-        _, sample = bench.measure(lambda admin, a=album: admin.delete(a.album_id, cascade=False))
+        _, sample = bench.measure(_deleting(album.album_id))
         once.append((f"delete cascade=false, {album.size - 1} tracks", sample))
 
     def med(album: BenchAlbum, figure: Callable[[Sample], float]) -> float:
@@ -470,12 +489,12 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
     print("  rename, median time with a call of each NSID in flight, ms (part of (b)):")
     for album in albums:
         nsids = sorted({n for s in album.renames for n in s.in_pds_by_op})
-        split = "  ".join(f"{n} {ms(med(album, lambda s, n=n: s.in_pds_by_op.get(n, 0.0)))}" for n in nsids)
+        split = "  ".join(f"{n} {ms(med(album, _in_pds_of(n)))}" for n in nsids)
         print(f"    {album.size:>3} tracks  {split}")
     print("  rename, median time in the DynamoDB calls of each API, ms (part of (c); moto's, not DynamoDB's):")
     for album in albums:
         apis = sorted({n for s in album.renames for n in s.in_dynamodb_by_op})
-        split = "  ".join(f"{n} {ms(med(album, lambda s, n=n: s.in_dynamodb_by_op.get(n, 0.0)))}" for n in apis)
+        split = "  ".join(f"{n} {ms(med(album, _in_dynamodb_of(n)))}" for n in apis)
         print(f"    {album.size:>3} tracks  {split}")
 
     print()
