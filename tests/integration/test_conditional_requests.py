@@ -25,10 +25,9 @@ from albums_core.services.album_admin import AlbumCaller
 from local_runtime.lambda_host import InProcessHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
-from local_runtime.template import ROOT, Stack
+from local_runtime.template import Stack
 from tests.integration.factory import make_album, make_artist, publish_list
-
-EVENTS = ROOT / "events"
+from tests.support.api_events import api_event
 
 
 @pytest.fixture
@@ -60,15 +59,6 @@ def calls() -> Iterator[Counter]:
     client.meta.events.unregister("before-call.dynamodb", count)
 
 
-def event(name: str, headers: dict[str, str] | None = None, cookie: str | None = None) -> dict[str, Any]:
-    out = json.loads((EVENTS / f"{name}.json").read_text())
-    out["headers"] = {**out["headers"], **(headers or {})}
-    out.pop("cookies", None)
-    if cookie:
-        out["cookies"] = [f"session_id={cookie}"]
-    return out
-
-
 def call(host: InProcessHost, function: str, ev: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     out = host.invoke(function, ev)
     headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
@@ -89,45 +79,51 @@ PAGES = [
 def test_an_anonymous_page_is_tagged_public_and_304_on_its_tag(
     host: InProcessHost, world: tuple[Artist, Album, str], function: str, name: str
 ) -> None:
-    status, headers, body = call(host, function, event(name))
+    status, headers, body = call(host, function, api_event(name))
     assert status == 200 and body
     tag = headers["etag"]
     assert tag.startswith('"') and not tag.startswith("W/")
     assert headers["cache-control"] == "public, max-age=60"
     assert "Authorization" in headers["vary"] and "Cookie" in headers["vary"]
-    status, again, _ = call(host, function, event(name))
+    status, again, _ = call(host, function, api_event(name))
     assert (status, again["etag"]) == (200, tag)  # stable: the same body, the same tag
     for value in (tag, f"W/{tag}", f'"nope", {tag}', "*"):
-        status, not_modified, empty = call(host, function, event(name, {"if-none-match": value}))
+        status, not_modified, empty = call(host, function, api_event(name, headers={"if-none-match": value}))
         assert (status, empty, not_modified["etag"]) == (304, None, tag), value
-    status, _, body = call(host, function, event(name, {"if-none-match": '"stale"'}))
+    status, _, body = call(host, function, api_event(name, headers={"if-none-match": '"stale"'}))
     assert status == 200 and body
 
 
 def test_a_304_of_an_album_page_costs_the_one_cache_read(
     host: InProcessHost, world: tuple[Artist, Album, str], calls: Counter
 ) -> None:
-    _, headers, _ = call(host, "GetAlbumFunction", event("get_album_200"))  # a miss: cached now
+    _, headers, _ = call(host, "GetAlbumFunction", api_event("get_album_200"))  # a miss: cached now
     calls.clear()
-    status, _, _ = call(host, "GetAlbumFunction", event("get_album_200", {"if-none-match": headers["etag"]}))
+    status, _, _ = call(
+        host, "GetAlbumFunction", api_event("get_album_200", headers={"if-none-match": headers["etag"]})
+    )
     assert status == 304 and dict(calls) == {"GetItem": 1}
 
 
 def test_a_304_of_an_artist_profile_costs_the_one_cache_read(
     host: InProcessHost, world: tuple[Artist, Album, str], calls: Counter
 ) -> None:
-    _, headers, _ = call(host, "GetArtistFunction", event("get_artist_200"))
+    _, headers, _ = call(host, "GetArtistFunction", api_event("get_artist_200"))
     calls.clear()
-    status, _, _ = call(host, "GetArtistFunction", event("get_artist_200", {"if-none-match": headers["etag"]}))
+    status, _, _ = call(
+        host, "GetArtistFunction", api_event("get_artist_200", headers={"if-none-match": headers["etag"]})
+    )
     assert status == 304 and dict(calls) == {"GetItem": 1}
 
 
 def test_a_change_of_the_album_changes_the_page_tag(host: InProcessHost, world: tuple[Artist, Album, str]) -> None:
     artist, album, session_id = world
-    _, before, _ = call(host, "GetAlbumFunction", event("get_album_200"))
+    _, before, _ = call(host, "GetAlbumFunction", api_event("get_album_200"))
     patch = update_event(album.id, "notes", session=session_id)
     assert call(host, "UpdateAlbumFunction", patch)[0] == 200
-    status, after, _ = call(host, "GetAlbumFunction", event("get_album_200", {"if-none-match": before["etag"]}))
+    status, after, _ = call(
+        host, "GetAlbumFunction", api_event("get_album_200", headers={"if-none-match": before["etag"]})
+    )
     assert status == 200 and after["etag"] != before["etag"]
 
 
@@ -136,12 +132,12 @@ def test_a_request_with_a_session_is_private_untagged_and_never_304(
     host: InProcessHost, world: tuple[Artist, Album, str], credentials: str
 ) -> None:
     _, _, session_id = world
-    _, anonymous, _ = call(host, "GetAlbumFunction", event("get_album_200"))
+    _, anonymous, _ = call(host, "GetAlbumFunction", api_event("get_album_200"))
     sent = {"if-none-match": anonymous["etag"]}
     if credentials == "bearer":
-        ev = event("get_album_200", {**sent, "authorization": f"Bearer {session_id}"})
+        ev = api_event("get_album_200", headers={**sent, "authorization": f"Bearer {session_id}"})
     else:
-        ev = event("get_album_200", sent, cookie=session_id)
+        ev = api_event("get_album_200", headers=sent, session=session_id)
     status, headers, body = call(host, "GetAlbumFunction", ev)
     assert status == 200 and body["tracks"]
     assert headers["cache-control"] == "private, no-store"
@@ -152,15 +148,14 @@ def test_a_request_with_a_session_is_private_untagged_and_never_304(
 
 
 def update_event(album_id: str, description: str, if_match: str | None = None, session: str = "") -> dict[str, Any]:
-    ev = event("update_album_200")
-    ev["pathParameters"] = {"ref": album_id}
-    ev["rawPath"] = ev["requestContext"]["http"]["path"] = f"/albums/{album_id}"
-    ev["body"] = json.dumps({"description": description})
-    if if_match is not None:
-        ev["headers"]["if-match"] = if_match
-    if session:
-        ev["cookies"] = [f"session_id={session}"]
-    return ev
+    return api_event(
+        "update_album_200",
+        path=f"/albums/{album_id}",
+        path_parameters={"ref": album_id},
+        headers={"if-match": if_match} if if_match is not None else None,
+        session=session,
+        body={"description": description},
+    )
 
 
 @pytest.fixture

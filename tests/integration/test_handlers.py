@@ -16,10 +16,10 @@ from albums_core.adapters.dynamodb.session_lookup import session_key
 from local_runtime.lambda_host import InProcessHost, LambdaHost
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import Fault, RecordServer
-from local_runtime.template import ROOT, Stack, local_stack
+from local_runtime.template import Stack, local_stack
 from tests.integration.factory import like, make_album, make_artist, publish_list
+from tests.support.api_events import EVENTS, api_event
 
-EVENTS = ROOT / "events"
 FUNCTION_OF = {fn.code_uri.name: logical for logical, fn in local_stack().functions().items()}
 # Events that need the local PDS (a login, a live session) are exercised through `invoke` (tests/e2e).
 STANDALONE_EVENTS = sorted(
@@ -77,17 +77,10 @@ def calls() -> Iterator[Counter]:
 
 def invoke(host: LambdaHost | InProcessHost, name: str, event: dict[str, Any] | None = None) -> tuple[int, Any]:
     if event is None:
-        event = json.loads((EVENTS / f"{name}.json").read_text())
+        event = api_event(name)
     function = FUNCTION_OF[max((k for k in FUNCTION_OF if name == k or name.startswith(k + "_")), key=len)]
     out = host.invoke(function, event)
     return out["statusCode"], json.loads(out["body"]) if out.get("body") else None
-
-
-def with_query(name: str, query: str) -> dict[str, Any]:
-    event = json.loads((EVENTS / f"{name}.json").read_text())
-    event["rawQueryString"] = query
-    event["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&")) if query else None
-    return event
 
 
 @pytest.mark.parametrize("path", STANDALONE_EVENTS)
@@ -104,10 +97,10 @@ def test_every_event_file_gives_its_status(host: LambdaHost, path: str) -> None:
 
 
 def test_list_albums_pages_through_the_handler(host: LambdaHost) -> None:
-    status, first = invoke(host, "list_albums", with_query("list_albums_200", "limit=2"))
+    status, first = invoke(host, "list_albums", api_event("list_albums_200", query="limit=2"))
     assert status == 200 and len(first["albums"]) == 2 and first["next_cursor"]
     status, second = invoke(
-        host, "list_albums", with_query("list_albums_200", f"limit=2&cursor={first['next_cursor']}")
+        host, "list_albums", api_event("list_albums_200", query=f"limit=2&cursor={first['next_cursor']}")
     )
     assert status == 200 and second["next_cursor"] is None
     assert len(second["albums"]) == 1
@@ -115,13 +108,13 @@ def test_list_albums_pages_through_the_handler(host: LambdaHost) -> None:
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=-1", "limit=1.5"])
 def test_bad_limits_are_422_naming_the_field(host: LambdaHost, query: str) -> None:
-    status, body = invoke(host, "list_albums", with_query("list_albums_200", query))
+    status, body = invoke(host, "list_albums", api_event("list_albums_200", query=query))
     assert status == 422 and "limit" in body["detail"]
 
 
 def test_boundary_limits(host: LambdaHost) -> None:
-    assert invoke(host, "list_albums", with_query("list_albums_200", "limit=1"))[0] == 200
-    assert invoke(host, "list_albums", with_query("list_albums_200", "limit=100"))[0] == 200
+    assert invoke(host, "list_albums", api_event("list_albums_200", query="limit=1"))[0] == 200
+    assert invoke(host, "list_albums", api_event("list_albums_200", query="limit=100"))[0] == 200
 
 
 def test_session_cookie_or_bearer_personalises_get_album(host: LambdaHost, repo: CatalogueRepository) -> None:
@@ -137,12 +130,9 @@ def test_session_cookie_or_bearer_personalises_get_album(host: LambdaHost, repo:
     )
     _, page = invoke(host, "get_album_200")
     like(repo, "did:plc:fan", page["tracks"][0]["id"])
-    event = json.loads((EVENTS / "get_album_200.json").read_text())
-    event["cookies"] = [f"session_id={session_id}"]
-    _, liked = invoke(host, "get_album", event)
+    _, liked = invoke(host, "get_album", api_event("get_album_200", session=session_id))
     assert [t["is_liked"] for t in liked["tracks"]][:1] == [True]
-    event = json.loads((EVENTS / "get_album_200.json").read_text())
-    event["headers"]["authorization"] = f"Bearer {session_id}"
+    event = api_event("get_album_200", headers={"authorization": f"Bearer {session_id}"})
     _, liked = invoke(host, "get_album", event)
     assert liked["tracks"][0]["is_liked"] is True
 
@@ -157,9 +147,7 @@ def test_an_expired_session_is_anonymous(host: LambdaHost, repo: CatalogueReposi
             "expires_at": {"N": str(int(time.time()) - 1)},
         },
     )
-    event = json.loads((EVENTS / "get_album_200.json").read_text())
-    event["cookies"] = [f"session_id={session_id}"]
-    status, page = invoke(host, "get_album", event)
+    status, page = invoke(host, "get_album", api_event("get_album_200", session=session_id))
     assert status == 200 and not any(t["is_liked"] for t in page["tracks"])
 
 
@@ -171,14 +159,11 @@ def test_a_sync_whose_pds_fails_is_502_and_a_non_artist_gets_403(host: LambdaHos
     aurora = repo.get_artist_by_handle("aurora.test")
     assert aurora is not None and aurora.pds_url
     artist = create_session(aurora.did, aurora.handle, aurora.pds_url, Tokens("access", "refresh"))
-    event = json.loads((EVENTS / "sync_artist_200.json").read_text())
-    event["cookies"] = [f"session_id={artist.session_id}"]
     pds.store.fault = Fault(status=500)
-    status, body = invoke(host, "sync_artist", event)
+    status, body = invoke(host, "sync_artist", api_event("sync_artist_200", session=artist.session_id))
     assert status == 502 and "PDS" in body["detail"] and "Traceback" not in json.dumps(body)
     listener = create_session("did:plc:listener", "listener.test", pds.url, Tokens("access", "refresh"))
-    event["cookies"] = [f"session_id={listener.session_id}"]
-    status, body = invoke(host, "sync_artist", event)
+    status, body = invoke(host, "sync_artist", api_event("sync_artist_200", session=listener.session_id))
     assert status == 403, body
 
 
@@ -212,9 +197,7 @@ def test_dynamodb_calls_of_an_artist_profile(in_process: InProcessHost, calls: C
     calls.clear()
     status, again = invoke(in_process, "get_artist_200")
     assert status == 200 and again == first and dict(calls) == {"GetItem": 1}
-    by_did = json.loads((EVENTS / "get_artist_404_did.json").read_text())
-    by_did["rawPath"] = by_did["requestContext"]["http"]["path"] = f"/artists/{first['did']}"
-    by_did["pathParameters"] = {"did": first["did"]}
+    by_did = api_event("get_artist_404_did", path=f"/artists/{first['did']}", path_parameters={"did": first["did"]})
     calls.clear()
     status, profile = invoke(in_process, "get_artist", by_did)
     # A miss: the cache, the artist item, its handle pointer; the page cached.
@@ -286,7 +269,7 @@ def test_neither_the_atproto_sdk_nor_pillow_is_imported_on_the_read_path(
     for name in ("list_albums_200", "list_artist_albums_200", "get_album_200", "get_artist_200"):
         fn = functions[FUNCTION_OF[name.removesuffix("_200")]]
         env.update(fn.environment)
-        calls[name] = (str(fn.code_uri / "app.py"), json.loads((EVENTS / f"{name}.json").read_text()))
+        calls[name] = (str(fn.code_uri / "app.py"), api_event(name))
     out = subprocess.run(
         [sys.executable, "-c", READ_PATH_PROBE],
         input=json.dumps({"layer": str(LAYER_PATH), "calls": calls}),
