@@ -310,12 +310,18 @@ class FakeCatalogue:
             self.listed.discard(album_id)
 
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
-        # As the adapter's conditional updates: only a track still where it was read, and only
-        # when the CID differs from the one read (never a counter).
+        # As the adapter's conditional updates: only a track still where it was read and still
+        # holding the CID read, and only when the new CID differs from it (never a counter).
         for track in tracks:
             cid = cids.get(track.record_uri or "")
             stored = self.tracks.get(track.id)
-            if cid and cid != track.record_cid and stored is not None and stored.album_id == track.album_id:
+            if (
+                cid
+                and cid != track.record_cid
+                and stored is not None
+                and stored.album_id == track.album_id
+                and stored.record_cid == track.record_cid
+            ):
                 self._write("set_track_cid")
                 self.tracks[track.id] = replace(stored, record_cid=cid)
 

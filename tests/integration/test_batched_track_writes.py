@@ -5,6 +5,7 @@ nothing half-written when the conflicts persist; the pending claims of an attach
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -117,6 +118,25 @@ def test_a_track_gone_meanwhile_is_left_out_and_the_others_are_written(repo: Cat
     CatalogueWriter(repo.table, repo.client).set_track_cids(tracks, {t.record_uri or "": "bafynew" for t in tracks})
     assert [item(repo, t)["record_cid"] for t in (tracks[0], tracks[2])] == ["bafynew"] * 2
     assert "Item" not in repo.client.get_item(TableName=repo.table, Key=key)  # not recreated
+
+
+def test_a_newer_cid_an_echo_stored_between_the_read_and_the_write_is_kept(repo: CatalogueRepository) -> None:
+    _, tracks = standalone_tracks(repo, "batched6.test", 3)
+    writer = CatalogueWriter(repo.table, repo.client)
+    # Read at bafyold; the firehose stores the next version of tracks[1] before the write.
+    assert writer.update_track_record(tracks[1], replace(tracks[1], record_cid="bafyecho"))
+    writer.set_track_cids(tracks, {t.record_uri or "": "bafynew" for t in tracks})
+    assert [item(repo, t)["record_cid"] for t in tracks] == ["bafynew", "bafyecho", "bafynew"]
+
+
+def test_a_track_read_without_a_cid_is_written_only_while_it_has_none(repo: CatalogueRepository) -> None:
+    _, tracks = standalone_tracks(repo, "batched7.test", 2)
+    writer = CatalogueWriter(repo.table, repo.client)
+    blank = [replace(t, record_cid=None) for t in tracks]
+    assert writer.update_track_record(tracks[0], blank[0])  # tracks[0] has no CID now
+    writer.set_track_cids(blank, {t.record_uri or "": "bafynew" for t in tracks})
+    assert item(repo, tracks[0])["record_cid"] == "bafynew"
+    assert item(repo, tracks[1])["record_cid"] == "bafyold"  # it had one the copy did not know
 
 
 def test_claims_are_taken_in_one_transaction_and_a_conflict_is_tried_again(repo: CatalogueRepository) -> None:

@@ -473,6 +473,21 @@ def test_set_track_cids_compares_with_the_cid_read(cat: Catalogue) -> None:
     assert found is not None and found.record_cid == "bafynew"
 
 
+def test_set_track_cids_keeps_a_newer_cid_stored_meanwhile(cat: Catalogue) -> None:
+    first = album()
+    cat.create_album(first, HANDLE)
+    a, b = attach(cat, first, [track(cat, "a"), track(cat, "b")])
+    # A firehose echo stores b's next version between the mutation's read and its write.
+    if isinstance(cat, FakeCatalogue):
+        cat.tracks[b.id] = replace(cat.tracks[b.id], record_cid="bafyecho")
+    else:
+        assert cat.update_track_record(b, replace(b, record_cid="bafyecho"))
+    cat.set_track_cids([a, b], {a.record_uri or "": "bafynew", b.record_uri or "": "bafynew"})
+    found_a, found_b = cat.find_track(a.id), cat.find_track(b.id)
+    assert found_a is not None and found_a.record_cid == "bafynew"
+    assert found_b is not None and found_b.record_cid == "bafyecho"
+
+
 def test_release_tracks(cat: Catalogue) -> None:
     first = album()
     cat.create_album(first, HANDLE)

@@ -1,9 +1,10 @@
 """Track CIDs after the records' write, in transactions, and the artist's track count the bulk
 read of records decides by.
 
-Each action SETs `record_cid` alone, on a track that is still where it was read: the counters
-plays and likes ADD meanwhile are never overwritten (a batch of Puts would). TransactWriteItems
-costs 2 write units per KB of each item, against 1 for a lone UpdateItem: one call, not 100."""
+Each action SETs `record_cid` alone, on a track that is still where it was read and still holds
+the CID read: the counters plays and likes ADD meanwhile are never overwritten (a batch of Puts
+would), nor a newer CID an echo stored. TransactWriteItems costs 2 write units per KB of each
+item, against 1 for a lone UpdateItem: one call, not 100."""
 
 from __future__ import annotations
 
@@ -54,21 +55,30 @@ class TrackCids:
 
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
         """Record the CIDs the PDS gave the tracks' records after a change: transactions of up to
-        100 updates, each whole or not at all. A track moved or gone meanwhile is left out (the
-        next indexing corrects it); a transaction cancelled by a conflicting one is tried again."""
+        100 updates, each whole or not at all. A track moved or gone meanwhile, or whose CID is no
+        longer the one read (a newer version stored meanwhile), is left out (the next indexing
+        or echo corrects it); a transaction cancelled by a conflicting one is tried again."""
         changed = [(t, cid) for t in tracks if (cid := cids.get(t.record_uri or "")) and cid != t.record_cid]
         size = self.db.max_transaction
         for start in range(0, len(changed), size):
             self._set_cids(changed[start : start + size])
 
     def _action(self, track: Track, cid: str) -> Action:
+        # Only over the CID the mutation read: a newer one a firehose echo stored meanwhile is
+        # kept (the action is refused and left out, as for a track that moved).
+        values = {":c": to_value(cid)}
+        if track.record_cid:
+            condition = "record_cid = :read"
+            values[":read"] = to_value(track.record_cid)
+        else:
+            condition = "attribute_exists(pk) AND attribute_not_exists(record_cid)"
         return {
             "Update": {
                 "TableName": self.db.name,
                 "Key": to_item(track_key(track)),
                 "UpdateExpression": "SET record_cid = :c",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":c": to_value(cid)},
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
             }
         }
 
