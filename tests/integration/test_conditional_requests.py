@@ -192,6 +192,15 @@ def test_a_malformed_if_match_is_400_and_changes_nothing(patch: Any, world: Any)
     assert stored is not None and stored.description is None and stored.version == 0
 
 
+@pytest.mark.parametrize("value", ["", " , "])
+def test_an_empty_if_match_is_412_and_changes_nothing(patch: Any, world: Any, value: str) -> None:
+    _, album, _ = world
+    status, _, body = patch("x", value)
+    assert status == 412 and "If-Match" in body["detail"]
+    stored = CatalogueRepository().get_album(album.id)
+    assert stored is not None and stored.description is None and stored.version == 0
+
+
 def test_the_lease_checks_and_adds_one_in_one_conditional_write(world: tuple[Artist, Album, str]) -> None:
     _, album, _ = world
     repo = CatalogueWriter()

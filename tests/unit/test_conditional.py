@@ -134,6 +134,12 @@ def test_a_malformed_if_match_is_400_and_absent_is_no_condition() -> None:
     assert caught.value.status == 400 and "If-Match" in caught.value.detail
 
 
+@pytest.mark.parametrize("value", ["", " ", " , ", ",,"])
+def test_an_empty_if_match_matches_nothing(value: str) -> None:
+    # If-Match = "*" / #entity-tag (RFC 9110 §13.1.1): an empty list names no version.
+    assert if_match(event(**{"If-Match": value})) == frozenset()
+
+
 # ---- the album's version -------------------------------------------------------------------------
 
 

@@ -64,12 +64,16 @@ def page_response(event: dict[str, Any], body: str) -> Response[str]:
 def if_match(event: dict[str, Any]) -> frozenset[int] | None:
     """The album versions a mutation's If-Match accepts: None without one (or with `*`).
     A malformed one is 400, not ignored: a client that sent a precondition must not have its
-    change applied blindly, and 412 would wrongly say that the album changed."""
+    change applied blindly, and 412 would wrongly say that the album changed. An empty one is
+    an empty list of tags (`#entity-tag`, RFC 9110 §13.1.1): it names no version, so 412."""
+    value = header(event, "if-match")
     try:
-        condition = parse_condition(header(event, "if-match"))
+        condition = parse_condition(value)
     except ValueError as exc:
         raise BadRequest(MALFORMED_IF_MATCH) from exc
-    return None if condition is None else expected_versions(condition)
+    if condition is None:
+        return None if value is None else frozenset()
+    return expected_versions(condition)
 
 
 def check_if_match(album: Album, expected: frozenset[int] | None) -> None:

@@ -326,8 +326,9 @@ COVER_BODY = {
 
 IF_MATCH_DOC = (
     'change the album only if its version is still this one: `"<version>"` (the ETag of the album\'s '
-    "last answer, or `metadata.version` quoted), a list of such tags, or `*`. A stale one is 412; a "
-    "malformed one is 400; without it the change is made whatever the version"
+    "last answer, or `metadata.version` quoted), a list of such tags, or `*`. A stale one is 412, and "
+    "so is an empty one (a list naming no version); a malformed one is 400; without it the change is "
+    "made whatever the version"
 )
 IF_NONE_MATCH_DOC = (
     "the ETag of a copy the client holds (a list, `*`, and W/ tags compare weakly): 304 without a body "
