@@ -27,7 +27,9 @@ from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
 from local_runtime.template import Stack
 from tests.integration.factory import make_album, make_artist, publish_list
+from tests.integration.test_cover_service import bucket, keys_in_bucket, s3_event
 from tests.support.api_events import api_event
+from tests.unit.test_covers import padded_png
 
 
 @pytest.fixture
@@ -199,6 +201,29 @@ def test_an_empty_if_match_is_412_and_changes_nothing(patch: Any, world: Any, va
     assert status == 412 and "If-Match" in body["detail"]
     stored = CatalogueRepository().get_album(album.id)
     assert stored is not None and stored.description is None and stored.version == 0
+
+
+def test_a_presigned_cover_upload_is_held_to_the_if_match_its_form_was_issued_under(
+    host: InProcessHost, patch: Any, world: Any
+) -> None:
+    _, album, session_id = world
+    ev = api_event(
+        "cover_upload_url_200",
+        path=f"/albums/{album.id}/cover/upload-url",
+        path_parameters={"ref": album.id},
+        headers={"if-match": '"0"'},
+        session=session_id,
+    )
+    status, _, form = call(host, "CoverUploadUrlFunction", ev)
+    assert status == 200
+    assert patch("changed meanwhile", '"0"')[0] == 200  # the album moves on to version 1
+    data = padded_png(1024 * 1024)
+    aws.s3().put_object(Bucket=bucket(), Key=form["key"], Body=data, ContentType="image/png")
+    out = host.invoke("ProcessCoverUploadFunction", s3_event(form["key"], len(data)))
+    assert out == {"processed": {form["key"]: "rejected"}}
+    stored = CatalogueRepository().get_album(album.id)
+    assert stored is not None and stored.image_id is None and stored.version == 1
+    assert keys_in_bucket("uploads/") == set() and keys_in_bucket("images/") == set()
 
 
 def test_the_lease_checks_and_adds_one_in_one_conditional_write(world: tuple[Artist, Album, str]) -> None:

@@ -6,12 +6,16 @@ tests/integration/test_cover_service.py."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from typing import Any
 
 from albums_core.domain.cover_images import MAX_UPLOAD_BYTES
+from albums_core.domain.errors import AlbumNotFound, PreconditionFailed
 from albums_core.domain.models import Album, Artist
-from albums_core.services.covers import Covers, album_of_upload, check_direct_size
+from albums_core.services.covers import Covers, album_of_upload, check_direct_size, upload_of
 from tests.fakes.covers import FakeCoverStore
 from tests.fakes.page_cache import FakePageCache
+from tests.unit.test_covers import noise
 
 ALBUM_ID = str(uuid.UUID(int=7))
 
@@ -27,6 +31,21 @@ class Albums:
 
     def get_artist(self, did: str) -> Artist | None:
         return Artist(did=did, handle="x.test", display_name="X")
+
+    def set_album_fields(
+        self, album: Album, *, versioned: bool = False, expected: frozenset[int] | None = None, **changes: Any
+    ) -> Album:
+        stored = self.albums.get(album.id)
+        if stored is None:
+            raise AlbumNotFound()
+        if versioned and expected is not None and stored.version not in expected:
+            raise PreconditionFailed()
+        stored = replace(stored, **changes, version=stored.version + versioned)
+        self.albums[album.id] = stored
+        return stored
+
+    def image_in_use(self, image_id: str) -> bool:
+        return any(a.image_id == image_id for a in self.albums.values())
 
 
 def accept_upload(key: str, size: int, repo: Albums, store: FakeCoverStore) -> str:
@@ -91,6 +110,9 @@ def test_an_upload_delivered_again_after_it_was_handled_is_left_alone() -> None:
 
 def test_upload_keys_name_their_album() -> None:
     assert album_of_upload(f"uploads/{ALBUM_ID}/abc") == ALBUM_ID
+    assert upload_of(f"uploads/{ALBUM_ID}/abc") == (ALBUM_ID, None)
+    assert upload_of(f"uploads/{ALBUM_ID}/abc-v7") == (ALBUM_ID, frozenset({7}))
+    assert upload_of(f"uploads/{ALBUM_ID}/abc-vx") is None
     assert album_of_upload(f"uploads/{ALBUM_ID}") is None
     assert album_of_upload(f"images/{ALBUM_ID}/abc") is None
 
@@ -103,3 +125,33 @@ def test_a_direct_upload_body_is_bounded_with_room_for_its_framing() -> None:
         assert getattr(exc, "status", None) == 413
     else:
         raise AssertionError("a body over the limit passed")
+
+
+def test_an_upload_form_issued_under_if_match_is_attached_only_at_that_version() -> None:
+    store = FakeCoverStore()
+    repo = Albums(replace(album(), version=3))
+    covers = Covers(repo, store, FakePageCache())  # type: ignore[arg-type]
+    key = covers.upload_form(repo.albums[ALBUM_ID], frozenset({3}))["key"]
+    assert upload_of(key) == (ALBUM_ID, frozenset({3}))
+    # The album changes (a rename, another cover) between the form and the upload's arrival.
+    repo.albums[ALBUM_ID] = replace(repo.albums[ALBUM_ID], version=4)
+    upload(store, key, noise())
+    assert covers.accept_upload(key, 12) == "rejected"
+    assert store.objects == {}  # the upload and the objects it made are gone
+    assert repo.albums[ALBUM_ID].image_id is None and repo.albums[ALBUM_ID].version == 4
+
+
+def test_an_upload_form_issued_under_if_match_attaches_while_the_album_is_unchanged() -> None:
+    store = FakeCoverStore()
+    repo = Albums(replace(album(), version=3))
+    covers = Covers(repo, store, FakePageCache())  # type: ignore[arg-type]
+    key = covers.upload_form(repo.albums[ALBUM_ID], frozenset({3}))["key"]
+    upload(store, key, noise())
+    assert covers.accept_upload(key, 12) == "attached"
+    assert repo.albums[ALBUM_ID].image_id is not None and repo.albums[ALBUM_ID].version == 4
+    # Without If-Match the form carries no version: attached whatever the album's version.
+    key = covers.upload_form(repo.albums[ALBUM_ID])["key"]
+    assert upload_of(key) == (ALBUM_ID, None)
+    repo.albums[ALBUM_ID] = replace(repo.albums[ALBUM_ID], version=9)
+    upload(store, key, noise())
+    assert covers.accept_upload(key, 12) == "attached"

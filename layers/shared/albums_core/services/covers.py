@@ -19,6 +19,8 @@ from albums_core.ports import CoverCatalogue, CoverObjects, ImageReferences, Pag
 
 UPLOAD_PREFIX = "uploads/"
 UPLOAD_URL_SECONDS = 600
+# Between an upload key's random name and the album version it is held to.
+_VERSION_MARK = "-v"
 
 
 def public_url(key: str) -> str:
@@ -41,14 +43,39 @@ def check_direct_size(body_bytes: int, framing: int) -> None:
         raise TooLarge()
 
 
-def album_of_upload(key: str) -> str | None:
+def upload_key(album: Album, expected: frozenset[int] | None) -> str:
+    """A fresh key under the album's upload prefix. Issued under an If-Match, it carries the
+    album's version (the one the If-Match named): the attach, later, holds the upload to it.
+    The presigned form fixes the key, so the uploader cannot change the version."""
+    name = uuid.uuid4().hex
+    if expected is not None:
+        if album.version not in expected:
+            raise PreconditionFailed()
+        name += f"{_VERSION_MARK}{album.version}"
+    return f"{UPLOAD_PREFIX}{album.id}/{name}"
+
+
+def upload_of(key: str) -> tuple[str, frozenset[int] | None] | None:
+    """The album of an upload's key and the versions its attach accepts (None: any); None for
+    a key that is not an upload's."""
     parts = key.split("/")
     if len(parts) != 3 or parts[0] + "/" != UPLOAD_PREFIX:
         return None
     try:
-        return str(uuid.UUID(parts[1]))
+        album_id = str(uuid.UUID(parts[1]))
     except ValueError:
         return None
+    _, mark, version = parts[2].rpartition(_VERSION_MARK)
+    if not mark:
+        return album_id, None
+    if not (version.isascii() and version.isdigit() and len(version) <= 18):
+        return None
+    return album_id, frozenset({int(version)})
+
+
+def album_of_upload(key: str) -> str | None:
+    found = upload_of(key)
+    return found[0] if found else None
 
 
 class Covers:
@@ -107,10 +134,11 @@ class Covers:
         body, updated = self.attached(album, handle, process(data), expected)
         return body, updated.version
 
-    def upload_form(self, album: Album) -> dict[str, Any]:
+    def upload_form(self, album: Album, expected: frozenset[int] | None = None) -> dict[str, Any]:
         """A presigned POST for a cover too large for a direct upload: one key under the upload
-        prefix, a size range and an image content type enforced by S3."""
-        key = f"{UPLOAD_PREFIX}{album.id}/{uuid.uuid4().hex}"
+        prefix, a size range and an image content type enforced by S3. Under an If-Match
+        (`expected`), the upload is attached only while the album is still at that version."""
+        key = upload_key(album, expected)
         form = self.objects.upload_form(key, MAX_UPLOAD_BYTES, UPLOAD_URL_SECONDS)
         return {
             "url": form["url"],
@@ -122,12 +150,13 @@ class Covers:
 
     def accept_upload(self, key: str, size: int) -> str:
         """An object arrived under uploads/ (the S3 trigger): check it exactly like a direct
-        upload, attach it to its album, and delete the upload either way. Returns "attached",
-        "rejected" or "gone" (delivered again after it was handled)."""
+        upload, attach it to its album (at the version its key carries, if any), and delete the
+        upload either way. Returns "attached", "rejected" or "gone" (delivered again after it was
+        handled)."""
         try:
-            album_id = album_of_upload(key)
-            album = self.repo.get_album(album_id) if album_id else None
-            if album is None:
+            upload = upload_of(key)
+            album = self.repo.get_album(upload[0]) if upload else None
+            if album is None or upload is None:
                 raise ServiceError("upload for an unknown album")
             if size > MAX_UPLOAD_BYTES:
                 raise ServiceError("upload larger than allowed")
@@ -137,7 +166,9 @@ class Covers:
             artist = self.repo.get_artist(album.artist_did)
             if artist is None:
                 raise ServiceError("album without an artist")
-            self.attach(album, artist.handle, process(data, max_bytes=MAX_UPLOAD_BYTES))
+            # A form issued under an If-Match: refused (412, objects cleaned up) when the album
+            # changed since, checked in the album's own conditional write.
+            self.attach(album, artist.handle, process(data, max_bytes=MAX_UPLOAD_BYTES), upload[1])
             outcome = "attached"
         except ServiceError as exc:
             metrics.add_metric(name="CoverRejected", unit=MetricUnit.Count, value=1)
