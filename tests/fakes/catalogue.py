@@ -285,6 +285,12 @@ class FakeCatalogue:
         if album_id not in self.albums:
             raise AlbumNotFound()
         self._write("detach_track")
+        # As the adapter: the counters as they are now (a play since the read is kept).
+        if (now := self.tracks.get(track.id)) is not None and now.album_id == album_id:
+            track = now
+            standalone = replace(
+                standalone, play_count=now.play_count, like_count=now.like_count, comment_count=now.comment_count
+            )
         self.tracks[standalone.id] = standalone
         stored = self.albums[album_id]
         self.albums[album_id] = replace(

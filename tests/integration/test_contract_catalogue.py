@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.subsonic_store import SubsonicStore
 from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict, PreconditionFailed, TrackTaken
 from albums_core.domain.models import Album, Track
 from tests.fakes.catalogue import FakeCatalogue
@@ -165,6 +166,30 @@ def test_attach_a_standalone_track_moves_it(cat: Catalogue) -> None:
     assert counters(cat, first.id) == (1, 4)
 
 
+def play(cat: Catalogue, track: Track, second: int) -> None:
+    """A listener's play of `track` where it is now (its album's total too): Subsonic's scrobble."""
+    if isinstance(cat, FakeCatalogue):
+        stored = cat.tracks[track.id]
+        cat.tracks[track.id] = replace(stored, play_count=stored.play_count + 1)
+        if stored.album_id:
+            held = cat.albums[stored.album_id]
+            cat.albums[held.id] = replace(held, total_plays=held.total_plays + 1)
+        return
+    assert SubsonicStore(cat.db.client).count_play("did:plc:listener", track, second)
+
+
+def test_a_play_counted_between_the_read_and_the_move_is_carried(cat: Catalogue) -> None:
+    first = album()
+    cat.create_album(first, HANDLE)
+    loose = standalone(cat, "a", plays=4)  # read with 4 plays
+    play(cat, loose, 1_800_000_000)
+    assert cat.claim_tracks(DID, first.id, [loose.record_uri or ""], "tok", 60) == []
+    cat.move_tracks_into(first, [(loose, replace(loose, album_id=first.id))])
+    found = cat.find_track(loose.id)
+    assert found is not None and found.album_id == first.id and found.play_count == 5
+    assert counters(cat, first.id) == (1, 5)
+
+
 def test_a_new_track_of_a_record_already_indexed_takes_its_item(cat: Catalogue) -> None:
     first = album()
     cat.create_album(first, HANDLE)
@@ -228,6 +253,17 @@ def test_detach_track(cat: Catalogue) -> None:
     assert counters(cat, first.id) == (0, 0)
     # Counters ADDed down to 0 leave the album in the listing: the recount takes it out.
     assert listed(cat) == {first.id}
+
+
+def test_a_play_counted_between_the_read_and_the_detach_is_carried(cat: Catalogue) -> None:
+    first = album()
+    cat.create_album(first, HANDLE)
+    kept, leaving = attach(cat, first, [track(cat, "a", plays=1), track(cat, "b", plays=5)])
+    play(cat, leaving, 1_800_000_000)  # after the detach read the track with 5
+    cat.detach_track(first.id, leaving, replace(leaving, album_id=None))
+    found = cat.find_track(leaving.id)
+    assert found is not None and found.album_id is None and found.play_count == 6
+    assert counters(cat, first.id) == (1, 1)
 
 
 def test_recount_sets_counters_from_the_tracks(cat: Catalogue) -> None:

@@ -59,7 +59,9 @@ class Membership:
             if known is None or track_key(known) != track_key(track):
                 if known is not None:
                     owner[len(actions)] = j
-                    actions.append(tracks.delete_track_action(known, must_exist=True))
+                    # As read, counters too: a play meanwhile refuses it, and the move is
+                    # made again from a fresh read that carries it (_resettled).
+                    actions.append(tracks.delete_track_action(known, must_exist=True, counted=True))
                 owner[len(actions)] = j
                 actions.append(tracks.put_track(track, new=True))
                 if known is None and track.record_uri:
@@ -125,15 +127,29 @@ class Membership:
 
     def detach_track(self, album_id: str, track: Track, standalone: Track) -> None:
         """The album's `track` becomes `standalone` (no album) and the album's counters drop,
-        in one transaction."""
+        in one transaction. A play or like counted since `track` was read refuses it: it is
+        made again with the counters read afresh, so the standalone item keeps them."""
         tracks = self.tracks
-        self.db.transact(
-            [
-                tracks.delete_track_action(track),
-                tracks.put_track(standalone),
-                self.albums.counter_action(album_id, -1, -track.play_count),
-            ]
-        )
+        for _ in range(GUARD_ATTEMPTS):
+            try:
+                self.db.transact(
+                    [
+                        tracks.delete_track_action(track, counted=True),
+                        tracks.put_track(standalone),
+                        self.albums.counter_action(album_id, -1, -track.play_count),
+                    ]
+                )
+                return
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException" or 0 not in refused_positions(exc):
+                    raise
+                here = self.db.get(track_key(track), consistent=True)
+                if here is None:
+                    continue  # gone meanwhile: the condition holds now
+                track = Track.from_data(here)
+                counts = {name: getattr(track, name) for name in ("play_count", "like_count", "comment_count")}
+                standalone = replace(standalone, **counts)
+        raise ConcurrentUpdate()
 
     def detach_tracks(self, tracks: list[Track]) -> list[Track]:
         """Tracks leave their album and become standalone (each move a delete and a put in one

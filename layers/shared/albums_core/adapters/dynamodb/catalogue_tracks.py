@@ -31,6 +31,8 @@ _NEW_TRACKS_PER_TRANSACTION = 50
 GUARD_ATTEMPTS = 4
 # Waits for the eventually consistent track index before a guard's track counts as gone.
 _GUARD_LOOKUP_WAITS = (0.1, 0.2, 0.4, 0.8)
+# The counters others ADD to a track item in place (plays, likes, comments).
+_COUNTERS = ("play_count", "like_count", "comment_count")
 
 
 def track_key(track: Track) -> dict[str, str]:
@@ -118,10 +120,23 @@ class Tracks:
         conditional on the item not being there (a replayed move fails instead of repeating)."""
         return self.db.put(track_item(track), "attribute_not_exists(pk)" if new else None)
 
-    def delete_track_action(self, track: Track, must_exist: bool = False) -> Action:
+    def delete_track_action(self, track: Track, must_exist: bool = False, counted: bool = False) -> Action:
         """A Delete action of the track item; `must_exist` fails the transaction when the track
-        is no longer where it was read (moved or deleted meanwhile)."""
-        return self.db.delete_action(track_key(track), "attribute_exists(pk)" if must_exist else None)
+        is no longer where it was read (moved or deleted meanwhile), `counted` also when its
+        counters are no longer as read (a play or like ADDed meanwhile, which the Put of the
+        track elsewhere would lose: the caller reads it again and carries the new counts)."""
+        if not counted:
+            return self.db.delete_action(track_key(track), "attribute_exists(pk)" if must_exist else None)
+        conditions: list[str] = []
+        values: dict[str, Any] = {}
+        for name in _COUNTERS:
+            count = getattr(track, name)
+            values[f":{name}"] = to_value(count)
+            same = f"{name} = :{name}"
+            conditions.append(f"(attribute_not_exists({name}) OR {same})" if count == 0 else same)
+        as_read = " AND ".join(conditions)
+        condition = f"attribute_exists(pk) AND {as_read}" if must_exist else f"attribute_not_exists(pk) OR ({as_read})"
+        return self.db.delete_action(track_key(track), condition, values)
 
     def guard_action(self, track: Track, stale: int | None = None) -> Action:
         """The Put of `track`'s record guard naming `track`: conditional on the guard being
