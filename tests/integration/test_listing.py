@@ -72,3 +72,21 @@ def test_artist_albums(catalogue: list[str]) -> None:
 def test_artist_without_albums(repo: CatalogueRepository) -> None:
     make_artist(repo, "new.test")
     assert bootstrap.listings().list_artist_albums("new.test") == {"albums": []}
+
+
+def test_paging_across_a_rotation_of_the_cursor_key(catalogue: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from albums_core.adapters import parameters
+    from albums_core.adapters.aws_clients import client
+    from albums_core.config import settings
+    from tests.integration.test_parameters import Clock
+
+    clock = Clock(monkeypatch)
+    first = bootstrap.listings().list_albums(3, None)
+    client("ssm").put_parameter(
+        Name=settings().cursor_key_parameter, Value="rotated-key-0123456789", Type="SecureString", Overwrite=True
+    )
+    clock.advance(parameters.MAX_AGE_SECONDS + 1)  # this container reads the new key
+    second = bootstrap.listings().list_albums(3, first["next_cursor"])
+    assert (
+        second["albums"] and first["albums"] + second["albums"] == bootstrap.listings().list_albums(6, None)["albums"]
+    )

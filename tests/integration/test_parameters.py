@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from tools.oauth_key import key_set
@@ -14,6 +15,7 @@ from albums_core import config
 from albums_core.adapters import cursor_signing, parameters
 from albums_core.adapters.atproto import oauth_keys
 from albums_core.adapters.aws_clients import client
+from albums_core.domain.errors import InvalidCursor
 
 
 class Clock:
@@ -31,6 +33,9 @@ class Clock:
                 return datetime.now(tz) + clock.shift  # type: ignore[arg-type,return-value]
 
         monkeypatch.setattr(base, "datetime", Shifted)
+        # The rotation's own clock (parameters.clock), moved with it.
+        start = parameters.clock()
+        monkeypatch.setattr(parameters, "clock", lambda: start + clock.shift.total_seconds())
 
     def advance(self, seconds: float) -> None:
         self.shift += timedelta(seconds=seconds)
@@ -93,3 +98,72 @@ def test_a_promoted_oauth_client_key_signs_once_the_max_age_has_passed(
     assert oauth_keys.client_keys()[0][0] == first["keys"][0]["kid"]
     clock.advance(parameters.MAX_AGE_SECONDS + 1)
     assert [k for k, _, _ in oauth_keys.client_keys()] == [k["kid"] for k in promoted["keys"]]
+
+
+POSITION = {"pk": "ALBUM#1", "sk": "ALBUM", "gsi1pk": "LISTED", "gsi1sk": "abc"}
+FIELDS = frozenset(POSITION)
+
+
+def test_a_cursor_of_the_page_before_a_rotation_is_accepted_while_the_rotation_is_fresh(
+    aws_env: None, settings_env: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(settings_env)
+    settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
+    put("/test/cursor-key", "first-key-0123456789")
+    page_one = cursor_signing.encode_cursor(POSITION)  # the next_cursor of page one
+    put("/test/cursor-key", "second-key-0123456789")
+    clock.advance(parameters.MAX_AGE_SECONDS + 1)
+    # Page two, asked of a container that has read the new key meanwhile.
+    assert cursor_signing.decode_cursor(page_one, FIELDS) == POSITION
+    assert cursor_signing.signing_key() == b"second-key-0123456789"
+    # Not for ever: once the rotation is old, the replaced key is retired.
+    clock.advance(cursor_signing.PREVIOUS_KEY_SECONDS)
+    with pytest.raises(InvalidCursor):
+        cursor_signing.decode_cursor(page_one, FIELDS)
+
+
+def test_a_cursor_signed_with_a_key_newer_than_the_one_held_is_accepted(
+    aws_env: None, settings_env: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(settings_env)
+    settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
+    put("/test/cursor-key", "first-key-0123456789")
+    assert cursor_signing.signing_key() == b"first-key-0123456789"  # held for the max age
+    put("/test/cursor-key", "second-key-0123456789")
+    # Page one came from a container that already signs with the new key.
+    page_one = cursor_signing.encode_cursor(POSITION, b"second-key-0123456789")
+    assert cursor_signing.decode_cursor(page_one, FIELDS) == POSITION  # read again, past the cache
+    assert cursor_signing.signing_key() == b"second-key-0123456789"
+    old = cursor_signing.encode_cursor(POSITION, b"first-key-0123456789")
+    assert cursor_signing.decode_cursor(old, FIELDS) == POSITION  # and the old key's, still fresh
+    # A cursor no key verifies reads the parameter again at most once per REFRESH_SECONDS.
+    reads = []
+    settings_env.setattr(parameters, "secret", _counting(parameters.secret, reads))
+    forged = cursor_signing.encode_cursor(POSITION, b"forged-key-0123456789")
+    for _ in range(3):
+        with pytest.raises(InvalidCursor):
+            cursor_signing.decode_cursor(forged, FIELDS)
+    assert reads.count(True) == 0  # the last forced read was just now
+    clock.advance(cursor_signing.REFRESH_SECONDS)
+    for _ in range(3):
+        with pytest.raises(InvalidCursor):
+            cursor_signing.decode_cursor(forged, FIELDS)
+    assert reads.count(True) == 1
+
+
+def test_a_container_started_after_a_rotation_accepts_the_keys_the_parameter_lists(
+    aws_env: None, settings_env: pytest.MonkeyPatch
+) -> None:
+    settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
+    put("/test/cursor-key", "second-key-0123456789 first-key-0123456789")
+    lagging = cursor_signing.encode_cursor(POSITION, b"first-key-0123456789")
+    assert cursor_signing.decode_cursor(lagging, FIELDS) == POSITION
+    assert cursor_signing.signing_key() == b"second-key-0123456789"
+
+
+def _counting(secret: Any, reads: list[bool]) -> Any:
+    def read(name: str, max_age: int = parameters.MAX_AGE_SECONDS, force: bool = False) -> str:
+        reads.append(force)
+        return str(secret(name, max_age, force))
+
+    return read

@@ -2,6 +2,13 @@
 
 The signing key is a SecureString in SSM Parameter Store, read when a cursor is made or
 checked and kept for adapters.parameters' max age: a rotated key reaches warm containers.
+Containers do not see a rotation at once (up to that max age apart), and a reader pages on
+across it: a cursor is accepted under the key a container signs with, under the key it replaced
+while the rotation is fresh (`PREVIOUS_KEY_SECONDS`), and, when neither verifies it, under
+the key read again past the cache (a newer key other containers sign with already; at most
+once per `REFRESH_SECONDS`, so forged cursors cannot make an SSM call each). The parameter may
+list more keys after the first (`NEW OLD`): a container started after the rotation then
+accepts the cursors of containers still on the old key too.
 """
 
 from __future__ import annotations
@@ -19,13 +26,42 @@ from albums_core.domain.errors import InvalidCursor
 
 _MAX_CURSOR_CHARS = 2048
 _TAG_BYTES = 16
+# How long a container still accepts the key a rotation replaced, from when it saw the new one:
+# longer than containers can lag each other, short enough to retire a leaked key.
+PREVIOUS_KEY_SECONDS = 3 * parameters.MAX_AGE_SECONDS
+REFRESH_SECONDS = 30
+
+
+def _keys(value: str) -> list[bytes]:
+    """The parameter's keys: the one cursors are signed with, then any others it lists
+    (whitespace-separated: `NEW OLD` during a rotation), accepted too."""
+    keys = value.split()
+    if not keys or any(len(k) < 16 for k in keys):
+        raise RuntimeError("cursor signing key is too short")
+    return [k.encode("utf-8") for k in keys]
 
 
 def signing_key() -> bytes:
-    value = parameters.secret(settings().cursor_key_parameter)
-    if len(value) < 16:
-        raise RuntimeError("cursor signing key is too short")
-    return value.encode("utf-8")
+    return _keys(parameters.secret(settings().cursor_key_parameter))[0]
+
+
+def verifying_keys() -> list[bytes]:
+    """The parameter's keys, and the value it replaced while the rotation is fresh."""
+    name = settings().cursor_key_parameter
+    keys = _keys(parameters.secret(name))
+    before = parameters.previous(name, PREVIOUS_KEY_SECONDS)
+    if before is not None:
+        keys += [k.encode("utf-8") for k in before.split() if len(k) >= 16]
+    return keys
+
+
+def _signed(body: str, given: bytes, key: bytes | None) -> bool:
+    if key is not None:
+        return hmac.compare_digest(given, _tag(key, body))
+    if any(hmac.compare_digest(given, _tag(k, body)) for k in verifying_keys()):
+        return True
+    fresh = parameters.refresh(settings().cursor_key_parameter, REFRESH_SECONDS)
+    return fresh is not None and any(hmac.compare_digest(given, _tag(k, body)) for k in _keys(fresh))
 
 
 def _b64(data: bytes) -> str:
@@ -57,8 +93,7 @@ def decode_cursor(cursor: str, expected_keys: frozenset[str], key: bytes | None 
         raise InvalidCursor()
     body, tag = cursor.split(".")
     try:
-        given = _unb64(tag)
-        if not hmac.compare_digest(given, _tag(key or signing_key(), body)):
+        if not _signed(body, _unb64(tag), key):
             raise InvalidCursor()
         position: Any = json.loads(_unb64(body))
     except (binascii.Error, ValueError, UnicodeError) as exc:
