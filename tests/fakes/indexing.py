@@ -104,7 +104,15 @@ class FakeIndexCatalogue(FakeCatalogue):
         self.tracks.pop(track.id, None)
 
     def detach_tracks(self, tracks: list[Track]) -> list[Track]:
-        moved = [replace(t, album_id=None) for t in tracks]
+        # As the adapter: with the counters the tracks have when they move (a play since the read kept).
+        moved = [
+            replace(
+                t, album_id=None, play_count=now.play_count, like_count=now.like_count, comment_count=now.comment_count
+            )
+            if (now := self.tracks.get(t.id)) is not None
+            else replace(t, album_id=None)
+            for t in tracks
+        ]
         if moved:
             self._write("detach_tracks")
         for track in moved:

@@ -266,6 +266,20 @@ def test_a_play_counted_between_the_read_and_the_detach_is_carried(cat: Catalogu
     assert counters(cat, first.id) == (1, 1)
 
 
+def test_a_play_counted_between_the_read_and_a_bulk_detach_is_carried(cat: Catalogue) -> None:
+    if isinstance(cat, FakeCatalogue):
+        pytest.skip("the indexer's detach_tracks: its fake is tests/fakes/indexing.py")
+    first = album()
+    cat.create_album(first, HANDLE)
+    tracks = attach(cat, first, [track(cat, "a", plays=1), track(cat, "b", plays=5), track(cat, "c")])
+    play(cat, tracks[1], 1_800_000_000)  # after the indexer loaded the album
+    play(cat, tracks[2], 1_800_000_000)
+    moved = cat.detach_tracks(tracks)
+    assert [t.play_count for t in moved] == [1, 6, 1]
+    found = [cat.find_track(t.id) for t in tracks]
+    assert [(t.album_id, t.play_count) for t in found if t] == [(None, 1), (None, 6), (None, 1)]
+
+
 def test_recount_sets_counters_from_the_tracks(cat: Catalogue) -> None:
     first = album()
     cat.create_album(first, HANDLE)

@@ -143,21 +143,45 @@ class Membership:
             except ClientError as exc:
                 if error_code(exc) != "TransactionCanceledException" or 0 not in refused_positions(exc):
                     raise
-                here = self.db.get(track_key(track), consistent=True)
-                if here is None:
-                    continue  # gone meanwhile: the condition holds now
-                track = Track.from_data(here)
-                counts = {name: getattr(track, name) for name in ("play_count", "like_count", "comment_count")}
-                standalone = replace(standalone, **counts)
+                track = self._counted_again(track)
+                standalone = _counted_as(standalone, track)
         raise ConcurrentUpdate()
 
     def detach_tracks(self, tracks: list[Track]) -> list[Track]:
         """Tracks leave their album and become standalone (each move a delete and a put in one
-        transaction; 49 moves per transaction). Returns the moved tracks."""
-        moved = [replace(t, album_id=None) for t in tracks]
-        actions: list[Action] = []
-        for before, after in zip(tracks, moved, strict=True):
-            actions.append(self.tracks.delete_track_action(before))
-            actions.append(self.tracks.put_track(after))
-        self.db.transact_in_batches(actions, 98)
+        transaction; 49 moves per transaction), with the counters they have when they move.
+        Returns the moved tracks."""
+        moved: list[Track] = []
+        for start in range(0, len(tracks), 49):
+            moved += self._detach_batch(tracks[start : start + 49])
         return moved
+
+    def _detach_batch(self, batch: list[Track]) -> list[Track]:
+        for _ in range(GUARD_ATTEMPTS):
+            actions: list[Action] = []
+            for track in batch:
+                actions.append(self.tracks.delete_track_action(track, counted=True))
+                actions.append(self.tracks.put_track(replace(track, album_id=None)))
+            try:
+                self.db.transact(actions)
+                return [replace(t, album_id=None) for t in batch]
+            except ClientError as exc:
+                refused = {p // 2 for p in refused_positions(exc)}
+                if error_code(exc) != "TransactionCanceledException" or not refused:
+                    raise
+                # Counted meanwhile: those moves again, with the counters they have now.
+                batch = [self._counted_again(t) if i in refused else t for i, t in enumerate(batch)]
+        raise ConcurrentUpdate()
+
+    def _counted_again(self, track: Track) -> Track:
+        """`track` with its counters as its item has them now (as read, when the item is gone:
+        the delete's condition holds then)."""
+        here = self.db.get(track_key(track), consistent=True)
+        return track if here is None else _counted_as(track, Track.from_data(here))
+
+
+def _counted_as(track: Track, source: Track) -> Track:
+    """`track` with `source`'s counters (the ones plays, likes and comments ADD to)."""
+    return replace(
+        track, play_count=source.play_count, like_count=source.like_count, comment_count=source.comment_count
+    )
