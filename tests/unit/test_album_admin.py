@@ -6,6 +6,7 @@ tests/integration/test_write_side.py; these run in milliseconds."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -571,6 +572,37 @@ def test_rename_rewrites_every_record_then_the_catalogue(world: World) -> None:
     assert world.catalogue.slug_owner(ALICE, "before") is None
     handle = world.admin().handle
     assert {album_cache_key(handle, "before"), album_cache_key(handle, "after")} <= set(world.cache.invalidated)
+
+
+@pytest.mark.parametrize("change", ["rename", "reorder"])
+def test_the_catalogue_reads_of_a_rewrite_overlap_the_pds_reads(world: World, change: str) -> None:
+    """The artist's track count is read while the PDS's commit is: the count waits for the
+    commit's read (a generous hang limit), which a rename or reorder reading one after the other
+    never starts meanwhile."""
+    meta, uris = album_with_tracks(world, "Overlap", 3)
+    pds, catalogue = world.pds[ALICE], world.catalogue
+    commit_read, overlapped = threading.Event(), []
+    latest_commit, count = pds.latest_commit, catalogue.artist_track_count
+
+    def reading_commit() -> str:
+        commit_read.set()
+        return latest_commit()
+
+    def counting(did: str, up_to: int) -> int:
+        overlapped.append(commit_read.wait(30))
+        return count(did, up_to)
+
+    pds.latest_commit = reading_commit  # type: ignore[method-assign]
+    catalogue.artist_track_count = counting  # type: ignore[method-assign]
+    admin = world.admin()
+    if change == "rename":
+        assert admin.update(meta["id"], title="Overlapped")["title"] == "Overlapped"
+        assert all(pds.value(u)["album"] == "Overlapped" for u in uris)  # type: ignore[index]
+    else:
+        ids = [t.id for t in world.album_tracks(meta["id"])][::-1]
+        admin.reorder(meta["id"], ids)
+        assert world.listed(meta) == uris[::-1]
+    assert overlapped == [True]
 
 
 def test_rename_to_the_slug_of_another_album_is_409_before_anything_is_written(world: World) -> None:
