@@ -19,6 +19,7 @@ from albums_core.adapters.atproto.gateway import AtprotoWriter
 from albums_core.adapters.atproto.xrpc import SessionRevoked, Tokens
 from albums_core.adapters.dynamodb.page_cache import album_cache_key
 from albums_core.adapters.dynamodb.session_store import Session
+from albums_core.domain import views
 from albums_core.domain.errors import (
     AlbumNotFound,
     BadRequest,
@@ -603,6 +604,24 @@ def test_the_catalogue_reads_of_a_rewrite_overlap_the_pds_reads(world: World, ch
         admin.reorder(meta["id"], ids)
         assert world.listed(meta) == uris[::-1]
     assert overlapped == [True]
+
+
+def test_a_mutation_answers_its_counts_without_the_page_entry_of_each_track(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta, _ = album_with_tracks(world, "Counted Only", 3)
+    for t in world.album_tracks(meta["id"]):
+        world.catalogue.tracks[t.id] = replace(t, play_count=t.id)
+    plays = sum(t.play_count for t in world.album_tracks(meta["id"]))
+
+    def no_entries(*_: object) -> dict[str, Any]:
+        raise AssertionError("a track's page entry built for a mutation's answer")
+
+    monkeypatch.setattr(views, "track_response", no_entries)
+    out = world.admin().update(meta["id"], title="Counted Only Renamed")
+    assert (out["title"], out["track_count"], out["total_plays"]) == ("Counted Only Renamed", 3, plays)
+    out = world.admin().update(meta["id"], description="counts")
+    assert (out["description"], out["track_count"], out["total_plays"]) == ("counts", 3, plays)
 
 
 def test_rename_to_the_slug_of_another_album_is_409_before_anything_is_written(world: World) -> None:

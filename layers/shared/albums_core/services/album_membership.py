@@ -23,7 +23,7 @@ from albums_core.domain.ordering import order_tracks
 from albums_core.domain.record_edits import PAGE_SIZE, Edit, Sizes, Snapshot, keep
 from albums_core.domain.records import TRACK, is_track_record, new_track, now_iso, onto_existing
 from albums_core.domain.sessions import Record
-from albums_core.domain.views import album_page
+from albums_core.domain.views import album_metadata
 from albums_core.ports import Catalogue, PageCache, Pds, PdsWriter, RecordEditor
 from albums_core.services.auth import Caller
 
@@ -107,7 +107,8 @@ class AlbumMembership:
             loaded = self.repo.load_album(album.id)
             album, tracks = loaded if loaded else (album, [])
         self.version = album.version
-        return album_page(album, self.caller.artist, order_tracks(tracks, None, album.track_order))["metadata"]
+        # Counts and sums only: not the page's entry for each track (URL checks of every one).
+        return album_metadata(album, self.caller.artist, tracks)
 
     def _invalidate(self, *slugs: str) -> None:
         for slug in dict.fromkeys(slugs):
