@@ -84,6 +84,25 @@ class FakeCatalogue:
     def artist_track_count(self, did: str, up_to: int) -> int:
         return min(up_to, sum(1 for t in self.tracks.values() if t.artist_did == did))
 
+    def album_track_refs(self, album_id: str) -> list[Track]:
+        # As the adapter's projection: what a write needs, the rest empty.
+        loaded = self.load_album(album_id)
+        return [
+            Track(
+                id=t.id,
+                title="",
+                artist_did=t.artist_did,
+                file_id="",
+                file_type="",
+                created_at=t.created_at,
+                album_id=t.album_id,
+                record_uri=t.record_uri,
+                record_cid=t.record_cid,
+                play_count=t.play_count,
+            )
+            for t in (loaded[1] if loaded else [])
+        ]
+
     def find_track(self, track_id: int) -> Track | None:
         return self.tracks.get(track_id)
 

@@ -502,6 +502,25 @@ def test_set_track_cids(cat: Catalogue) -> None:
     cat.set_track_cids([], {})
 
 
+def test_album_track_refs_hold_what_a_rewrite_needs(cat: Catalogue) -> None:
+    first = album()
+    cat.create_album(first, HANDLE)
+    moved = attach(cat, first, [track(cat, "a", plays=2), track(cat, "b", plays=5)])
+    cat.create_album(album("second"), HANDLE)
+    refs = sorted(cat.album_track_refs(first.id), key=lambda t: t.id)
+    keep = ("id", "artist_did", "album_id", "record_uri", "record_cid", "play_count", "created_at")
+    assert [[getattr(t, f) for f in keep] for t in refs] == [
+        [getattr(t, f) for f in keep] for t in sorted(moved, key=lambda t: t.id)
+    ]
+    # The rest is left empty: a ref is for writing its record, not for showing the track.
+    assert {(t.title, t.file_id) for t in refs} == {("", "")}
+    assert cat.album_track_refs("album-second") == []
+    # Its CIDs are written as a whole track's would be.
+    cat.set_track_cids(refs, {refs[0].record_uri or "": "bafynew"})
+    found = cat.find_track(refs[0].id)
+    assert found is not None and (found.record_cid, found.title, found.play_count) == ("bafynew", "Track a", 2)
+
+
 def test_set_track_cids_leaves_out_a_track_that_moved(cat: Catalogue) -> None:
     first = album()
     cat.create_album(first, HANDLE)

@@ -169,6 +169,33 @@ def test_a_rename_of_many_tracks_reuses_a_few_pds_connections(alice: Artist) -> 
         proxy.stop()
 
 
+def test_a_rename_and_a_reorder_read_only_the_fields_of_the_tracks_they_write(alice: Artist) -> None:
+    album_id, uris = album_of(alice, "Counted Projection", 4)
+    admin = alice.admin()
+    partition = to_item({"pk": keys.album_partition(album_id)})["pk"]
+
+    def partition_reads(ddb: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [p for op, p in ddb if op == "Query" and p["ExpressionAttributeValues"].get(":pk") == partition]
+
+    with dynamodb_calls(admin.repo.client) as ddb:
+        out = admin.update(album_id, title="Counted Projection Renamed")
+    assert (out["title"], out["track_count"]) == ("Counted Projection Renamed", 4)
+    reads = partition_reads(ddb)
+    assert reads and all("ProjectionExpression" in p for p in reads), reads
+    loaded = admin.repo.load_album(album_id)
+    assert loaded is not None
+    rkey = str(loaded[0].list_uri).rsplit("/", 1)[1]
+    with dynamodb_calls(admin.repo.client) as ddb:
+        alice.admin().reorder_list(rkey, uris[::-1])
+    reads = partition_reads(ddb)
+    assert reads and all("ProjectionExpression" in p for p in reads), reads
+    # The records' CIDs went to the catalogue with nothing else of the tracks lost.
+    after = admin.repo.load_album(album_id)
+    assert after is not None and after[0].track_order == uris[::-1]
+    assert {t.title for t in after[1]} == {t.title for t in loaded[1]}
+    assert all(t.record_cid and t.file_id for t in after[1])
+
+
 # ---- the stream consumer -------------------------------------------------------------------
 
 

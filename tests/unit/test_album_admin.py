@@ -6,6 +6,7 @@ tests/integration/test_write_side.py; these run in milliseconds."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +19,7 @@ from albums_core.adapters.atproto.gateway import AtprotoWriter
 from albums_core.adapters.atproto.xrpc import SessionRevoked, Tokens
 from albums_core.adapters.dynamodb.page_cache import album_cache_key
 from albums_core.adapters.dynamodb.session_store import Session
+from albums_core.domain import views
 from albums_core.domain.errors import (
     AlbumNotFound,
     BadRequest,
@@ -571,6 +573,55 @@ def test_rename_rewrites_every_record_then_the_catalogue(world: World) -> None:
     assert world.catalogue.slug_owner(ALICE, "before") is None
     handle = world.admin().handle
     assert {album_cache_key(handle, "before"), album_cache_key(handle, "after")} <= set(world.cache.invalidated)
+
+
+@pytest.mark.parametrize("change", ["rename", "reorder"])
+def test_the_catalogue_reads_of_a_rewrite_overlap_the_pds_reads(world: World, change: str) -> None:
+    """The artist's track count is read while the PDS's commit is: the count waits for the
+    commit's read (a generous hang limit), which a rename or reorder reading one after the other
+    never starts meanwhile."""
+    meta, uris = album_with_tracks(world, "Overlap", 3)
+    pds, catalogue = world.pds[ALICE], world.catalogue
+    commit_read, overlapped = threading.Event(), []
+    latest_commit, count = pds.latest_commit, catalogue.artist_track_count
+
+    def reading_commit() -> str:
+        commit_read.set()
+        return latest_commit()
+
+    def counting(did: str, up_to: int) -> int:
+        overlapped.append(commit_read.wait(30))
+        return count(did, up_to)
+
+    pds.latest_commit = reading_commit  # type: ignore[method-assign]
+    catalogue.artist_track_count = counting  # type: ignore[method-assign]
+    admin = world.admin()
+    if change == "rename":
+        assert admin.update(meta["id"], title="Overlapped")["title"] == "Overlapped"
+        assert all(pds.value(u)["album"] == "Overlapped" for u in uris)  # type: ignore[index]
+    else:
+        ids = [t.id for t in world.album_tracks(meta["id"])][::-1]
+        admin.reorder(meta["id"], ids)
+        assert world.listed(meta) == uris[::-1]
+    assert overlapped == [True]
+
+
+def test_a_mutation_answers_its_counts_without_the_page_entry_of_each_track(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta, _ = album_with_tracks(world, "Counted Only", 3)
+    for t in world.album_tracks(meta["id"]):
+        world.catalogue.tracks[t.id] = replace(t, play_count=t.id)
+    plays = sum(t.play_count for t in world.album_tracks(meta["id"]))
+
+    def no_entries(*_: object) -> dict[str, Any]:
+        raise AssertionError("a track's page entry built for a mutation's answer")
+
+    monkeypatch.setattr(views, "track_response", no_entries)
+    out = world.admin().update(meta["id"], title="Counted Only Renamed")
+    assert (out["title"], out["track_count"], out["total_plays"]) == ("Counted Only Renamed", 3, plays)
+    out = world.admin().update(meta["id"], description="counts")
+    assert (out["description"], out["track_count"], out["total_plays"]) == ("counts", 3, plays)
 
 
 def test_rename_to_the_slug_of_another_album_is_409_before_anything_is_written(world: World) -> None:

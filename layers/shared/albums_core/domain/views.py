@@ -128,23 +128,28 @@ def track_response(track: Track, album: Album, artist: Artist) -> dict[str, Any]
     }
 
 
-def album_page(album: Album, artist: Artist, tracks: list[Track]) -> dict[str, Any]:
+def album_metadata(album: Album, artist: Artist, tracks: list[Track]) -> dict[str, Any]:
+    """An album page's `metadata`: a mutation's answer, without the page's track entries."""
     image, _ = _album_images(album, artist)
     return {
-        "metadata": {
-            "id": album.id,
-            "title": album.title,
-            "slug": album.slug,
-            "description": album.description,
-            "artist": artist.display_name,
-            "artist_handle": artist.handle,
-            "artist_did": artist.did,
-            "track_count": len(tracks),
-            "total_plays": sum(t.play_count for t in tracks),
-            "image_url": image,
-            "list_uri": album.list_uri,
-            "version": album.version,
-        },
+        "id": album.id,
+        "title": album.title,
+        "slug": album.slug,
+        "description": album.description,
+        "artist": artist.display_name,
+        "artist_handle": artist.handle,
+        "artist_did": artist.did,
+        "track_count": len(tracks),
+        "total_plays": sum(t.play_count for t in tracks),
+        "image_url": image,
+        "list_uri": album.list_uri,
+        "version": album.version,
+    }
+
+
+def album_page(album: Album, artist: Artist, tracks: list[Track]) -> dict[str, Any]:
+    return {
+        "metadata": album_metadata(album, artist, tracks),
         "tracks": [track_response(t, album, artist) for t in tracks],
     }
 

@@ -180,6 +180,11 @@ class Catalogue(Protocol):
         """How many tracks the artist has, counted no further than `up_to`."""
         ...
 
+    def album_track_refs(self, album_id: str) -> list[Track]:
+        """The album's tracks, read consistently, with only what a rewrite of their records
+        needs: key, record URI and CID, play count, creation time (the rest left empty)."""
+        ...
+
     def find_track(self, track_id: int) -> Track | None: ...
 
     def slug_owner(self, did: str, slug: str) -> str | None:

@@ -47,6 +47,7 @@ from albums_core.services.album_membership import (
     LEASE_SECONDS,
     MAX_TRACKS,
     AlbumMembership,
+    cids_of,
     set_album,
 )
 from albums_core.services.auth import Caller
@@ -260,10 +261,11 @@ class AlbumAdmin(AlbumMembership):
         try:
             album = self.ensure_list_record(album)
             assert album.list_uri
-            tracks = self.tracks(album)
+            # The tracks (projected) and the artist's count, while the PDS's commit and list record are read.
+            (tracks, sizes), head = self.read_for_write(album, partial(self.tracks_and_sizes, album))
             edits = [Edit(t.record_uri, set_album(title)) for t in tracks if t.record_uri]
             edits.append(Edit(album.list_uri, partial(list_records.renamed, name=title, now=now_iso())))
-            cids = self.records.apply(edits, self.track_sizes(len(tracks)))
+            cids = cids_of(self.records.write(edits, head, sizes))
         except Exception:
             if slug != album.slug:
                 self.repo.release_slug(self.did, self.handle, slug, album.id)

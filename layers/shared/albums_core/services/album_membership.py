@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from albums_core.domain import list_records
 from albums_core.domain.at_uri import AtUri
@@ -22,9 +23,11 @@ from albums_core.domain.ordering import order_tracks
 from albums_core.domain.record_edits import PAGE_SIZE, Edit, Sizes, Snapshot, keep
 from albums_core.domain.records import TRACK, is_track_record, new_track, now_iso, onto_existing
 from albums_core.domain.sessions import Record
-from albums_core.domain.views import album_page
+from albums_core.domain.views import album_metadata
 from albums_core.ports import Catalogue, PageCache, Pds, PdsWriter, RecordEditor
 from albums_core.services.auth import Caller
+
+T = TypeVar("T")
 
 MAX_TRACKS = 500
 # Longer than a function may run: a crashed request frees the album (and its claims) after this.
@@ -36,6 +39,10 @@ def set_album(title: str) -> Callable[[dict[str, Any]], Any]:
 
 
 DROP_ALBUM = partial(list_records.without_field, name="album")
+
+
+def cids_of(records: dict[str, Record | None]) -> dict[str, str | None]:
+    return {u: (r.cid if r else None) for u, r in records.items()}
 
 
 def _check_track_records(uris: list[str], snapshot: Snapshot) -> None:
@@ -76,6 +83,23 @@ class AlbumMembership:
         loaded = self.repo.load_album(album.id)
         return loaded[1] if loaded else []
 
+    def tracks_and_sizes(self, album: Album) -> tuple[list[Track], Sizes | None]:
+        """The album's tracks as a rewrite of their records needs them (catalogue's projection),
+        and how their records are best read (`track_sizes`)."""
+        tracks = self.repo.album_track_refs(album.id)
+        return tracks, self.track_sizes(len(tracks))
+
+    def read_for_write(self, album: Album, catalogue: Callable[[], T]) -> tuple[T, Snapshot]:
+        """`catalogue()` (the catalogue's reads a write needs) and meanwhile, on the PDS, the
+        repository's commit and the album's list record: neither needs the other, so they
+        overlap. The write swaps against that commit, read before any record, as always."""
+        assert album.list_uri
+        uri = album.list_uri
+        with ThreadPoolExecutor(1) as pool:
+            head = pool.submit(lambda: self.records.read([uri]))
+            found = catalogue()
+            return found, head.result()
+
     def metadata(self, album: Album, tracks: list[Track] | None = None) -> dict[str, Any]:
         """The album's answer: from `album` and `tracks` when the caller holds them as they now
         stand (under the lease), else read again."""
@@ -83,7 +107,8 @@ class AlbumMembership:
             loaded = self.repo.load_album(album.id)
             album, tracks = loaded if loaded else (album, [])
         self.version = album.version
-        return album_page(album, self.caller.artist, order_tracks(tracks, None, album.track_order))["metadata"]
+        # Counts and sums only: not the page's entry for each track (URL checks of every one).
+        return album_metadata(album, self.caller.artist, tracks)
 
     def _invalidate(self, *slugs: str) -> None:
         for slug in dict.fromkeys(slugs):
@@ -192,7 +217,7 @@ class AlbumMembership:
     # ---- order -------------------------------------------------------------------------------
 
     def _reorder_list(self, album: Album, uris: list[str]) -> dict[str, Any]:
-        tracks = {t.record_uri: t for t in self.tracks(album) if t.record_uri}
+        tracks = {t.record_uri: t for t in self.repo.album_track_refs(album.id) if t.record_uri}
         seen = set(self._own_track_uris(uris, "items[{}].uri"))
         foreign = [u for u in uris if u not in tracks]
         missing = [u for u in tracks if u not in seen]
@@ -205,7 +230,7 @@ class AlbumMembership:
         return {"uri": album.list_uri, "cid": album.list_cid}
 
     def _reorder(self, album: Album, track_ids: list[int]) -> dict[str, Any]:
-        tracks = {t.id: t for t in self.tracks(album)}
+        tracks = {t.id: t for t in self.repo.album_track_refs(album.id)}
         counts = Counter(track_ids)
         duplicates = sorted(i for i, n in counts.items() if n > 1)
         foreign = sorted(i for i in counts if i not in tracks)
@@ -226,7 +251,8 @@ class AlbumMembership:
         change = partial(list_records.reordered, order=order, cids=cids, now=now_iso())
         # The tracks are read, not written: the list pins each by the CID its record has now.
         edits = [Edit(u, keep) for u in order] + [Edit(album.list_uri, change)]
-        after = self.records.apply(edits, self.track_sizes(len(order)))
+        sizes, head = self.read_for_write(album, partial(self.track_sizes, len(order)))
+        after = cids_of(self.records.write(edits, head, sizes))
         self.repo.set_track_cids(tracks, after)
         list_cid = after[album.list_uri]
         return self.repo.set_album_fields(album, track_order=order, list_cid=list_cid, updated_at=now_iso())

@@ -277,6 +277,9 @@ class CatalogueWriter(CatalogueRepository):
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
         self.track_cids.set_track_cids(tracks, cids)
 
+    def album_track_refs(self, album_id: str) -> list[Track]:
+        return self.track_cids.album_track_refs(album_id)
+
     # ---- membership and claims ---------------------------------------------------------------
 
     def move_tracks_into(self, album: Album, moves: list[Move]) -> None:

@@ -1,5 +1,5 @@
-"""Track CIDs after the records' write, in transactions, and the artist's track count the bulk
-read of records decides by.
+"""Track CIDs after the records' write, in transactions, the artist's track count the bulk
+read of records decides by, and the album's tracks as such a write reads them.
 
 Each action SETs `record_cid` alone, on a track that is still where it was read and still holds
 the CID read: the counters plays and likes ADD meanwhile are never overwritten (a batch of Puts
@@ -24,6 +24,9 @@ from albums_core.domain.models import Track
 _CID_ATTEMPTS = 5
 # Pages of the artist's track index a count reads at most.
 _COUNT_PAGES = 3
+# What a rewrite of an album's track records needs of each track: its key, its record and the
+# record's CID, and what the album's answer counts and orders by.
+WRITE_FIELDS = ("pk", "sk", "id", "artist_did", "album_id", "record_uri", "record_cid", "play_count", "created_at")
 
 
 class TrackCids:
@@ -52,6 +55,23 @@ class TrackCids:
                 return min(count, up_to)
             params.update(ExclusiveStartKey=out["LastEvaluatedKey"], Limit=up_to - count)
         return up_to
+
+    def album_track_refs(self, album_id: str) -> list[Track]:
+        """The album's tracks, read consistently, with `WRITE_FIELDS` only (the rest left empty):
+        a rename or a reorder reads a fraction of each item (DynamoDB bills the items whole;
+        the response, its parsing and moto's serialising shrink)."""
+        names = {f"#f{i}": name for i, name in enumerate(WRITE_FIELDS)}
+        items = self.db.query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
+            ExpressionAttributeValues={
+                ":pk": to_value(keys.album_partition(album_id)),
+                ":t": to_value(keys.TRACK_PREFIX),
+            },
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+            ConsistentRead=True,
+        )
+        return [Track.from_data({"title": "", "file_id": "", "file_type": "", **item}) for item in items]
 
     def set_track_cids(self, tracks: list[Track], cids: dict[str, str | None]) -> None:
         """Record the CIDs the PDS gave the tracks' records after a change: transactions of up to
