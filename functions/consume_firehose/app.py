@@ -25,6 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         hold_seconds=own.hold_seconds,
         stop_margin_seconds=own.stop_margin_seconds,
         batch_size=own.batch_size,
+        checkpoint_seconds=own.checkpoint_seconds,
     )
     report = firehose.consumer(config).run(context.get_remaining_time_in_millis).summary()
     logger.info("firehose consumer finished", extra=report)

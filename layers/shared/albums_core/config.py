@@ -166,6 +166,8 @@ class FirehoseSettings(BaseModel):
     hold_seconds: float = Field(alias="FIREHOSE_HOLD_SECONDS", default=0.0, ge=0)
     stop_margin_seconds: float = Field(alias="FIREHOSE_STOP_MARGIN_SECONDS", default=20.0, ge=0)
     batch_size: int = Field(alias="FIREHOSE_BATCH_SIZE", default=500, ge=1)
+    # The checkpoint (and the revs applied) written at most this often; 0: after every batch.
+    checkpoint_seconds: float = Field(alias="FIREHOSE_CHECKPOINT_SECONDS", default=1.0, ge=0)
 
 
 def _json(value: object) -> object:

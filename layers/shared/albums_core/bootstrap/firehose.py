@@ -115,9 +115,11 @@ def ingest(
     index: IndexRun | None = None,
     verifier: CommitCheck | None = None,
     clock: Clock = time.monotonic,
+    defer_revs: bool = False,
 ) -> Ingest:
     """A fresh ingestion (what it holds of the catalogue starts empty). The commit verifier is
-    built per ingestion: it keeps its own counts and keys."""
+    built per ingestion: it keeps its own counts and keys. `defer_revs`: the revs applied are
+    written by the consumer before its checkpoints (consumer() below)."""
     w = wired or wiring()
     return Ingest(
         catalogue=w.catalogue,
@@ -129,6 +131,7 @@ def ingest(
         indexer=CatalogueIndexer(w.catalogue, index),
         verifier=verifier or CommitVerifier(),
         clock=clock,
+        defer_revs=defer_revs,
     )
 
 
@@ -165,7 +168,7 @@ def consumer(
     w = wired or wiring()
     return Consumer(
         config,
-        applier or ingest(w),
+        applier or ingest(w, defer_revs=True),
         w.state.leases,
         gaps=gap_rereads(w),
         source_factory=source_factory,

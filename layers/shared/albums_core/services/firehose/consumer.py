@@ -1,8 +1,11 @@
 """The firehose consumer's run (an application service): one holder at a time (a lease item),
 events applied in batches, the cursor checkpointed only after the events before it are applied,
-the stream held until shortly before the invocation must end. The next invocation resumes from
-the checkpoint: a crash, a timeout or a redeploy replays at most one batch, which changes
-nothing (Ingest is idempotent)."""
+the stream held until shortly before the invocation must end. The checkpoint (which renews the
+lease) is written by time, not per batch: at most every `checkpoint_seconds`, and at once at the
+end of a run and with a gap; the repositories' revs applied are written just before it. The
+next invocation resumes from the checkpoint: a crash, a timeout or a redeploy replays at most the
+batches of the last `checkpoint_seconds`, which are skipped by their revs or change nothing
+(Ingest is idempotent)."""
 
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ class Applier(Protocol):
     def apply(
         self, events: list[Event], now: Any = None, heartbeat: Callable[[], None] | None = None
     ) -> BatchReport: ...
+    def flush_revs(self) -> None:
+        """Write the revs applied since the last call (before the checkpoint moves past them)."""
+        ...
 
 
 class GapRereads(Protocol):
@@ -69,6 +75,9 @@ class ConsumerConfig:
     connect_seconds: float = 10.0
     batch_size: int = 500
     batch_wait_seconds: float = 0.25
+    # The cursor moved on is written at most this often (each write also renews the lease): with
+    # sparse events nearly every batch is one event, and a write per batch was most of the cost.
+    checkpoint_seconds: float = 1.0
     metrics_every_seconds: float = 60.0
     # After an OutdatedCursor, the artists whose re-read is requested between two batches
     # (at most this many catalogue items scanned).
@@ -119,6 +128,7 @@ class _Run:
     began: float
     last_checkpoint: float
     last_metrics: float
+    checkpointed: int | None = None  # the cursor last written
     published: Counter[str] = field(default_factory=Counter)
 
 
@@ -130,13 +140,16 @@ class Consumer:
         leases: FirehoseLeases,
         gaps: Callable[[str, str, int], GapRereads],
         source_factory: Callable[[str, int | None], Source],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`gaps(source_id, holder, page_size)` makes the run's re-read after a gap."""
+        """`gaps(source_id, holder, page_size)` makes the run's re-read after a gap; `clock`
+        times the run, its checkpoints and metrics (injected by tests)."""
         self.config = config
         self.ingest = ingest
         self.leases = leases
         self.gaps = gaps
         self.source_factory = source_factory
+        self.clock = clock
         self.holder = uuid.uuid4().hex
         self._failures = 0
 
@@ -161,7 +174,7 @@ class Consumer:
         if lease is None:
             report.status = "lease held by another consumer"
             return None
-        began = time.monotonic()
+        began = self.clock()
         cursor = lease.cursor if lease.cursor is not None else cfg.start_cursor
         gap = self.gaps(cfg.source_id, self.holder, cfg.gap_page_size)
         gap.resume()
@@ -175,13 +188,13 @@ class Consumer:
             logger.warning("firehose relay unreachable", extra={"relay": cfg.source_id})
             metrics.add_metric(name="FirehoseRelayUnreachable", unit=MetricUnit.Count, value=1)
             return None
-        return _Run(source, gap, cursor, began, time.monotonic(), time.monotonic())
+        return _Run(source, gap, cursor, began, self.clock(), self.clock(), checkpointed=cursor)
 
     def _over(self, run: _Run, remaining_ms: Callable[[], int]) -> bool:
         cfg = self.config
         if remaining_ms() < cfg.stop_margin_seconds * 1000:
             return True
-        return bool(cfg.hold_seconds and time.monotonic() - run.began > cfg.hold_seconds)
+        return bool(cfg.hold_seconds and self.clock() - run.began > cfg.hold_seconds)
 
     def _step(self, run: _Run, report: RunReport) -> bool:
         """One batch (or a wait for one), the checkpoint, the gap's next page, the metrics;
@@ -190,57 +203,70 @@ class Consumer:
         events = run.source.take(cfg.batch_size, cfg.batch_wait_seconds)
         if events and not self._batch(run, events, report):
             return False
-        if events or time.monotonic() - run.last_checkpoint > cfg.lease_seconds / 3:
-            if not self.leases.checkpoint(cfg.source_id, self.holder, run.cursor, cfg.lease_seconds):
-                report.status = "lease lost"
-                logger.warning("firehose lease lost", extra={"cursor": run.cursor})
-                return False
-            run.last_checkpoint = time.monotonic()
+        since = self.clock() - run.last_checkpoint
+        moved = run.cursor != run.checkpointed and since >= cfg.checkpoint_seconds
+        if (moved or since > cfg.lease_seconds / 3) and not self._checkpoint(run, run.cursor, report):
+            return False
         if run.gap.pending:
             run.gap.step()
-        if time.monotonic() - run.last_metrics > cfg.metrics_every_seconds:
+        if self.clock() - run.last_metrics > cfg.metrics_every_seconds:
             self._publish(report, run.source, run.published, holding=True)
-            run.last_metrics = time.monotonic()
+            run.last_metrics = self.clock()
         return True
 
     def _batch(self, run: _Run, events: list[Event], report: RunReport) -> bool:
         cfg = self.config
         began_batch = time.perf_counter()
         committed = run.cursor
-        last_beat = [time.monotonic()]
+        last_beat = [self.clock()]
 
         def heartbeat() -> None:
-            if time.monotonic() - last_beat[0] < cfg.lease_seconds / 3:
+            if self.clock() - max(last_beat[0], run.last_checkpoint) < cfg.lease_seconds / 3:
                 return
-            if not self.leases.checkpoint(cfg.source_id, self.holder, committed, cfg.lease_seconds):
+            if not self._checkpoint(run, committed, report):
                 raise LeaseLost()
-            last_beat[0] = time.monotonic()
+            last_beat[0] = self.clock()
 
         try:
             batch = self._apply(events, heartbeat)
         except LeaseLost:
-            report.status = "lease lost"
-            logger.warning("firehose lease lost", extra={"cursor": run.cursor})
             return False
         report.busy_seconds += time.perf_counter() - began_batch
         report.batches += 1
         report.counts.update(batch.counts)
         report.lags.extend(batch.lags)
-        for event in events:
-            if isinstance(event, Info) and event.name == OUTDATED_CURSOR:
-                # Before the checkpoint moves past it: a run that ends now leaves the gap
-                # recorded, and the next one re-reads every artist.
-                run.gap.outdated(run.cursor)
+        outdated = any(isinstance(event, Info) and event.name == OUTDATED_CURSOR for event in events)
+        if outdated:
+            # What was applied before it checkpointed first, then the gap recorded before the
+            # checkpoint moves past it: a run that ends now leaves the gap recorded, and the
+            # next one re-reads every artist.
+            if not self._checkpoint(run, run.cursor, report):
+                return False
+            run.gap.outdated(run.cursor)
         run.cursor = _advance(run.cursor, events)
         report.cursor = run.cursor
+        if outdated or any(isinstance(event, Info) and event.name == "FutureCursor" for event in events):
+            run.last_checkpoint = float("-inf")  # the cursor after a gap or a restart is written at once
+        return True
+
+    def _checkpoint(self, run: _Run, cursor: int | None, report: RunReport) -> bool:
+        """The revs applied, then the cursor and the lease renewed; False (the run stops at
+        once, nothing more written) when another consumer holds the lease now."""
+        cfg = self.config
+        self.ingest.flush_revs()
+        if not self.leases.checkpoint(cfg.source_id, self.holder, cursor, cfg.lease_seconds):
+            report.status = "lease lost"
+            logger.warning("firehose lease lost", extra={"cursor": cursor})
+            return False
+        run.last_checkpoint = self.clock()
+        run.checkpointed = cursor
         return True
 
     def _finish(self, run: _Run, report: RunReport) -> None:
         cfg = self.config
         run.source.stop()
         report.counts.update(run.gap.counts)
-        if report.status == "ok":
-            self.leases.checkpoint(cfg.source_id, self.holder, run.cursor, cfg.lease_seconds)
+        if report.status == "ok" and self._checkpoint(run, run.cursor, report):
             self.leases.release(cfg.source_id, self.holder)
         # adds the source's counts itself
         self._publish(report, run.source, run.published, holding=report.status == "ok")

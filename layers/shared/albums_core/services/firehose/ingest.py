@@ -3,8 +3,8 @@ batch is planned per repository (planning.py), then applied: each repository's t
 (tracks.py, or the indexer: indexing.py, within its budget: aside.py), the likes whose blocks
 were missing read from the liker's PDS (like_reads.py), the likes (likes.py), then identity
 and account events (accounts.py); the album pages it changed are dropped once each, and the
-revs applied recorded. A commit whose rev is not after the rev applied for its repository is
-skipped without any work.
+revs applied recorded (written at once, or by the consumer before its checkpoint). A commit
+whose rev is not after the rev applied for its repository is skipped without any work.
 
 Nothing a relay says is taken on its word: a commit that would be applied is first checked
 against its repository's signing key and Merkle tree (the `CommitCheck` port); one that does
@@ -51,16 +51,22 @@ class Ingest:
         indexer: RepoIndexer,
         verifier: CommitCheck,
         clock: Clock = time.monotonic,
+        defer_revs: bool = False,
     ) -> None:
+        """`defer_revs`: the revs applied are written by `flush_revs` (the consumer's, before its
+        checkpoint), not at the end of each batch."""
         self.verifier = verifier
         self.held = HeldCatalogue(catalogue, pages)
-        self.planner = Planner(repos, verifier)
+        self.planner = Planner(repos, verifier, defer_revs)
         self.aside = SetAside(catalogue, indexer, clock)
         self.likes = LikeIngest(self.held, likes, catalogue)
         self.like_reads = LikeReads(self.likes, likes, pds, identities, self.aside.budget)
         indexing = Indexing(self.held, catalogue, identities, indexer, self.likes, self.aside)
         self.tracks = TrackIngest(self.held, catalogue, pds, self.likes, indexing)
         self.accounts = AccountIngest(catalogue, repos, self.held, pds, identities, pages)
+
+    def flush_revs(self) -> None:
+        self.planner.flush_revs()
 
     def forget(self, did: str) -> None:
         """What is held of the artist is read again before it is used next."""

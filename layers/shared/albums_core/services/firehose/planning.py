@@ -46,12 +46,18 @@ class RepoWork:
 
 
 class Planner:
-    """Sorts a batch's events; remembers each repository's applied rev for the container's life."""
+    """Sorts a batch's events; remembers each repository's applied rev for the container's life.
+    With `defer_revs` (the consumer, the single writer of revs while it holds the lease) the revs
+    applied are written only by `flush_revs`, which the consumer calls before each checkpoint:
+    a crash before it replays those commits, which change nothing (as a crash between the
+    writes and the revs always did)."""
 
-    def __init__(self, repos: RepoStates, verifier: CommitCheck) -> None:
+    def __init__(self, repos: RepoStates, verifier: CommitCheck, defer_revs: bool = False) -> None:
         self.repos = repos
         self.verifier = verifier
+        self.defer_revs = defer_revs
         self._revs: dict[str, str | None] = {}
+        self._dirty: dict[str, str] = {}  # applied, not written yet
 
     def plan(self, events: list[Event], report: BatchReport) -> tuple[dict[str, RepoWork], list[Event]]:
         """The work per repository, and the events that are no repository's records (identity
@@ -80,8 +86,20 @@ class Planner:
         """The revs of the repositories applied whole (a failed read leaves its rev for a replay)."""
         for entry in work.values():
             if entry.rev is not None and not entry.failed:
-                self.repos.set_repo_rev(entry.did, entry.rev)
                 self._revs[entry.did] = entry.rev
+                self._dirty[entry.did] = entry.rev
+        if not self.defer_revs:
+            self.flush_revs()
+
+    def flush_revs(self) -> int:
+        """Write the revs applied since the last flush; how many."""
+        written = 0
+        for did, rev in list(self._dirty.items()):
+            self.repos.set_repo_rev(did, rev)
+            if self._dirty.get(did) == rev:
+                del self._dirty[did]
+            written += 1
+        return written
 
     @staticmethod
     def lags(work: dict[str, RepoWork], moment: datetime, report: BatchReport) -> None:

@@ -14,7 +14,6 @@ whose records already match: nothing is written."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
@@ -128,16 +127,11 @@ class TrackIngest:
             report.counts["applied_own"] += own
 
     def _to_create(self, did: str, last: dict[str, RecordOp]) -> tuple[Held, list[tuple[str, RecordOp]]]:
-        started = time.monotonic()
+        """The records to create a track for: those the held copy lacks. Not read again first:
+        a track another writer (a request, the indexer) created since the held read is found by
+        its record's guard in `add_new_tracks`, which returns that track instead of writing."""
         held = self.held.held(did, albums=True)
         created = [(uri, op) for uri, op in last.items() if op.action != "delete" and uri not in held.tracks]
-        if created and held.at < started:
-            # The held copy may predate a request that indexed the record meanwhile (an artist
-            # who creates a track elsewhere and adds it to an album here at once): a track is
-            # created only when the catalogue read now does not have it either.
-            self.held.forget(did)
-            held = self.held.held(did, albums=True)
-            created = [(uri, op) for uri, op in created if uri not in held.tracks]
         return held, created
 
     def _no_list_names(self, held: Held, did: str, created: list[tuple[str, RecordOp]], budget: ReadBudget) -> None:
