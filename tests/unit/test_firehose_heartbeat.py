@@ -54,6 +54,9 @@ class _Ingest:
     def apply(self, events: list[Event], heartbeat: Any = None) -> BatchReport:
         return BatchReport()
 
+    def flush_revs(self) -> None:
+        pass
+
 
 class _Gap:
     pending = False
