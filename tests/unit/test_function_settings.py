@@ -17,6 +17,7 @@ FIREHOSE = (
     "FIREHOSE_HOLD_SECONDS",
     "FIREHOSE_STOP_MARGIN_SECONDS",
     "FIREHOSE_BATCH_SIZE",
+    "FIREHOSE_CHECKPOINT_SECONDS",
 )
 
 
@@ -35,7 +36,7 @@ def test_the_firehose_defaults_and_a_blank_start_cursor(env: pytest.MonkeyPatch)
     got = firehose_settings()
     assert (got.relay_url, got.start_cursor) == ("wss://relay.example", None)
     assert (got.lease_seconds, got.hold_seconds) == (30, 0)
-    assert (got.stop_margin_seconds, got.batch_size) == (20, 500)
+    assert (got.stop_margin_seconds, got.batch_size, got.checkpoint_seconds) == (20, 500, 1)
     env.setenv("FIREHOSE_START_CURSOR", "0")
     env.setenv("FIREHOSE_BATCH_SIZE", "10")
     config.settings.cache_clear()  # one clear re-reads every model
@@ -54,6 +55,8 @@ def test_the_firehose_defaults_and_a_blank_start_cursor(env: pytest.MonkeyPatch)
         ("FIREHOSE_STOP_MARGIN_SECONDS", "soon"),
         ("FIREHOSE_BATCH_SIZE", "0"),
         ("FIREHOSE_BATCH_SIZE", "12.5"),
+        ("FIREHOSE_CHECKPOINT_SECONDS", "-1"),
+        ("FIREHOSE_CHECKPOINT_SECONDS", "often"),
     ],
 )
 def test_a_bad_firehose_value_is_named(env: pytest.MonkeyPatch, name: str, value: str) -> None:
