@@ -7,10 +7,11 @@ ends. Its CPU time and RSS are read from /proc while it runs."""
 
 from __future__ import annotations
 
-import itertools
+import multiprocessing
 import os
 import random
 import secrets
+import struct
 import threading
 import time
 from collections import Counter
@@ -198,12 +199,103 @@ def _ours(ours: Ours, signer: Any) -> list[dict[str, Any]]:
     ]
 
 
+# Every frame's seq is at least this, so its DAG-CBOR integer is always 5 bytes (0x1a and 4):
+# the frames are encoded once before the run and only their seq and time patched as they go.
+SEQ_BASE = 1_000_000
+_SEQ_MARK = 0x7A5E0C01
+_TIME_MARK = "0000-00-00T00:00:00.000Z"  # as long as _iso()'s times
+
+
+def template(body: dict[str, Any]) -> tuple[bytes, int, int]:
+    """A frame (header and body) encoded once: (bytes, offset of its seq's 4 bytes, offset of
+    its time's characters)."""
+    header = bytes(libipld.encode_dag_cbor({"op": 1, "t": "#commit"}))
+    data = header + bytes(libipld.encode_dag_cbor({**body, "seq": _SEQ_MARK, "time": _TIME_MARK}))
+    seq_at = data.find(b"\x1a" + struct.pack(">I", _SEQ_MARK))
+    time_at = data.find(_TIME_MARK.encode())
+    if seq_at < 0 or time_at < 0 or data.count(struct.pack(">I", _SEQ_MARK)) != 1:
+        raise RuntimeError("a frame's seq or time could not be found in its encoding")
+    return data, seq_at + 1, time_at
+
+
+def _play(
+    ws: Any,
+    others: list[tuple[bytes, int, int]],
+    ours: list[tuple[bytes, int, int]],
+    plan: tuple[int, int, int],
+) -> dict[str, Any]:
+    """The frames of one connection, paced to RATE, each stamped with its seq and the time it is
+    sent. `plan` is (calibration frames, total frames, one of ours every `step`)."""
+    calibration, total, step = plan
+    stats: dict[str, Any] = {"sent": 0, "bytes": 0, "seqs": [], "switched": 0.0}
+    t0 = stats["started"] = time.perf_counter()
+    wall0 = time.time()
+    for i in range(total):
+        target = t0 + i / RATE
+        now = time.perf_counter()
+        if target - now > 0.002:
+            time.sleep(target - now)
+        if i == calibration:
+            stats["switched"] = time.perf_counter()
+        k = i - calibration
+        mine = k >= 0 and k % step == step // 2 and k // step < len(ours)
+        seq = SEQ_BASE + i + 1
+        if mine:
+            stats["seqs"].append(seq)
+        data, seq_at, time_at = ours[k // step] if mine else others[i % len(others)]
+        frame = bytearray(data)
+        frame[seq_at : seq_at + 4] = struct.pack(">I", seq)
+        frame[time_at : time_at + len(_TIME_MARK)] = _iso(wall0 + (time.perf_counter() - t0)).encode()
+        ws.send(bytes(frame))
+        stats["bytes"] += len(frame)
+        stats["sent"] += 1
+    stats["ended"] = time.perf_counter()
+    return stats
+
+
+def _relay_process(conn: Any, others: list[Any], ours: list[Any], plan: tuple[int, int, int]) -> None:
+    """The relay, in a process of its own (the bench's process is busy with the stack): serves
+    the run on the first connection, nothing on later ones, until told to stop; then sends its
+    figures back."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.server import serve
+
+    stopping = threading.Event()
+    stats: dict[str, Any] = {"connections": 0}
+
+    def handle(ws: Any) -> None:
+        stats["connections"] += 1
+        try:
+            if stats["connections"] == 1:  # a reconnect gets nothing more
+                stats.update(_play(ws, others, ours, plan))
+            while not stopping.is_set():
+                try:
+                    ws.recv(timeout=0.2)
+                except TimeoutError:
+                    continue
+        except ConnectionClosed:
+            return
+
+    server = serve(handle, "127.0.0.1", 0, max_size=None, compression=None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conn.send(server.socket.getsockname()[1])
+    conn.recv()  # stop
+    stopping.set()
+    server.shutdown()
+    thread.join(5)
+    conn.send(stats)
+
+
 class Player:
-    """The scripted relay's script: CALIBRATION_SECONDS of others' frames, then SECONDS with one
-    of ours every 1/OURS_SHARE frames, RATE a second, each stamped with the time it is sent."""
+    """The relay (a process of its own, so it keeps the rate whatever the bench's process does):
+    CALIBRATION_SECONDS of others' frames, then SECONDS with one of ours every 1/OURS_SHARE
+    frames, RATE a second, each stamped with the time it is sent. The frames are encoded before
+    the run; only their seq and time are written into them as they go."""
 
     def __init__(self, others: list[dict[str, Any]], ours: list[dict[str, Any]]) -> None:
-        self.others, self.ours = others, ours
+        self.others = [template(body) for body in others]
+        self.ours = [template(body) for body in ours]
         self.calibration = int(RATE * CALIBRATION_SECONDS)
         self.total = self.calibration + int(RATE * SECONDS)
         self.step = max(1, int(RATE * SECONDS) // max(1, len(ours)))
@@ -212,36 +304,39 @@ class Player:
         self.seqs: list[int] = []  # the seq each of our commits was played with, in order
         self.started = self.switched = self.ended = 0.0
         self.connections = 0
-        self.done = threading.Event()
+        self.url = ""
+        self._conn: Any = None
+        self._process: Any = None
 
-    def __call__(self, cursor: int | None, connection: int) -> Any:
-        self.connections = connection
-        if connection > 1:  # a reconnect: nothing more (the consumer's report says why it left)
+    def start(self) -> str:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        plan = (self.calibration, self.total, self.step)
+        self._process = ctx.Process(target=_relay_process, args=(child, self.others, self.ours, plan), daemon=True)
+        self._process.start()
+        if not self._conn.poll(60):
+            raise RuntimeError("the relay process did not start")
+        self.url = f"ws://127.0.0.1:{self._conn.recv()}"
+        return self.url
+
+    def stop(self) -> None:
+        """The relay stopped, its figures read (perf_counter is the system's monotonic clock:
+        its times compare with this process's)."""
+        if self._process is None:
             return
-        header = bytes(libipld.encode_dag_cbor({"op": 1, "t": "#commit"}))
-        others = itertools.cycle(self.others)
-        self.started = t0 = time.perf_counter()
-        wall0 = time.time()
-        for i in range(self.total):
-            target = t0 + i / RATE
-            now = time.perf_counter()
-            if target - now > 0.002:
-                time.sleep(target - now)
-            if i == self.calibration:
-                self.switched = time.perf_counter()
-            k = i - self.calibration
-            mine = k >= 0 and k % self.step == self.step // 2 and k // self.step < len(self.ours)
-            if mine:
-                self.seqs.append(i + 1)
-            body = dict(self.ours[k // self.step] if mine else next(others))
-            body["seq"] = i + 1
-            body["time"] = _iso(wall0 + (time.perf_counter() - t0))
-            data = header + bytes(libipld.encode_dag_cbor(body))
-            self.bytes += len(data)
-            self.sent += 1
-            yield data
-        self.ended = time.perf_counter()
-        self.done.set()
+        try:
+            self._conn.send("stop")
+            stats = self._conn.recv() if self._conn.poll(30) else {}
+        finally:
+            self._process.join(10)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process = None
+        self.sent, self.bytes = stats.get("sent", 0), stats.get("bytes", 0)
+        self.seqs = stats.get("seqs", [])
+        self.started, self.switched = stats.get("started", 0.0), stats.get("switched", 0.0)
+        self.ended = stats.get("ended", 0.0)
+        self.connections = stats.get("connections", 0)
 
 
 # ---- the consumer, as deployed --------------------------------------------------------------
@@ -375,7 +470,6 @@ def _say(*lines: str) -> None:
 
 def run(stack: LocalStack) -> list[tuple[str, bool]]:
     from tests.support.firehose_frames import Signer
-    from tests.support.relays import ScriptedRelay
 
     heading(f"9. The whole network's firehose: {RATE:,} commits/s for {SECONDS:g} s, 1% ours, the deployed consumer")
     began = time.perf_counter()
@@ -385,18 +479,18 @@ def run(stack: LocalStack) -> list[tuple[str, bool]]:
         ours = publish(artists, round(RATE * SECONDS * OURS_SHARE))
     others, mine = _others(), _ours(ours, signer)
     player = Player(others, mine)
-    relay = ScriptedRelay(player)
+    url = player.start()
     set_up = time.perf_counter() - began
     try:
         with function_logs():
-            consumed = consume(stack, relay.url, player)
+            consumed = consume(stack, url, player)
     finally:
-        relay.stop()
+        player.stop()
     with function_logs():
         from albums_core.adapters.dynamodb.firehose_lease import FirehoseLeases
         from albums_core.services.firehose.consumer import ConsumerConfig
 
-        lease = FirehoseLeases().read_lease(ConsumerConfig(relay_url=relay.url).source_id) or {}
+        lease = FirehoseLeases().read_lease(ConsumerConfig(relay_url=url).source_id) or {}
         ours.seqs = player.seqs
         problems, unread = _exactly_once(ours, int(lease.get("cursor") or 0))
     NETWORK["unread"] = unread
