@@ -76,6 +76,10 @@ class HeldCatalogue:
         if not track.album_id:
             return
         held = self._artists.get(track.artist_did)
+        if held is not None and held.artist is not None and held.albums is None:
+            # Its albums read once (kept with the tracks) rather than each page's album by id
+            # every batch: a like of an album track changes that page in nearly every batch.
+            held.albums = {a.id: a for a in self.catalogue.artist_albums(track.artist_did)}
         album = held.albums.get(track.album_id) if held and held.albums else None
         if held and held.artist and album:
             self._page_keys.add((held.artist.handle, album.slug))

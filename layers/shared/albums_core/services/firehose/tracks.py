@@ -28,6 +28,11 @@ from albums_core.services.firehose.indexing import Indexing
 from albums_core.services.firehose.likes import LikeIngest
 from albums_core.services.firehose.planning import BatchReport, RepoWork
 
+# Track ids reserved ahead, so that a track created alone (the whole network's stream: nearly
+# every batch holds one) does not pay the counter's update: ids left when the container ends
+# are never used (ids need only be unique; a guard that finds the track held wastes one too).
+IDS_AHEAD = 16
+
 
 class _Fallback(Exception):
     """The record-by-record path cannot apply this repository's batch: index it instead."""
@@ -51,6 +56,13 @@ class TrackIngest:
         self.pds = pds
         self.likes = likes
         self.indexing = indexing
+        self._ids: list[int] = []  # reserved, not used yet
+
+    def _take_ids(self, count: int) -> list[int]:
+        if len(self._ids) < count:
+            self._ids += self.catalogue.reserve_track_ids(max(count - len(self._ids), IDS_AHEAD))
+        taken, self._ids = self._ids[:count], self._ids[count:]
+        return taken
 
     def apply(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> None:
         held = self.held.held(entry.did)
@@ -153,7 +165,7 @@ class TrackIngest:
             raise _Fallback("a new track is named by a list")
 
     def _create(self, did: str, held: Held, created: list[tuple[str, RecordOp]], report: BatchReport) -> None:
-        ids = self.catalogue.reserve_track_ids(len(created))
+        ids = self._take_ids(len(created))
         tracks = [
             new_track(track_id, did, None, uri, op.cid or "", op.value or {})
             for track_id, (uri, op) in zip(ids, created, strict=True)
