@@ -1,8 +1,17 @@
 """A repository's records read again by the indexer (services/indexer.py) where the commits alone
 cannot decide, and a repository we never indexed taken in whole (a backfill), within the
-repository's budget per batch (aside.py)."""
+repository's budget per batch (aside.py).
+
+A batch's indexings are queued (`index`) and run together once its other tracks are applied
+(`run`): up to INDEX_WORKERS repositories at once, each a different artist's, since each waits
+mostly on its PDS and on DynamoDB (a burst of album lists, one after another, was most of the
+consumer's lag on the whole network's stream); what each changed is then counted in order."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import ReadBudget
@@ -14,6 +23,11 @@ from albums_core.services.firehose.held import HeldCatalogue
 from albums_core.services.firehose.likes import LikeIngest
 from albums_core.services.firehose.planning import BatchReport, RepoWork
 from albums_core.services.indexer import IndexOutcome
+
+# Repositories indexed at once within a batch.
+INDEX_WORKERS = 4
+
+_Queued = tuple[RepoWork, Artist, BatchReport, ReadBudget]
 
 
 class Indexing:
@@ -32,19 +46,48 @@ class Indexing:
         self.indexer = indexer
         self.likes = likes
         self.aside = aside
+        self._queued: list[_Queued] = []
 
     def index(self, entry: RepoWork, artist: Artist, report: BatchReport, budget: ReadBudget) -> None:
+        """Queued: run with the batch's others by `run`."""
         if not artist.pds_url:
             return
         self.held.forget(entry.did)  # whatever the indexing writes, the next batch reads afresh
+        self._queued.append((entry, artist, report, budget))
+
+    def discard(self) -> None:
+        """A batch that failed leaves nothing queued (it is applied again event by event)."""
+        self._queued = []
+
+    def run(self, beat: Callable[[], None]) -> None:
+        """The queued indexings, several at once, each then settled in the order queued."""
+        queued, self._queued = self._queued, []
+        if len(queued) <= 1:
+            outcomes = [self._index(item) for item in queued]
+        else:
+            with ThreadPoolExecutor(min(INDEX_WORKERS, len(queued)), thread_name_prefix="index") as pool:
+                outcomes = list(pool.map(self._index, queued))
+        for (entry, _, report, budget), outcome in zip(queued, outcomes, strict=True):
+            self.held.forget(entry.did)
+            self._settle(entry, report, budget, outcome)
+            beat()
+
+    def _index(self, item: _Queued) -> Any:
+        """The indexer's outcome, or the PDS failure that stopped it."""
+        _, artist, _, budget = item
+        budget.started = budget.clock()  # its time starts now, not when it was queued
         try:
-            counts = self.indexer.index(artist, budget)
+            return self.indexer.index(artist, budget)
         except (PdsUnavailable, XrpcError) as exc:
+            return exc
+
+    def _settle(self, entry: RepoWork, report: BatchReport, budget: ReadBudget, counts: Any) -> None:
+        if isinstance(counts, (PdsUnavailable, XrpcError)):
             # The repository stays as it was here; its rev is not recorded, so a replay or the
             # next commit reads it again (and the sweep re-indexes a day-old artist anyway).
             entry.failed = True
             report.counts["failed_index"] += 1
-            logger.warning("firehose indexing failed", extra={"did": entry.did, "error": str(exc)[:200]})
+            logger.warning("firehose indexing failed", extra={"did": entry.did, "error": str(counts)[:200]})
             return
         if isinstance(counts, IndexOutcome):
             if not counts.complete:

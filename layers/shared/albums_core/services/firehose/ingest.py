@@ -61,8 +61,8 @@ class Ingest:
         self.aside = SetAside(catalogue, indexer, clock)
         self.likes = LikeIngest(self.held, likes, catalogue)
         self.like_reads = LikeReads(self.likes, likes, pds, identities, self.aside.budget)
-        indexing = Indexing(self.held, catalogue, identities, indexer, self.likes, self.aside)
-        self.tracks = TrackIngest(self.held, catalogue, pds, self.likes, indexing)
+        self.indexing = Indexing(self.held, catalogue, identities, indexer, self.likes, self.aside)
+        self.tracks = TrackIngest(self.held, catalogue, pds, self.likes, self.indexing)
         self.accounts = AccountIngest(catalogue, repos, self.held, pds, identities, pages)
 
     def flush_revs(self) -> None:
@@ -83,6 +83,7 @@ class Ingest:
         so a long batch never outlives it (and it raises there when the lease was lost)."""
         beat = heartbeat or (lambda: None)
         report = BatchReport()
+        self.indexing.discard()
         work, others = self.planner.plan(events, report)
         self.aside.requeue(report)
         # Tracks and lists first, so a like of a track published in the same batch finds it.
@@ -92,6 +93,7 @@ class Ingest:
             if entry.index:
                 self.tracks.apply(entry, report, self.aside.budget())
                 beat()
+        self.indexing.run(beat)  # the repositories that went to the indexer, several at once
         for entry in work.values():
             if entry.likes_unread:
                 self.like_reads.read_unread(entry, report)

@@ -1,0 +1,55 @@
+"""A batch's indexings (album lists, here) run several at once, each a different repository's:
+a burst of lists one after another was most of the consumer's lag on the whole network's
+stream (bench section 9). What each changed is still counted once, in order, and a PDS failure
+of one leaves only its repository's rev unrecorded."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from albums_core.domain.models import Artist
+from albums_core.domain.read_budget import ReadBudget
+from albums_core.domain.upstream import PdsUnavailable
+from albums_core.services.firehose.indexing import INDEX_WORKERS
+from tests.fakes.firehose import FakeIndexer
+from tests.unit.firehose_world import World, commit, list_op
+
+# A hang limit only: the indexings meet at the barrier at once, or never when run one by one.
+HANG_SECONDS = 60.0
+
+
+class MeetingIndexer(FakeIndexer):
+    """Each indexing waits until `parties` of them are running together."""
+
+    def __init__(self, parties: int, failing: str | None = None) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=HANG_SECONDS)
+        self.failing = failing
+        self.threads: set[str] = set()
+
+    def index(self, artist: Artist, budget: ReadBudget) -> Any:
+        self.threads.add(threading.current_thread().name)
+        self.barrier.wait()
+        if artist.did == self.failing:
+            raise PdsUnavailable("down")
+        return super().index(artist, budget)
+
+
+def test_lists_of_several_repositories_are_indexed_at_once() -> None:
+    world = World()
+    artists = [world.artist(f"burst{i}") for i in range(INDEX_WORKERS)]
+    world.indexer = MeetingIndexer(INDEX_WORKERS, failing=artists[1].did)
+    ingest = world.fresh()
+    batch = [commit(a.did, list_op(f"l{i}")) for i, a in enumerate(artists)]
+    report = ingest.apply(batch)
+    assert len(world.indexer.threads) == INDEX_WORKERS  # each in a thread of its own, together
+    assert sorted(world.indexer.runs or []) == sorted(a.did for i, a in enumerate(artists) if i != 1)
+    assert report.counts["indexings"] == INDEX_WORKERS - 1 and report.counts["failed_index"] == 1
+    assert report.counts["applied"] == INDEX_WORKERS - 1
+    # The failed one's rev is not recorded: its commit is applied again when replayed.
+    again = world.fresh()
+    world.indexer = MeetingIndexer(1)
+    again.indexing.indexer = world.indexer
+    replay = again.apply(batch)
+    assert replay.counts["skipped_replayed"] == INDEX_WORKERS - 1 and world.indexer.runs == [artists[1].did]
