@@ -428,14 +428,16 @@ def _exactly_once(ours: Ours, reached: int) -> tuple[list[str], int]:
     from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 
     done = [seq <= reached for seq in ours.seqs] + [False] * (len(ours.commits) - len(ours.seqs))
-    likes: Counter[str] = Counter()
+    # A like counts once per (liker, track): a second like record of the same pair (the script
+    # draws likers and tracks at random) is a duplicate, applied as such.
+    likers: dict[str, set[str]] = {}
     tracks: set[str] = set()
     lists: set[str] = set()
     for (did, path, record), applied in zip(ours.commits, done, strict=True):
         if not applied:
             continue
         if path.startswith(LIKE):
-            likes[str(record["subject"]["uri"])] += 1
+            likers.setdefault(str(record["subject"]["uri"]), set()).add(did)
         elif path.startswith(TRACK):
             tracks.add(f"at://{did}/{path}")
         else:
@@ -451,7 +453,7 @@ def _exactly_once(ours: Ours, reached: int) -> tuple[list[str], int]:
         for uri in uris:
             if uri not in held:
                 problems["track not indexed"] += uri in tracks or did in lists
-            elif held[uri].like_count != likes[uri]:
+            elif held[uri].like_count != len(likers.get(uri, ())):
                 problems["track's like count is not the number of its likes reached"] += 1
         if did in lists:
             albums = repo.artist_albums(did)
