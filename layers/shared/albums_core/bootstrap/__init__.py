@@ -18,8 +18,6 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from albums_core.http.guards import album_guard as _album_guard
-from albums_core.http.guards import list_guard as _list_guard
 from albums_core.observability import tracer
 
 if TYPE_CHECKING:
@@ -301,10 +299,14 @@ def artist_guard(event: dict[str, Any]) -> Caller:
 
 def album_guard(message: str) -> Callable[[dict[str, Any]], Caller]:
     """The guard of an album's mutations (http.guards.album_guard) on the wired services."""
+    from albums_core.http.guards import album_guard as _album_guard
+
     return _album_guard(message, artist_guard, album_admin)
 
 
 def list_guard() -> Callable[[dict[str, Any]], Caller]:
+    from albums_core.http.guards import list_guard as _list_guard
+
     return _list_guard(artist_guard, album_admin)
 
 

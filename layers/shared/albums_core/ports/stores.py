@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from albums_core.domain.firehose_events import Gap
 from albums_core.domain.models import Album, Artist, TokenAccount, Track
 from albums_core.domain.sessions import Grant, Session, Tokens
 
 if TYPE_CHECKING:
     from albums_core.domain.cover_images import Cover
+    from albums_core.domain.firehose_events import Gap
     from albums_core.ports.pds import Pds
 
 

@@ -1,0 +1,74 @@
+"""The read functions' init loads only what an anonymous read needs (issue 22 §6, bench section 1):
+the mutation guards, the album admin and the services behind it, and the firehose's domain
+types are imported by the functions that use them, not by every handler that imports bootstrap."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Never needed by an anonymous album page, artist page or listing.
+DEFERRED = (
+    "albums_core.http.guards",
+    "albums_core.services.album_admin",
+    "albums_core.services.album_membership",
+    "albums_core.services.auth",
+    "albums_core.services.cleanup",
+    "albums_core.services.covers",
+    "albums_core.domain.cover_images",
+    "albums_core.domain.firehose_events",
+)
+
+_PROBE = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import app
+wanted = json.loads(sys.argv[3])
+print(json.dumps(sorted(m for m in wanted if m in sys.modules)))
+"""
+
+
+def _function_environment() -> dict[str, str]:
+    from local_runtime.lambda_host import local_environment
+    from local_runtime.template import local_stack
+
+    stack = local_stack()
+    env = dict(os.environ)
+    env.update(local_environment(stack, "http://127.0.0.1:1"))
+    for fn in stack.functions().values():
+        env.update(fn.environment)
+    return env
+
+
+@pytest.mark.parametrize("function", ["get_album", "list_albums", "list_artist_albums", "get_artist"])
+def test_a_read_functions_init_does_not_load_the_write_side(function: str) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PROBE,
+            str(ROOT / "functions" / function),
+            str(ROOT / "layers" / "shared"),
+            json.dumps(DEFERRED),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_function_environment(),
+        cwd=ROOT,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_mutation_guards_still_load_where_they_are_used() -> None:
+    from albums_core import bootstrap
+
+    assert callable(bootstrap.album_guard("album not found")) and callable(bootstrap.list_guard())
