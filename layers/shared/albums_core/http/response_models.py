@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel as _PydanticModel
+from pydantic import ConfigDict, Field
+
+
+class BaseModel(_PydanticModel):
+    # These models only describe answers (the OpenAPI document, the schema fuzzing): their
+    # validators are built when first asked for, not at every handler's import (cold start).
+    model_config = ConfigDict(defer_build=True)
 
 
 class ErrorResponse(BaseModel):
