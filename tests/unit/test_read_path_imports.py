@@ -1,6 +1,7 @@
 """The read functions' init loads only what an anonymous read needs (issue 22 §6, bench section 1):
 the mutation guards, the album admin and the services behind it, and the firehose's domain
-types are imported by the functions that use them, not by every handler that imports bootstrap."""
+types are imported by the functions that use them, not by every handler that imports bootstrap;
+the ports (protocols) are not imported at run time by the read services."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ DEFERRED = (
     "albums_core.services.covers",
     "albums_core.domain.cover_images",
     "albums_core.domain.firehose_events",
+    # Protocols: the services name them for the type checker only.
+    "albums_core.ports",
 )
 
 _PROBE = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -14,7 +15,9 @@ from albums_core.domain.ordering import order_tracks
 from albums_core.domain.sessions import Viewer
 from albums_core.domain.views import album_page, personalise
 from albums_core.observability import cache_hits, metrics
-from albums_core.ports import PageCache, PageCatalogue, PdsReader
+
+if TYPE_CHECKING:  # the ports are protocols: only the type checker needs them
+    from albums_core.ports import PageCache, PageCatalogue, PdsReader
 
 # A cached redirect: a JSON object no album page is (a page's first key is "metadata").
 _MOVED = '{"$moved":'

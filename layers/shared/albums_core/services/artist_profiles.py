@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -16,7 +17,9 @@ from albums_core.domain.handles import exact_did, normalize_handle
 from albums_core.domain.models import Artist
 from albums_core.domain.views import artist_profile
 from albums_core.observability import cache_hits, metrics
-from albums_core.ports import ArtistDirectory, PageCache
+
+if TYPE_CHECKING:  # the ports are protocols: only the type checker needs them
+    from albums_core.ports import ArtistDirectory, PageCache
 
 
 class ArtistProfiles:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from albums_core.domain.errors import ArtistNotFound
 from albums_core.domain.handles import normalize_artist_ref
 from albums_core.domain.views import album_list_item, artist_album_item
-from albums_core.ports import CursorSigner, ListingCatalogue
+
+if TYPE_CHECKING:  # the ports are protocols: only the type checker needs them
+    from albums_core.ports import CursorSigner, ListingCatalogue
 
 _CURSOR_FIELDS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
 
