@@ -75,3 +75,36 @@ def test_the_mutation_guards_still_load_where_they_are_used() -> None:
     from albums_core import bootstrap
 
     assert callable(bootstrap.album_guard("album not found")) and callable(bootstrap.list_guard())
+
+
+_WIRED_PROBE = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import app
+from albums_core import bootstrap
+bootstrap.album_pages()
+assert bootstrap.pds_reader().list_order(None, None) is None
+print(json.dumps(sorted(m for m in json.loads(sys.argv[3]) if m in sys.modules)))
+"""
+
+
+def test_get_albums_wiring_does_not_load_the_xrpc_client() -> None:
+    """What a cache miss wires (catalogue, page cache, the PDS reader): the list record is read
+    through public_reads; the write path's XRPC client stays unloaded."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _WIRED_PROBE,
+            str(ROOT / "functions" / "get_album"),
+            str(ROOT / "layers" / "shared"),
+            json.dumps([*DEFERRED, "albums_core.adapters.atproto.xrpc"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_function_environment(),
+        cwd=ROOT,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

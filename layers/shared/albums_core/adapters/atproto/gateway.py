@@ -4,7 +4,8 @@ each per container (albums_core.bootstrap).
 
 The modules that load the SDK or its codec (syntax, identity, record_cids through the record
 writes, the OAuth client) are imported on first use: the read functions, which use only the
-public reads, never load them."""
+public reads, never load them. So is the XRPC client (writes, sessions, whole-repository reads):
+an album page reads its list record through public_reads alone."""
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from albums_core.adapters.atproto import xrpc
 from albums_core.adapters.atproto.public_reads import fetch_list_order
-from albums_core.domain.read_budget import ReadBudget
-from albums_core.domain.record_edits import Edit
 from albums_core.domain.sessions import Listing, Record, Session, Tokens
-from albums_core.domain.upstream import Identity
 
 if TYPE_CHECKING:
+    from albums_core.adapters.atproto import xrpc
     from albums_core.adapters.atproto.record_editor import RecordEditor
+    from albums_core.domain.read_budget import ReadBudget
+    from albums_core.domain.record_edits import Edit
+    from albums_core.domain.upstream import Identity
 
 PROFILE_COLLECTION = "app.bsky.actor.profile"
 
@@ -37,6 +38,8 @@ class AtprotoWriter:
     def open_with_tokens(
         self, pds_url: str, did: str, tokens: Tokens, store_back: Callable[[Tokens], None]
     ) -> xrpc.PdsSession:
+        from albums_core.adapters.atproto import xrpc
+
         return xrpc.PdsSession(pds_url, did, tokens, store_back)
 
     def editor(self, pds: Any) -> RecordEditor:
@@ -65,6 +68,8 @@ class AtprotoReader:
     """`PdsReader`: public, bounded reads of any repository."""
 
     def profile(self, pds_url: str, did: str) -> Record | None:
+        from albums_core.adapters.atproto import xrpc
+
         return xrpc.get_record(pds_url, did, PROFILE_COLLECTION, "self")
 
     def blob_url(self, pds_url: str, did: str, cid: str) -> str:
@@ -81,6 +86,8 @@ class AtprotoReader:
         max_records: int,
         max_bytes: int,
     ) -> Listing:
+        from albums_core.adapters.atproto import xrpc
+
         return xrpc.list_records(
             pds_url, did, collection, cursor=cursor, budget=budget, max_records=max_records, max_bytes=max_bytes
         )
@@ -89,6 +96,7 @@ class AtprotoReader:
         return fetch_list_order(pds_url, list_uri)
 
     def answering(self, pds_url: str, did: str) -> AbstractContextManager[None]:
+        from albums_core.adapters.atproto import xrpc
         from albums_core.adapters.atproto.record_editor import pds_failures
 
         return pds_failures(lambda: xrpc.latest_commit(pds_url, did))
@@ -98,10 +106,14 @@ class AtprotoAccounts:
     """`PdsAccounts`: app-password sign-in, and a session's end on its PDS."""
 
     def sign_in(self, pds_url: str, identifier: str, password: str) -> tuple[str, Tokens]:
+        from albums_core.adapters.atproto import xrpc
+
         out = xrpc.create_session(pds_url, identifier, password)
         return str(out.get("did")), Tokens(str(out["accessJwt"]), str(out["refreshJwt"]))
 
     def sign_out(self, session: Session) -> None:
+        from albums_core.adapters.atproto import xrpc
+
         if session.grant is not None:
             from albums_core.adapters.atproto import oauth_client
 
