@@ -1,8 +1,8 @@
 """What the live ingestion (services/firehose/) needs from the world: the consumer's own state
 (its lease, each repository's state, the likes), the catalogue operations it applies records
 with, the album pages it drops, a reader of any repository that speaks records, an identity
-resolver, the check of a commit and the gaps of the stream. The jobs it requests go through the
-catalogue's one job port, ports.stores.JobQueue.
+resolver and the check of a commit. The jobs it requests and the stream's gaps go through the
+catalogue's ports (ports.stores.JobQueue, ports.stores.FirehoseGaps).
 
 Implemented in adapters/dynamodb (firehose_lease, repo_state, likes, firehose_gaps, page_drops,
 catalogue) and adapters/atproto (repo_reads, commit_verify); wired in
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from albums_core.domain.firehose_events import Commit, Gap, Lease, RepoStatus
+from albums_core.domain.firehose_events import Commit, Lease, RepoStatus
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.read_budget import ReadBudget
 
@@ -176,19 +176,3 @@ class CommitCheck(Protocol):
     def check(self, commit: Commit) -> Refusal | None:
         """None when the commit proves itself against its repository's key and tree."""
         ...
-
-
-class GapStore(Protocol):
-    """The stream's gaps and the progress of their re-read, on the consumer's lease item."""
-
-    def open(self, source: str, holder: str, gap_id: str, cursor: int | None, at: str) -> bool: ...
-
-    def current(self, source: str) -> Gap | None: ...
-
-    def advance(
-        self, source: str, holder: str, gap_id: str, after: dict[str, Any] | None, enqueued: int, at: str
-    ) -> bool: ...
-
-    def artists_page(
-        self, limit: int, after: dict[str, Any] | None
-    ) -> tuple[list[Artist], list[str], dict[str, Any] | None]: ...

@@ -22,7 +22,7 @@ from albums_core.domain.firehose_events import Gap
 from albums_core.domain.models import Artist
 from albums_core.domain.records import now_iso
 from albums_core.observability import logger, metrics
-from albums_core.ports.firehose import GapStore
+from albums_core.ports.stores import FirehoseGaps
 
 # A job requested once per id: (what it reads, its id) -> the id, None when it was already.
 IndexRequest = Callable[[Artist, str], str | None]
@@ -43,7 +43,7 @@ class GapBackfill:
         self,
         source: str,
         holder: str,
-        gaps: GapStore,
+        gaps: FirehoseGaps,
         request_index: IndexRequest,
         request_likes: LikesRequest,
         page_size: int = 100,
