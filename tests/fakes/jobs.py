@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from albums_core.adapters.atproto.xrpc import Tokens
+from albums_core.domain.errors import JobGone
 from albums_core.domain.models import Album
 from albums_core.ports import Pds
 from tests.fakes.catalogue import FakeCatalogue
@@ -65,10 +66,20 @@ class FakeJobQueue:
     def set_status(
         self, job_id: str, status: str, sealed: dict[str, Any] | None = None, session_ref: str | None = None
     ) -> None:
-        self.jobs[job_id]["status"] = status
+        job = self._running(job_id)
+        job["status"] = status
+        job.update(sealed or {})
+        if session_ref is not None:
+            job["session_ref"] = session_ref
 
     def store_credentials(self, job_id: str, sealed: dict[str, Any]) -> None:
-        self.jobs[job_id]["sealed"] = sealed
+        self._running(job_id).update(sealed)
+
+    def _running(self, job_id: str) -> dict[str, Any]:
+        # The adapter's conditional update: a job finished meanwhile is gone, never written back.
+        if job_id not in self.jobs:
+            raise JobGone()
+        return self.jobs[job_id]
 
     def finish(self, job_id: str) -> None:
         if self.jobs.pop(job_id, None) is not None:

@@ -20,7 +20,7 @@ from albums_core.adapters.dynamodb.session_store import DynamoSessionStore
 from albums_core.adapters.s3_covers import S3CoverStore
 from albums_core.config import settings
 from albums_core.domain.cover_images import JPEG, Cover
-from albums_core.domain.errors import ConcurrentUpdate, InvalidSession
+from albums_core.domain.errors import ConcurrentUpdate, InvalidSession, JobGone
 from albums_core.domain.models import Album, TokenAccount
 from tests.fakes import (
     FakeCatalogue,
@@ -299,3 +299,19 @@ def test_jobs(job_store: FakeJobQueue | CleanupJobs) -> None:
     assert job_store.get("j1") is None
     job_store.finish("j1")  # finished already: no error
     assert job_store.create(_job("j1"), only_new=True) is True
+
+
+def test_a_finished_job_takes_no_status_nor_credentials(job_store: FakeJobQueue | CleanupJobs) -> None:
+    # The cleanup hands a job on while another container may finish it: a late write must say
+    # so (JobGone), never bring back part of a finished job.
+    sealed = {"sealed_key": "k", "sealed_nonce": "n", "sealed_data": "d"}
+    assert job_store.create(_job("j2")) is True
+    job_store.set_status("j2", "parked")
+    job_store.store_credentials("j2", sealed)
+    assert _fields(job_store.get("j2")) == {**_job("j2", status="parked"), **sealed}
+    job_store.finish("j2")
+    with pytest.raises(JobGone):
+        job_store.set_status("j2", "pending")
+    with pytest.raises(JobGone):
+        job_store.store_credentials("j2", sealed)
+    assert job_store.get("j2") is None

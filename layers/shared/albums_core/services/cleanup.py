@@ -14,6 +14,7 @@ idempotent: a job may run any number of times.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -116,7 +117,9 @@ class Cleanup:
             raise RuntimeError(f"job {job_id}: credentials do not open") from exc
 
         def store_back(tokens: Tokens) -> None:
-            self.jobs.store_credentials(job_id, self._sealed(tokens, job_id))
+            # JobGone: another run finished the job meanwhile, nothing left to keep them for.
+            with contextlib.suppress(JobGone):
+                self.jobs.store_credentials(job_id, self._sealed(tokens, job_id))
 
         tokens = Tokens(opened["access"], opened["refresh"])
         return self.pds.open_with_tokens(job["pds_url"], job["artist_did"], tokens, store_back)

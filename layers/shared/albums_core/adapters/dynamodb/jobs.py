@@ -91,10 +91,11 @@ class CleanupJobs:
         self._update(job_id, expression, values, {"#st": "status"}, "attribute_exists(pk)")
 
     def store_credentials(self, job_id: str, sealed: dict[str, Any]) -> None:
-        """Keep the refreshed PDS tokens a running job was handed (sealed by the caller)."""
+        """Keep the refreshed PDS tokens a running job was handed (sealed by the caller); JobGone
+        when it has finished meanwhile (an unconditional write would bring back part of it)."""
         values = {f":x{i}": to_value(sealed[name]) for i, name in enumerate(_SEALED)}
         expression = "SET " + ", ".join(f"{name} = :x{i}" for i, name in enumerate(_SEALED))
-        self._update(job_id, expression, values, None, None)
+        self._update(job_id, expression, values, None, "attribute_exists(pk)")
 
     def _update(
         self,
