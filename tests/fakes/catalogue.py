@@ -345,7 +345,7 @@ class FakeCatalogue:
                 and cid != track.record_cid
                 and stored is not None
                 and stored.album_id == track.album_id
-                and stored.record_cid == track.record_cid
+                and (stored.record_cid or "") == (track.record_cid or "")  # none or empty alike
             ):
                 self._write("set_track_cid")
                 self.tracks[track.id] = replace(stored, record_cid=cid)

@@ -15,7 +15,7 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, CatalogueWriter
 from albums_core.adapters.dynamodb.codec import from_item, to_item
 from albums_core.domain.errors import ConcurrentUpdate
-from albums_core.domain.models import Track
+from albums_core.domain.models import Album, Track
 from albums_core.domain.records import TRACK, new_track
 from tests.integration.factory import make_artist
 
@@ -153,3 +153,33 @@ def test_claims_are_taken_in_one_transaction_and_a_conflict_is_tried_again(repo:
     assert sorted(other.claim_tracks(did, "album-b", [*uris[:3], "at://x/y/z"], "t2", 60)) == sorted(uris[:3])
     claim = repo.client.get_item(TableName=repo.table, Key=to_item(keys.track_claim(did, "at://x/y/z")))
     assert "Item" not in claim
+
+
+def test_a_track_stored_with_an_empty_cid_takes_the_new_one(repo: CatalogueRepository) -> None:
+    # A record indexed without a CID is stored with an empty one: the write of the CID the
+    # mutation computed must not be refused for ever as "another CID is there".
+    writer = CatalogueWriter(repo.table, repo.client)
+    artist = make_artist(repo, "batched8.test")
+    [track_id] = writer.reserve_track_ids(1)
+    [blank] = writer.add_new_tracks([new_track(track_id, artist.did, None, f"at://{artist.did}/{TRACK}/e", "", VALUE)])
+    assert item(repo, blank)["record_cid"] == ""
+    writer.set_track_cids([blank], {blank.record_uri or "": "bafynew"})
+    assert item(repo, blank)["record_cid"] == "bafynew"
+
+
+def test_a_detach_cancelled_by_a_conflicting_transaction_is_made_again(repo: CatalogueRepository) -> None:
+    # A play in a transaction of its own on the track cancels the detach with no refused
+    # condition (TransactionConflict): tried again, never an error the client sees as a 500.
+    did, [loose] = standalone_tracks(repo, "batched9.test", 1)
+    writer = CatalogueWriter(repo.table, repo.client)
+    album = Album(id="album-conflict", artist_did=did, slug="c", title="C", created_at="2026-01-01T00:00:00Z")
+    writer.create_album(album, "batched9.test")
+    assert writer.claim_tracks(did, album.id, [loose.record_uri or ""], "attach", 60) == []
+    moved = replace(loose, album_id=album.id)
+    writer.move_tracks_into(album, [(None, moved)])
+    client = Conflicting(repo.client, 2)
+    CatalogueWriter(repo.table, client).detach_track(album.id, moved, replace(moved, album_id=None))
+    assert client.transactions == [3, 3, 3]
+    assert item(repo, loose)["record_cid"] == "bafyold"  # standalone again
+    loaded = writer.load_album(album.id)
+    assert loaded is not None and loaded[1] == []

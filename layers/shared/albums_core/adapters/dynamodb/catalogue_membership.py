@@ -130,7 +130,7 @@ class Membership:
         in one transaction. A play or like counted since `track` was read refuses it: it is
         made again with the counters read afresh, so the standalone item keeps them."""
         tracks = self.tracks
-        for _ in range(GUARD_ATTEMPTS):
+        for attempt in range(GUARD_ATTEMPTS):
             try:
                 self.db.transact(
                     [
@@ -141,10 +141,14 @@ class Membership:
                 )
                 return
             except ClientError as exc:
-                if error_code(exc) != "TransactionCanceledException" or 0 not in refused_positions(exc):
+                refused = _cancelled(exc)
+                if 0 in refused:
+                    track = self._counted_again(track)
+                    standalone = _counted_as(standalone, track)
+                elif not refused:
+                    _later(attempt)  # a play or like in a transaction of its own on the item
+                else:
                     raise
-                track = self._counted_again(track)
-                standalone = _counted_as(standalone, track)
         raise ConcurrentUpdate()
 
     def detach_tracks(self, tracks: list[Track]) -> list[Track]:
@@ -157,7 +161,7 @@ class Membership:
         return moved
 
     def _detach_batch(self, batch: list[Track]) -> list[Track]:
-        for _ in range(GUARD_ATTEMPTS):
+        for attempt in range(GUARD_ATTEMPTS):
             actions: list[Action] = []
             for track in batch:
                 actions.append(self.tracks.delete_track_action(track, counted=True))
@@ -166,9 +170,10 @@ class Membership:
                 self.db.transact(actions)
                 return [replace(t, album_id=None) for t in batch]
             except ClientError as exc:
-                refused = {p // 2 for p in refused_positions(exc)}
-                if error_code(exc) != "TransactionCanceledException" or not refused:
-                    raise
+                refused = {p // 2 for p in _cancelled(exc)}
+                if not refused:
+                    _later(attempt)  # a conflicting transaction: the same moves again
+                    continue
                 # Counted meanwhile: those moves again, with the counters they have now.
                 batch = [self._counted_again(t) if i in refused else t for i, t in enumerate(batch)]
         raise ConcurrentUpdate()
@@ -178,6 +183,18 @@ class Membership:
         the delete's condition holds then)."""
         here = self.db.get(track_key(track), consistent=True)
         return track if here is None else _counted_as(track, Track.from_data(here))
+
+
+def _cancelled(exc: ClientError) -> set[int]:
+    """The positions a cancelled transaction's conditions refused (none: a conflicting
+    transaction cancelled it); any other error is raised again."""
+    if error_code(exc) != "TransactionCanceledException":
+        raise exc
+    return refused_positions(exc)
+
+
+def _later(attempt: int) -> None:
+    time.sleep(0.05 * 2**attempt)
 
 
 def _counted_as(track: Track, source: Track) -> Track:

@@ -90,8 +90,9 @@ class TrackCids:
         if track.record_cid:
             condition = "record_cid = :read"
             values[":read"] = to_value(track.record_cid)
-        else:
-            condition = "attribute_exists(pk) AND attribute_not_exists(record_cid)"
+        else:  # read without one: none stored, or an empty one (a record written without a CID)
+            condition = "attribute_exists(pk) AND (attribute_not_exists(record_cid) OR record_cid = :none)"
+            values[":none"] = to_value("")
         return {
             "Update": {
                 "TableName": self.db.name,
