@@ -167,3 +167,18 @@ def _counting(secret: Any, reads: list[bool]) -> Any:
         return str(secret(name, max_age, force))
 
     return read
+
+
+def test_a_key_retired_from_the_list_is_not_accepted_again(aws_env: None, settings_env: pytest.MonkeyPatch) -> None:
+    # A -> "B A" (B signs, A still accepted) -> "B" (A retired): the value replaced last is
+    # "B A", whose signing key is B; A must not come back for another rotation window.
+    clock = Clock(settings_env)
+    settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
+    put("/test/cursor-key", "second-key-0123456789 first-key-0123456789")
+    retired = cursor_signing.encode_cursor(POSITION, b"first-key-0123456789")
+    assert cursor_signing.decode_cursor(retired, FIELDS) == POSITION
+    put("/test/cursor-key", "second-key-0123456789")
+    clock.advance(parameters.MAX_AGE_SECONDS + 1)
+    assert cursor_signing.signing_key() == b"second-key-0123456789"
+    with pytest.raises(InvalidCursor):
+        cursor_signing.decode_cursor(retired, FIELDS)

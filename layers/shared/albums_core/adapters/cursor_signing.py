@@ -46,12 +46,13 @@ def signing_key() -> bytes:
 
 
 def verifying_keys() -> list[bytes]:
-    """The parameter's keys, and the value it replaced while the rotation is fresh."""
+    """The parameter's keys, and the key the value it replaced signed with while the rotation is
+    fresh (only that one: dropping a retired key from `NEW OLD` must not accept it again)."""
     name = settings().cursor_key_parameter
     keys = _keys(parameters.secret(name))
-    before = parameters.previous(name, PREVIOUS_KEY_SECONDS)
-    if before is not None:
-        keys += [k.encode("utf-8") for k in before.split() if len(k) >= 16]
+    before = (parameters.previous(name, PREVIOUS_KEY_SECONDS) or "").split()
+    if before and len(before[0]) >= 16 and before[0].encode("utf-8") not in keys:
+        keys.append(before[0].encode("utf-8"))
     return keys
 
 
