@@ -8,7 +8,7 @@ from dataclasses import replace
 from albums_core.adapters.atproto.xrpc import PdsUnavailable
 from albums_core.domain.firehose_events import TRACK
 from albums_core.services.indexer import IndexOutcome
-from tests.unit.firehose_world import World, commit, create, delete, list_op, list_value, update
+from tests.unit.firehose_world import World, commit, create, delete, list_op, list_value, track, update
 
 
 def test_creates_updates_and_deletes_are_applied_from_the_commits_at_a_few_calls_a_batch() -> None:
@@ -143,3 +143,15 @@ def test_a_delete_that_finds_the_track_moved_is_applied_where_it_is_now() -> Non
     assert report.counts["tracks_removed"] == 1 and world.track_of(artist, "d1") is None
     assert world.catalogue.albums[album.id].track_count == 0 and world.indexer.runs == []
     assert world.catalogue.calls["drop_track"] == 2  # refused once as held, then from a fresh read
+
+
+def test_an_update_of_a_track_another_writer_created_after_the_held_read_is_applied() -> None:
+    world = World()
+    artist = world.artist("ann")
+    world.ingest.apply([commit(artist.did, create("t1", "One"))])  # the artist's tracks are held now
+    # An API attach (or the indexer) creates t9 from its first version meanwhile.
+    world.catalogue.add_new_tracks([replace(track(artist, "t9"), id=world.catalogue.reserve_track_ids(1)[0])])
+    report = world.ingest.apply([commit(artist.did, update("t9", "Nine (edit)", "bafyt9b"))])
+    now = world.track_of(artist, "t9")
+    assert now is not None and (now.title, now.record_cid) == ("Nine (edit)", "bafyt9b")
+    assert report.counts["tracks_created"] == 0 and report.counts["tracks_updated"] == 1

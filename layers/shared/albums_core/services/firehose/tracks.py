@@ -129,9 +129,8 @@ class TrackIngest:
         held, created = self._to_create(did, last)
         if created and held.albums:
             self._no_list_names(held, did, created, budget)
-        if created:
-            self._create(did, held, created, report)
-        own = self._rewrite(held, last, {uri for uri, _ in created}, report)
+        written = self._create(did, held, created, report) if created else set()
+        own = self._rewrite(held, last, written, report)
         # Every op is applied (an earlier op of a record by its last one, a delete of a record
         # never held by nothing), but those that were there already (our own writes).
         report.counts["applied"] += len(entry.ops) - own
@@ -141,7 +140,8 @@ class TrackIngest:
     def _to_create(self, did: str, last: dict[str, RecordOp]) -> tuple[Held, list[tuple[str, RecordOp]]]:
         """The records to create a track for: those the held copy lacks. Not read again first:
         a track another writer (a request, the indexer) created since the held read is found by
-        its record's guard in `add_new_tracks`, which returns that track instead of writing."""
+        its record's guard in `add_new_tracks`, which returns that track instead of writing (the op
+        then goes through `_rewrite`)."""
         held = self.held.held(did, albums=True)
         created = [(uri, op) for uri, op in last.items() if op.action != "delete" and uri not in held.tracks]
         return held, created
@@ -164,22 +164,27 @@ class TrackIngest:
         if any(uri in listed for uri, _ in created):
             raise _Fallback("a new track is named by a list")
 
-    def _create(self, did: str, held: Held, created: list[tuple[str, RecordOp]], report: BatchReport) -> None:
+    def _create(self, did: str, held: Held, created: list[tuple[str, RecordOp]], report: BatchReport) -> set[str]:
+        """The URIs whose track this call wrote (the others' ops are `_rewrite`'s)."""
         ids = self._take_ids(len(created))
         tracks = [
             new_track(track_id, did, None, uri, op.cid or "", op.value or {})
             for track_id, (uri, op) in zip(ids, created, strict=True)
         ]
         # A record another writer created a track for meanwhile (a request, the indexer)
-        # keeps that track: it is held, not created again.
+        # keeps that track: it is held, not created again, and the op (maybe an update of a
+        # version newer than that track's) goes through `_rewrite`'s conditional write.
         now_held = self.catalogue.add_new_tracks(tracks)
         for track in now_held:
             held.tracks[track.record_uri or ""] = track
-        report.counts["tracks_created"] += sum(1 for a, b in zip(tracks, now_held, strict=True) if a is b)
+        written = {a.record_uri or "" for a, b in zip(tracks, now_held, strict=True) if a is b}
+        report.counts["tracks_created"] += len(written)
         self.likes.adopt_orphans(did, [t.record_uri or "" for t in now_held], report)
+        return written
 
     def _rewrite(self, held: Held, last: dict[str, RecordOp], new_uris: set[str], report: BatchReport) -> int:
-        """Updates and deletes of held tracks; how many ops changed nothing (our own writes)."""
+        """Updates and deletes of held tracks but those just written (`new_uris`); how many ops
+        changed nothing (our own writes)."""
         own = 0
         shrunk: set[str] = set()
         for uri, op in last.items():
