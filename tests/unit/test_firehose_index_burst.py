@@ -8,9 +8,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.upstream import PdsUnavailable
+from albums_core.services.firehose import indexing
 from albums_core.services.firehose.indexing import INDEX_WORKERS
 from tests.fakes.firehose import FakeIndexer
 from tests.unit.firehose_world import World, commit, list_op
@@ -53,3 +56,42 @@ def test_lists_of_several_repositories_are_indexed_at_once() -> None:
     again.indexing.indexer = world.indexer
     replay = again.apply(batch)
     assert replay.counts["skipped_replayed"] == INDEX_WORKERS - 1 and world.indexer.runs == [artists[1].did]
+
+
+class BlockedIndexer(FakeIndexer):
+    """Each indexing runs until `release` is set (by a heartbeat, below)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = 0
+        self.timed_out = 0
+        self.lock = threading.Lock()
+
+    def index(self, artist: Artist, budget: ReadBudget) -> Any:
+        with self.lock:
+            self.started += 1
+        if not self.release.wait(HANG_SECONDS):
+            with self.lock:
+                self.timed_out += 1
+        return super().index(artist, budget)
+
+
+def test_the_lease_is_renewed_from_the_consumers_thread_while_indexings_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indexing, "BEAT_SECONDS", 0.01)  # the waits between heartbeats
+    world = World()
+    artists = [world.artist(f"slow{i}") for i in range(INDEX_WORKERS)]
+    world.indexer = indexer = BlockedIndexer()
+    ingest = world.fresh()
+    beats_while_running: list[str] = []
+
+    def heartbeat() -> None:
+        if indexer.started == INDEX_WORKERS and not indexer.release.is_set():
+            beats_while_running.append(threading.current_thread().name)
+            if len(beats_while_running) == 3:
+                indexer.release.set()
+
+    report = ingest.apply([commit(a.did, list_op(f"l{i}")) for i, a in enumerate(artists)], heartbeat=heartbeat)
+    assert indexer.timed_out == 0  # released by the heartbeats, not by the hang limit
+    assert beats_while_running == [threading.current_thread().name] * 3
+    assert report.counts["indexings"] == INDEX_WORKERS

@@ -10,7 +10,7 @@ consumer's lag on the whole network's stream); what each changed is then counted
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from albums_core.domain.models import Artist
@@ -26,6 +26,9 @@ from albums_core.services.indexer import IndexOutcome
 
 # Repositories indexed at once within a batch.
 INDEX_WORKERS = 4
+# How often the calling thread wakes to beat while indexings run (the heartbeat itself
+# checkpoints only once a third of the lease has gone by).
+BEAT_SECONDS = 1.0
 
 _Queued = tuple[RepoWork, Artist, BatchReport, ReadBudget]
 
@@ -62,15 +65,28 @@ class Indexing:
     def run(self, beat: Callable[[], None]) -> None:
         """The queued indexings, several at once, each then settled in the order queued."""
         queued, self._queued = self._queued, []
-        if len(queued) <= 1:
-            outcomes = [self._index(item) for item in queued]
-        else:
-            with ThreadPoolExecutor(min(INDEX_WORKERS, len(queued)), thread_name_prefix="index") as pool:
-                outcomes = list(pool.map(self._index, queued))
+        outcomes = self._together(queued, beat) if len(queued) > 1 else [self._index(item) for item in queued]
         for (entry, _, report, budget), outcome in zip(queued, outcomes, strict=True):
             self.held.forget(entry.did)
             self._settle(entry, report, budget, outcome)
             beat()
+
+    def _together(self, queued: list[_Queued], beat: Callable[[], None]) -> list[Any]:
+        """Their outcomes; the lease is renewed from this (the consumer's) thread meanwhile, so
+        a burst of slow repositories never outlives it."""
+        with ThreadPoolExecutor(min(INDEX_WORKERS, len(queued)), thread_name_prefix="index") as pool:
+            futures: list[Future[Any]] = [pool.submit(self._index, item) for item in queued]
+            try:
+                pending = set(futures)
+                while pending:
+                    pending = wait(pending, timeout=BEAT_SECONDS).not_done
+                    if pending:
+                        beat()
+            except BaseException:
+                for future in futures:
+                    future.cancel()  # the lease lost: start no more
+                raise
+            return [future.result() for future in futures]
 
     def _index(self, item: _Queued) -> Any:
         """The indexer's outcome, or the PDS failure that stopped it."""
