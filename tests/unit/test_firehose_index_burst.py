@@ -15,6 +15,7 @@ from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.upstream import PdsUnavailable
 from albums_core.services.firehose import indexing
 from albums_core.services.firehose.indexing import INDEX_WORKERS
+from albums_core.services.firehose.planning import BatchReport, RepoWork
 from tests.fakes.firehose import FakeIndexer
 from tests.unit.firehose_world import World, commit, list_op
 
@@ -95,3 +96,31 @@ def test_the_lease_is_renewed_from_the_consumers_thread_while_indexings_run(monk
     assert indexer.timed_out == 0  # released by the heartbeats, not by the hang limit
     assert beats_while_running == [threading.current_thread().name] * 3
     assert report.counts["indexings"] == INDEX_WORKERS
+
+
+class BuggyIndexer(FakeIndexer):
+    """One repository's indexing fails with what is no PDS failure (a bug, a store's error)."""
+
+    def __init__(self, failing: str) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def index(self, artist: Artist, budget: ReadBudget) -> Any:
+        if artist.did == self.failing:
+            raise RuntimeError("not a PDS failure")
+        return super().index(artist, budget)
+
+
+def test_an_unexpected_failure_of_one_indexing_is_raised_once_the_others_are_settled() -> None:
+    world = World()
+    artists = [world.artist(f"buggy{i}") for i in range(3)]
+    world.indexer = BuggyIndexer(artists[0].did)
+    ingest = world.fresh()
+    report = BatchReport()
+    for i, artist in enumerate(artists):
+        entry = RepoWork(artist.did, index=True, ops=[list_op(f"l{i}")])
+        ingest.indexing.index(entry, artist, report, ingest.aside.budget())
+    with pytest.raises(RuntimeError, match="not a PDS failure"):
+        ingest.indexing.run(lambda: None)
+    # The batch fails as it did when indexings ran one by one, but the others were settled.
+    assert report.counts["indexings"] == 2 and report.counts["applied"] == 2

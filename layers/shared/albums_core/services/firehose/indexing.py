@@ -33,6 +33,13 @@ BEAT_SECONDS = 1.0
 _Queued = tuple[RepoWork, Artist, BatchReport, ReadBudget]
 
 
+class _Raised:
+    """An indexing's unexpected failure, carried to the calling thread."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
 class Indexing:
     def __init__(
         self,
@@ -66,10 +73,18 @@ class Indexing:
         """The queued indexings, several at once, each then settled in the order queued."""
         queued, self._queued = self._queued, []
         outcomes = self._together(queued, beat) if len(queued) > 1 else [self._index(item) for item in queued]
+        unexpected: Exception | None = None
         for (entry, _, report, budget), outcome in zip(queued, outcomes, strict=True):
             self.held.forget(entry.did)
+            if isinstance(outcome, _Raised):
+                unexpected = unexpected or outcome.exc
+                continue
             self._settle(entry, report, budget, outcome)
             beat()
+        if unexpected is not None:
+            # Not a PDS failure: the batch fails as it did when indexings ran one by one
+            # (the others are settled first: what they wrote is counted, set aside, adopted).
+            raise unexpected
 
     def _together(self, queued: list[_Queued], beat: Callable[[], None]) -> list[Any]:
         """Their outcomes; the lease is renewed from this (the consumer's) thread meanwhile, so
@@ -89,13 +104,16 @@ class Indexing:
             return [future.result() for future in futures]
 
     def _index(self, item: _Queued) -> Any:
-        """The indexer's outcome, or the PDS failure that stopped it."""
+        """The indexer's outcome, or the PDS failure that stopped it, or any other failure
+        (wrapped: the others' outcomes are settled before it is raised)."""
         _, artist, _, budget = item
         budget.started = budget.clock()  # its time starts now, not when it was queued
         try:
             return self.indexer.index(artist, budget)
         except (PdsUnavailable, XrpcError) as exc:
             return exc
+        except Exception as exc:  # noqa: BLE001 - raised by `run` once the others are settled
+            return _Raised(exc)
 
     def _settle(self, entry: RepoWork, report: BatchReport, budget: ReadBudget, counts: Any) -> None:
         if isinstance(counts, (PdsUnavailable, XrpcError)):
