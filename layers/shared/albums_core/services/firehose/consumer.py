@@ -251,7 +251,11 @@ class Consumer:
 
     def _checkpoint(self, run: _Run, cursor: int | None, report: RunReport) -> bool:
         """The revs applied, then the cursor and the lease renewed; False (the run stops at
-        once, nothing more written) when another consumer holds the lease now."""
+        once) when another consumer holds the lease now. The revs go first, unconditionally:
+        they must be durable before the cursor moves past their commits. So a consumer that
+        lost its lease still writes, here, the revs of commits it applied itself before it
+        noticed: harmless, since those commits' writes are already made and a rev never moves
+        back (a newer holder's stands). After the refused checkpoint it writes nothing."""
         cfg = self.config
         self.ingest.flush_revs()
         if not self.leases.checkpoint(cfg.source_id, self.holder, cursor, cfg.lease_seconds):
