@@ -4,6 +4,8 @@ hand-overs; likes read from the liker's PDS; a liker's likes reconciled after a 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from albums_core.adapters.atproto.xrpc import PdsUnavailable
 from albums_core.domain.firehose_events import LIKE, MISSING_BLOCK, TRACK, RecordOp
 from albums_core.domain.read_budget import ReadBudget
@@ -131,3 +133,18 @@ def test_chunks_never_hold_one_liker_and_track_twice() -> None:
     assert all(len(c) <= 33 for c in out)
     assert all(len({(r[0], r[2].id) for r in c}) == len(c) for c in out)
     assert sum(len(c) for c in out) == len(rows)
+
+
+def test_a_like_after_an_album_is_renamed_drops_the_page_under_its_current_slug() -> None:
+    world = World()
+    artist = world.artist("renamed")
+    album, (first, second) = world.album(artist, "before", "r1", "r2")
+    world.ingest.apply([commit(FAN, like("l1", first))])  # the artist's albums are held now
+    # Renamed through the API meanwhile (its new slug's page may be cached since).
+    world.catalogue.albums[album.id] = replace(world.catalogue.albums[album.id], slug="after", title="After")
+    world.pages.dropped.clear()
+    world.pages.dropped_ids.clear()
+    world.ingest.apply([commit(FAN, like("l2", second), like("l3", first))])
+    slugs = [slug for _, slug in world.pages.dropped]
+    slugs += [world.catalogue.albums[album_id].slug for album_id in world.pages.dropped_ids]
+    assert slugs == ["after"]  # the current page, once for the batch

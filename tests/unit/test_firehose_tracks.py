@@ -53,13 +53,13 @@ def test_an_album_tracks_delete_drops_its_counters_unlists_it_and_drops_its_page
     report = world.ingest.apply([commit(artist.did, update("a1", "Renamed", "bafynew"))])
     now = world.catalogue.tracks[first.id]
     assert (now.title, now.record_cid, now.album_id, now.play_count) == ("Renamed", "bafynew", album.id, 2)
-    assert report.counts["tracks_updated"] == 1 and world.pages.dropped == [(artist.handle, "held")]
+    assert report.counts["tracks_updated"] == 1 and world.pages.dropped_ids == [album.id]
 
     world.ingest.apply([commit(artist.did, delete(TRACK, "a1"), delete(TRACK, "a2"))])
     stored = world.catalogue.albums[album.id]
     assert (stored.track_count, stored.total_plays) == (0, 0)
     assert album.id not in world.catalogue.listed
-    assert world.pages.dropped == [(artist.handle, "held")] * 2  # once per batch
+    assert world.pages.dropped_ids == [album.id] * 2  # once per batch
 
 
 def test_a_write_that_raced_is_read_again_then_left_to_the_indexer() -> None:

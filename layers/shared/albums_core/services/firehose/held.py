@@ -40,8 +40,7 @@ class HeldCatalogue:
         self.catalogue = catalogue
         self.pages = pages
         self._artists: OrderedDict[str, Held] = OrderedDict()
-        self._page_ids: set[str] = set()  # album ids whose page changed, handle unknown
-        self._page_keys: set[tuple[str, str]] = set()  # (handle, slug) of pages that changed
+        self._page_ids: set[str] = set()  # album ids whose page changed
 
     def held(self, did: str, albums: bool = False) -> Held:
         held = self._artists.get(did)
@@ -73,24 +72,14 @@ class HeldCatalogue:
         return track
 
     def changed_page(self, track: Track) -> None:
-        if not track.album_id:
-            return
-        held = self._artists.get(track.artist_did)
-        if held is not None and held.artist is not None and held.albums is None:
-            # Its albums read once (kept with the tracks) rather than each page's album by id
-            # every batch: a like of an album track changes that page in nearly every batch.
-            held.albums = {a.id: a for a in self.catalogue.artist_albums(track.artist_did)}
-        album = held.albums.get(track.album_id) if held and held.albums else None
-        if held and held.artist and album:
-            self._page_keys.add((held.artist.handle, album.slug))
-        else:
+        # By id, not by a held album's slug: an album renamed through the API within the minute
+        # it is held would have its old slug's page dropped and its current one left stale.
+        if track.album_id:
             self._page_ids.add(track.album_id)
 
     def flush_pages(self) -> None:
-        """Pages that changed: each once per batch, however many of its tracks or likes changed."""
-        for handle, slug in sorted(self._page_keys):
-            self.pages.drop(handle, slug)
+        """Pages that changed: each once per batch, however many of its tracks or likes changed,
+        under the album's slug as it is now."""
         for album_id in sorted(self._page_ids):
             self.pages.drop_by_id(album_id)
-        self._page_keys.clear()
         self._page_ids.clear()
