@@ -5,6 +5,7 @@ its own `FirehoseWiring.on(writer, ...)` over its tables and passes it in."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,12 +54,14 @@ class CatalogueIndexer:
         self.catalogue = catalogue
         self.run = run or (lambda artist, repo, budget: self.indexing.index(artist, budget))
         self._indexing: Indexing | None = None
+        self._lock = threading.Lock()  # a batch's indexings run in threads: one Indexing for all
 
     @property
     def indexing(self) -> Indexing:
-        if self._indexing is None:
-            self._indexing = _indexing(self.catalogue)
-        return self._indexing
+        with self._lock:
+            if self._indexing is None:
+                self._indexing = _indexing(self.catalogue)
+            return self._indexing
 
     def index(self, artist: Artist, budget: ReadBudget) -> Any:
         return self.run(artist, self.catalogue, budget)
