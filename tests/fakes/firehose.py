@@ -118,6 +118,29 @@ class FakeFirehoseCatalogue:
         if album is not None and album.track_count <= 0:
             self.listed.discard(album_id)
 
+    def apply_album_list(
+        self, before: Album | None, after: Album, handle: str, moves: list[tuple[Track, Track]]
+    ) -> bool:
+        self._write("apply_album_list")
+        stored = self.albums.get(after.id)
+        if before is None:
+            taken = any(a.artist_did == after.artist_did and a.slug == after.slug for a in self.albums.values())
+            if stored is not None or taken:
+                return False
+        elif stored is None or (stored.version, stored.track_count) != (before.version, before.track_count):
+            return False
+        for known, _ in moves:
+            here = self.tracks.get(known.id)
+            if here is None or here.album_id != known.album_id or here.play_count != known.play_count:
+                return False
+        plays = after.total_plays - (before.total_plays if before else 0)
+        base = stored or replace(after, track_count=0, total_plays=0)
+        self.albums[after.id] = replace(after, track_count=after.track_count, total_plays=base.total_plays + plays)
+        (self.listed.add if after.track_count > 0 else self.listed.discard)(after.id)
+        for _, track in moves:
+            self.tracks[track.id] = track
+        return True
+
     # ---- for tests ------------------------------------------------------------------------------
 
     def add_album(self, album: Album, tracks: list[Track]) -> list[Track]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from albums_core.domain.firehose_events import TRACK
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.upstream import PdsUnavailable
@@ -45,7 +46,8 @@ def test_lists_of_several_repositories_are_indexed_at_once() -> None:
     artists = [world.artist(f"burst{i}") for i in range(INDEX_WORKERS)]
     world.indexer = MeetingIndexer(INDEX_WORKERS, failing=artists[1].did)
     ingest = world.fresh()
-    batch = [commit(a.did, list_op(f"l{i}")) for i, a in enumerate(artists)]
+    # Lists naming a track not held: only the indexer can tell what they make.
+    batch = [commit(a.did, list_op(f"l{i}", f"at://{a.did}/{TRACK}/unheld")) for i, a in enumerate(artists)]
     report = ingest.apply(batch)
     assert len(world.indexer.threads) == INDEX_WORKERS  # each in a thread of its own, together
     assert sorted(world.indexer.runs or []) == sorted(a.did for i, a in enumerate(artists) if i != 1)
@@ -92,7 +94,10 @@ def test_the_lease_is_renewed_from_the_consumers_thread_while_indexings_run(monk
             if len(beats_while_running) == 3:
                 indexer.release.set()
 
-    report = ingest.apply([commit(a.did, list_op(f"l{i}")) for i, a in enumerate(artists)], heartbeat=heartbeat)
+    report = ingest.apply(
+        [commit(a.did, list_op(f"l{i}", f"at://{a.did}/{TRACK}/unheld")) for i, a in enumerate(artists)],
+        heartbeat=heartbeat,
+    )
     assert indexer.timed_out == 0  # released by the heartbeats, not by the hang limit
     assert beats_while_running == [threading.current_thread().name] * 3
     assert report.counts["indexings"] == INDEX_WORKERS

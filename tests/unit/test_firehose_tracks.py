@@ -10,6 +10,9 @@ from albums_core.domain.firehose_events import TRACK
 from albums_core.services.indexer import IndexOutcome
 from tests.unit.firehose_world import World, commit, create, delete, list_op, list_value, track, update
 
+# A list item naming a track the consumer does not hold: only the indexer can tell what it makes.
+UNHELD = "at://did:plc:elsewherexxxxxxxxxxxxxxx/fm.plyr.track/unheld"
+
 
 def test_creates_updates_and_deletes_are_applied_from_the_commits_at_a_few_calls_a_batch() -> None:
     world = World()
@@ -118,12 +121,12 @@ def test_a_repository_over_its_budget_is_set_aside_and_requeued_later() -> None:
     world = World()
     hostile, calm = world.artist("hostile"), world.artist("calm")
     world.indexer.outcome = IndexOutcome({}, complete=False, job="job-1")
-    report = world.ingest.apply([commit(hostile.did, list_op("l1")), commit(calm.did, create("c1", "Calm"))])
+    report = world.ingest.apply([commit(hostile.did, list_op("l1", UNHELD)), commit(calm.did, create("c1", "Calm"))])
     assert report.counts["repos_set_aside"] == 1 and report.counts["reindex_jobs"] == 1
     assert world.track_of(calm, "c1") is not None
 
     # While aside its tracks wait (no indexing); a minute later they get a job of their own.
-    waited = world.ingest.apply([commit(hostile.did, list_op("l2"))])
+    waited = world.ingest.apply([commit(hostile.did, list_op("l2", UNHELD))])
     assert waited.counts["set_aside_events"] == 1 and world.indexer.runs == [hostile.did]
     world.clock.now += 61
     later = world.ingest.apply([commit(calm.did, create("c2", "Calm 2"))])  # the time aside is over

@@ -127,6 +127,15 @@ class FirehoseCatalogue(Protocol):
 
     def unlist_if_empty(self, album_id: str) -> None: ...
 
+    def apply_album_list(
+        self, before: Album | None, after: Album, handle: str, moves: list[tuple[Track, Track]]
+    ) -> bool:
+        """An album list record applied at once: `after` created (`before` None) or updated from
+        `before` as held (its version and track count, not under a request's lease), and each
+        (track as held, track where it goes) moved. False, with nothing written, when any item
+        is not as held."""
+        ...
+
 
 class RepoIndexer(Protocol):
     """The indexer (services/indexer.py) on the catalogue: it reads the repository again and

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from albums_core.adapters.dynamodb.catalogue_albums import Albums
 from albums_core.adapters.dynamodb.catalogue_artists import Artists
 from albums_core.adapters.dynamodb.catalogue_claims import Claims
+from albums_core.adapters.dynamodb.catalogue_lists import AlbumLists
 from albums_core.adapters.dynamodb.catalogue_membership import Membership, Move
 from albums_core.adapters.dynamodb.catalogue_slugs import Slugs
 from albums_core.adapters.dynamodb.catalogue_track_cids import TrackCids
@@ -43,6 +44,7 @@ class CatalogueRepository:
         self.track_cids = TrackCids(self.db)
         self.claims = Claims(self.db)
         self.membership = Membership(self.db, self.tracks, self.albums, self.claims)
+        self.album_lists = AlbumLists(self.db, self.albums, self.tracks)
         self.artists = Artists(self.db, self.albums, self.slugs, self.tracks)
 
     @property
@@ -206,6 +208,11 @@ class CatalogueWriter(CatalogueRepository):
 
     def unlist_if_empty(self, album_id: str) -> None:
         self.albums.unlist_if_empty(album_id)
+
+    def apply_album_list(
+        self, before: Album | None, after: Album, handle: str, moves: list[tuple[Track, Track]]
+    ) -> bool:
+        return self.album_lists.apply_album_list(before, after, handle, moves)
 
     def lock_album(
         self, album_id: str, token: str, seconds: int, expected: frozenset[int] | None = None

@@ -77,6 +77,9 @@ class HeldCatalogue:
         if track.album_id:
             self._page_ids.add(track.album_id)
 
+    def changed_album_page(self, handle: str, slug: str) -> None:
+        self._page_keys.add((handle, slug))
+
     def flush_pages(self) -> None:
         """Pages that changed: each once per batch, however many of its tracks or likes changed,
         under the album's slug as it is now."""

@@ -5,16 +5,17 @@ removes the item with its album's counters. A batch of one repository costs a fe
 whatever its size: the artist's tracks and albums are read once and held (held.py), new ids
 reserved at once, new items written many a call.
 
-What that path cannot decide alone goes to the indexer (indexing.py), which reads the
-repository again and writes only differences: list records (a rename as a rename, slug
-conflicts, membership and order, a deleted list's tracks become singles), a new track some list
+List records the commit decides are applied from it too (lists.py). What that path cannot
+decide alone goes to the indexer (indexing.py), which reads the repository again and writes
+only differences: other list records (a rename as a rename, slug conflicts, membership across
+albums, a deleted list's tracks become singles), a new track some list
 names, a repository we never indexed (a backfill), a commit whose blocks miss a record, and any
 write that finds the item moved or changed meanwhile. Our own API writes come back as commits
 whose records already match: nothing is written."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
 from albums_core.domain.models import Track
@@ -26,6 +27,7 @@ from albums_core.ports.firehose import FirehoseCatalogue, PdsReader
 from albums_core.services.firehose.held import Held, HeldCatalogue
 from albums_core.services.firehose.indexing import Indexing
 from albums_core.services.firehose.likes import LikeIngest
+from albums_core.services.firehose.lists import ListIngest, Undecided
 from albums_core.services.firehose.planning import BatchReport, RepoWork
 
 # Track ids reserved ahead, so that a track created alone (the whole network's stream: nearly
@@ -57,6 +59,7 @@ class TrackIngest:
         self.likes = likes
         self.indexing = indexing
         self._ids: list[int] = []  # reserved, not used yet
+        self.lists = ListIngest(held, catalogue)
 
     def _take_ids(self, count: int) -> list[int]:
         if len(self._ids) < count:
@@ -78,6 +81,8 @@ class TrackIngest:
             if self._all_held(entry) or (self._forgotten(entry.did) and self._all_held(entry)):
                 report.counts["applied_own"] += len(entry.ops)
                 return
+            if self._lists_from_commits(entry, report, budget):
+                return
         elif not entry.resync and self._applied_from_commits(entry, report, budget):
             return
         self.indexing.index(entry, self.held.held(entry.did).artist or held.artist, report, budget)
@@ -97,6 +102,22 @@ class TrackIngest:
                 logger.info("firehose batch indexed instead", extra={"did": entry.did, "reason": str(why)})
                 break
         return False
+
+    def _lists_from_commits(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> bool:
+        """Whether the batch's tracks, then its lists, were applied from the commits (else: index
+        it; the indexer then counts only the list ops, the tracks being applied)."""
+        tracks = [op for op in entry.ops if op.collection != LIST]
+        lists = [op for op in entry.ops if op.collection == LIST]
+        if tracks and not self._applied_from_commits(replace(entry, ops=tracks), report, budget):
+            return False
+        try:
+            self.lists.apply(entry, lists, report)
+            return True
+        except Undecided as why:
+            report.counts["fallback_indexings"] += 1
+            logger.info("firehose list indexed instead", extra={"did": entry.did, "reason": str(why)})
+            entry.ops = lists
+            return False
 
     def _forgotten(self, did: str) -> bool:
         self.held.forget(did)

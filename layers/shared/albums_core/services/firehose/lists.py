@@ -1,0 +1,152 @@
+"""Album list records applied from the commits that carry them, as tracks are (tracks.py), where
+the commit and what is held decide what the indexer (services/index_run.py) would make of the
+repository; everything else is the indexer's, as before.
+
+The indexer gives each listed track to the first list (by createdAt) naming it, takes the title
+from the list's name (its slug from the title, the first free one), the order from the items
+(each URI once, only tracks it holds), ignores the items' CIDs, and makes tracks no list names
+singles. With every list change applied as it comes, what is held already follows those rules,
+so a list whose items are all tracks held of its artist, each a single or already the album's,
+is decided by its commit alone: the album created or its CID and order changed, the named
+singles moved in and the tracks it no longer names moved out (only when the artist has no
+other album: another list might name them), in one conditional transaction. Not decided here
+(the indexer reads the repository): an item not held (unknown, another artist's, not a track),
+a track of another album, a rename, a slug another album holds, a list too long for one
+transaction, a deleted list, and any write that finds an item not as held (a request's lease
+on the album: our own mutation coming back while it is under way)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from albums_core.domain.at_uri import list_item_uris
+from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
+from albums_core.domain.models import Album, Track
+from albums_core.domain.records import album_id_for, now_iso
+from albums_core.domain.slugs import slugify
+from albums_core.domain.text_rules import record_text, salvage_title
+from albums_core.ports.firehose import FirehoseCatalogue
+from albums_core.services.firehose.held import Held, HeldCatalogue
+from albums_core.services.firehose.planning import BatchReport, RepoWork
+from albums_core.services.index_run import UNTITLED
+
+# Moves one transaction holds (adapters/dynamodb/catalogue_lists.py).
+MAX_LIST_MOVES = 48
+
+
+class Undecided(Exception):
+    """The commit alone does not decide this list: the indexer reads the repository."""
+
+
+@dataclass(frozen=True)
+class _Change:
+    before: Album | None
+    after: Album
+    moves: list[tuple[Track, Track]]
+
+
+class ListIngest:
+    def __init__(self, held: HeldCatalogue, catalogue: FirehoseCatalogue) -> None:
+        self.held = held
+        self.catalogue = catalogue
+
+    def apply(self, entry: RepoWork, ops: list[RecordOp], report: BatchReport) -> None:
+        """The batch's list ops (the last of each record), each applied or already there;
+        Undecided at the first that is not (those before it are applied: the indexer, which
+        writes only differences, finishes the batch)."""
+        last: dict[str, RecordOp] = {}
+        for op in ops:
+            last[op.uri(entry.did)] = op
+        own = 0
+        for uri, op in last.items():
+            held = self.held.held(entry.did, albums=True)
+            change = _decide(held, uri, op)
+            if change is None:
+                own += 1
+                continue
+            self._write(held, change)
+            report.counts["lists_applied"] += 1
+        report.counts["applied"] += len(ops) - own
+        if own:
+            report.counts["applied_own"] += own
+
+    def _write(self, held: Held, change: _Change) -> None:
+        assert held.artist is not None and held.albums is not None
+        if not self.catalogue.apply_album_list(change.before, change.after, held.artist.handle, change.moves):
+            self.held.forget(held.artist.did)
+            raise Undecided("an item is not as held")
+        held.albums[change.after.id] = change.after
+        for _, track in change.moves:
+            held.tracks[track.record_uri or ""] = track
+        self.held.changed_album_page(held.artist.handle, change.after.slug)
+
+
+def _decide(held: Held, uri: str, op: RecordOp) -> _Change | None:
+    """What the list op changes (None: nothing, the album already has this version of it)."""
+    assert held.albums is not None and held.artist is not None
+    album_id = album_id_for(uri)
+    before = held.albums.get(album_id)
+    if op.action == "delete":
+        if before is None:
+            return None
+        raise Undecided("a deleted list")
+    if before is not None and before.list_cid == op.cid:
+        return None  # our own write coming back, or a replay
+    value = op.value or {}
+    if op.problem is not None or record_problem(LIST, value) is not None:
+        raise Undecided("not a valid album list")
+    if before is not None and before.list_uri != uri:
+        raise Undecided("the album is another list's")
+    order = list_item_uris({"value": value})
+    named = [_named(held, item, album_id) for item in order]
+    leaving = [t for t in held.tracks.values() if t.album_id == album_id and t.record_uri not in set(order)]
+    if leaving and any(a.id != album_id for a in held.albums.values()):
+        raise Undecided("tracks leave the album while other albums may list them")
+    moves = [(t, replace(t, album_id=album_id)) for t in named if t.album_id is None]
+    moves += [(t, replace(t, album_id=None)) for t in leaving]
+    if len(moves) > MAX_LIST_MOVES:
+        raise Undecided("too many moves for one transaction")
+    count, plays = len(named), sum(t.play_count for t in named)
+    title = salvage_title(value.get("name")) or UNTITLED
+    if before is None:
+        return _Change(None, _new_album(held, uri, op, title, order, count, plays), moves)
+    if title != before.title:
+        raise Undecided("a rename")
+    after = replace(
+        before,
+        list_cid=op.cid,
+        track_order=order,
+        track_count=count,
+        total_plays=before.total_plays + sum(k.play_count if n.album_id else -k.play_count for k, n in moves),
+        version=before.version + 1,
+    )
+    return _Change(before, after, moves)
+
+
+def _named(held: Held, item: str, album_id: str) -> Track:
+    track = held.tracks.get(item)
+    if track is None:
+        raise Undecided("an item is not a track held of the artist")
+    if track.album_id not in (None, album_id):
+        raise Undecided("a track of another album")
+    return track
+
+
+def _new_album(held: Held, uri: str, op: RecordOp, title: str, order: list[str], count: int, plays: int) -> Album:
+    assert held.albums is not None and held.artist is not None
+    slug = slugify(title)
+    if any(a.slug == slug for a in held.albums.values()):
+        raise Undecided("the slug is another album's")
+    return Album(
+        id=album_id_for(uri),
+        artist_did=held.artist.did,
+        slug=slug,
+        title=title,
+        list_uri=uri,
+        list_cid=op.cid,
+        created_at=record_text((op.value or {}).get("createdAt"), 64) or now_iso(),
+        updated_at=now_iso(),
+        track_count=count,
+        total_plays=plays,
+        track_order=order,
+    )
