@@ -1,0 +1,92 @@
+"""Album list records applied from the commits (services/firehose/lists.py), on the fakes: which
+lists the commit decides, which go to the indexer, and what is written. That the result is the
+indexer's own is tested both ways against moto (tests/integration/test_firehose_lists.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from albums_core.domain.firehose_events import LIST, TRACK, RecordOp
+from albums_core.domain.records import album_id_for
+from tests.unit.firehose_world import World, commit, create, delete, list_op, list_value
+
+
+def _uris(did: str, *rkeys: str) -> list[str]:
+    return [f"at://{did}/{TRACK}/{r}" for r in rkeys]
+
+
+def test_a_list_of_held_singles_becomes_an_album_without_the_indexer() -> None:
+    world = World()
+    artist = world.artist("ann")
+    world.ingest.apply([commit(artist.did, create("t1", "One"), create("t2", "Two"), create("t3", "Three"))])
+    report = world.ingest.apply([commit(artist.did, list_op("l1", *_uris(artist.did, "t2", "t1", "t2")))])
+    assert report.counts["lists_applied"] == 1 and world.indexer.runs == []
+    album = world.catalogue.albums[album_id_for(f"at://{artist.did}/{LIST}/l1")]
+    assert (album.slug, album.title, album.track_count) == ("named", "Named", 2)
+    assert album.track_order == _uris(artist.did, "t2", "t1")
+    assert {r: world.track_of(artist, r).album_id for r in ("t1", "t2", "t3")} == {  # type: ignore[union-attr]
+        "t1": album.id,
+        "t2": album.id,
+        "t3": None,
+    }
+    assert (artist.handle, "named") in world.pages.dropped
+
+    # One item out, another in: the album follows, the one out is a single again.
+    value = list_value(*_uris(artist.did, "t3", "t1"))
+    world.ingest.apply([commit(artist.did, RecordOp("update", LIST, "l1", "bafyl1b", value))])
+    album = world.catalogue.albums[album.id]
+    assert album.track_order == _uris(artist.did, "t3", "t1") and album.track_count == 2 and album.version == 1
+    assert world.track_of(artist, "t2").album_id is None  # type: ignore[union-attr]
+    assert world.indexer.runs == []
+
+
+def test_tracks_and_their_list_in_one_batch_are_applied_from_the_commits() -> None:
+    world = World()
+    artist = world.artist("bea")
+    ops = (create("t1", "One"), create("t2", "Two"), list_op("l1", *_uris(artist.did, "t1", "t2")))
+    report = world.ingest.apply([commit(artist.did, *ops)])
+    assert report.counts["lists_applied"] == 1 and report.counts["applied"] == 3 and world.indexer.runs == []
+    assert world.catalogue.albums[album_id_for(f"at://{artist.did}/{LIST}/l1")].track_count == 2
+
+
+def test_what_the_commit_alone_cannot_decide_goes_to_the_indexer() -> None:
+    world = World()
+    artist, other = world.artist("cid"), world.artist("dot")
+    world.ingest.apply([commit(artist.did, create("t1", "One"), create("t2", "Two"))])
+    world.ingest.apply([commit(other.did, create("o1", "Other"))])
+    cases = [
+        list_op("l1", *_uris(artist.did, "t1", "unknown")),  # a track not held
+        list_op("l2", *_uris(other.did, "o1")),  # another artist's record
+        RecordOp("create", LIST, "l3", "bafyl3", {**list_value(), "listType": "playlist"}),  # not an album
+    ]
+    for n, op in enumerate(cases, 1):
+        world.ingest.apply([commit(artist.did, op)])
+        assert world.indexer.runs == [artist.did] * n
+    assert world.catalogue.albums == {}
+    # A track of another album, a rename, a deleted list: the indexer's too.
+    world.ingest.apply([commit(artist.did, list_op("l4", *_uris(artist.did, "t1")))])
+    assert len(world.indexer.runs) == 3
+    for op in (
+        list_op("l5", *_uris(artist.did, "t1", "t2")),
+        RecordOp("update", LIST, "l4", "bafyl4b", {**list_value(*_uris(artist.did, "t1")), "name": "Renamed"}),
+        delete(LIST, "l4"),
+    ):
+        world.ingest.apply([commit(artist.did, op)])
+    assert len(world.indexer.runs) == 6
+
+
+def test_a_write_that_finds_an_item_not_as_held_goes_to_the_indexer() -> None:
+    world = World()
+    artist = world.artist("eve")
+    world.ingest.apply([commit(artist.did, create("t1", "One"))])
+    held = world.track_of(artist, "t1")
+    assert held is not None
+
+    def play() -> None:  # a play counted between the read and the write
+        world.catalogue.before_write = None
+        world.catalogue.tracks[held.id] = replace(held, play_count=3)
+
+    world.catalogue.before_write = play
+    report = world.ingest.apply([commit(artist.did, list_op("l1", *_uris(artist.did, "t1")))])
+    assert world.indexer.runs == [artist.did] and not report.counts["lists_applied"]
+    assert world.catalogue.albums == {}
