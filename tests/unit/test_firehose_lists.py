@@ -90,3 +90,22 @@ def test_a_write_that_finds_an_item_not_as_held_goes_to_the_indexer() -> None:
     report = world.ingest.apply([commit(artist.did, list_op("l1", *_uris(artist.did, "t1")))])
     assert world.indexer.runs == [artist.did] and not report.counts["lists_applied"]
     assert world.catalogue.albums == {}
+
+
+def test_an_album_whose_list_version_another_writer_wrote_is_left_to_the_indexer() -> None:
+    """Our API's attach writes the list (created, then appended to) and the album; the first
+    echo is older than the album: applied, it would take the album back until the next echo."""
+    world = World()
+    artist = world.artist("fay")
+    album, tracks = world.album(artist, "ours", "t1", "t2")
+    list_uri = f"at://{artist.did}/{LIST}/l1"
+    world.catalogue.albums.pop(album.id)
+    album = replace(album, id=album_id_for(list_uri), list_uri=list_uri, list_cid="bafynewest")
+    world.catalogue.albums[album.id] = album
+    for track in tracks:
+        world.catalogue.tracks[track.id] = replace(track, album_id=album.id)
+    first_echo = RecordOp("create", LIST, "l1", "bafyfirst", list_value())
+    world.ingest.apply([commit(artist.did, first_echo)])
+    assert world.indexer.runs == [artist.did]
+    assert world.catalogue.albums[album.id].track_count == 2
+    assert {t.album_id for t in world.catalogue.artist_tracks(artist.did)} == {album.id}

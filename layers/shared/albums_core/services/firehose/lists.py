@@ -9,14 +9,18 @@ singles. With every list change applied as it comes, what is held already follow
 so a list whose items are all tracks held of its artist, each a single or already the album's,
 is decided by its commit alone: the album created or its CID and order changed, the named
 singles moved in and the tracks it no longer names moved out (only when the artist has no
-other album: another list might name them), in one conditional transaction. Not decided here
+other album: another list might name them), in one conditional transaction. An existing album
+is updated so only when its list version is the one this container last applied from a commit
+(else its version may be newer than the commit: our API's, the indexer's). Not decided here
 (the indexer reads the repository): an item not held (unknown, another artist's, not a track),
-a track of another album, a rename, a slug another album holds, a list too long for one
-transaction, a deleted list, and any write that finds an item not as held (a request's lease
-on the album: our own mutation coming back while it is under way)."""
+a track of another album, a rename, a slug another album holds, an album whose list version
+someone else wrote, a list too long for one transaction, a deleted list, and any write that
+finds an item not as held (a request's lease on the album: our own mutation coming back while
+it is under way)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from albums_core.domain.at_uri import list_item_uris
@@ -32,6 +36,8 @@ from albums_core.services.index_run import UNTITLED
 
 # Moves one transaction holds (adapters/dynamodb/catalogue_lists.py).
 MAX_LIST_MOVES = 48
+# Albums whose list version written from a commit is remembered (a few hundred bytes each).
+APPLIED_ALBUMS = 10_000
 
 
 class Undecided(Exception):
@@ -49,6 +55,12 @@ class ListIngest:
     def __init__(self, held: HeldCatalogue, catalogue: FirehoseCatalogue) -> None:
         self.held = held
         self.catalogue = catalogue
+        # The list CID this container last wrote to each album from a commit. Only an album at
+        # such a version is updated from the next commit of its list (commits of a repository
+        # come in rev order): one our API or the indexer wrote may be newer than a commit still
+        # on its way (an attach's echoes: the list created, then appended to), and applying the
+        # older version would take the album back until the next echo.
+        self._applied: OrderedDict[str, str] = OrderedDict()
 
     def apply(self, entry: RepoWork, ops: list[RecordOp], report: BatchReport) -> None:
         """The batch's list ops (the last of each record), each applied or already there;
@@ -64,6 +76,8 @@ class ListIngest:
             if change is None:
                 own += 1
                 continue
+            if change.before is not None and self._applied.get(change.before.id) != change.before.list_cid:
+                raise Undecided("the album's list version is not one this consumer applied")
             self._write(held, change)
             report.counts["lists_applied"] += 1
         report.counts["applied"] += len(ops) - own
@@ -76,6 +90,10 @@ class ListIngest:
             self.held.forget(held.artist.did)
             raise Undecided("an item is not as held")
         held.albums[change.after.id] = change.after
+        self._applied[change.after.id] = change.after.list_cid or ""
+        self._applied.move_to_end(change.after.id)
+        while len(self._applied) > APPLIED_ALBUMS:
+            self._applied.popitem(last=False)
         for _, track in change.moves:
             held.tracks[track.record_uri or ""] = track
         self.held.changed_album_page(held.artist.handle, change.after.slug)
