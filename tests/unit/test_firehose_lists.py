@@ -104,8 +104,8 @@ def test_an_album_whose_list_version_another_writer_wrote_is_left_to_the_indexer
     world.catalogue.albums[album.id] = album
     for track in tracks:
         world.catalogue.tracks[track.id] = replace(track, album_id=album.id)
-    first_echo = RecordOp("create", LIST, "l1", "bafyfirst", list_value())
-    world.ingest.apply([commit(artist.did, first_echo)])
-    assert world.indexer.runs == [artist.did]
+    first_echo = RecordOp("create", LIST, "l1", "bafyfirst", {**list_value(), "name": album.title})
+    report = world.ingest.apply([commit(artist.did, first_echo)])
+    assert world.indexer.runs == [artist.did] and not report.counts["lists_applied"]
     assert world.catalogue.albums[album.id].track_count == 2
     assert {t.album_id for t in world.catalogue.artist_tracks(artist.did)} == {album.id}
