@@ -78,7 +78,9 @@ class HeldCatalogue:
             self._page_ids.add(track.album_id)
 
     def changed_album_page(self, handle: str, slug: str) -> None:
-        self._page_keys.add((handle, slug))
+        """The page of an album just written under this slug (its write was conditional on the
+        album being as held): dropped now, without looking the album up."""
+        self.pages.drop(handle, slug)
 
     def flush_pages(self) -> None:
         """Pages that changed: each once per batch, however many of its tracks or likes changed,
