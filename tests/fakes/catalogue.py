@@ -61,6 +61,7 @@ class FakeCatalogue:
         self.listed: set[str] = set()
         self.claims: dict[tuple[str, str], _Claim] = {}  # (did, record uri)
         self.leases: dict[str, _Lease] = {}
+        self.gone: set[str] = set()  # deleted albums' tombstones (jobs.hand_over)
         self._ids = itertools.count(1)
 
     def _write(self, operation: str) -> None:

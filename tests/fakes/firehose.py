@@ -30,6 +30,7 @@ class FakeFirehoseCatalogue:
         self.albums: dict[str, Album] = {}
         self.listed: set[str] = set()
         self.tracks: dict[int, Track] = {}
+        self.gone: set[str] = set()  # albums our API deleted: their tombstones (jobs.hand_over)
         self.calls: Counter[str] = Counter()
         self.faults = Faults()
         self.before_write: Callable[[], None] | None = None
@@ -125,7 +126,7 @@ class FakeFirehoseCatalogue:
         stored = self.albums.get(after.id)
         if before is None:
             taken = any(a.artist_did == after.artist_did and a.slug == after.slug for a in self.albums.values())
-            if stored is not None or taken:
+            if stored is not None or taken or after.id in self.gone:
                 return False
         elif stored is None or (stored.version, stored.track_count) != (before.version, before.track_count):
             return False

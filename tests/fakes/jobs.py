@@ -37,6 +37,7 @@ class FakeDeletionJobs:
         if self.catalogue.slugs.get((album.artist_did, album.slug)) == album.id:
             del self.catalogue.slugs[(album.artist_did, album.slug)]
         self.catalogue.pointers.pop((handle, album.slug), None)
+        self.catalogue.gone.add(album.id)
         self.jobs.append(
             Job(album, handle, cascade, pds.pds_url, Tokens(pds.tokens.access_jwt, pds.tokens.refresh_jwt))
         )

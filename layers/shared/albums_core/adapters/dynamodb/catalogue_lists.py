@@ -17,7 +17,8 @@ from albums_core.adapters.dynamodb.table import Action, Table, error_code
 from albums_core.domain.models import Album, Track
 
 # A track's move is two actions (its item deleted as read, put where it goes), the album one
-# (four when created: its slug's claim and pointer, the former slug's pointer): within 100.
+# (five when created: its slug's claim and pointer, the former slug's pointer, the check that
+# it was not deleted): within 100.
 MAX_LIST_MOVES = 48
 
 
@@ -47,13 +48,22 @@ class AlbumLists:
         return True
 
     def _create(self, album: Album, handle: str) -> list[Action]:
-        """What `Albums.create_album` writes, the album item with its counters already."""
+        """What `Albums.create_album` writes, the album item with its counters already, unless
+        the album has a tombstone."""
         db = self.db
         return [
             db.put({**keys.slug_claim(album.artist_did, album.slug), "album_id": album.id}, "attribute_not_exists(pk)"),
             db.put({**keys.slug_pointer(handle, album.slug), "album_id": album.id, "artist_did": album.artist_did}),
             db.put(self.albums.album_item(album), "attribute_not_exists(pk)"),
             db.delete_action(keys.former_slug(album.artist_did, album.slug)),
+            # Not an album our API deleted before its list's create commit came (jobs.hand_over).
+            {
+                "ConditionCheck": {
+                    "TableName": db.name,
+                    "Key": to_item(keys.album_gone(album.id)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
         ]
 
     def _update(self, before: Album, after: Album) -> Action:

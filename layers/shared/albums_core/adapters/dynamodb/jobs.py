@@ -4,6 +4,7 @@ hands to the cleanup function, so its creation is a transaction with the album's
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
 
 _SEALED = ("sealed_key", "sealed_nonce", "sealed_data")
+# How long a deleted album's tombstone keeps the firehose consumer from creating it again from
+# its list's create commit: longer than any consumer lags behind (the TTL deletes it later).
+GONE_SECONDS = 7 * 24 * 3600
 
 
 class CleanupJobs:
@@ -38,7 +42,7 @@ class CleanupJobs:
         }
 
     def hand_over(self, album: Album, handle: str, job: dict[str, Any]) -> None:
-        """The album and its slug go, the job comes, in one transaction."""
+        """The album and its slug go, the job and the album's tombstone come, in one transaction."""
         db = self.db
         db.transact(
             [
@@ -49,6 +53,7 @@ class CleanupJobs:
                     {":me": to_value(album.id)},
                 ),
                 db.delete_action(keys.slug_pointer(handle, album.slug)),
+                db.put({**keys.album_gone(album.id), "expires_at": int(time.time()) + GONE_SECONDS}),
                 db.put(self._item(job)),
             ]
         )

@@ -75,6 +75,12 @@ def album(album_id: str) -> dict[str, str]:
     return {"pk": album_partition(album_id), "sk": ALBUM}
 
 
+def album_gone(album_id: str) -> dict[str, str]:
+    """An album our API deleted (put with its removal, expiring by TTL): the commit path creates
+    no album while it is there (its list's create commit may come after the deletion)."""
+    return {"pk": album_partition(album_id), "sk": "GONE"}
+
+
 # Sort keys of track items (in an album's partition or an artist's) begin with this.
 TRACK_PREFIX = _TRACK
 

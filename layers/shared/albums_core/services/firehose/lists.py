@@ -16,7 +16,8 @@ is updated so only when its list version is the one this container last applied 
 a track of another album, a rename, a slug another album holds, an album whose list version
 someone else wrote, a list too long for one transaction, a deleted list, and any write that
 finds an item not as held (a request's lease on the album: our own mutation coming back while
-it is under way)."""
+it is under way; the tombstone of an album our API deleted before its list's create commit
+came: the record may be gone from the repository)."""
 
 from __future__ import annotations
 
