@@ -20,7 +20,8 @@ from albums_core.adapters.dynamodb.page_cache import AlbumPageCache
 from albums_core.bootstrap import firehose
 from albums_core.bootstrap.firehose import FirehoseWiring
 from albums_core.domain.firehose_events import LIST, TRACK, RecordOp
-from albums_core.domain.models import Artist
+from albums_core.domain.models import Album, Artist
+from albums_core.domain.records import album_id_for
 from albums_core.services.indexer import Indexing
 from tests.fakes.indexing import FakeReader
 from tests.integration.factory import make_artist
@@ -215,3 +216,37 @@ def test_a_list_whose_album_is_under_a_requests_lease_goes_to_the_indexer(
     counts = ingest.apply([commit(both.ours.did, RecordOp("update", LIST, "l1", "bafyours", value))]).counts
     assert calls == [both.ours.did] and not counts.get("lists_applied")
     assert both.writer.get_album(album.id).list_cid != "bafyours"  # type: ignore[union-attr]
+
+
+def test_a_list_created_and_deleted_by_our_api_before_its_create_commit_comes_stays_deleted(
+    repo: CatalogueRepository,
+) -> None:
+    """Our API created the album (its list record) and deleted it (hand_over: the album, its
+    slug and a cleanup job, which deletes the record later) before the consumer reached the
+    list's create commit: the commit path must not create the album again (a ghost in the
+    listing until the delete commit), the indexer reads the repository instead."""
+    both = Both(repo)
+    did, handle = both.ours.did, both.ours.handle
+    value = both.value(both.ours, "Doomed", RKEYS[:3], "2026-11-20T00:00:00Z")
+    both.reader.put(did, LIST, "l1", value)
+    uri = f"at://{did}/{LIST}/l1"
+    cid = both.reader.repos[(did, LIST)]["l1"].cid
+    album = Album(
+        id=album_id_for(uri),
+        artist_did=did,
+        slug="doomed",
+        title="Doomed",
+        list_uri=uri,
+        list_cid=cid,
+        created_at="2026-11-20T00:00:00Z",
+    )
+    both.writer.create_album(album, handle)
+    job = {"job_id": "j1", "status": "parked", "artist_did": did, "album_id": album.id, "handle": handle}
+    CleanupJobs(both.writer).hand_over(album, handle, job)
+    both.reader.delete(uri)  # the cleanup job deleted the record on the PDS
+    counts = both.ingest.apply([commit(did, RecordOp("create", LIST, "l1", cid, value))]).counts
+    assert not counts.get("lists_applied") and counts["indexings"] == 1
+    assert both.writer.get_album(album.id) is None and both.writer.artist_albums(did) == []
+    assert album.id not in {a.id for a in both.writer.listed_albums_page(100, None)[0]}
+    assert both.writer.find_album_by_slug(handle, "doomed") is None
+    assert {t.album_id for t in both.writer.artist_tracks(did)} == {None}
