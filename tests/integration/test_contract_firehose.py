@@ -12,6 +12,7 @@ import pytest
 
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.firehose_lease import FirehoseLeases
+from albums_core.adapters.dynamodb.jobs import CleanupJobs
 from albums_core.adapters.dynamodb.repo_state import RepoStates
 from albums_core.domain.models import Album, Artist, Track
 from tests.fakes.firehose import FakeFirehoseCatalogue, FakeLeases, FakeRepoStates
@@ -257,3 +258,18 @@ def test_unlist_if_empty(world: World) -> None:
     cat.unlist_if_empty("al1")
     assert world.listed() == set()
     cat.unlist_if_empty("none-such")
+
+
+def test_a_list_whose_album_our_api_deleted_is_not_created(world: World) -> None:
+    """hand_over leaves a tombstone: the list's create commit, coming after, writes nothing."""
+    gone = album("gone1")
+    if world.fake:
+        world.catalogue.gone.add(gone.id)  # what FakeDeletionJobs.hand_over marks
+    else:
+        world.catalogue.create_album(gone, "artist.test")
+        job = {"job_id": "j1", "status": "parked", "artist_did": DID, "album_id": gone.id}
+        CleanupJobs(world.catalogue).hand_over(gone, "artist.test", job)
+    assert world.catalogue.apply_album_list(None, gone, "artist.test", []) is False
+    assert world.album(gone.id) is None and gone.id not in world.listed()
+    # Another album's list is created as before.
+    assert world.catalogue.apply_album_list(None, album("kept1"), "artist.test", []) is True

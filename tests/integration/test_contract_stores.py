@@ -5,6 +5,7 @@ jobs' hand-over, the developer tokens, the sessions and the firehose consumer's 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from albums_core import bootstrap
 from albums_core.adapters.atproto.xrpc import Tokens
+from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
 from albums_core.adapters.dynamodb.developer_tokens import DynamoDeveloperTokens
 from albums_core.adapters.dynamodb.jobs import CleanupJobs
@@ -146,6 +148,7 @@ def test_hand_over_removes_the_album_and_keeps_a_job(request: pytest.FixtureRequ
     assert catalogue.get_album(album.id) is None
     assert catalogue.slug_owner(did, "gone") is None
     if kind == "fake":
+        assert album.id in catalogue.gone  # type: ignore[union-attr]
         [job] = fake_jobs.jobs
         assert (job.album.id, job.handle, job.cascade, job.pds_url) == (album.id, "artist.test", True, pds.pds_url)
     else:
@@ -156,6 +159,9 @@ def test_hand_over_removes_the_album_and_keeps_a_job(request: pytest.FixtureRequ
             True,
             pds.pds_url,
         )
+        # The album's tombstone (the firehose's commit path creates no album while it is there).
+        tombstone = catalogue.db.get(keys.album_gone(album.id), consistent=True)  # type: ignore[union-attr]
+        assert tombstone is not None and tombstone["expires_at"] > time.time() + 6 * 24 * 3600
     # The slug is free for a new album at once.
     catalogue.create_album(Album(id="al2", artist_did=did, slug="gone", title="Gone"), "artist.test")
 

@@ -109,3 +109,14 @@ def test_an_album_whose_list_version_another_writer_wrote_is_left_to_the_indexer
     assert world.indexer.runs == [artist.did] and not report.counts["lists_applied"]
     assert world.catalogue.albums[album.id].track_count == 2
     assert {t.album_id for t in world.catalogue.artist_tracks(artist.did)} == {album.id}
+
+
+def test_a_list_whose_album_our_api_deleted_goes_to_the_indexer() -> None:
+    """The album's tombstone (jobs.hand_over) refuses the create: the record may be gone."""
+    world = World()
+    artist = world.artist("gil")
+    world.ingest.apply([commit(artist.did, create("t1", "One"))])
+    world.catalogue.gone.add(album_id_for(f"at://{artist.did}/{LIST}/l1"))
+    report = world.ingest.apply([commit(artist.did, list_op("l1", *_uris(artist.did, "t1")))])
+    assert world.indexer.runs == [artist.did] and not report.counts["lists_applied"]
+    assert world.catalogue.albums == {}

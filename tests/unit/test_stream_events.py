@@ -121,6 +121,14 @@ def test_an_album_change_other_than_a_removal_is_ignored(world: World) -> None:
     assert world.cache.invalidated == []
 
 
+@pytest.mark.parametrize("event", ["INSERT", "REMOVE"])
+def test_a_deleted_albums_tombstone_put_or_expired_is_ignored(world: World, event: str) -> None:
+    tombstone = {"pk": "ALBUM#a1", "sk": "GONE", "expires_at": 1}
+    image = {"new": tombstone} if event == "INSERT" else {"old": tombstone}
+    assert world.events.handle(stream_record(event, "other", **image)) == "ignored"
+    assert world.cache.invalidated == [] and world.jobs.jobs == {}
+
+
 # ---- track changes -----------------------------------------------------------------------------
 
 

@@ -70,6 +70,7 @@ def test_an_album_removal_carries_the_old_image_with_numbers_as_numbers() -> Non
         (keys.artist("did:plc:x"), "other"),
         (keys.slug_claim("did:plc:x", "blue"), "other"),
         (keys.track_claim("did:plc:x", "at://did:plc:x/fm.plyr.track/1"), "other"),
+        (keys.album_gone("a1"), "other"),  # a deleted album's tombstone: not the album
     ],
 )
 def test_the_kind_of_item_comes_from_its_key(key: dict[str, str], kind: str) -> None:
