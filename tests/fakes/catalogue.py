@@ -192,6 +192,7 @@ class FakeCatalogue:
 
     def delete_album_items(self, album: Album, handle: str) -> None:
         self._write("delete_album_items")
+        self.gone.add(album.id)
         self.albums.pop(album.id, None)
         self.listed.discard(album.id)
         self.leases.pop(album.id, None)

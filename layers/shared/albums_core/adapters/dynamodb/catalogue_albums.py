@@ -231,6 +231,7 @@ class Albums:
         )
 
     def delete_album_items(self, album: Album, handle: str) -> None:
+        """The album, its slug, its tombstone put: in one transaction."""
         db = self.db
         db.transact(
             [
@@ -239,6 +240,7 @@ class Albums:
                     keys.slug_claim(album.artist_did, album.slug), "album_id = :me", {":me": to_value(album.id)}
                 ),
                 db.delete_action(keys.slug_pointer(handle, album.slug)),
+                tombstone(db, album.id),
             ]
         )
 
@@ -285,3 +287,14 @@ class Albums:
             update, values = f"{update} ADD {album_versions.BUMP}", {**values, ":one": -1}
         names = album_versions.NAMES if undo_version else None
         self.db.update_if(keys.album(album_id), update, "lock_token = :t", values, names)
+
+
+# How long a deleted album's tombstone keeps the firehose consumer from creating it again from
+# its list's create commit (which may come after the deletion): longer than any consumer lags.
+GONE_SECONDS = 7 * 24 * 3600
+
+
+def tombstone(db: Table, album_id: str) -> Action:
+    """The Put of a deleted album's tombstone (catalogue_lists.py checks it before a create),
+    expiring by the table's TTL."""
+    return db.put({**keys.album_gone(album_id), "expires_at": int(time.time()) + GONE_SECONDS})

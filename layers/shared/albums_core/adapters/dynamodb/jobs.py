@@ -4,13 +4,13 @@ hands to the cleanup function, so its creation is a transaction with the album's
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueWriter
+from albums_core.adapters.dynamodb.catalogue_albums import tombstone
 from albums_core.adapters.dynamodb.codec import to_item, to_value
 from albums_core.domain.errors import JobGone
 from albums_core.domain.models import Album
@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
 
 _SEALED = ("sealed_key", "sealed_nonce", "sealed_data")
-# How long a deleted album's tombstone keeps the firehose consumer from creating it again from
-# its list's create commit: longer than any consumer lags behind (the TTL deletes it later).
-GONE_SECONDS = 7 * 24 * 3600
 
 
 class CleanupJobs:
@@ -53,7 +50,7 @@ class CleanupJobs:
                     {":me": to_value(album.id)},
                 ),
                 db.delete_action(keys.slug_pointer(handle, album.slug)),
-                db.put({**keys.album_gone(album.id), "expires_at": int(time.time()) + GONE_SECONDS}),
+                tombstone(db, album.id),
                 db.put(self._item(job)),
             ]
         )
