@@ -170,7 +170,10 @@ def track_op(rkey: str) -> RecordOp:
 
 
 def list_op(rkey: str) -> RecordOp:
-    value = {"$type": LIST, "name": "L", "listType": "album", "items": [], "createdAt": "2026-11-01T00:00:00Z"}
+    # It names a track the consumer does not hold: the commit alone cannot decide such a list, so
+    # the repository goes to the indexer (an empty list would be applied from its commit).
+    items = [{"subject": {"uri": "at://did:plc:nobody/fm.plyr.track/unheld", "cid": "bafyz"}}]
+    value = {"$type": LIST, "name": "L", "listType": "album", "items": items, "createdAt": "2026-11-01T00:00:00Z"}
     return RecordOp("create", LIST, rkey, f"bafy{rkey}", value)
 
 
