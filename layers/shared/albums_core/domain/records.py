@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from albums_core.domain.at_uri import AtUri
-from albums_core.domain.models import Track
+from albums_core.domain.models import Album, Track
 from albums_core.domain.public_urls import public_url
 from albums_core.domain.text_rules import record_description, record_text
 
@@ -55,6 +55,30 @@ def album_id_for(list_uri: str) -> str:
     """An album's id follows from its list record, so two indexers racing over one record
     create one album (the second create fails its condition)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, list_uri))
+
+
+def album_of_list(
+    artist_did: str,
+    list_uri: str,
+    list_cid: str | None,
+    value: Mapping[str, Any],
+    title: str,
+    slug: str,
+    order: list[str],
+) -> Album:
+    """The album a list record makes, before any track moves in (the indexer and the firehose's
+    commit path alike: their albums must be the same item)."""
+    return Album(
+        id=album_id_for(list_uri),
+        artist_did=artist_did,
+        slug=slug,
+        title=title,
+        list_uri=list_uri,
+        list_cid=list_cid,
+        created_at=record_text(value.get("createdAt"), 64) or now_iso(),
+        updated_at=now_iso(),
+        track_order=order,
+    )
 
 
 def rkey_of(uri: str) -> str:

@@ -20,10 +20,10 @@ from albums_core.domain.errors import AlbumNotFound, ConcurrentUpdate, Conflict,
 from albums_core.domain.firehose_events import NOT_AN_ALBUM, record_problem
 from albums_core.domain.models import Album, Artist, Track
 from albums_core.domain.read_budget import ReadBudget
-from albums_core.domain.records import LIST, TRACK, album_id_for, new_track, now_iso, track_fields
+from albums_core.domain.records import LIST, TRACK, album_id_for, album_of_list, new_track, now_iso, track_fields
 from albums_core.domain.sessions import Record
 from albums_core.domain.slugs import slugify
-from albums_core.domain.text_rules import record_text, salvage_title
+from albums_core.domain.text_rules import salvage_title
 from albums_core.observability import logger, metrics
 from albums_core.ports import IndexCatalogue, PageCache, PdsReader
 from albums_core.services.index_reading import Reading, continuation, read_collection
@@ -247,22 +247,11 @@ class Indexer:
                     self.touched.add(track.album_id)
 
     def _create_album(self, list_uri: str, record: Record, title: str, order: list[str]) -> Album:
-        created = record_text(record.value.get("createdAt"), 64) or now_iso()
         base = slugify(title)
         album: Album | None = None
         for n in range(1, 50):
             slug = base if n == 1 else f"{base[:95]}-{n}"
-            album = Album(
-                id=album_id_for(list_uri),
-                artist_did=self.artist.did,
-                slug=slug,
-                title=title,
-                list_uri=list_uri,
-                list_cid=record.cid,
-                created_at=created,
-                updated_at=now_iso(),
-                track_order=order,
-            )
+            album = album_of_list(self.artist.did, list_uri, record.cid, record.value, title, slug, order)
             try:
                 self.repo.create_album(album, self.artist.handle)
                 break

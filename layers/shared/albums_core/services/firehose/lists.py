@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 from albums_core.domain.at_uri import list_item_uris
 from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
 from albums_core.domain.models import Album, Track
-from albums_core.domain.records import album_id_for, now_iso
+from albums_core.domain.records import album_id_for, album_of_list
 from albums_core.domain.slugs import slugify
-from albums_core.domain.text_rules import record_text, salvage_title
+from albums_core.domain.text_rules import salvage_title
 from albums_core.ports.firehose import FirehoseCatalogue
 from albums_core.services.firehose.held import Held, HeldCatalogue
 from albums_core.services.firehose.planning import BatchReport, RepoWork
@@ -156,16 +156,5 @@ def _new_album(held: Held, uri: str, op: RecordOp, title: str, order: list[str],
     slug = slugify(title)
     if any(a.slug == slug for a in held.albums.values()):
         raise Undecided("the slug is another album's")
-    return Album(
-        id=album_id_for(uri),
-        artist_did=held.artist.did,
-        slug=slug,
-        title=title,
-        list_uri=uri,
-        list_cid=op.cid,
-        created_at=record_text((op.value or {}).get("createdAt"), 64) or now_iso(),
-        updated_at=now_iso(),
-        track_count=count,
-        total_plays=plays,
-        track_order=order,
-    )
+    album = album_of_list(held.artist.did, uri, op.cid, op.value or {}, title, slug, order)
+    return replace(album, track_count=count, total_plays=plays)
