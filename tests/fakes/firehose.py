@@ -308,6 +308,9 @@ class FakePages:
     def drop_by_id(self, album_id: str) -> None:
         self.dropped_ids.append(album_id)
 
+    def drop_by_ids(self, handles: dict[str, str]) -> None:
+        self.dropped_ids.extend(sorted(handles))
+
 
 @dataclass
 class FakeIndexer:

@@ -157,6 +157,11 @@ class AlbumPages(Protocol):
 
     def drop_by_id(self, album_id: str) -> None: ...
 
+    def drop_by_ids(self, handles: dict[str, str]) -> None:
+        """The pages of these albums (id -> the artist's handle) under their slugs as they are
+        now: the albums read together."""
+        ...
+
 
 class PdsReader(Protocol):
     """Any account's repository, read without a session. Failures are the XRPC client's

@@ -3,12 +3,14 @@ by (handle, slug) or by album id (looked up in the catalogue). Never raises."""
 
 from __future__ import annotations
 
+from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from albums_core.adapters.dynamodb.page_cache import (
     AlbumPageCache,
     invalidate_album_cache,
     invalidate_album_cache_by_id,
 )
+from albums_core.observability import logger
 
 
 class AlbumPageDrops:
@@ -21,3 +23,16 @@ class AlbumPageDrops:
 
     def drop_by_id(self, album_id: str) -> None:
         invalidate_album_cache_by_id(album_id, self.cache, repo=self.catalogue)
+
+    def drop_by_ids(self, handles: dict[str, str]) -> None:
+        # One BatchGetItem for the batch's albums (their slugs as they are now); the handles are
+        # the caller's, so no artist is read.
+        try:
+            items = self.catalogue.batch_get([keys.album(album_id) for album_id in sorted(handles)], consistent=True)
+        except Exception:  # noqa: BLE001 - never raises, as the other drops
+            logger.warning("album pages not dropped", extra={"albums": sorted(handles)}, exc_info=True)
+            return
+        for item in items:
+            handle = handles.get(str(item.get("id", "")))
+            if handle and item.get("slug"):
+                invalidate_album_cache(handle, str(item["slug"]), self.cache)

@@ -40,7 +40,7 @@ class HeldCatalogue:
         self.catalogue = catalogue
         self.pages = pages
         self._artists: OrderedDict[str, Held] = OrderedDict()
-        self._page_ids: set[str] = set()  # album ids whose page changed
+        self._page_ids: dict[str, str] = {}  # album ids whose page changed -> their artist
 
     def held(self, did: str, albums: bool = False) -> Held:
         held = self._artists.get(did)
@@ -75,7 +75,7 @@ class HeldCatalogue:
         # By id, not by a held album's slug: an album renamed through the API within the minute
         # it is held would have its old slug's page dropped and its current one left stale.
         if track.album_id:
-            self._page_ids.add(track.album_id)
+            self._page_ids[track.album_id] = track.artist_did
 
     def changed_album_page(self, handle: str, slug: str) -> None:
         """The page of an album just written under this slug (its write was conditional on the
@@ -84,7 +84,15 @@ class HeldCatalogue:
 
     def flush_pages(self) -> None:
         """Pages that changed: each once per batch, however many of its tracks or likes changed,
-        under the album's slug as it is now."""
-        for album_id in sorted(self._page_ids):
-            self.pages.drop_by_id(album_id)
+        under the album's slug as it is now (the albums read together; the handle held of their
+        artist, else the album's artist read too)."""
+        handles: dict[str, str] = {}
+        for album_id, did in sorted(self._page_ids.items()):
+            held = self._artists.get(did)
+            if held is not None and held.artist is not None:
+                handles[album_id] = held.artist.handle
+            else:
+                self.pages.drop_by_id(album_id)
+        if handles:
+            self.pages.drop_by_ids(handles)
         self._page_ids.clear()

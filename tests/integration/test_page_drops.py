@@ -1,0 +1,57 @@
+"""The firehose's album-page drops against moto: pages dropped under the album's slug as it is
+now (a rename since it was held), the batch's albums read together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from albums_core.adapters.dynamodb import keys
+from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
+from albums_core.adapters.dynamodb.codec import to_item
+from albums_core.adapters.dynamodb.page_cache import AlbumPageCache, now_ms
+from albums_core.adapters.dynamodb.page_drops import AlbumPageDrops
+from tests.integration.factory import make_album, make_artist
+
+
+class Counting:
+    """The catalogue's client, its calls counted by operation."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if callable(attribute) and not name.startswith("_") and name != "meta":
+            self.calls.append(name)
+        return attribute
+
+
+def test_the_batchs_albums_are_read_together_and_dropped_under_their_current_slugs(repo: CatalogueRepository) -> None:
+    artist = make_artist(repo, "drops.test")
+    first, _ = make_album(repo, artist, "First")
+    second, _ = make_album(repo, artist, "Second")
+    # Renamed since the consumer held it: the page under its new slug is cached.
+    repo.client.update_item(
+        TableName=repo.table,
+        Key=to_item(keys.album(second.id)),
+        UpdateExpression="SET slug = :s",
+        ExpressionAttributeValues={":s": {"S": "renamed"}},
+    )
+    cache = AlbumPageCache()
+    for slug in ("first", "renamed"):
+        assert cache.put(cache.album_key(artist.handle, slug), "<page>", now_ms() - 1_000)
+    counting = Counting(repo.client)
+    drops = AlbumPageDrops(CatalogueRepository(repo.table, counting), cache)
+    drops.drop_by_ids({first.id: artist.handle, second.id: artist.handle, "gone": artist.handle})
+    assert counting.calls == ["batch_get_item"]  # one read for the batch, no artist read
+    assert cache.get(cache.album_key(artist.handle, "first")) is None
+    assert cache.get(cache.album_key(artist.handle, "renamed")) is None
+
+
+def test_a_failed_read_drops_nothing_and_raises_nothing(repo: CatalogueRepository) -> None:
+    class Failing(Counting):
+        def batch_get_item(self, **params: Any) -> Any:
+            raise RuntimeError("DynamoDB unavailable")
+
+    AlbumPageDrops(CatalogueRepository(repo.table, Failing(repo.client)), AlbumPageCache()).drop_by_ids({"a": "h.test"})
