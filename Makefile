@@ -70,6 +70,7 @@ test-e2e: $(STAMP) $(PDS_STAMP) lambda-runtime $(CHROMIUM)
 lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m tools.openapi --check
+	$(PY) -m tools.botocore_data --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/albums_core local_runtime tools functions/*/app.py bench

@@ -74,6 +74,17 @@ HANDLERS = {
         def handler(event, context):
             return "unreachable"
     """,
+    "xray": """
+        import sys
+        from aws_xray_sdk.core import xray_recorder
+
+        def handler(event, context):
+            return {
+                "sampler": type(xray_recorder.sampler).__name__,
+                "context": type(xray_recorder.context).__name__,
+                "botocore_session_loaded": "botocore.session" in sys.modules,
+            }
+    """,
     "greedy": """
         def handler(event, context):
             blob = bytearray(event["mb"] * 1024 * 1024)
@@ -113,6 +124,7 @@ def host(tmp_path: Path) -> Iterator[LambdaHost]:
             "Fragile": _function(codes["fragile"]),
             "Broken": _function(codes["broken"]),
             "Greedy": _function(codes["greedy"], memory=128),
+            "Xray": _function(codes["xray"]),
         },
     }
     stack = Stack(name="workers-test", region="us-east-1", parameters={"Stage": "dev"}, physical={}, raw=raw)
@@ -151,7 +163,17 @@ def test_a_worker_imports_only_the_lambda_runtime_and_the_layer(host: LambdaHost
 
 
 def test_each_function_sees_only_its_own_environment(host: LambdaHost) -> None:
-    keys = ["ONLY_A", "ONLY_B", "SHARED", "STAGE", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME", "VIRTUAL_ENV"]
+    keys = [
+        "ONLY_A",
+        "ONLY_B",
+        "SHARED",
+        "STAGE",
+        "AWS_ENDPOINT_URL",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "VIRTUAL_ENV",
+        "LAMBDA_TASK_ROOT",
+        "AWS_EXECUTION_ENV",
+    ]
     a = host.invoke("ProbeA", {"env": keys})["env"]
     b = host.invoke("ProbeB", {"env": keys})["env"]
     assert a["ONLY_A"] == "a" and a["ONLY_B"] is None
@@ -160,6 +182,16 @@ def test_each_function_sees_only_its_own_environment(host: LambdaHost) -> None:
     assert a["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert a["AWS_LAMBDA_FUNCTION_NAME"] == "workers-test-ProbeA"
     assert a["VIRTUAL_ENV"] is None  # nothing leaks in from the process that runs the host
+    # What Lambda sets in every environment: the code's folder and the runtime's name.
+    assert a["LAMBDA_TASK_ROOT"] and Path(a["LAMBDA_TASK_ROOT"]).name == "probe"
+    assert a["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+
+
+def test_the_xray_sdk_takes_the_worker_for_lambda(host: LambdaHost) -> None:
+    """Outside Lambda the X-Ray SDK builds botocore clients for centralised sampling at import
+    (~100 ms of a cold start a deployed function never pays); in Lambda it samples locally."""
+    out = host.invoke("Xray", {})
+    assert out == {"sampler": "LocalSampler", "context": "LambdaContext", "botocore_session_loaded": False}
 
 
 def test_function_env_overrides_per_function(host: LambdaHost) -> None:
