@@ -4,8 +4,8 @@ A botocore client's creation is most of a read function's first call: the defaul
 every service botocore knows (~400 folders, twice) to check the name, parses endpoints.json
 (1.2 MB, every service of every partition) and the service's model with its documentation.
 `albums_core/adapters/botocore_data/` holds, for the services the layer calls and nothing else:
-each model without its documentation strings, its endpoint rule set as is, endpoints.json with
-only these services, and botocore's small shared files. `aws_clients` loads from it alone.
+each model without its documentation strings, its endpoint rule set, paginators and waiters as
+they are, endpoints.json with only these services, and botocore's small shared files. `aws_clients` loads from it alone.
 
 Generated from the pinned botocore (requirements-dev.txt and the layer's requirements pin the
 same version), gzip without timestamps so the bytes are reproducible:
@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import UnknownServiceError
 from botocore.loaders import Loader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,12 @@ def build() -> dict[str, bytes]:
         rules = loader.load_service_model(service, "endpoint-rule-set-1", version)
         files[f"{service}/{version}/service-2.json.gz"] = _gz(_undocumented(model))
         files[f"{service}/{version}/endpoint-rule-set-1.json.gz"] = _gz(rules)
+        # Small, and without them `get_paginator`/`get_waiter` would fail on the trimmed folder.
+        for extra in ("paginators-1", "waiters-2"):
+            try:
+                files[f"{service}/{version}/{extra}.json.gz"] = _gz(loader.load_service_model(service, extra, version))
+            except UnknownServiceError:  # botocore's answer when a service has none
+                continue
     endpoints = loader.load_data("endpoints")
     for partition in endpoints["partitions"]:
         partition["services"] = {k: v for k, v in partition["services"].items() if k in SERVICES}

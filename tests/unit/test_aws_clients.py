@@ -45,7 +45,11 @@ def test_a_client_on_the_trimmed_data_resolves_as_the_stock_one(region: str, ser
         stock.meta.region_name,
         stock.meta.partition,
     )
-    assert sorted(ours.meta.service_model.operation_names) == sorted(stock.meta.service_model.operation_names)
+    operations = stock.meta.service_model.operation_names
+    assert sorted(ours.meta.service_model.operation_names) == sorted(operations)
+    snake = [ours.meta.method_to_api_mapping and k for k in ours.meta.method_to_api_mapping]
+    assert [ours.can_paginate(m) for m in snake] == [stock.can_paginate(m) for m in snake]
+    assert ours.waiter_names == stock.waiter_names
 
 
 @pytest.mark.parametrize("region", REGIONS, indirect=True)
