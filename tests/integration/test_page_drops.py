@@ -55,3 +55,19 @@ def test_a_failed_read_drops_nothing_and_raises_nothing(repo: CatalogueRepositor
             raise RuntimeError("DynamoDB unavailable")
 
     AlbumPageDrops(CatalogueRepository(repo.table, Failing(repo.client)), AlbumPageCache()).drop_by_ids({"a": "h.test"})
+
+
+def test_pages_known_by_slug_and_by_id_are_dropped_in_one_write(repo: CatalogueRepository) -> None:
+    artist = make_artist(repo, "many.test")
+    first, _ = make_album(repo, artist, "First")
+    cache = AlbumPageCache()
+    for slug in ("first", "second", "third"):
+        assert cache.put(cache.album_key(artist.handle, slug), "<page>", now_ms() - 1_000)
+    writes = Counting(cache.client)
+    drops = AlbumPageDrops(repo, AlbumPageCache(client=writes))  # type: ignore[arg-type]
+    drops.drop_many({(artist.handle, "second"), (artist.handle, "third")}, {first.id: artist.handle})
+    assert writes.calls == ["batch_write_item"]  # one write for the batch's pages, not one each
+    for slug in ("first", "second", "third"):
+        assert cache.get(cache.album_key(artist.handle, slug)) is None
+        # A tombstone: a page read before the drop cannot be put back.
+        assert not cache.put(cache.album_key(artist.handle, slug), "<stale>", now_ms() - 1_000)

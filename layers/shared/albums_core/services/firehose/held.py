@@ -41,6 +41,7 @@ class HeldCatalogue:
         self.pages = pages
         self._artists: OrderedDict[str, Held] = OrderedDict()
         self._page_ids: dict[str, str] = {}  # album ids whose page changed -> their artist
+        self._pages: set[tuple[str, str]] = set()  # (handle, slug) of albums just written
 
     def held(self, did: str, albums: bool = False) -> Held:
         held = self._artists.get(did)
@@ -79,13 +80,14 @@ class HeldCatalogue:
 
     def changed_album_page(self, handle: str, slug: str) -> None:
         """The page of an album just written under this slug (its write was conditional on the
-        album being as held): dropped now, without looking the album up."""
-        self.pages.drop(handle, slug)
+        album being as held): dropped with the batch's others, without looking the album up
+        (after the write, as every drop: a page cached meanwhile goes with it)."""
+        self._pages.add((handle, slug))
 
     def flush_pages(self) -> None:
         """Pages that changed: each once per batch, however many of its tracks or likes changed,
         under the album's slug as it is now (the albums read together; the handle held of their
-        artist, else the album's artist read too)."""
+        artist, else the album's artist read too), all dropped in one request."""
         handles: dict[str, str] = {}
         for album_id, did in sorted(self._page_ids.items()):
             held = self._artists.get(did)
@@ -93,6 +95,7 @@ class HeldCatalogue:
                 handles[album_id] = held.artist.handle
             else:
                 self.pages.drop_by_id(album_id)
-        if handles:
-            self.pages.drop_by_ids(handles)
+        if handles or self._pages:
+            self.pages.drop_many(set(self._pages), handles)
         self._page_ids.clear()
+        self._pages.clear()

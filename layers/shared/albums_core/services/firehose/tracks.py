@@ -77,8 +77,9 @@ class TrackIngest:
         if not held.artist.pds_url:
             return
         if not entry.resync and any(op.collection == LIST for op in entry.ops):
-            # Lists are the indexer's; our own API's writes coming back need nothing.
-            if self._all_held(entry) or (self._forgotten(entry.did) and self._all_held(entry)):
+            # Our own API's writes coming back need nothing (a held copy older than such a
+            # write is read again by the list's own path, lists.py, when it cannot decide).
+            if self._all_held(entry):
                 report.counts["applied_own"] += len(entry.ops)
                 return
             if self._lists_from_commits(entry, report, budget):
@@ -118,10 +119,6 @@ class TrackIngest:
             logger.info("firehose list indexed instead", extra={"did": entry.did, "reason": str(why)})
             entry.ops = lists
             return False
-
-    def _forgotten(self, did: str) -> bool:
-        self.held.forget(did)
-        return True
 
     def _all_held(self, entry: RepoWork) -> bool:
         """Whether the catalogue already holds every op of the batch: the same CID for a
