@@ -6,6 +6,7 @@ one."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,29 +41,38 @@ class HeldCatalogue:
         self.catalogue = catalogue
         self.pages = pages
         self._artists: OrderedDict[str, Held] = OrderedDict()
+        self._lock = threading.Lock()
         self._page_ids: dict[str, str] = {}  # album ids whose page changed -> their artist
         self._pages: set[tuple[str, str]] = set()  # (handle, slug) of albums just written
 
     def held(self, did: str, albums: bool = False) -> Held:
-        held = self._artists.get(did)
+        # Repositories are applied in threads (together.py), each a different artist: the reads
+        # are made outside the lock, the map changed under it.
+        with self._lock:
+            held = self._artists.get(did)
         if held is None or time.monotonic() - held.at > HELD_SECONDS:
             artist = self.catalogue.get_artist(did)
             tracks = {t.record_uri: t for t in self.catalogue.artist_tracks(did) if t.record_uri} if artist else {}
             held = Held(artist, tracks, None, time.monotonic())
-            self._artists[did] = held
-            while len(self._artists) > HELD_ARTISTS:
-                self._artists.popitem(last=False)
-        self._artists.move_to_end(did)
+            with self._lock:
+                self._artists[did] = held
+                while len(self._artists) > HELD_ARTISTS:
+                    self._artists.popitem(last=False)
+        with self._lock:
+            if did in self._artists:
+                self._artists.move_to_end(did)
         if albums and held.albums is None:
             held.albums = {a.id: a for a in self.catalogue.artist_albums(did)} if held.artist else {}
         return held
 
     def peek(self, did: str) -> Held | None:
         """What is held of the artist, without reading anything."""
-        return self._artists.get(did)
+        with self._lock:
+            return self._artists.get(did)
 
     def forget(self, did: str) -> None:
-        self._artists.pop(did, None)
+        with self._lock:
+            self._artists.pop(did, None)
 
     def track(self, uri: str, track_id: int | None = None) -> Track | None:
         """The held track of a record URI (its artist's tracks read once); with `track_id`, only

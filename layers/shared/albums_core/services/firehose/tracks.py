@@ -15,6 +15,7 @@ whose records already match: nothing is written."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, replace
 
 from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
@@ -59,13 +60,15 @@ class TrackIngest:
         self.likes = likes
         self.indexing = indexing
         self._ids: list[int] = []  # reserved, not used yet
+        self._ids_lock = threading.Lock()
         self.lists = ListIngest(held, catalogue)
 
     def _take_ids(self, count: int) -> list[int]:
-        if len(self._ids) < count:
-            self._ids += self.catalogue.reserve_track_ids(max(count - len(self._ids), IDS_AHEAD))
-        taken, self._ids = self._ids[:count], self._ids[count:]
-        return taken
+        with self._ids_lock:  # repositories are applied in threads (together.py)
+            if len(self._ids) < count:
+                self._ids += self.catalogue.reserve_track_ids(max(count - len(self._ids), IDS_AHEAD))
+            taken, self._ids = self._ids[:count], self._ids[count:]
+            return taken
 
     def apply(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> None:
         held = self.held.held(entry.did)
