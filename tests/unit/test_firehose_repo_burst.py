@@ -76,7 +76,8 @@ def _state(world: World) -> list[tuple[str, str | None, int, bool]]:
     out = []
     for t in world.catalogue.tracks.values():
         album = albums.get(t.album_id or "")
-        out.append((str(t.record_uri).split("/", 2)[2], t.title, t.like_count, album is not None and album.track_count == 1))
+        listed = album is not None and album.track_count == 1
+        out.append((str(t.record_uri).split("/", 2)[2], t.title, t.like_count, listed))
     return sorted(out)
 
 

@@ -35,7 +35,8 @@ class AlbumPageDrops:
         found = set(pages)
         if handles:
             try:
-                items = self.catalogue.batch_get([keys.album(album_id) for album_id in sorted(handles)], consistent=True)
+                albums = [keys.album(album_id) for album_id in sorted(handles)]
+                items = self.catalogue.batch_get(albums, consistent=True)
             except Exception:  # noqa: BLE001 - never raises, as the other drops
                 logger.warning("album pages not dropped", extra={"albums": sorted(handles)}, exc_info=True)
                 items = []
