@@ -4,9 +4,9 @@ indexer's own is tested both ways against moto (tests/integration/test_firehose_
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
+
+import pytest
 
 from albums_core.domain.firehose_events import LIST, TRACK, RecordOp
 from albums_core.domain.records import album_id_for
