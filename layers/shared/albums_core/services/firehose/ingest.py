@@ -1,10 +1,11 @@
 """Applying the firehose's events to the catalogue, idempotently (an application service). A
 batch is planned per repository (planning.py), then applied: each repository's tracks and lists
-(tracks.py, several repositories at once: together.py; or the indexer: indexing.py, within its budget: aside.py), the likes whose blocks
-were missing read from the liker's PDS (like_reads.py), the likes (likes.py), then identity
-and account events (accounts.py); the album pages it changed are dropped once each, and the
-revs applied recorded (written at once, or by the consumer before its checkpoint). A commit
-whose rev is not after the rev applied for its repository is skipped without any work.
+(tracks.py, several repositories at once: together.py; or the indexer: indexing.py, within its
+budget: aside.py), the likes whose blocks were missing read from the liker's PDS
+(like_reads.py), the likes (likes.py), then identity and account events (accounts.py); the
+album pages it changed are dropped once each, and the revs applied recorded (written at once,
+or by the consumer before its checkpoint). A commit whose rev is not after the rev applied for
+its repository is skipped without any work.
 
 Nothing a relay says is taken on its word: a commit that would be applied is first checked
 against its repository's signing key and Merkle tree (the `CommitCheck` port); one that does
