@@ -33,6 +33,10 @@ SECONDS = float(os.environ.get("BENCH_NETWORK_SECONDS", "60"))
 # alone (and the consumer is connected and warm when ours begin).
 CALIBRATION_SECONDS = float(os.environ.get("BENCH_NETWORK_CALIBRATION_SECONDS", "10"))
 OURS_SHARE = 0.01
+# "burst" (the default): every list after every track, the 50 lists within ~2.5 s. "spread": each
+# artist's list right after its own last track, so the lists come over the tracks' last seconds
+# as artists publishing albums would send them (bench/README.md section 9: both figures).
+LISTS = os.environ.get("BENCH_NETWORK_LISTS", "burst")
 ARTISTS = 50
 CONSUMER = "ConsumeFirehoseFunction"
 TRACK, LIST, LIKE = "fm.plyr.track", "fm.plyr.list", "fm.plyr.like"
@@ -106,7 +110,8 @@ def _create(artist: Artist, collection: str, values: list[dict[str, Any]]) -> li
 
 def publish(artists: list[Artist], total: int) -> Ours:
     """Our records, on the PDS for real (a list's indexing reads the repository), then played as
-    commits: every track, then every artist's list of its tracks, then the likes."""
+    commits: every track, then every artist's list of its tracks (or, with LISTS "spread", each
+    right after its artist's last track), then the likes."""
     per_artist = max(1, round(total * 0.6 / ARTISTS))
     likes = max(0, total - ARTISTS * (per_artist + 1))
     ours = Ours()
@@ -142,7 +147,15 @@ def publish(artists: list[Artist], total: int) -> Ours:
     for a in artists:
         ours.commits += [(a.did, uri.split("/", 3)[3], value) for uri, _, value in a.tracks]
     rng.shuffle(ours.commits)
-    ours.commits += [(a.did, uri.split("/", 3)[3], value) for a, (uri, _, value) in lists]
+    listed = {a.did: (a.did, uri.split("/", 3)[3], value) for a, (uri, _, value) in lists}
+    if LISTS == "spread":
+        last = {did: n for n, (did, _, _) in enumerate(ours.commits)}
+        spread: list[tuple[str, str, dict[str, Any]]] = []
+        for n, played in enumerate(ours.commits):
+            spread += [played, listed[played[0]]] if last[played[0]] == n else [played]
+        ours.commits = spread
+    else:
+        ours.commits += list(listed.values())
     ours.commits += [(did, uri.split("/", 3)[3], value) for did, (uri, _, value) in made_likes]
     _check_cids([(uri, cid, value) for a in artists for uri, cid, value in a.tracks])
     return ours
@@ -527,7 +540,8 @@ def report(run: Run, player: Player, ours: Ours, problems: list[str], set_up: fl
         f" our records published there and played as signed commits: {sum(len(v) for v in ours.tracks.values())}"
         f" tracks, {len(ours.lists)} lists, {sum(ours.likes.values())} likes; set-up {set_up:.0f} s",
         f"relay: {CALIBRATION_SECONDS:g} s of others' frames only (the filtered cost alone), then {SECONDS:g} s with"
-        f" one of ours every {player.step} frames; average frame {player.bytes / max(1, player.sent):.0f} B",
+        f" one of ours every {player.step} frames; average frame {player.bytes / max(1, player.sent):.0f} B;"
+        f" lists {LISTS} (BENCH_NETWORK_LISTS)",
         f"consumer: {CONSUMER} in a local Lambda worker ({run.memory_mb} MB address-space limit), invoked once;"
         " CPU and RSS from /proc once a second",
     )

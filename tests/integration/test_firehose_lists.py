@@ -191,7 +191,10 @@ def test_a_list_of_fourteen_held_tracks_costs_a_few_requests_and_no_pds_read(
         report = ingest.apply([commit(both.ours.did, RecordOp("create", LIST, "l1", "bafylist", value))])
     assert report.counts["lists_applied"] == 1
     assert recorder.runs == [] and lists.reads == 0
-    assert sum(calls.values()) <= 8, calls
+    # The repository's rev read and written, the transaction, the page's tombstone: the held
+    # copy is not read again first (it was 3 more reads; lists.py reads again only when it
+    # cannot decide), the page dropped with the batch's others.
+    assert sum(calls.values()) <= 4, calls
     (album,) = both.writer.artist_albums(both.ours.did)
     assert (
         album.track_count == 14

@@ -55,3 +55,36 @@ def test_a_failed_read_drops_nothing_and_raises_nothing(repo: CatalogueRepositor
             raise RuntimeError("DynamoDB unavailable")
 
     AlbumPageDrops(CatalogueRepository(repo.table, Failing(repo.client)), AlbumPageCache()).drop_by_ids({"a": "h.test"})
+
+
+def test_pages_known_by_slug_and_by_id_are_dropped_in_one_write(repo: CatalogueRepository) -> None:
+    artist = make_artist(repo, "many.test")
+    first, _ = make_album(repo, artist, "First")
+    cache = AlbumPageCache()
+    for slug in ("first", "second", "third"):
+        assert cache.put(cache.album_key(artist.handle, slug), "<page>", now_ms() - 1_000)
+    writes = Counting(cache.client)
+    drops = AlbumPageDrops(repo, AlbumPageCache(client=writes))  # type: ignore[arg-type]
+    drops.drop_many({(artist.handle, "second"), (artist.handle, "third")}, {first.id: artist.handle})
+    assert writes.calls == ["batch_write_item"]  # one write for the batch's pages, not one each
+    for slug in ("first", "second", "third"):
+        assert cache.get(cache.album_key(artist.handle, slug)) is None
+        # A tombstone: a page read before the drop cannot be put back.
+        assert not cache.put(cache.album_key(artist.handle, slug), "<stale>", now_ms() - 1_000)
+
+
+def test_pages_are_dropped_one_by_one_when_the_write_in_one_request_is_refused(repo: CatalogueRepository) -> None:
+    class Refusing(Counting):
+        def batch_write_item(self, **params: Any) -> Any:
+            raise RuntimeError("not authorized to perform: dynamodb:BatchWriteItem")
+
+    cache = AlbumPageCache()
+    for slug in ("first", "second"):
+        assert cache.put(cache.album_key("h.test", slug), "<page>", now_ms() - 1_000)
+    refusing = Refusing(cache.client)
+    drops = AlbumPageDrops(repo, AlbumPageCache(client=refusing))  # type: ignore[arg-type]
+    drops.drop_many({("h.test", "first"), ("h.test", "second")}, {})
+    assert refusing.calls == ["put_item", "put_item"]  # after the refused BatchWriteItem
+    assert (
+        cache.get(cache.album_key("h.test", "first")) is None and cache.get(cache.album_key("h.test", "second")) is None
+    )

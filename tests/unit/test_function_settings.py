@@ -36,7 +36,7 @@ def test_the_firehose_defaults_and_a_blank_start_cursor(env: pytest.MonkeyPatch)
     got = firehose_settings()
     assert (got.relay_url, got.start_cursor) == ("wss://relay.example", None)
     assert (got.lease_seconds, got.hold_seconds) == (30, 0)
-    assert (got.stop_margin_seconds, got.batch_size, got.checkpoint_seconds) == (20, 500, 1)
+    assert (got.stop_margin_seconds, got.batch_size, got.checkpoint_seconds) == (20, 2000, 1)
     env.setenv("FIREHOSE_START_CURSOR", "0")
     env.setenv("FIREHOSE_BATCH_SIZE", "10")
     config.settings.cache_clear()  # one clear re-reads every model

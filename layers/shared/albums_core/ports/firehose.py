@@ -162,6 +162,10 @@ class AlbumPages(Protocol):
         now: the albums read together."""
         ...
 
+    def drop_many(self, pages: set[tuple[str, str]], handles: dict[str, str]) -> None:
+        """These pages (handle, slug) and those of these albums (as `drop_by_ids`), together."""
+        ...
+
 
 class PdsReader(Protocol):
     """Any account's repository, read without a session. Failures are the XRPC client's

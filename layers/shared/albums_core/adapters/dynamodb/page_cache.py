@@ -160,6 +160,25 @@ class AlbumPageCache:
         except Exception:  # noqa: BLE001 - invalidation must never break the caller
             logger.warning("cache invalidation failed", extra={"cache_key": key}, exc_info=True)
 
+    def invalidate_many(self, cache_keys: list[str]) -> None:
+        """Tombstones for these keys in BatchWriteItem requests of 25 (one for a firehose
+        batch's pages, where a PutItem each was most of a batch of likes). Never raises."""
+        cache_keys = sorted(set(cache_keys))  # a key twice in one BatchWriteItem is refused
+        expires = str(int(time.time()) + self.ttl)
+        stamp = str(now_ms())
+        items = [
+            {"cache_key": {"S": k}, "invalidated_at": {"N": stamp}, "expires_at": {"N": expires}} for k in cache_keys
+        ]
+        writes: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+        try:
+            Table(self.table, self._client).batch_write(writes)
+        except Exception:  # noqa: BLE001 - invalidation must never break the caller
+            # A role without BatchWriteItem on the cache (a template older than this code):
+            # one PutItem each, as before.
+            logger.warning("cache invalidation in one request failed", extra={"cache_keys": cache_keys}, exc_info=True)
+            for key in cache_keys:
+                self.invalidate(key)
+
 
 def invalidate_album_cache(handle: str, slug: str, cache: AlbumPageCache | None = None) -> None:
     """Drop the cached page of one album. Never raises."""

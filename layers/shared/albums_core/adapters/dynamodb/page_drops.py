@@ -7,6 +7,7 @@ from albums_core.adapters.dynamodb import keys
 from albums_core.adapters.dynamodb.catalogue import CatalogueRepository
 from albums_core.adapters.dynamodb.page_cache import (
     AlbumPageCache,
+    album_cache_key,
     invalidate_album_cache,
     invalidate_album_cache_by_id,
 )
@@ -25,14 +26,23 @@ class AlbumPageDrops:
         invalidate_album_cache_by_id(album_id, self.cache, repo=self.catalogue)
 
     def drop_by_ids(self, handles: dict[str, str]) -> None:
-        # One BatchGetItem for the batch's albums (their slugs as they are now); the handles are
-        # the caller's, so no artist is read.
-        try:
-            items = self.catalogue.batch_get([keys.album(album_id) for album_id in sorted(handles)], consistent=True)
-        except Exception:  # noqa: BLE001 - never raises, as the other drops
-            logger.warning("album pages not dropped", extra={"albums": sorted(handles)}, exc_info=True)
-            return
-        for item in items:
-            handle = handles.get(str(item.get("id", "")))
-            if handle and item.get("slug"):
-                invalidate_album_cache(handle, str(item["slug"]), self.cache)
+        self.drop_many(set(), handles)
+
+    def drop_many(self, pages: set[tuple[str, str]], handles: dict[str, str]) -> None:
+        # One BatchGetItem for the albums known by id (their slugs as they are now; the handles
+        # are the caller's, so no artist is read), then every page's tombstone in one
+        # BatchWriteItem.
+        found = set(pages)
+        if handles:
+            try:
+                albums = [keys.album(album_id) for album_id in sorted(handles)]
+                items = self.catalogue.batch_get(albums, consistent=True)
+            except Exception:  # noqa: BLE001 - never raises, as the other drops
+                logger.warning("album pages not dropped", extra={"albums": sorted(handles)}, exc_info=True)
+                items = []
+            for item in items:
+                handle = handles.get(str(item.get("id", "")))
+                if handle and item.get("slug"):
+                    found.add((handle, str(item["slug"])))
+        if found:
+            (self.cache or AlbumPageCache()).invalidate_many([album_cache_key(h, s) for h, s in found])

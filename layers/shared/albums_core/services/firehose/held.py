@@ -6,6 +6,7 @@ one."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,28 +41,38 @@ class HeldCatalogue:
         self.catalogue = catalogue
         self.pages = pages
         self._artists: OrderedDict[str, Held] = OrderedDict()
+        self._lock = threading.Lock()
         self._page_ids: dict[str, str] = {}  # album ids whose page changed -> their artist
+        self._pages: set[tuple[str, str]] = set()  # (handle, slug) of albums just written
 
     def held(self, did: str, albums: bool = False) -> Held:
-        held = self._artists.get(did)
+        # Repositories are applied in threads (together.py), each a different artist: the reads
+        # are made outside the lock, the map changed under it.
+        with self._lock:
+            held = self._artists.get(did)
         if held is None or time.monotonic() - held.at > HELD_SECONDS:
             artist = self.catalogue.get_artist(did)
             tracks = {t.record_uri: t for t in self.catalogue.artist_tracks(did) if t.record_uri} if artist else {}
             held = Held(artist, tracks, None, time.monotonic())
-            self._artists[did] = held
-            while len(self._artists) > HELD_ARTISTS:
-                self._artists.popitem(last=False)
-        self._artists.move_to_end(did)
+            with self._lock:
+                self._artists[did] = held
+                while len(self._artists) > HELD_ARTISTS:
+                    self._artists.popitem(last=False)
+        with self._lock:
+            if did in self._artists:
+                self._artists.move_to_end(did)
         if albums and held.albums is None:
             held.albums = {a.id: a for a in self.catalogue.artist_albums(did)} if held.artist else {}
         return held
 
     def peek(self, did: str) -> Held | None:
         """What is held of the artist, without reading anything."""
-        return self._artists.get(did)
+        with self._lock:
+            return self._artists.get(did)
 
     def forget(self, did: str) -> None:
-        self._artists.pop(did, None)
+        with self._lock:
+            self._artists.pop(did, None)
 
     def track(self, uri: str, track_id: int | None = None) -> Track | None:
         """The held track of a record URI (its artist's tracks read once); with `track_id`, only
@@ -79,13 +90,14 @@ class HeldCatalogue:
 
     def changed_album_page(self, handle: str, slug: str) -> None:
         """The page of an album just written under this slug (its write was conditional on the
-        album being as held): dropped now, without looking the album up."""
-        self.pages.drop(handle, slug)
+        album being as held): dropped with the batch's others, without looking the album up
+        (after the write, as every drop: a page cached meanwhile goes with it)."""
+        self._pages.add((handle, slug))
 
     def flush_pages(self) -> None:
         """Pages that changed: each once per batch, however many of its tracks or likes changed,
         under the album's slug as it is now (the albums read together; the handle held of their
-        artist, else the album's artist read too)."""
+        artist, else the album's artist read too), all dropped in one request."""
         handles: dict[str, str] = {}
         for album_id, did in sorted(self._page_ids.items()):
             held = self._artists.get(did)
@@ -93,6 +105,7 @@ class HeldCatalogue:
                 handles[album_id] = held.artist.handle
             else:
                 self.pages.drop_by_id(album_id)
-        if handles:
-            self.pages.drop_by_ids(handles)
+        if handles or self._pages:
+            self.pages.drop_many(set(self._pages), handles)
         self._page_ids.clear()
+        self._pages.clear()

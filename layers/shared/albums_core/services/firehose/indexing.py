@@ -65,6 +65,12 @@ class Indexing:
         self.held.forget(entry.did)  # whatever the indexing writes, the next batch reads afresh
         self._queued.append((entry, artist, report, budget))
 
+    def order(self, dids: list[str]) -> None:
+        """The queued indexings in the batch's order of repositories (they are queued from the
+        threads that apply repositories at once: together.py)."""
+        place = {did: n for n, did in enumerate(dids)}
+        self._queued.sort(key=lambda item: place.get(item[0].did, len(place)))
+
     def discard(self) -> None:
         """A batch that failed leaves nothing queued (it is applied again event by event)."""
         self._queued = []

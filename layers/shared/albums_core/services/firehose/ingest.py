@@ -1,10 +1,11 @@
 """Applying the firehose's events to the catalogue, idempotently (an application service). A
 batch is planned per repository (planning.py), then applied: each repository's tracks and lists
-(tracks.py, or the indexer: indexing.py, within its budget: aside.py), the likes whose blocks
-were missing read from the liker's PDS (like_reads.py), the likes (likes.py), then identity
-and account events (accounts.py); the album pages it changed are dropped once each, and the
-revs applied recorded (written at once, or by the consumer before its checkpoint). A commit
-whose rev is not after the rev applied for its repository is skipped without any work.
+(tracks.py, several repositories at once: together.py; or the indexer: indexing.py, within its
+budget: aside.py), the likes whose blocks were missing read from the liker's PDS
+(like_reads.py), the likes (likes.py), then identity and account events (accounts.py); the
+album pages it changed are dropped once each, and the revs applied recorded (written at once,
+or by the consumer before its checkpoint). A commit whose rev is not after the rev applied for
+its repository is skipped without any work.
 
 Nothing a relay says is taken on its word: a commit that would be applied is first checked
 against its repository's signing key and Merkle tree (the `CommitCheck` port); one that does
@@ -35,6 +36,7 @@ from albums_core.services.firehose.indexing import Indexing
 from albums_core.services.firehose.like_reads import LikeReads
 from albums_core.services.firehose.likes import LikeIngest
 from albums_core.services.firehose.planning import BatchReport, Planner
+from albums_core.services.firehose.together import add_up, apply_each
 from albums_core.services.firehose.tracks import TrackIngest
 
 
@@ -86,14 +88,13 @@ class Ingest:
         self.indexing.discard()
         work, others = self.planner.plan(events, report)
         self.aside.requeue(report)
-        # Tracks and lists first, so a like of a track published in the same batch finds it.
-        for entry in work.values():
-            if entry.index and self.aside.now(entry, report):
-                continue
-            if entry.index:
-                self.tracks.apply(entry, report, self.aside.budget())
-                beat()
-        self.indexing.run(beat)  # the repositories that went to the indexer, several at once
+        # Tracks and lists first, so a like of a track published in the same batch finds it:
+        # several repositories at once, then those that went to the indexer (several at once).
+        entries = [entry for entry in work.values() if entry.index and not self.aside.now(entry, report)]
+        parts = apply_each(entries, lambda entry, part: self.tracks.apply(entry, part, self.aside.budget()), beat)
+        self.indexing.order([entry.did for entry in entries])
+        self.indexing.run(beat)
+        add_up(report, parts)
         for entry in work.values():
             if entry.likes_unread:
                 self.like_reads.read_unread(entry, report)

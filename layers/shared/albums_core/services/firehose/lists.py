@@ -21,6 +21,8 @@ came: the record may be gone from the repository)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -44,6 +46,8 @@ APPLIED_ALBUMS = 10_000
 class Undecided(Exception):
     """The commit alone does not decide this list: the indexer reads the repository."""
 
+    written = 0  # lists of the batch applied before it
+
 
 @dataclass(frozen=True)
 class _Change:
@@ -62,6 +66,7 @@ class ListIngest:
         # on its way (an attach's echoes: the list created, then appended to), and applying the
         # older version would take the album back until the next echo.
         self._applied: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
 
     def apply(self, entry: RepoWork, ops: list[RecordOp], report: BatchReport) -> None:
         """The batch's list ops (the last of each record), each applied or already there;
@@ -70,20 +75,40 @@ class ListIngest:
         last: dict[str, RecordOp] = {}
         for op in ops:
             last[op.uri(entry.did)] = op
-        own = 0
-        for uri, op in last.items():
-            held = self.held.held(entry.did, albums=True)
-            change = _decide(held, uri, op)
-            if change is None:
-                own += 1
-                continue
-            if change.before is not None and self._applied.get(change.before.id) != change.before.list_cid:
-                raise Undecided("the album's list version is not one this consumer applied")
-            self._write(held, change)
-            report.counts["lists_applied"] += 1
+        began = time.monotonic()
+        held_at = self.held.held(entry.did, albums=True).at
+        try:
+            own = self._apply(entry.did, last, report)
+        except Undecided as why:
+            if why.written or held_at >= began:
+                raise
+            # What is held was read before this batch: our own API may have written the list
+            # since (its commit coming back). Read again, once, rather than before every list.
+            self.held.forget(entry.did)
+            own = self._apply(entry.did, last, report)
         report.counts["applied"] += len(ops) - own
         if own:
             report.counts["applied_own"] += own
+
+    def _apply(self, did: str, last: dict[str, RecordOp], report: BatchReport) -> int:
+        """How many ops the catalogue already had (our own writes)."""
+        own = written = 0
+        for uri, op in last.items():
+            held = self.held.held(did, albums=True)
+            try:
+                change = _decide(held, uri, op)
+                if change is None:
+                    own += 1
+                    continue
+                if change.before is not None and self._applied.get(change.before.id) != change.before.list_cid:
+                    raise Undecided("the album's list version is not one this consumer applied")
+                self._write(held, change)
+            except Undecided as why:
+                why.written = written
+                raise
+            written += 1
+            report.counts["lists_applied"] += 1
+        return own
 
     def _write(self, held: Held, change: _Change) -> None:
         assert held.artist is not None and held.albums is not None
@@ -91,10 +116,11 @@ class ListIngest:
             self.held.forget(held.artist.did)
             raise Undecided("an item is not as held")
         held.albums[change.after.id] = change.after
-        self._applied[change.after.id] = change.after.list_cid or ""
-        self._applied.move_to_end(change.after.id)
-        while len(self._applied) > APPLIED_ALBUMS:
-            self._applied.popitem(last=False)
+        with self._lock:  # repositories of a batch are applied in threads (ingest.py)
+            self._applied[change.after.id] = change.after.list_cid or ""
+            self._applied.move_to_end(change.after.id)
+            while len(self._applied) > APPLIED_ALBUMS:
+                self._applied.popitem(last=False)
         for _, track in change.moves:
             held.tracks[track.record_uri or ""] = track
         self.held.changed_album_page(held.artist.handle, change.after.slug)

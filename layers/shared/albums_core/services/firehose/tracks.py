@@ -15,6 +15,7 @@ whose records already match: nothing is written."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, replace
 
 from albums_core.domain.firehose_events import LIST, RecordOp, record_problem
@@ -59,13 +60,15 @@ class TrackIngest:
         self.likes = likes
         self.indexing = indexing
         self._ids: list[int] = []  # reserved, not used yet
+        self._ids_lock = threading.Lock()
         self.lists = ListIngest(held, catalogue)
 
     def _take_ids(self, count: int) -> list[int]:
-        if len(self._ids) < count:
-            self._ids += self.catalogue.reserve_track_ids(max(count - len(self._ids), IDS_AHEAD))
-        taken, self._ids = self._ids[:count], self._ids[count:]
-        return taken
+        with self._ids_lock:  # repositories are applied in threads (together.py)
+            if len(self._ids) < count:
+                self._ids += self.catalogue.reserve_track_ids(max(count - len(self._ids), IDS_AHEAD))
+            taken, self._ids = self._ids[:count], self._ids[count:]
+            return taken
 
     def apply(self, entry: RepoWork, report: BatchReport, budget: ReadBudget) -> None:
         held = self.held.held(entry.did)
@@ -77,8 +80,9 @@ class TrackIngest:
         if not held.artist.pds_url:
             return
         if not entry.resync and any(op.collection == LIST for op in entry.ops):
-            # Lists are the indexer's; our own API's writes coming back need nothing.
-            if self._all_held(entry) or (self._forgotten(entry.did) and self._all_held(entry)):
+            # Our own API's writes coming back need nothing (a held copy older than such a
+            # write is read again by the list's own path, lists.py, when it cannot decide).
+            if self._all_held(entry):
                 report.counts["applied_own"] += len(entry.ops)
                 return
             if self._lists_from_commits(entry, report, budget):
@@ -118,10 +122,6 @@ class TrackIngest:
             logger.info("firehose list indexed instead", extra={"did": entry.did, "reason": str(why)})
             entry.ops = lists
             return False
-
-    def _forgotten(self, did: str) -> bool:
-        self.held.forget(did)
-        return True
 
     def _all_held(self, entry: RepoWork) -> bool:
         """Whether the catalogue already holds every op of the batch: the same CID for a
