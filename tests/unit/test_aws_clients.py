@@ -47,7 +47,7 @@ def test_a_client_on_the_trimmed_data_resolves_as_the_stock_one(region: str, ser
     )
     operations = stock.meta.service_model.operation_names
     assert sorted(ours.meta.service_model.operation_names) == sorted(operations)
-    snake = [ours.meta.method_to_api_mapping and k for k in ours.meta.method_to_api_mapping]
+    snake = list(ours.meta.method_to_api_mapping)
     assert [ours.can_paginate(m) for m in snake] == [stock.can_paginate(m) for m in snake]
     assert ours.waiter_names == stock.waiter_names
 
@@ -87,7 +87,7 @@ def _client_services() -> set[str]:
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
             ):
-                found.add(node.args[0].value)
+                found.add(str(node.args[0].value))
     return found
 
 
