@@ -362,7 +362,10 @@ def test_sigkill_in_the_middle_of_a_burst_then_restart_counts_exact(
         liked = {did: f.result() for did, f in futures.items()}
 
     stack = local_stack(overrides={"PlcUrl": pds_env.plc_url, "HandleResolverUrl": pds_env.pds_url, "RelayUrl": relay})
-    env = {FUNCTION: {"FIREHOSE_LEASE_SECONDS": "2", "FIREHOSE_HOLD_SECONDS": "120", "FIREHOSE_BATCH_SIZE": "10"}}
+    # A checkpoint after every batch: with the default (at most one a second) a quick consumer
+    # could apply the whole burst between two checkpoints, and the kill would land after it.
+    settings = {"FIREHOSE_LEASE_SECONDS": "2", "FIREHOSE_HOLD_SECONDS": "120", "FIREHOSE_BATCH_SIZE": "10"}
+    env = {FUNCTION: {**settings, "FIREHOSE_CHECKPOINT_SECONDS": "0"}}
     event = scheduled_event(stack, FUNCTION, "rate(1 minute)")
     with LambdaHost(stack, moto.url, env, export_environment=False) as host:
         first = threading.Thread(target=_invoke_once, args=(host, event), daemon=True)
