@@ -32,6 +32,10 @@ OUT = ROOT / "layers" / "shared" / "albums_core" / "adapters" / "botocore_data"
 SERVICES = ("dynamodb", "kms", "s3", "sqs", "ssm")
 # Loaded for every client, whatever the service.
 SHARED = ("_retry", "partitions", "sdk-default-configuration")
+# Services of which the layer calls a few operations of many: only those are kept (with every
+# shape they reach). SSM's model is 260 KB without its documentation, for Powertools Parameters'
+# calls (bench section 1: list_albums reads the cursor key in its first call).
+OPERATIONS = {"ssm": ("GetParameter", "GetParameters", "GetParametersByPath", "PutParameter")}
 
 
 # botocore reads these parameters' documentation when it resolves an endpoint: kept.
@@ -52,6 +56,40 @@ def _undocumented(node: Any) -> Any:
     return node
 
 
+def _shape_names(node: Any) -> set[str]:
+    """The shapes a model node refers to (`{"shape": name}`), directly."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("shape"), str):
+            found.add(node["shape"])
+        for value in node.values():
+            found |= _shape_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _shape_names(value)
+    return found
+
+
+def _only(model: dict[str, Any], operations: tuple[str, ...]) -> dict[str, Any]:
+    """The model with these operations alone and the shapes they reach."""
+    kept = {name: model["operations"][name] for name in operations}
+    shapes: set[str] = set()
+    todo = _shape_names(kept)
+    while todo:
+        name = todo.pop()
+        if name not in shapes:
+            shapes.add(name)
+            todo |= _shape_names(model["shapes"][name]) - shapes
+    return {**model, "operations": kept, "shapes": {k: v for k, v in model["shapes"].items() if k in shapes}}
+
+
+def _of(listing: dict[str, Any], key: str, operations: tuple[str, ...] | None) -> dict[str, Any]:
+    """Paginators or waiters of the kept operations only."""
+    if operations is None:
+        return listing
+    return {**listing, key: {k: v for k, v in listing[key].items() if v.get("operation", k) in operations}}
+
+
 def _gz(data: Any) -> bytes:
     return gzip.compress(json.dumps(data, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
 
@@ -63,15 +101,20 @@ def build() -> dict[str, bytes]:
     for service in SERVICES:
         version = loader.determine_latest_version(service, "service-2")
         model = loader.load_service_model(service, "service-2", version)
+        operations = OPERATIONS.get(service)
+        if operations:
+            model = _only(model, operations)
         rules = loader.load_service_model(service, "endpoint-rule-set-1", version)
         files[f"{service}/{version}/service-2.json.gz"] = _gz(_undocumented(model))
         files[f"{service}/{version}/endpoint-rule-set-1.json.gz"] = _gz(rules)
         # Small, and without them `get_paginator`/`get_waiter` would fail on the trimmed folder.
-        for extra in ("paginators-1", "waiters-2"):
+        for extra, key in (("paginators-1", "pagination"), ("waiters-2", "waiters")):
             try:
-                files[f"{service}/{version}/{extra}.json.gz"] = _gz(loader.load_service_model(service, extra, version))
+                listing = _of(loader.load_service_model(service, extra, version), key, operations)
             except UnknownServiceError:  # botocore's answer when a service has none
                 continue
+            if listing[key]:
+                files[f"{service}/{version}/{extra}.json.gz"] = _gz(listing)
     endpoints = loader.load_data("endpoints")
     for partition in endpoints["partitions"]:
         partition["services"] = {k: v for k, v in partition["services"].items() if k in SERVICES}

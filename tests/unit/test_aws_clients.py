@@ -45,11 +45,29 @@ def test_a_client_on_the_trimmed_data_resolves_as_the_stock_one(region: str, ser
         stock.meta.region_name,
         stock.meta.partition,
     )
-    operations = stock.meta.service_model.operation_names
+    operations = botocore_data.OPERATIONS.get(service) or stock.meta.service_model.operation_names
     assert sorted(ours.meta.service_model.operation_names) == sorted(operations)
     snake = list(ours.meta.method_to_api_mapping)
     assert [ours.can_paginate(m) for m in snake] == [stock.can_paginate(m) for m in snake]
-    assert ours.waiter_names == stock.waiter_names
+    kept = set(ours.meta.method_to_api_mapping.values())
+    waiters = [w for w in stock.waiter_names if stock.get_waiter(w).config.operation in kept]
+    assert ours.waiter_names == waiters
+    # Each shape as botocore has it but for its documentation; every shape a kept operation reaches.
+    mine = ours.meta.service_model._shape_resolver._shape_map
+    theirs = stock.meta.service_model._shape_resolver._shape_map
+    assert all(mine[name] == botocore_data._undocumented(theirs[name]) for name in mine)
+    for name in operations:
+        errors = [e.name for e in stock.meta.service_model.operation_model(name).error_shapes]
+        assert [e.name for e in ours.meta.service_model.operation_model(name).error_shapes] == errors
+
+
+@pytest.mark.parametrize("region", ["us-east-1"], indirect=True)
+def test_the_ssm_client_has_what_powertools_parameters_calls(region: str) -> None:
+    ssm = aws_clients.client("ssm")
+    for method in ("get_parameter", "get_parameters", "put_parameter"):
+        assert callable(getattr(ssm, method))
+    assert ssm.can_paginate("get_parameters_by_path")
+    assert ssm.exceptions.InvalidKeyId and ssm.exceptions.InternalServerError and ssm.exceptions.ParameterNotFound
 
 
 @pytest.mark.parametrize("region", REGIONS, indirect=True)
