@@ -134,3 +134,22 @@ def test_a_list_whose_album_our_api_deleted_goes_to_the_indexer() -> None:
     report = world.ingest.apply([commit(artist.did, list_op("l1", *_uris(artist.did, "t1")))])
     assert world.indexer.runs == [artist.did] and not report.counts["lists_applied"]
     assert world.catalogue.albums == {}
+
+
+def test_our_own_track_and_list_coming_back_in_one_batch_change_nothing() -> None:
+    """Our API uploads a track into an album (the track record, then the list naming it) within
+    the minute a container holds the artist: their commits come back in one batch, the copy held
+    from before it is read again once, and nothing is written, read from the PDS or indexed."""
+    world = World()
+    artist = world.artist("own")
+    world.ingest.apply([commit(artist.did, create("t0", "Single"))])  # the artist is held now
+    # What the API wrote meanwhile: the track, and the album its list names.
+    list_uri = f"at://{artist.did}/{LIST}/l1"
+    album, _ = world.album(artist, "named", "t1")
+    world.catalogue.albums[album.id] = replace(album, list_uri=list_uri, list_cid="bafyl1")
+    echo = commit(
+        artist.did, create("t1", "T1"), RecordOp("create", LIST, "l1", "bafyl1", list_value(*_uris(artist.did, "t1")))
+    )
+    report = world.ingest.apply([echo])
+    assert report.counts["applied_own"] == 2 and not report.counts["fallback_indexings"]
+    assert world.indexer.runs == []

@@ -141,3 +141,17 @@ def test_a_list_naming_another_repositorys_track_is_left_to_the_indexer() -> Non
     borrowed = RecordOp("create", LIST, "l1", "bafyl1", list_op("l1", f"at://{two.did}/{TRACK}/t1").value)
     report = world.ingest.apply([commit(one.did, create("t1", "Mine")), commit(one.did, borrowed)])
     assert world.indexer.runs == [one.did] and not report.counts.get("lists_applied")
+
+
+def test_no_held_artist_is_let_go_during_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads apply several repositories at once: one artist's copy evicted by the others'
+    reads mid-batch would be read again (lagging indexes) by the thread still using it."""
+    from albums_core.services.firehose import held as held_module
+
+    monkeypatch.setattr(held_module, "HELD_ARTISTS", 1)
+    world = World()
+    artists = [world.artist(f"ev{n}") for n in range(3)]
+    world.ingest.apply([commit(a.did, create(f"t{n}", f"T{n}")) for n, a in enumerate(artists)])
+    assert all(world.ingest.held.peek(a.did) is not None for a in artists)
+    world.ingest.held.begin_batch()  # the next batch lets the oldest go
+    assert [world.ingest.held.peek(a.did) is not None for a in artists].count(True) == 1

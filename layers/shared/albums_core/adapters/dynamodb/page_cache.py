@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from albums_core.adapters.aws_clients import dynamodb
 from albums_core.adapters.dynamodb import keys
-from albums_core.adapters.dynamodb.table import Table
+from albums_core.adapters.dynamodb.table import BATCH_WRITE_MAX, Table
 from albums_core.config import settings
 from albums_core.domain.models import Album, Artist
 from albums_core.observability import logger
@@ -169,15 +169,18 @@ class AlbumPageCache:
         items = [
             {"cache_key": {"S": k}, "invalidated_at": {"N": stamp}, "expires_at": {"N": expires}} for k in cache_keys
         ]
-        writes: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
-        try:
-            Table(self.table, self._client).batch_write(writes)
-        except Exception:  # noqa: BLE001 - invalidation must never break the caller
-            # A role without BatchWriteItem on the cache (a template older than this code):
-            # one PutItem each, as before.
-            logger.warning("cache invalidation in one request failed", extra={"cache_keys": cache_keys}, exc_info=True)
-            for key in cache_keys:
-                self.invalidate(key)
+        table = Table(self.table, self._client)
+        for start in range(0, len(items), BATCH_WRITE_MAX):
+            chunk = items[start : start + BATCH_WRITE_MAX]
+            try:
+                table.batch_write([{"PutRequest": {"Item": item}} for item in chunk])
+            except Exception:  # noqa: BLE001 - invalidation must never break the caller
+                # A role without BatchWriteItem on the cache (a template older than this code),
+                # or throttled past the retries: this chunk's keys one PutItem each, as before.
+                keys = [item["cache_key"]["S"] for item in chunk]
+                logger.warning("cache invalidation in one request failed", extra={"cache_keys": keys}, exc_info=True)
+                for key in keys:
+                    self.invalidate(key)
 
 
 def invalidate_album_cache(handle: str, slug: str, cache: AlbumPageCache | None = None) -> None:

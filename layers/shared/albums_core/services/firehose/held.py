@@ -34,6 +34,7 @@ class Held:
     at: float
     # Orphan likes of the artist's tracks (pointers by track URI); read when a track is created.
     orphans: dict[str, list[dict[str, Any]]] | None = None
+    batch: int = 0  # the batch it was read in
 
 
 class HeldCatalogue:
@@ -44,6 +45,21 @@ class HeldCatalogue:
         self._lock = threading.Lock()
         self._page_ids: dict[str, str] = {}  # album ids whose page changed -> their artist
         self._pages: set[tuple[str, str]] = set()  # (handle, slug) of albums just written
+        self._batch = 0
+
+    def begin_batch(self) -> None:
+        """A batch starts: artists beyond HELD_ARTISTS are let go now, never during a batch (a
+        thread applying one artist's repository must not see its copy evicted by the others)."""
+        self._batch += 1
+        with self._lock:
+            while len(self._artists) > HELD_ARTISTS:
+                self._artists.popitem(last=False)
+
+    def predates_batch(self, did: str) -> bool:
+        """Whether what is held of the artist was read before this batch began (our own API may
+        have written since: its commits are coming back)."""
+        held = self.peek(did)
+        return held is not None and held.batch < self._batch
 
     def held(self, did: str, albums: bool = False) -> Held:
         # Repositories are applied in threads (together.py), each a different artist: the reads
@@ -53,11 +69,9 @@ class HeldCatalogue:
         if held is None or time.monotonic() - held.at > HELD_SECONDS:
             artist = self.catalogue.get_artist(did)
             tracks = {t.record_uri: t for t in self.catalogue.artist_tracks(did) if t.record_uri} if artist else {}
-            held = Held(artist, tracks, None, time.monotonic())
+            held = Held(artist, tracks, None, time.monotonic(), batch=self._batch)
             with self._lock:
                 self._artists[did] = held
-                while len(self._artists) > HELD_ARTISTS:
-                    self._artists.popitem(last=False)
         with self._lock:
             if did in self._artists:
                 self._artists.move_to_end(did)

@@ -85,6 +85,7 @@ class Ingest:
         so a long batch never outlives it (and it raises there when the lease was lost)."""
         beat = heartbeat or (lambda: None)
         report = BatchReport()
+        self.held.begin_batch()
         self.indexing.discard()
         work, others = self.planner.plan(events, report)
         self.aside.requeue(report)

@@ -22,7 +22,6 @@ came: the record may be gone from the repository)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -47,6 +46,7 @@ class Undecided(Exception):
     """The commit alone does not decide this list: the indexer reads the repository."""
 
     written = 0  # lists of the batch applied before it
+    refused = False  # a write refused: an item was not as held (changed since it was read)
 
 
 @dataclass(frozen=True)
@@ -75,15 +75,15 @@ class ListIngest:
         last: dict[str, RecordOp] = {}
         for op in ops:
             last[op.uri(entry.did)] = op
-        began = time.monotonic()
-        held_at = self.held.held(entry.did, albums=True).at
+        stale = self.held.predates_batch(entry.did)
         try:
             own = self._apply(entry.did, last, report)
         except Undecided as why:
-            if why.written or held_at >= began:
+            # Once more on a fresh read: after a refused write, or when what decided was read
+            # before this batch (our own API may have written since). Not for a list the commit
+            # cannot decide on a copy read in this batch: the indexer's.
+            if why.written or not (why.refused or stale):
                 raise
-            # What is held was read before this batch: our own API may have written the list
-            # since (its commit coming back). Read again, once, rather than before every list.
             self.held.forget(entry.did)
             own = self._apply(entry.did, last, report)
         report.counts["applied"] += len(ops) - own
@@ -114,7 +114,9 @@ class ListIngest:
         assert held.artist is not None and held.albums is not None
         if not self.catalogue.apply_album_list(change.before, change.after, held.artist.handle, change.moves):
             self.held.forget(held.artist.did)
-            raise Undecided("an item is not as held")
+            why = Undecided("an item is not as held")
+            why.refused = True
+            raise why
         held.albums[change.after.id] = change.after
         with self._lock:  # repositories of a batch are applied in threads (ingest.py)
             self._applied[change.after.id] = change.after.list_cid or ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from albums_core.observability import logger
 from albums_core.services.firehose.planning import BatchReport, RepoWork
 
 # Repositories applied at once within a batch.
@@ -25,7 +26,8 @@ def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) 
     """`apply(entry, report)` for each entry, with a report of its own (returned in the entries'
     order: the caller adds them up once what they queued is settled). One entry is applied in
     the calling thread; several, up to REPO_WORKERS at once, while the calling thread renews the
-    lease (`beat`). A failure is raised once every entry has ended, the first in order."""
+    lease (`beat`). A failure is raised once every entry has ended, the first in order (the
+    others logged)."""
     reports = [BatchReport() for _ in entries]
     if len(entries) <= 1:
         for entry, report in zip(entries, reports, strict=True):
@@ -46,8 +48,13 @@ def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) 
             for future in futures:
                 future.cancel()  # the lease lost: start no more
             raise
-    for future in futures:
-        future.result()  # the first failure, in order
+    failed = [(entry, f.exception()) for entry, f in zip(entries, futures, strict=True) if f.exception()]
+    for entry, exc in failed[1:]:  # raised below is only the first
+        logger.error("firehose repository not applied", extra={"did": entry.did}, exc_info=exc)
+    if failed:
+        first = failed[0][1]
+        assert first is not None
+        raise first
     beat()
     return reports
 

@@ -80,9 +80,10 @@ class TrackIngest:
         if not held.artist.pds_url:
             return
         if not entry.resync and any(op.collection == LIST for op in entry.ops):
-            # Our own API's writes coming back need nothing (a held copy older than such a
-            # write is read again by the list's own path, lists.py, when it cannot decide).
-            if self._all_held(entry):
+            # Our own API's writes coming back need nothing (a copy held from before the batch
+            # is read again once: a track uploaded into an album, then its list, within the
+            # minute it is held, would otherwise look new and send the batch to the indexer).
+            if self._all_held(entry) or (self.held.predates_batch(entry.did) and self._again(entry)):
                 report.counts["applied_own"] += len(entry.ops)
                 return
             if self._lists_from_commits(entry, report, budget):
@@ -122,6 +123,10 @@ class TrackIngest:
             logger.info("firehose list indexed instead", extra={"did": entry.did, "reason": str(why)})
             entry.ops = lists
             return False
+
+    def _again(self, entry: RepoWork) -> bool:
+        self.held.forget(entry.did)
+        return self._all_held(entry)
 
     def _all_held(self, entry: RepoWork) -> bool:
         """Whether the catalogue already holds every op of the batch: the same CID for a
