@@ -80,10 +80,11 @@ class TrackIngest:
         if not held.artist.pds_url:
             return
         if not entry.resync and any(op.collection == LIST for op in entry.ops):
-            # Our own API's writes coming back need nothing (a copy held from before the batch
-            # is read again once: a track uploaded into an album, then its list, within the
-            # minute it is held, would otherwise look new and send the batch to the indexer).
-            if self._all_held(entry) or (self.held.predates_batch(entry.did) and self._again(entry)):
+            # Our own API's writes coming back need nothing. Tracks with their list, on a copy
+            # held from before the batch, are checked once more on a fresh read: a track our API
+            # uploaded into an album would otherwise look new and send the batch to the indexer.
+            # A list alone is read again by its own path only if it cannot be applied (lists.py).
+            if self._all_held(entry) or (self._with_tracks(entry) and self._again(entry)):
                 report.counts["applied_own"] += len(entry.ops)
                 return
             if self._lists_from_commits(entry, report, budget):
@@ -123,6 +124,9 @@ class TrackIngest:
             logger.info("firehose list indexed instead", extra={"did": entry.did, "reason": str(why)})
             entry.ops = lists
             return False
+
+    def _with_tracks(self, entry: RepoWork) -> bool:
+        return self.held.predates_batch(entry.did) and any(op.collection != LIST for op in entry.ops)
 
     def _again(self, entry: RepoWork) -> bool:
         self.held.forget(entry.did)
