@@ -28,7 +28,7 @@ from botocore.loaders import Loader
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "layers" / "shared" / "albums_core" / "adapters" / "botocore_data"
-# Every service the layer makes a client for (tests/unit/test_botocore_data.py checks the calls).
+# Every service the layer makes a client for (tests/unit/test_aws_clients.py checks the calls).
 SERVICES = ("dynamodb", "kms", "s3", "sqs", "ssm")
 # Loaded for every client, whatever the service.
 SHARED = ("_retry", "partitions", "sdk-default-configuration")
@@ -91,7 +91,8 @@ def _of(listing: dict[str, Any], key: str, operations: tuple[str, ...] | None) -
 
 
 def _gz(data: Any) -> bytes:
-    return gzip.compress(json.dumps(data, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
+    # In the model's own order: S3's serializer writes a structure's XML elements in member order.
+    return gzip.compress(json.dumps(data, separators=(",", ":")).encode(), mtime=0)
 
 
 def build() -> dict[str, bytes]:

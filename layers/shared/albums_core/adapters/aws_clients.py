@@ -37,7 +37,9 @@ _DATA = Path(__file__).with_name("botocore_data")
 class _TrimmedDataLoader(Loader):
     """Loads from the trimmed folder alone, and takes it for botocore's own data, which it is:
     with endpoint data from elsewhere botocore hands the legacy resolver's URL to the endpoint
-    rule sets (S3's presigned URLs, DynamoDB's account endpoints would change)."""
+    rule sets (S3's presigned URLs, DynamoDB's account endpoints would change). A service not in
+    the folder has no client here: credentials must come from the environment (as on Lambda and
+    locally), not from a profile that assumes a role through STS or SSO."""
 
     def __init__(self) -> None:
         super().__init__(extra_search_paths=[str(_DATA)], include_default_search_paths=False)
