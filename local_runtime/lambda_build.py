@@ -52,8 +52,8 @@ class LambdaBuild:
 
 
 def _pin(name: str) -> str:
-    """boto3/botocore as requirements-dev.txt pins them (botocore, pinned by boto3's own range,
-    at the version the dev virtualenv resolved)."""
+    """boto3/botocore as requirements-dev.txt pins them, else as the dev virtualenv has them
+    (both pinned by the layer's requirements, which requirements-dev.txt includes)."""
     for line in DEV_REQUIREMENTS.read_text().splitlines():
         found = re.match(rf"^{name}==(\S+)", line.strip())
         if found:
