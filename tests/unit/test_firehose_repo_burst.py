@@ -155,3 +155,18 @@ def test_no_held_artist_is_let_go_during_a_batch(monkeypatch: pytest.MonkeyPatch
     assert all(world.ingest.held.peek(a.did) is not None for a in artists)
     world.ingest.held.begin_batch()  # the next batch lets the oldest go
     assert [world.ingest.held.peek(a.did) is not None for a in artists].count(True) == 1
+
+
+def test_held_artists_stay_bounded_outside_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A like re-read job (no batches) reads the artist of every like of a liker: what it holds
+    is bounded as it reads, not only when a batch begins."""
+    from albums_core.services.firehose import held as held_module
+    from albums_core.services.firehose.held import HeldCatalogue
+
+    monkeypatch.setattr(held_module, "HELD_ARTISTS", 2)
+    world = World()
+    held = HeldCatalogue(world.catalogue, world.pages)
+    artists = [world.artist(f"bound{n}") for n in range(5)]
+    for artist in artists:
+        held.held(artist.did)
+    assert [held.peek(a.did) is not None for a in artists] == [False, False, False, True, True]

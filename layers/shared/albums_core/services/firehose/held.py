@@ -52,8 +52,11 @@ class HeldCatalogue:
         thread applying one artist's repository must not see its copy evicted by the others)."""
         self._batch += 1
         with self._lock:
-            while len(self._artists) > HELD_ARTISTS:
-                self._artists.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._artists) > HELD_ARTISTS:
+            self._artists.popitem(last=False)
 
     def predates_batch(self, did: str) -> bool:
         """Whether what is held of the artist was read before this batch began (our own API may
@@ -72,6 +75,8 @@ class HeldCatalogue:
             held = Held(artist, tracks, None, time.monotonic(), batch=self._batch)
             with self._lock:
                 self._artists[did] = held
+                if not self._batch:  # not used batch by batch (a like re-read job): bounded as it reads
+                    self._trim()
         with self._lock:
             if did in self._artists:
                 self._artists.move_to_end(did)

@@ -26,8 +26,8 @@ def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) 
     """`apply(entry, report)` for each entry, with a report of its own (returned in the entries'
     order: the caller adds them up once what they queued is settled). One entry is applied in
     the calling thread; several, up to REPO_WORKERS at once, while the calling thread renews the
-    lease (`beat`). A failure is raised once every entry has ended, the first in order (the
-    others logged)."""
+    lease (`beat`). A failure is raised once every entry has ended, the first in order (each
+    logged with its repository)."""
     reports = [BatchReport() for _ in entries]
     if len(entries) <= 1:
         for entry, report in zip(entries, reports, strict=True):
@@ -49,7 +49,7 @@ def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) 
                 future.cancel()  # the lease lost: start no more
             raise
     failed = [(entry, f.exception()) for entry, f in zip(entries, futures, strict=True) if f.exception()]
-    for entry, exc in failed[1:]:  # raised below is only the first
+    for entry, exc in failed:  # each with its repository; the first is raised below
         logger.error("firehose repository not applied", extra={"did": entry.did}, exc_info=exc)
     if failed:
         first = failed[0][1]
