@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from tools.oauth_key import key_set
 
@@ -69,7 +70,8 @@ def test_a_refresh_ssm_cannot_answer_keeps_the_value_read_before(
     settings_env.setenv("CURSOR_KEY_PARAMETER", "/test/cursor-key")
     put("/test/cursor-key", "first-key-0123456789")
     assert cursor_signing.signing_key() == b"first-key-0123456789"
-    client("ssm").delete_parameter(Name="/test/cursor-key")  # SSM answers an error from now on
+    # SSM answers an error from now on (a stock client: the layer's has only Parameters' calls).
+    boto3.client("ssm").delete_parameter(Name="/test/cursor-key")
     clock.advance(parameters.MAX_AGE_SECONDS + 1)
     assert cursor_signing.signing_key() == b"first-key-0123456789"
     put("/test/cursor-key", "second-key-0123456789")  # answering again: the new value
