@@ -14,7 +14,7 @@ from albums_core.domain.firehose_events import TRACK
 from albums_core.domain.models import Artist
 from albums_core.domain.read_budget import ReadBudget
 from albums_core.domain.upstream import PdsUnavailable
-from albums_core.services.firehose import indexing
+from albums_core.services.firehose import together
 from albums_core.services.firehose.indexing import INDEX_WORKERS
 from albums_core.services.firehose.planning import BatchReport, RepoWork
 from tests.fakes.firehose import FakeIndexer
@@ -81,7 +81,7 @@ class BlockedIndexer(FakeIndexer):
 
 
 def test_the_lease_is_renewed_from_the_consumers_thread_while_indexings_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(indexing, "BEAT_SECONDS", 0.01)  # the waits between heartbeats
+    monkeypatch.setattr(together, "BEAT_SECONDS", 0.01)  # the waits between heartbeats
     world = World()
     artists = [world.artist(f"slow{i}") for i in range(INDEX_WORKERS)]
     world.indexer = indexer = BlockedIndexer()

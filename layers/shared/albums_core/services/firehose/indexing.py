@@ -10,7 +10,7 @@ consumer's lag on the whole network's stream); what each changed is then counted
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 from albums_core.domain.models import Artist
@@ -22,13 +22,11 @@ from albums_core.services.firehose.aside import SetAside
 from albums_core.services.firehose.held import HeldCatalogue
 from albums_core.services.firehose.likes import LikeIngest
 from albums_core.services.firehose.planning import BatchReport, RepoWork
+from albums_core.services.firehose.together import beating
 from albums_core.services.indexer import IndexOutcome
 
-# Repositories indexed at once within a batch.
+# Repositories indexed at once within a batch (the lease renewed meanwhile: together.beating).
 INDEX_WORKERS = 4
-# How often the calling thread wakes to beat while indexings run (the heartbeat itself
-# checkpoints only once a third of the lease has gone by).
-BEAT_SECONDS = 1.0
 
 _Queued = tuple[RepoWork, Artist, BatchReport, ReadBudget]
 
@@ -95,19 +93,8 @@ class Indexing:
     def _together(self, queued: list[_Queued], beat: Callable[[], None]) -> list[Any]:
         """Their outcomes; the lease is renewed from this (the consumer's) thread meanwhile, so
         a burst of slow repositories never outlives it."""
-        with ThreadPoolExecutor(min(INDEX_WORKERS, len(queued)), thread_name_prefix="index") as pool:
-            futures: list[Future[Any]] = [pool.submit(self._index, item) for item in queued]
-            try:
-                pending = set(futures)
-                while pending:
-                    pending = wait(pending, timeout=BEAT_SECONDS).not_done
-                    if pending:
-                        beat()
-            except BaseException:
-                for future in futures:
-                    future.cancel()  # the lease lost: start no more
-                raise
-            return [future.result() for future in futures]
+        futures = beating([partial(self._index, item) for item in queued], INDEX_WORKERS, beat, "index")
+        return [future.result() for future in futures]
 
     def _index(self, item: _Queued) -> Any:
         """The indexer's outcome, or the PDS failure that stopped it, or any other failure

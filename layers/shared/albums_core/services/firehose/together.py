@@ -8,18 +8,22 @@ all of them (ingest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import partial
+from typing import TypeVar
 
 from albums_core.observability import logger
 from albums_core.services.firehose.planning import BatchReport, RepoWork
 
 # Repositories applied at once within a batch.
 REPO_WORKERS = 4
-# How often the calling thread wakes to beat while repositories are applied.
+# How often the calling thread wakes to beat while repositories are applied or indexed (the
+# heartbeat itself checkpoints only once a third of the lease has gone by).
 BEAT_SECONDS = 1.0
 
 Apply = Callable[[RepoWork, BatchReport], None]
+T = TypeVar("T")
 
 
 def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) -> list[BatchReport]:
@@ -34,10 +38,25 @@ def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) 
             apply(entry, report)
             beat()
         return reports
-    with ThreadPoolExecutor(min(REPO_WORKERS, len(entries)), thread_name_prefix="repo") as pool:
-        futures: list[Future[None]] = [
-            pool.submit(apply, entry, report) for entry, report in zip(entries, reports, strict=True)
-        ]
+    calls = [partial(apply, entry, report) for entry, report in zip(entries, reports, strict=True)]
+    futures = beating(calls, REPO_WORKERS, beat, "repo")
+    failed = [(entry, f.exception()) for entry, f in zip(entries, futures, strict=True) if f.exception()]
+    for entry, exc in failed:  # each with its repository; the first is raised below
+        logger.error("firehose repository not applied", extra={"did": entry.did}, exc_info=exc)
+    if failed:
+        first = failed[0][1]
+        assert first is not None
+        raise first
+    beat()
+    return reports
+
+
+def beating(calls: Sequence[Callable[[], T]], workers: int, beat: Callable[[], None], prefix: str) -> list[Future[T]]:
+    """The calls in up to `workers` threads, while the calling thread renews the lease (`beat`)
+    every BEAT_SECONDS; their futures once every one has ended. A `beat` that raises (the lease
+    lost) cancels the calls not started, waits for the running ones, and is raised."""
+    with ThreadPoolExecutor(min(workers, len(calls)), thread_name_prefix=prefix) as pool:
+        futures = [pool.submit(call) for call in calls]
         try:
             pending = set(futures)
             while pending:
@@ -48,15 +67,7 @@ def apply_each(entries: list[RepoWork], apply: Apply, beat: Callable[[], None]) 
             for future in futures:
                 future.cancel()  # the lease lost: start no more
             raise
-    failed = [(entry, f.exception()) for entry, f in zip(entries, futures, strict=True) if f.exception()]
-    for entry, exc in failed:  # each with its repository; the first is raised below
-        logger.error("firehose repository not applied", extra={"did": entry.did}, exc_info=exc)
-    if failed:
-        first = failed[0][1]
-        assert first is not None
-        raise first
-    beat()
-    return reports
+    return futures
 
 
 def add_up(report: BatchReport, parts: list[BatchReport]) -> None:
