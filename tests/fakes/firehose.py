@@ -308,9 +308,6 @@ class FakePages:
     def drop_by_id(self, album_id: str) -> None:
         self.dropped_ids.append(album_id)
 
-    def drop_by_ids(self, handles: dict[str, str]) -> None:
-        self.dropped_ids.extend(sorted(handles))
-
     def drop_many(self, pages: set[tuple[str, str]], handles: dict[str, str]) -> None:
         self.dropped.extend(sorted(pages))
         self.dropped_ids.extend(sorted(handles))

@@ -43,7 +43,7 @@ def test_the_batchs_albums_are_read_together_and_dropped_under_their_current_slu
         assert cache.put(cache.album_key(artist.handle, slug), "<page>", now_ms() - 1_000)
     counting = Counting(repo.client)
     drops = AlbumPageDrops(CatalogueRepository(repo.table, counting), cache)
-    drops.drop_by_ids({first.id: artist.handle, second.id: artist.handle, "gone": artist.handle})
+    drops.drop_many(set(), {first.id: artist.handle, second.id: artist.handle, "gone": artist.handle})
     assert counting.calls == ["batch_get_item"]  # one read for the batch, no artist read
     assert cache.get(cache.album_key(artist.handle, "first")) is None
     assert cache.get(cache.album_key(artist.handle, "renamed")) is None
@@ -54,7 +54,8 @@ def test_a_failed_read_drops_nothing_and_raises_nothing(repo: CatalogueRepositor
         def batch_get_item(self, **params: Any) -> Any:
             raise RuntimeError("DynamoDB unavailable")
 
-    AlbumPageDrops(CatalogueRepository(repo.table, Failing(repo.client)), AlbumPageCache()).drop_by_ids({"a": "h.test"})
+    drops = AlbumPageDrops(CatalogueRepository(repo.table, Failing(repo.client)), AlbumPageCache())
+    drops.drop_many(set(), {"a": "h.test"})
 
 
 def test_pages_known_by_slug_and_by_id_are_dropped_in_one_write(repo: CatalogueRepository) -> None:

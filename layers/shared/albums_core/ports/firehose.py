@@ -157,13 +157,9 @@ class AlbumPages(Protocol):
 
     def drop_by_id(self, album_id: str) -> None: ...
 
-    def drop_by_ids(self, handles: dict[str, str]) -> None:
-        """The pages of these albums (id -> the artist's handle) under their slugs as they are
-        now: the albums read together."""
-        ...
-
     def drop_many(self, pages: set[tuple[str, str]], handles: dict[str, str]) -> None:
-        """These pages (handle, slug) and those of these albums (as `drop_by_ids`), together."""
+        """These pages (handle, slug), and those of these albums (id -> the artist's handle) under
+        their slugs as they are now (the albums read together), dropped together."""
         ...
 
 

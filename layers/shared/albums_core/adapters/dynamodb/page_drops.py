@@ -25,9 +25,6 @@ class AlbumPageDrops:
     def drop_by_id(self, album_id: str) -> None:
         invalidate_album_cache_by_id(album_id, self.cache, repo=self.catalogue)
 
-    def drop_by_ids(self, handles: dict[str, str]) -> None:
-        self.drop_many(set(), handles)
-
     def drop_many(self, pages: set[tuple[str, str]], handles: dict[str, str]) -> None:
         # One BatchGetItem for the albums known by id (their slugs as they are now; the handles
         # are the caller's, so no artist is read), then every page's tombstone in one
