@@ -1,5 +1,6 @@
-"""`python -m local_runtime.moto_main -H 127.0.0.1 -p PORT`: moto's server, with two changes
-to its DynamoDB backend that keep a long-running local stack's memory bounded.
+"""`python -m local_runtime.moto_main -H 127.0.0.1 -p PORT`: moto's server, with changes to its
+DynamoDB backend that keep a long-running local stack's memory bounded and its requests' cost
+what DynamoDB's would grow with.
 
 moto 5.2.5 makes a local stack die doing what the contract allows:
 
@@ -14,7 +15,15 @@ moto 5.2.5 makes a local stack die doing what the contract allows:
 - a `Query` of the table (not of an index) walks every item of the table; DynamoDB reads the
   one partition. Here it walks that partition's items only (same results, same order, same
   paging): a query's cost no longer grows with everything else the table holds. That view is
-  the querying thread's own: index queries and scans answered meanwhile see the whole table.
+  the querying thread's own: scans answered meanwhile see the whole table.
+- a `Query` of an index sorts every item of the table before it keeps the index partition's.
+  Here it is shown only the items whose index key attributes are the ones asked for (same
+  results, same order: moto sorts them by the index's keys).
+- moto writes `GetRecords` answers with its model-driven serializer, which visits every value
+  of every image: while a stream is busy, most of the server's CPU, taken from the table's own
+  requests (in AWS the streams service is apart). Here the JSON is written directly, with the
+  serializer's conversions (timestamps in epoch seconds to the millisecond, binary in base64).
+- each call recorded for the IAM report (below) opened and closed its file: one handle here.
 
 Writes to DynamoDB (and stream reads) take one lock, so a concurrent request never sees or
 slips between the half of a transaction that a rollback would undo, and stream records of a
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import calendar
 import copy
 import functools
 import hashlib
@@ -34,6 +44,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -52,6 +63,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.kms.utils import KEY_ID_LEN
 
 # The local runtime's own key (setup, pumps, tests): the account's root, allowed everything.
@@ -72,10 +84,18 @@ _CALLS_LOCK = threading.Lock()
 _REQUESTS = itertools.count(1)
 
 
+_CALLS_FILE: list[Any] = []  # the open handle, once a call is recorded
+
+
 def _record_call(key: str, action: str, arn: str, request: int = 0, operation: str = "", items: int = 1) -> None:
     if _CALLS_PATH:
-        with _CALLS_LOCK, open(f"{_CALLS_PATH}.keys", "a") as out:
-            out.write(json.dumps([key, action, arn, request, operation, items]) + "\n")
+        line = json.dumps([key, action, arn, request, operation, items]) + "\n"
+        with _CALLS_LOCK:
+            if not _CALLS_FILE:
+                _CALLS_FILE.append(open(f"{_CALLS_PATH}.keys", "a"))  # noqa: SIM115 - the server's lifetime
+            # One write of a whole line (readers leave a line without its newline for later).
+            _CALLS_FILE[0].write(line)
+            _CALLS_FILE[0].flush()
 
 
 def _batch_items(handler: Any, arn: str) -> int:
@@ -446,7 +466,9 @@ def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwa
     index's partitions are not stored apart). Only this call sees that view: an index Query or a
     Scan answered meanwhile on another thread walks the whole table."""
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-    if index_name or hash_key is None or not self.range_key_attr:
+    if index_name:
+        return _index_query(self, hash_key, *args, **kwargs)
+    if hash_key is None or not self.range_key_attr:
         return _original_query(self, hash_key, *args, **kwargs)
     with _WRITES:  # no write changes the partition meanwhile
         partition = self.items.get(hash_key)
@@ -455,6 +477,78 @@ def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwa
             return _original_query(self, hash_key, *args, **kwargs)
         finally:
             _PARTITION_VIEW.view = None
+
+
+def _index_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+    """moto's own index query, shown only the items whose index key attributes hold the values
+    asked for (moto keeps exactly those, then sorts them by the index's keys: the table order
+    it starts from never decides the answer's). Items are read under the write lock, so a
+    write meanwhile cannot change the table while it is walked."""
+    wanted: list[tuple[str, DynamoType]] = list(kwargs.get("hash_key_conditions") or [])
+    if not wanted:
+        return _original_query(self, hash_key, *args, **kwargs)
+    with _WRITES:
+        rows = (
+            self.items.values()
+            if not self.range_key_attr
+            else itertools.chain.from_iterable(bucket.values() for bucket in self.items.values())
+        )
+        kept = [
+            item
+            for item in rows
+            if isinstance(item, Item)
+            and all((value := item.attrs.get(name)) and value == expected for name, expected in wanted)
+        ]
+    kept.sort(key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)  # as all_items
+    _PARTITION_VIEW.view = (self, kept)
+    try:
+        return _original_query(self, hash_key, *args, **kwargs)
+    finally:
+        _PARTITION_VIEW.view = None
+
+
+# ---- GetRecords: the JSON written directly ------------------------------------------------------
+
+
+def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value as the serializer writes it: binary in base64, nested values alike."""
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {kind: _base64(inner)}
+    if kind == "BS":
+        return {kind: [_base64(v) for v in inner]}
+    if kind == "M":
+        return {kind: {k: _wire_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {kind: [_wire_value(v) for v in inner]}
+    return value
+
+
+def _base64(value: str | bytes) -> str:
+    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
+
+
+def _wire_record(record: dict[str, Any]) -> dict[str, Any]:
+    change = dict(record["dynamodb"])
+    when = change.get("ApproximateCreationDateTime")
+    if isinstance(when, datetime):
+        # The serializer's unix timestamp: whole seconds, the milliseconds truncated.
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        seconds = calendar.timegm(when.timetuple())
+        change["ApproximateCreationDateTime"] = (
+            seconds + (when.microsecond // 1000) / 1000.0 if when.microsecond else seconds
+        )
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in change:
+            change[image] = {name: _wire_value(v) for name, v in change[image].items()}
+    return {**record, "dynamodb": change}
+
+
+def _get_records(self: DynamoDBStreamsHandler) -> str:
+    limit = self._get_param("Limit")
+    result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+    records = [_wire_record(r) for r in result["Records"]]
+    return json.dumps({"Records": records, "NextShardIterator": result["NextShardIterator"]})
 
 
 def install() -> None:
@@ -468,6 +562,7 @@ def install() -> None:
     StreamShard.add = _shard_add  # type: ignore[method-assign]
     Table.query = _partition_query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.get_records = _get_records  # type: ignore[method-assign,assignment]
     StreamShard.get = _shard_get  # type: ignore[method-assign]
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
     DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]

@@ -18,6 +18,8 @@ from local_runtime.async_invoke import AsyncInvoker
 from local_runtime.lambda_host import LambdaHost
 from local_runtime.template import Stack
 
+SHARDS_SECONDS = 30.0
+
 
 def matches(pattern: Any, value: Any) -> bool:
     """An EventBridge / Lambda event filter pattern against a value (the subset AWS supports
@@ -83,6 +85,7 @@ class StreamPump:
         self.streams = session.client("dynamodbstreams", endpoint_url=endpoint)
         self.triggers = stack.stream_triggers()
         self._iterators: dict[tuple[str, str], str] = {}
+        self._described: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -106,6 +109,7 @@ class StreamPump:
                 if not self.poll_once():
                     self._stop.wait(0.3)
             except Exception:  # noqa: BLE001 - moto going away at shutdown
+                self._described.clear()
                 if self._stop.wait(1):
                     return
 
@@ -119,9 +123,15 @@ class StreamPump:
             quiet = 0 if self.poll_once() else quiet + 1
 
     def _shards(self, table: str) -> list[tuple[str, str]]:
-        arn = self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-        return [(arn, s["ShardId"]) for s in shards]
+        # Described again every SHARDS_SECONDS (or after a failed poll), not on every poll: two
+        # calls per poll were as much of the server's work as the records' reads.
+        now = time.monotonic()
+        known = self._described.get(table)
+        if known is None or now - known[0] > SHARDS_SECONDS:
+            arn = self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            known = self._described[table] = (now, [(arn, s["ShardId"]) for s in shards])
+        return known[1]
 
     def poll_once(self) -> int:
         """One read of every shard; returns how many records were read."""
