@@ -19,10 +19,9 @@ moto 5.2.5 makes a local stack die doing what the contract allows:
 - a `Query` of an index sorts every item of the table before it keeps the index partition's.
   Here it is shown only the items whose index key attributes are the ones asked for (same
   results, same order: moto sorts them by the index's keys).
-- moto writes `GetRecords` answers with its model-driven serializer, which visits every value
-  of every image: while a stream is busy, most of the server's CPU, taken from the table's own
-  requests (in AWS the streams service is apart). Here the JSON is written directly, with the
-  serializer's conversions (timestamps in epoch seconds to the millisecond, binary in base64).
+- moto writes its answers with a model-driven serializer that visits every value of every item:
+  most of a 100-item Query's time, and of the server's CPU while a stream is busy. The answers
+  of the item operations and of `GetRecords` are written directly here (local_runtime/moto_answers.py).
 - each call recorded for the IAM report (below) opened and closed its file: one handle here.
 
 Writes to DynamoDB (and stream reads) take one lock, so a concurrent request never sees or
@@ -33,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import calendar
 import copy
 import functools
 import hashlib
@@ -44,7 +42,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -63,8 +60,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
-from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.kms.utils import KEY_ID_LEN
+
+from local_runtime import moto_answers
 
 # The local runtime's own key (setup, pumps, tests): the account's root, allowed everything.
 # Any other key is an IAM user's and gets what its policies grant (local_runtime/iam.py).
@@ -507,50 +505,6 @@ def _index_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs:
         _PARTITION_VIEW.view = None
 
 
-# ---- GetRecords: the JSON written directly ------------------------------------------------------
-
-
-def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
-    """An attribute value as the serializer writes it: binary in base64, nested values alike."""
-    ((kind, inner),) = value.items()
-    if kind == "B":
-        return {kind: _base64(inner)}
-    if kind == "BS":
-        return {kind: [_base64(v) for v in inner]}
-    if kind == "M":
-        return {kind: {k: _wire_value(v) for k, v in inner.items()}}
-    if kind == "L":
-        return {kind: [_wire_value(v) for v in inner]}
-    return value
-
-
-def _base64(value: str | bytes) -> str:
-    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
-
-
-def _wire_record(record: dict[str, Any]) -> dict[str, Any]:
-    change = dict(record["dynamodb"])
-    when = change.get("ApproximateCreationDateTime")
-    if isinstance(when, datetime):
-        # The serializer's unix timestamp: whole seconds, the milliseconds truncated.
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        seconds = calendar.timegm(when.timetuple())
-        change["ApproximateCreationDateTime"] = (
-            seconds + (when.microsecond // 1000) / 1000.0 if when.microsecond else seconds
-        )
-    for image in ("Keys", "NewImage", "OldImage"):
-        if image in change:
-            change[image] = {name: _wire_value(v) for name, v in change[image].items()}
-    return {**record, "dynamodb": change}
-
-
-def _get_records(self: DynamoDBStreamsHandler) -> str:
-    limit = self._get_param("Limit")
-    result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
-    records = [_wire_record(r) for r in result["Records"]]
-    return json.dumps({"Records": records, "NextShardIterator": result["NextShardIterator"]})
-
-
 def install() -> None:
     """Patch moto's DynamoDB backend in this process (idempotent)."""
     if getattr(DynamoDBBackend, "_albums_patched", False):
@@ -562,7 +516,7 @@ def install() -> None:
     StreamShard.add = _shard_add  # type: ignore[method-assign]
     Table.query = _partition_query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
-    DynamoDBStreamsHandler.get_records = _get_records  # type: ignore[method-assign,assignment]
+    moto_answers.install()
     StreamShard.get = _shard_get  # type: ignore[method-assign]
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
     DynamoDBBackend._albums_patched = True  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
-"""The local runtime's moto server (local_runtime/moto_main.py) answers index queries and stream
-reads as stock moto does, though it walks only the index partition asked for and writes stream
-records' JSON itself: the same writes on both servers, then the same questions, compared whole.
+"""The local runtime's moto server (local_runtime/moto_main.py) answers as stock moto does, though
+it walks only the index partition asked for and writes the JSON of item answers and stream
+records itself (local_runtime/moto_answers.py): the same calls on both servers, the answers
+compared whole.
 
 Two moto servers of their own (ours and `python -m moto.server`), the catalogue table from
 template.yaml on each."""
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local_runtime.processes import MotoServer, free_port, wait_http
 from local_runtime.resources import table_definitions
@@ -43,10 +45,11 @@ def ours() -> Iterator[str]:
     moto.stop()
 
 
-def _clients(url: str, stack: Stack) -> tuple[Any, Any, str]:
+def _clients(url: str, stack: Stack, name: str) -> tuple[Any, Any, str]:
+    """The catalogue table as template.yaml defines it, under a name of the test's own."""
     session = aws_session(stack.region)
     dynamodb = session.client("dynamodb", endpoint_url=url)
-    spec = table_definitions(stack)["CatalogueTable"]["create"]
+    spec = {**table_definitions(stack)["CatalogueTable"]["create"], "TableName": name}
     dynamodb.create_table(**spec)
     return dynamodb, session.client("dynamodbstreams", endpoint_url=url), spec["TableName"]
 
@@ -110,14 +113,14 @@ def _pages(dynamodb: Any, table: str, query: dict[str, Any]) -> list[dict[str, A
         extra = {"ExclusiveStartKey": start} if start else {}
         out = dynamodb.query(TableName=table, IndexName="gsi2", **query, **extra)
         out.pop("ResponseMetadata")
-        pages.append(out)
+        pages.append(_sets_sorted(out))
         start = out.get("LastEvaluatedKey")
         if not start:
             return pages
 
 
-def _written(url: str, stack: Stack) -> tuple[Any, Any, str]:
-    dynamodb, streams, table = _clients(url, stack)
+def _written(url: str, stack: Stack, name: str) -> tuple[Any, Any, str]:
+    dynamodb, streams, table = _clients(url, stack, name)
     for item in _items():
         dynamodb.put_item(TableName=table, Item=item)
     dynamodb.update_item(
@@ -145,9 +148,127 @@ def _records(dynamodb: Any, streams: Any, table: str) -> list[dict[str, Any]]:
         records += out["Records"]
 
 
+KEY = {"pk": {"S": "ALBUM#1"}, "sk": {"S": "TRACK#001"}}
+BIN_KEY = {"pk": {"S": "BIN"}, "sk": {"S": "A"}}
+# (operation, parameters): every item operation, with what changes its answer's shape.
+CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("get_item", {"Key": KEY}),
+    ("get_item", {"Key": KEY, "ProjectionExpression": "plays, meta.l[3], art", "ReturnConsumedCapacity": "TOTAL"}),
+    ("get_item", {"Key": {"pk": {"S": "none"}, "sk": {"S": "none"}}}),
+    ("put_item", {"Item": {**BIN_KEY, "b": {"B": b"\x00\xfe"}}, "ReturnValues": "ALL_OLD"}),
+    (
+        "put_item",
+        {"Item": {**BIN_KEY, "b": {"B": b"\x01"}}, "ReturnValues": "ALL_OLD", "ReturnConsumedCapacity": "INDEXES"},
+    ),
+    ("put_item", {"Item": {**BIN_KEY, "c": {"N": "1"}}, "ReturnItemCollectionMetrics": "SIZE"}),
+    (
+        "update_item",
+        {
+            "Key": KEY,
+            "UpdateExpression": "SET plays = plays + :one, art = :art",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":art": {"B": b"\xaa"}},
+            "ReturnValues": "ALL_NEW",
+        },
+    ),
+    ("update_item", {"Key": KEY, "UpdateExpression": "REMOVE tags", "ReturnValues": "UPDATED_OLD"}),
+    ("update_item", {"Key": KEY, "UpdateExpression": "SET x = :x", "ExpressionAttributeValues": {":x": {"S": "y"}}}),
+    ("delete_item", {"Key": BIN_KEY, "ReturnValues": "ALL_OLD", "ReturnConsumedCapacity": "TOTAL"}),
+    ("delete_item", {"Key": BIN_KEY}),
+    ("query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "ALBUM#3"}}}),
+    (
+        "query",
+        {
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "ALBUM#3"}},
+            "Limit": 2,
+            "ProjectionExpression": "sk, blobs",
+            "ReturnConsumedCapacity": "TOTAL",
+        },
+    ),
+    ("scan", {"Limit": 7}),
+    ("scan", {"FilterExpression": "plays > :n", "ExpressionAttributeValues": {":n": {"N": "100"}}, "Select": "COUNT"}),
+    (
+        "batch_get_item",
+        {"RequestItems": {"{table}": {"Keys": [KEY, {"pk": {"S": "ALBUM#4"}, "sk": {"S": "TRACK#004"}}, BIN_KEY]}}},
+    ),
+    (
+        "batch_write_item",
+        {
+            "RequestItems": {
+                "{table}": [
+                    {"PutRequest": {"Item": {"pk": {"S": "BW"}, "sk": {"S": "1"}, "b": {"BS": [b"\x01", b"\x02"]}}}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "ALBUM#0"}, "sk": {"S": "META"}}}},
+                ]
+            },
+            "ReturnConsumedCapacity": "TOTAL",
+        },
+    ),
+    (
+        "transact_get_items",
+        {
+            "TransactItems": [
+                {"Get": {"TableName": "{table}", "Key": KEY}},
+                {"Get": {"TableName": "{table}", "Key": BIN_KEY}},
+            ]
+        },
+    ),
+    (
+        "transact_write_items",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "{table}", "Item": {"pk": {"S": "TW"}, "sk": {"S": "1"}, "b": {"B": b"\x07"}}}},
+                {"Delete": {"TableName": "{table}", "Key": {"pk": {"S": "BW"}, "sk": {"S": "1"}}}},
+            ],
+            "ReturnConsumedCapacity": "TOTAL",
+        },
+    ),
+    ("put_item", {"Item": {"pk": {"S": "TW"}, "sk": {"S": "1"}}, "ConditionExpression": "attribute_not_exists(pk)"}),
+    ("get_item", {"Key": {"pk": {"S": "TW"}, "sk": {"S": "1"}}}),
+]
+
+
+def _answer(dynamodb: Any, table: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    params = _with_table(params, table)  # RequestItems' keys and TransactItems' entries name it
+    if operation not in ("batch_get_item", "batch_write_item", "transact_get_items", "transact_write_items"):
+        params = {"TableName": table, **params}
+    try:
+        out: dict[str, Any] = getattr(dynamodb, operation)(**params)
+    except ClientError as exc:
+        out = {"error": exc.response["Error"], "status": exc.response["ResponseMetadata"]["HTTPStatusCode"]}
+    out.pop("ResponseMetadata", None)
+    return _sets_sorted(out)
+
+
+def _sets_sorted(value: Any) -> Any:
+    """A set's members in one order: moto keeps them in a Python set, whose order is the process's."""
+    if isinstance(value, dict):
+        return {k: sorted(v) if k in ("SS", "NS", "BS") else _sets_sorted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sets_sorted(v) for v in value]
+    return value
+
+
+def _with_table(value: Any, table: str) -> Any:
+    if isinstance(value, dict):
+        return {(table if k == "{table}" else k): _with_table(v, table) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_table(v, table) for v in value]
+    return table if value == "{table}" else value
+
+
+def test_item_operations_answer_as_stock_moto(stock: str, ours: str, stack: Stack) -> None:
+    stock_db, _, table = _written(stock, stack, "items")
+    our_db, _, _ = _written(ours, stack, "items")
+    for operation, params in CALLS:
+        expected = _answer(stock_db, table, operation, params)
+        assert _answer(our_db, table, operation, params) == expected, (operation, params)
+    refused = _answer(our_db, table, *CALLS[-2])
+    assert refused["error"]["Code"] == "ConditionalCheckFailedException"  # the error path is moto's own
+
+
 def test_index_queries_and_stream_reads_answer_as_stock_moto(stock: str, ours: str, stack: Stack) -> None:
-    stock_db, stock_streams, table = _written(stock, stack)
-    our_db, our_streams, _ = _written(ours, stack)
+    stock_db, stock_streams, table = _written(stock, stack, "index-and-stream")
+    our_db, our_streams, _ = _written(ours, stack, "index-and-stream")
     for query in QUERIES:
         expected = _pages(stock_db, table, query)
         assert _pages(our_db, table, query) == expected, query
@@ -164,7 +285,7 @@ def test_index_queries_and_stream_reads_answer_as_stock_moto(stock: str, ours: s
         change = {k: v for k, v in record["dynamodb"].items() if k not in per_server}
         return {**{k: v for k, v in record.items() if k != "eventID"}, "dynamodb": change}
 
-    assert [comparable(r) for r in got] == [comparable(r) for r in expected_records]
+    assert [_sets_sorted(comparable(r)) for r in got] == [_sets_sorted(comparable(r)) for r in expected_records]
     for mine, theirs in zip(got, expected_records, strict=True):
         when = mine["dynamodb"]["ApproximateCreationDateTime"]
         assert when.tzinfo is not None and when.microsecond % 1000 == 0  # to the millisecond
