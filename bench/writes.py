@@ -161,7 +161,7 @@ class Bench:
             # The stream pump's thread would deliver this mutation's stream records (cache
             # invalidations) inside the measurement: held off here, delivered after it.
             admin = self.admin()
-            with _PUMP._lock if _PUMP is not None else contextlib.nullcontext():
+            with _PUMP.paused() if _PUMP is not None else contextlib.nullcontext():
                 started = time.perf_counter()
                 out = action(admin)
                 seconds = time.perf_counter() - started

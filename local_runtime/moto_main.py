@@ -479,9 +479,9 @@ def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwa
 
 def _index_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
     """moto's own index query, shown only the items whose index key attributes hold the values
-    asked for (moto keeps exactly those, then sorts them by the index's keys: the table order
-    it starts from never decides the answer's). Items are read under the write lock, so a
-    write meanwhile cannot change the table while it is walked."""
+    asked for (moto keeps exactly those, then sorts them by the index's keys and the table's: a
+    total order, so the unsorted view changes no answer). Items are read under the write lock,
+    so a write meanwhile cannot change the table while it is walked."""
     wanted: list[tuple[str, DynamoType]] = list(kwargs.get("hash_key_conditions") or [])
     if not wanted:
         return _original_query(self, hash_key, *args, **kwargs)
@@ -497,7 +497,6 @@ def _index_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs:
             if isinstance(item, Item)
             and all((value := item.attrs.get(name)) and value == expected for name, expected in wanted)
         ]
-    kept.sort(key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)  # as all_items
     _PARTITION_VIEW.view = (self, kept)
     try:
         return _original_query(self, hash_key, *args, **kwargs)

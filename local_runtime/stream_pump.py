@@ -6,11 +6,13 @@ and retries the records a batch reports as failed, up to MaximumRetryAttempts.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,6 +114,12 @@ class StreamPump:
                 self._described.clear()
                 if self._stop.wait(1):
                     return
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No poll while inside (a benchmark's timed part: the pump's thread shares the process)."""
+        with self._lock:
+            yield
 
     def drain(self, timeout: float = 120.0) -> None:
         """Deliver until the stream stays empty (tests: 'after the pump drains')."""
