@@ -4,10 +4,11 @@ moto 5.2.5 writes every answer with a serializer driven by the service's model, 
 each value of each item through several layers of calls: of a Query of 100 items in process,
 ~74 of ~89 ms; while a stream is busy, most of the server's CPU (and the stream pump's reads
 take it from the table's own requests, where in AWS the streams service is apart). The answers
-of the item operations and of `GetRecords` are written here from the same model, with the
-serializer's own rules: only the shape's members, none that is None, integers as int, doubles
-as float, binary in base64, timestamps in epoch seconds to the millisecond. An attribute value
-(most of an answer) is converted by one small function instead of the model walk.
+moto gives with items (`DynamoResult`) and those of `GetRecords` are written here from the same
+model, with the serializer's own rules: only the shape's members, none that is None, strings and
+numbers as str, integers as int, doubles as float, binary in base64, timestamps in epoch seconds
+to the millisecond. An attribute value (most of an answer) is converted by one small function
+instead of the model walk.
 tests/integration/test_moto_answers.py compares both servers' answers whole. Errors and every
 other operation keep moto's serializer."""
 
@@ -21,32 +22,27 @@ from enum import Enum
 from typing import Any
 
 from botocore.model import Shape
-from moto.core.responses import ActionContext
+from moto.core.responses import ActionContext, ActionResult
 from moto.core.serialize import JSONSerializer
 from moto.dynamodb.responses import DynamoResult
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-# The operations whose answers are items (and capacity, collection metrics, unprocessed keys).
+# The operations moto answers with items (DynamoResult), and capacity, metrics, unprocessed keys.
+# BatchWriteItem and TransactWriteItems answer with a plain ActionResult: moto's serializer.
 ITEM_OPERATIONS = frozenset(
-    {
-        "GetItem",
-        "Query",
-        "Scan",
-        "BatchGetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "BatchWriteItem",
-        "TransactWriteItems",
-        "TransactGetItems",
-    }
+    {"GetItem", "Query", "Scan", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactGetItems"}
 )
 _original_execute = DynamoResult.execute_result
 
 
 def attribute_value(value: dict[str, Any]) -> dict[str, Any]:
-    """An attribute value as the serializer writes it: binary in base64, nested values alike."""
+    """An attribute value as the serializer writes it: binary in base64, strings and numbers as
+    str (moto's legacy AttributeUpdates can store a raw value under S), nested values alike."""
     ((kind, inner),) = value.items()
+    if kind in ("S", "N"):
+        return {kind: _string(inner)}
+    if kind in ("SS", "NS"):
+        return {kind: [_string(v) for v in inner]}
     if kind == "B":
         return {kind: _base64(inner)}
     if kind == "BS":
@@ -56,6 +52,10 @@ def attribute_value(value: dict[str, Any]) -> dict[str, Any]:
     if kind == "L":
         return {kind: [attribute_value(v) for v in inner]}
     return value
+
+
+def _string(value: Any) -> Any:
+    return str(value) if value not in (None, {}, []) else value
 
 
 def _base64(value: str | bytes) -> str:
@@ -119,13 +119,20 @@ def _stream_record(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "dynamodb": change}
 
 
-def _get_records(self: DynamoDBStreamsHandler) -> str:
+class _Written(ActionResult):
+    """An answer whose JSON is already written."""
+
+    def execute_result(self, context: ActionContext) -> Any:
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
+
+
+def _get_records(self: DynamoDBStreamsHandler) -> ActionResult:
     limit = self._get_param("Limit")
     result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
     records = [_stream_record(r) for r in result["Records"]]
-    return json.dumps({"Records": records, "NextShardIterator": result["NextShardIterator"]})
+    return _Written({"Records": records, "NextShardIterator": result["NextShardIterator"]})
 
 
 def install() -> None:
     DynamoResult.execute_result = _execute_result  # type: ignore[method-assign,assignment]
-    DynamoDBStreamsHandler.get_records = _get_records  # type: ignore[method-assign,assignment]
+    DynamoDBStreamsHandler.get_records = _get_records  # type: ignore[method-assign]
