@@ -8,9 +8,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local_runtime.loopback_http import LoopbackHTTPServer
 
 
 @dataclass
@@ -36,7 +38,7 @@ class RecordServer:
     def __init__(self, port: int = 0) -> None:
         self.store = RecordStore()
         self._stop = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = LoopbackHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"

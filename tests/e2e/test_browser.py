@@ -11,12 +11,13 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local_runtime.loopback_http import LoopbackHTTPServer
 from tests.e2e.conftest import Api
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it (never `playwright install`)
@@ -104,7 +105,7 @@ def frontend(body: bytes) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), Page)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

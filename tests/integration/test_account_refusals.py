@@ -10,7 +10,7 @@ import threading
 import uuid
 from base64 import b64encode
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from albums_core.adapters.dynamodb.session_store import load_session, pds_sessio
 from albums_core.domain.errors import AccountRefused, InvalidSession, UpstreamFailure
 from albums_core.services.auth import Caller
 from local_runtime.lambda_host import LambdaContext
+from local_runtime.loopback_http import LoopbackHTTPServer
 from local_runtime.modules import load_module
 from local_runtime.pds import LocalPds
 from local_runtime.template import ROOT
@@ -140,7 +141,7 @@ class ScriptedPds:
 
             do_GET = do_POST = _answer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -16,6 +16,7 @@ import pytest
 from albums_core import config
 from albums_core.adapters.atproto import identity
 from albums_core.adapters.atproto.xrpc import PdsUnavailable
+from local_runtime.loopback_http import LoopbackHTTPServer
 from local_runtime.pds import LocalPds
 from tests.support.dns_server import DnsServer
 from tests.support.plc import OwnedAccount, create_owned_account
@@ -55,7 +56,7 @@ def well_known(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[WellKnown]]:
     """The handle's https://<handle>/.well-known/atproto-did, served on 127.0.0.1: the URL a
     handle names is pointed here (a test cannot own a public host name)."""
     WellKnown.answers, WellKnown.seen = {}, []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WellKnown)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), WellKnown)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     monkeypatch.setattr(identity, "well_known_url", lambda h: f"http://127.0.0.1:{port}/{h}/.well-known/atproto-did")

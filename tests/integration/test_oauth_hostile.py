@@ -9,13 +9,14 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from albums_core.adapters.atproto import oauth_http
 from albums_core.adapters.atproto.errors import UntrustedEndpoint
+from local_runtime.loopback_http import LoopbackHTTPServer
 from tests.integration.test_oauth import call, setenv
 
 FRONTEND = "http://localhost:5173"
@@ -57,7 +58,7 @@ class HostileAuthServer:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self._json(201, {"request_uri": "urn:ietf:params:oauth:request_uri:x", "expires_in": 60})
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self.origin = f"http://localhost:{self.port}"

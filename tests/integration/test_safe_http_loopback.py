@@ -8,6 +8,7 @@ import pytest
 
 from albums_core.adapters.atproto import safe_http
 from albums_core.adapters.atproto.safe_http import FetchError, get_json
+from local_runtime.loopback_http import LoopbackHTTPServer
 from local_runtime.record_server import Fault, RecordServer
 
 
@@ -68,7 +69,7 @@ class KeepAliveServer:
 
     def __init__(self, requests_per_connection: int = 0) -> None:
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         counter = self
         self.connections = 0
@@ -100,7 +101,7 @@ class KeepAliveServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -11,7 +11,7 @@ import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import libsonic
@@ -22,6 +22,7 @@ from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, Catalog
 from albums_core.domain.models import Album, Artist, Track
 from local_runtime.gateway import ApiSettings, Gateway
 from local_runtime.lambda_host import LambdaHost
+from local_runtime.loopback_http import LoopbackHTTPServer
 from local_runtime.processes import MotoServer
 from local_runtime.record_server import RecordServer
 from local_runtime.resources import create_all
@@ -119,7 +120,7 @@ def world(moto: MotoServer, stack: Stack, record_server: RecordServer) -> Iterat
     urllib.request.urlopen(urllib.request.Request(f"{moto.url}/moto-api/reset", method="POST"), timeout=5).close()
     create_all(stack, aws_session(stack.region), moto.url)
     reset_caches()
-    media_server = ThreadingHTTPServer(("127.0.0.1", 0), Media)
+    media_server = LoopbackHTTPServer(("127.0.0.1", 0), Media)
     threading.Thread(target=media_server.serve_forever, daemon=True).start()
     media = f"http://127.0.0.1:{media_server.server_address[1]}"
     repo = CatalogueRepository()

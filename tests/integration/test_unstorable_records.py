@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from albums_core.adapters.dynamodb.catalogue import CatalogueRepository, Catalog
 from albums_core.domain.errors import Unprocessable
 from albums_core.domain.firehose_events import Commit
 from albums_core.domain.records import LIST, TRACK
+from local_runtime.loopback_http import LoopbackHTTPServer
 from tests.integration.factory import make_artist
 from tests.integration.test_firehose_apply import setup, tracks_by_rkey  # noqa: F401 (a fixture)
 from tests.integration.write_fixtures import Artist
@@ -174,7 +175,7 @@ class HostileLister:
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
