@@ -20,13 +20,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_runtime.async_invoke import raise_for_function_error
 from local_runtime.lambda_host import LambdaHost
+from local_runtime.loopback_http import LoopbackHTTPServer
 from local_runtime.template import ROOT, Route, Stack
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's fixed request payload limit
@@ -331,14 +332,13 @@ class Gateway:
         # while the function runs on, as Lambda's does.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="integration")
         if listener is None:
-            self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+            self.server = LoopbackHTTPServer(("127.0.0.1", port), self._handler_class())
         else:
             # A socket the stack has held (bound and listening) since it chose the port.
-            self.server = ThreadingHTTPServer(listener.getsockname(), self._handler_class(), bind_and_activate=False)
+            self.server = LoopbackHTTPServer(listener.getsockname(), self._handler_class(), bind_and_activate=False)
             self.server.socket.close()
             self.server.socket = listener
             self.server.server_address = listener.getsockname()
-        self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.origin = f"http://127.0.0.1:{self.port}"
         # The API's base URL, as the stack's ApiUrl output gives it (with the stage).
@@ -435,11 +435,6 @@ class Gateway:
                 if self.command != "HEAD" and code >= 200:
                     self.wfile.write(body)
                 self.close_connection = True
-
-            def handle(self) -> None:
-                # A client that drops a kept-alive connection is not an error of ours.
-                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-                    super().handle()
 
             def _cors_headers(self) -> list[tuple[str, str]]:
                 origin = self.headers.get("Origin")

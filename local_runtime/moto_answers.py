@@ -99,38 +99,28 @@ def shaped(value: Any, shape: Shape) -> Any:
     return value
 
 
-def _execute_result(self: DynamoResult, context: ActionContext) -> Any:
-    operation = context.operation_model
-    if operation.name not in ITEM_OPERATIONS or context.serializer_class is not JSONSerializer:
-        return _original_execute(self, context)
-    output = operation.output_shape
-    body = shaped(self.result, output) if output is not None else {}
+def _written(result: Any, context: ActionContext) -> Any:
+    output = context.operation_model.output_shape
+    body = shaped(result, output) if output is not None else {}
     return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(body)
 
 
-def _stream_record(record: dict[str, Any]) -> dict[str, Any]:
-    change = dict(record["dynamodb"])
-    when = change.get("ApproximateCreationDateTime")
-    if isinstance(when, datetime):
-        change["ApproximateCreationDateTime"] = _epoch(when)
-    for image in ("Keys", "NewImage", "OldImage"):
-        if image in change:
-            change[image] = {name: attribute_value(v) for name, v in change[image].items()}
-    return {**record, "dynamodb": change}
+def _execute_result(self: DynamoResult, context: ActionContext) -> Any:
+    if context.operation_model.name not in ITEM_OPERATIONS or context.serializer_class is not JSONSerializer:
+        return _original_execute(self, context)
+    return _written(self.result, context)
 
 
-class _Written(ActionResult):
-    """An answer whose JSON is already written."""
+class _Shaped(ActionResult):
+    """An answer written by `shaped` (the stream's records: their images, times and sizes)."""
 
     def execute_result(self, context: ActionContext) -> Any:
-        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
+        return _written(self.result, context)
 
 
 def _get_records(self: DynamoDBStreamsHandler) -> ActionResult:
     limit = self._get_param("Limit")
-    result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
-    records = [_stream_record(r) for r in result["Records"]]
-    return _Written({"Records": records, "NextShardIterator": result["NextShardIterator"]})
+    return _Shaped(self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit))
 
 
 def install() -> None:

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
@@ -82,18 +82,18 @@ _CALLS_LOCK = threading.Lock()
 _REQUESTS = itertools.count(1)
 
 
-_CALLS_FILE: list[Any] = []  # the open handle, once a call is recorded
+@functools.cache
+def _calls_file() -> TextIO:
+    return open(f"{_CALLS_PATH}.keys", "a")  # open for the server's lifetime
 
 
 def _record_call(key: str, action: str, arn: str, request: int = 0, operation: str = "", items: int = 1) -> None:
     if _CALLS_PATH:
         line = json.dumps([key, action, arn, request, operation, items]) + "\n"
         with _CALLS_LOCK:
-            if not _CALLS_FILE:
-                _CALLS_FILE.append(open(f"{_CALLS_PATH}.keys", "a"))  # noqa: SIM115 - the server's lifetime
             # One write of a whole line (readers leave a line without its newline for later).
-            _CALLS_FILE[0].write(line)
-            _CALLS_FILE[0].flush()
+            _calls_file().write(line)
+            _calls_file().flush()
 
 
 def _batch_items(handler: Any, arn: str) -> int:
@@ -461,7 +461,7 @@ def _all_items(self: Table) -> Any:
 
 def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
     """moto's own query, shown only the items of the partition it asks for (base table only: an
-    index's partitions are not stored apart). Only this call sees that view: an index Query or a
+    index's partitions are not stored apart: `_index_query`). Only this call sees that view: a
     Scan answered meanwhile on another thread walks the whole table."""
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     if index_name:
@@ -470,11 +470,7 @@ def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwa
         return _original_query(self, hash_key, *args, **kwargs)
     with _WRITES:  # no write changes the partition meanwhile
         partition = self.items.get(hash_key)
-        _PARTITION_VIEW.view = (self, list(partition.values()) if partition else [])
-        try:
-            return _original_query(self, hash_key, *args, **kwargs)
-        finally:
-            _PARTITION_VIEW.view = None
+        return _shown(self, list(partition.values()) if partition else [], hash_key, *args, **kwargs)
 
 
 def _index_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
@@ -497,7 +493,12 @@ def _index_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs:
             if isinstance(item, Item)
             and all((value := item.attrs.get(name)) and value == expected for name, expected in wanted)
         ]
-    _PARTITION_VIEW.view = (self, kept)
+    return _shown(self, kept, hash_key, *args, **kwargs)
+
+
+def _shown(self: Table, items: list[Item], hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+    """moto's own query, its walk of the table shown `items` only, on this thread."""
+    _PARTITION_VIEW.view = (self, items)
     try:
         return _original_query(self, hash_key, *args, **kwargs)
     finally:

@@ -39,7 +39,6 @@ class RecordServer:
         self.store = RecordStore()
         self._stop = threading.Event()
         self.server = LoopbackHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -265,7 +265,6 @@ class UploadFront:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
         self._server = LoopbackHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None

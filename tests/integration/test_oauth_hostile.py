@@ -59,7 +59,6 @@ class HostileAuthServer:
                 self._json(201, {"request_uri": "urn:ietf:params:oauth:request_uri:x", "expires_in": 60})
 
         self._httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self.origin = f"http://localhost:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

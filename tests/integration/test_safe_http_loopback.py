@@ -102,7 +102,6 @@ class KeepAliveServer:
                 pass
 
         self._server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/x"

@@ -31,7 +31,6 @@ class FaultProxy:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.server = LoopbackHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

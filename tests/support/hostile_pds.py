@@ -25,7 +25,6 @@ class EndlessPds:
         self.on_request: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self.server = LoopbackHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> EndlessPds:
